@@ -1,0 +1,194 @@
+"""Real melodies from music21's bundled corpus, for training the default model.
+
+music21 9.7.0 ships folk-tune collections (Essen, O'Neill's 1850, Ryan's Mammoth,
+Aird's Airs, misc folk) as ABC and Bach's chorales as MusicXML. This module
+parses them on every core, keeps one monophonic line per tune (the soprano of a
+chorale), and caches the result as plain Python data so training never parses
+twice.
+
+Each tune becomes a dict::
+
+    {"id": "essenFolksong/han1.abc#3", "collection": "essenFolksong",
+     "file": "han1", "title": ..., "fields": {"R": "reel", "O": "China, ..."},
+     "meter": "2/4", "meters": ["2/4"], "bar_quarters": 2.0,
+     "key": "D", "mode": "minor",
+     "notes": [(pitch, start_quarter, end_quarter), ...]}  # bar 1 starts at 0
+
+Offsets are in quarter notes with any pickup shifted so that bar lines fall on
+multiples of ``bar_quarters``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import re
+from pathlib import Path
+
+COLLECTIONS = ("essenFolksong", "oneills1850", "ryansMammoth", "airdsAirs", "miscFolk", "bach")
+SPLIT_FRACTIONS = (0.90, 0.05, 0.05)  # train, validation, test: by tune
+
+
+def _corpus_root() -> Path:
+    import music21
+
+    return Path(music21.__file__).parent / "corpus"
+
+
+def list_sources() -> list[tuple[str, str, str]]:
+    """(collection, path, text-or-empty) work items: one per ABC tune, one per chorale file."""
+    root = _corpus_root()
+    items: list[tuple[str, str, str]] = []
+    for coll in COLLECTIONS:
+        base = root / coll
+        if coll == "bach":
+            for p in sorted(base.glob("bwv*.mxl")) + sorted(base.glob("bwv*.xml")):
+                items.append((coll, str(p), ""))
+            continue
+        for p in sorted(base.glob("*.abc")):
+            text = p.read_text(encoding="latin-1")
+            header, tunes = _split_abc(text)
+            for i, tune in enumerate(tunes):
+                items.append((coll, f"{p}#{i}", header + tune))
+    return items
+
+
+def _split_abc(text: str) -> tuple[str, list[str]]:
+    parts = re.split(r"(?m)^(?=X:)", text)
+    header = parts[0] if parts and not parts[0].startswith("X:") else ""
+    tunes = [t for t in parts if t.startswith("X:")]
+    # music21 only needs the file header lines that set defaults (L:, M:, K:).
+    header = "".join(line + "\n" for line in header.splitlines() if re.match(r"^[LMK]:", line))
+    return header, tunes
+
+
+def _abc_fields(text: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in text.splitlines():
+        m = re.match(r"^([TROCNSZ]):\s*(.*)$", line)
+        if m and m.group(1) not in fields:
+            fields[m.group(1)] = m.group(2).strip().rstrip("]").strip()
+    return fields
+
+
+def parse_item(item: tuple[str, str, str]) -> dict | None:
+    """Parse one work item into a tune dict, or None when it holds no usable melody."""
+    import music21
+    from music21 import converter, meter, note
+
+    coll, path, text = item
+    try:
+        if text:
+            score = converter.parse(text, format="abc")
+            fields = _abc_fields(text)
+        else:
+            score = converter.parse(path)
+            fields = {"T": str(score.metadata.title or "") if score.metadata else ""}
+        if isinstance(score, music21.stream.Opus):
+            score = score.scores[0]
+        parts = list(score.parts) if hasattr(score, "parts") and score.parts else [score]
+        part = parts[0]
+        tss = list(part.recurse().getElementsByClass(meter.TimeSignature))
+        if not tss:
+            return None
+        meters = sorted({ts.ratioString for ts in tss})
+        bar_q = float(tss[0].barDuration.quarterLength)
+        measures = list(part.getElementsByClass("Measure"))
+        shift = 0.0
+        if measures:
+            first = measures[0]
+            pad = float(first.paddingLeft or 0.0)
+            if pad == 0.0 and float(first.duration.quarterLength) < bar_q - 1e-6 and len(measures) > 1:
+                pad = bar_q - float(first.duration.quarterLength)
+            shift = pad
+        notes = []
+        for n in part.flatten().notes:
+            if isinstance(n, note.Note):
+                pitch = n.pitch.midi
+            else:  # a chord in a melody line: keep its top note
+                pitch = max(p.midi for p in n.pitches)
+            start = float(n.getOffsetInHierarchy(part)) + shift
+            dur = float(n.duration.quarterLength)
+            if dur <= 0:
+                continue  # grace notes
+            notes.append((int(pitch), start, start + dur))
+        if len(notes) < 8:
+            return None
+        notes.sort(key=lambda x: (x[1], -x[0]))
+        mono = []
+        for p, s, e in notes:  # enforce monophony: a later onset cuts the previous note
+            if mono and s < mono[-1][2]:
+                if s <= mono[-1][1]:
+                    continue
+                mono[-1] = (mono[-1][0], mono[-1][1], s)
+            mono.append((p, s, e))
+        try:
+            k = part.flatten().analyze("key")
+            key_name, mode = k.tonic.name, k.mode
+        except Exception:
+            key_name, mode = "", ""
+        name = Path(path.split("#")[0]).stem
+        return {
+            "id": f"{coll}/{name}{'#' + path.split('#')[1] if '#' in path else ''}",
+            "collection": coll,
+            "file": name,
+            "title": fields.get("T", ""),
+            "fields": fields,
+            "meter": tss[0].ratioString,
+            "meters": meters,
+            "bar_quarters": bar_q,
+            "key": key_name,
+            "mode": mode,
+            "notes": mono,
+        }
+    except Exception:
+        return None
+
+
+def split_of(tune_id: str) -> str:
+    """Deterministic train/valid/test split by tune, from a hash of its id."""
+    h = int(hashlib.sha256(tune_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    if h < SPLIT_FRACTIONS[0]:
+        return "train"
+    if h < SPLIT_FRACTIONS[0] + SPLIT_FRACTIONS[1]:
+        return "valid"
+    return "test"
+
+
+def build(cache: Path, workers: int | None = None, limit: int | None = None) -> list[dict]:
+    """Parse the corpus on every core and cache the tunes at ``cache`` (pickle)."""
+    import multiprocessing as mp
+    import sys
+    import time
+
+    if cache.exists():
+        with open(cache, "rb") as f:
+            return pickle.load(f)
+    items = list_sources()
+    if limit:
+        items = items[:limit]
+    workers = workers or os.cpu_count() or 1
+    t0 = time.time()
+    tunes = []
+    with mp.get_context("fork").Pool(workers) as pool:
+        for i, tune in enumerate(pool.imap(parse_item, items, chunksize=16)):
+            if tune is not None:
+                tune["split"] = split_of(tune["id"])
+                tunes.append(tune)
+            if (i + 1) % 500 == 0:
+                print(f"parsed {i + 1}/{len(items)} in {time.time() - t0:.0f}s", file=sys.stderr, flush=True)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        pickle.dump(tunes, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, cache)
+    return tunes
+
+
+if __name__ == "__main__":
+    import sys
+
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else "build/corpus/tunes.pkl")
+    tunes = build(out)
+    print(f"{len(tunes)} tunes, {sum(len(t['notes']) for t in tunes)} notes -> {out}")

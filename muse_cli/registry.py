@@ -1,0 +1,141 @@
+"""The checkpoint registry (checkpoints.toml): name -> Magenta config, URL, sha256, size, location.
+
+A checkpoint is found, in this order, as
+1. a path to a checkpoint directory (or a checkpoint prefix) on disk,
+2. a name embedded in the package (``embedded = "..."``),
+3. a name installed by ``muse download`` under ``$MUSE_HOME/checkpoints/NAME``.
+A name that the registry knows but that is not installed is an error that
+names the download command. ``MUSE_REGISTRY`` may name an extra TOML file
+whose entries are added to (and override) the packaged ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from muse_cli import settings
+from muse_cli.errors import CheckpointError, CheckpointNotInstalled
+
+MANIFEST = "muse.json"  # written beside installed/trained checkpoints: config, hparams, provenance
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One registry entry."""
+
+    name: str
+    config: str
+    url: str = ""
+    sha256: str = ""
+    size: int = 0
+    description: str = ""
+    license: str = ""
+    source: str = ""
+    embedded: str = ""
+    sampling: bool = True
+    hparams: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checkpoint resolved to files on disk, ready for :func:`muse_cli.model.Model`."""
+
+    name: str
+    config: str
+    hparams: dict
+    path: Path  # a directory holding model.ckpt.index / .data-*
+    sha256: str = ""  # identity of the weights (prompt heads are tied to it)
+    sampling: bool = True
+
+
+def _registry_files() -> list[Path]:
+    files = [settings.REGISTRY_FILE]
+    extra = os.environ.get("MUSE_REGISTRY")
+    if extra:
+        files.append(Path(extra))
+    return files
+
+
+def load() -> tuple[str, dict[str, Entry]]:
+    """(default name, entries by name) from checkpoints.toml and MUSE_REGISTRY."""
+    default, entries = "", {}
+    for path in _registry_files():
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise CheckpointError(f"registry file {path} not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise CheckpointError(f"registry file {path} is not valid TOML: {exc}") from None
+        default = data.get("default", default)
+        for name, fields in data.get("checkpoints", {}).items():
+            known = {k: v for k, v in fields.items() if k in Entry.__dataclass_fields__}
+            entries[name] = Entry(name=name, **known)
+    return default, entries
+
+
+def default_name() -> str:
+    return load()[0]
+
+
+def installed_dir(name: str) -> Path:
+    return settings.checkpoints_dir() / name
+
+
+def is_installed(entry: Entry) -> bool:
+    if entry.embedded:
+        return (settings.EMBEDDED_DIR / entry.embedded).is_dir()
+    d = installed_dir(entry.name)
+    return d.is_dir() and any(d.glob("*.index"))
+
+
+def _read_manifest(directory: Path) -> dict:
+    try:
+        return json.loads((directory / MANIFEST).read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{directory / MANIFEST} is unreadable: {exc}") from None
+
+
+def resolve(name_or_path: str | None = None) -> Checkpoint:
+    """Find a checkpoint by registry name or path; raise CheckpointError with the next step."""
+    default, entries = load()
+    key = name_or_path or default
+    path = Path(key).expanduser()
+    if key not in entries and (path.exists() or Path(str(path) + ".index").exists()):
+        directory = path if path.is_dir() else path.parent
+        manifest = _read_manifest(directory)
+        config = manifest.get("config")
+        if not config and directory.name in entries:
+            config = entries[directory.name].config
+        if not config:
+            raise CheckpointError(
+                f"checkpoint {path} has no {MANIFEST} naming its config; write "
+                f'{{"config": "cat-mel_2bar_big"}} (or the right magenta config) into {directory / MANIFEST}')
+        return Checkpoint(name=manifest.get("name", directory.name), config=config,
+                          hparams=manifest.get("hparams", {}), path=path,
+                          sha256=manifest.get("sha256", ""), sampling=True)
+    if key not in entries:
+        known = ", ".join(sorted(entries))
+        raise CheckpointError(f"unknown checkpoint {key!r}: not a registry name ({known}) "
+                              "and no such directory")
+    entry = entries[key]
+    if entry.embedded:
+        directory = settings.EMBEDDED_DIR / entry.embedded
+        if not directory.is_dir():
+            raise CheckpointError(f"embedded checkpoint {entry.name} is missing from the package "
+                                  f"({directory}); reinstall muse")
+        return Checkpoint(name=entry.name, config=entry.config, hparams=dict(entry.hparams),
+                          path=directory, sha256=entry.sha256, sampling=entry.sampling)
+    directory = installed_dir(entry.name)
+    if not is_installed(entry):
+        raise CheckpointNotInstalled(
+            f"checkpoint {entry.name} is not installed; run: muse download {entry.name}")
+    manifest = _read_manifest(directory)
+    return Checkpoint(name=entry.name, config=entry.config,
+                      hparams={**entry.hparams, **manifest.get("hparams", {})}, path=directory,
+                      sha256=manifest.get("sha256") or entry.sha256, sampling=entry.sampling)

@@ -1,0 +1,55 @@
+"""Every environment variable and path muse reads, in one place.
+
+MUSE_HOME       where muse keeps downloaded checkpoints and its cache
+                (else $XDG_CACHE_HOME/muse, else ~/.cache/muse)
+MUSE_DEBUG=1    show full tracebacks instead of one-line errors
+MUSE_VERBOSE=1  let TensorFlow's start-up logs through (same as --verbose)
+MUSE_MIRROR     a base URL that replaces Magenta's host in checkpoint URLs
+MUSE_SCHEDULER  a Dask scheduler address (tcp://HOST:PORT) for `muse batch`
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# checkpoints.toml lives at the top of the source tree; wheels carry a copy inside the package.
+REGISTRY_FILE = next((p for p in (PACKAGE_DIR / "checkpoints.toml", PACKAGE_DIR.parent / "checkpoints.toml")
+                      if p.exists()), PACKAGE_DIR.parent / "checkpoints.toml")
+EMBEDDED_DIR = PACKAGE_DIR / "checkpoints"
+MAX_SECONDS = 600.0  # longest --seconds accepted: 10 minutes of melody
+MAX_NUM = 10000  # most melodies one `muse sample` call makes
+
+
+def home() -> Path:
+    if os.environ.get("MUSE_HOME"):
+        return Path(os.environ["MUSE_HOME"]).expanduser()
+    if os.environ.get("XDG_CACHE_HOME"):
+        return Path(os.environ["XDG_CACHE_HOME"]).expanduser() / "muse"
+    return Path.home() / ".cache" / "muse"
+
+
+def checkpoints_dir() -> Path:
+    return home() / "checkpoints"
+
+
+def debug() -> bool:
+    return os.environ.get("MUSE_DEBUG", "") not in ("", "0")
+
+
+def verbose() -> bool:
+    return os.environ.get("MUSE_VERBOSE", "") not in ("", "0")
+
+
+def set_verbose(on: bool) -> None:
+    if on:
+        os.environ["MUSE_VERBOSE"] = "1"
+
+
+def mirror() -> str | None:
+    return os.environ.get("MUSE_MIRROR") or None
+
+
+def scheduler() -> str | None:
+    return os.environ.get("MUSE_SCHEDULER") or None

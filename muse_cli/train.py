@@ -1,0 +1,303 @@
+"""Train muse's default melody MusicVAE on music21's corpus, with magenta's own model code.
+
+Run with ``make train`` (or ``python -m muse_cli.train``). The run is seeded and
+resumable: it saves its full state (model and Adam slots) every ``--save-every``
+steps under ``build/train/state`` and continues from there when started again.
+It logs loss, reconstruction accuracy, KL and beta to ``build/train/log.csv`` and
+exports the model variables alone (no optimizer slots) to ``build/train/export``
+at every evaluation; ``--ship`` copies the last export into the package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import pickle
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+BUILD = Path("build")
+# Meters whose beats land on magenta's 16-steps-per-bar grid when written as 4/4:
+# two bars of 2/4 make one bar of 4/4, and 2/2 and 4/2 keep every beat in place.
+DUPLE_METERS = ("4/4", "2/2", "2/4", "4/2", "4/8", "8/8")
+STRICT_METERS = ("4/4", "2/2")
+QPM = 120.0
+
+# Final hyperparameters of the shipped model (see README, "The default model").
+HPARAMS = {
+    "batch_size": 128,
+    "z_size": 128,
+    "enc_rnn_size": [256],
+    "dec_rnn_size": [256, 256],
+    "free_bits": 48,
+    "max_beta": 0.2,
+    "beta_rate": 0.9995,
+    "sampling_schedule": "inverse_sigmoid",
+    "sampling_rate": 400.0,
+    "learning_rate": 0.002,
+    "decay_rate": 0.99985,
+    "min_learning_rate": 0.0001,
+}
+BASE_CONFIG = "cat-mel_2bar_small"
+
+
+def tune_to_sequence(tune: dict, label_4_4: bool = True):
+    """A NoteSequence at 120 qpm for one corpus tune (one instrument, program 0)."""
+    import note_seq
+
+    ns = note_seq.NoteSequence()
+    ns.ticks_per_quarter = 220
+    ns.tempos.add(qpm=QPM)
+    num, den = (4, 4) if label_4_4 else map(int, tune["meter"].split("/"))
+    ns.time_signatures.add(numerator=num, denominator=den)
+    sec = 60.0 / QPM
+    for pitch, start, end in tune["notes"]:
+        if start < 0:
+            continue
+        ns.notes.add(pitch=pitch, start_time=start * sec, end_time=end * sec, velocity=80,
+                     instrument=0, program=0)
+    ns.total_time = max((n.end_time for n in ns.notes), default=0.0)
+    return ns
+
+
+def _windows_of(args):
+    tune, = args
+    from magenta.models.music_vae import configs
+
+    conv = configs.CONFIG_MAP[BASE_CONFIG].data_converter
+    conv.set_mode("eval")
+    tensors = conv.to_tensors(tune_to_sequence(tune))
+    return [np.argmax(t, axis=-1).astype(np.uint8) for t in tensors.outputs]
+
+
+def prepare(tunes: list[dict], meters: tuple[str, ...] | None, workers: int = 2) -> dict[str, np.ndarray]:
+    """Distinct 2-bar windows (class indices, shape [n, 32]) per split, via magenta's converter."""
+    import multiprocessing as mp
+
+    chosen = [t for t in tunes if meters is None or set(t["meters"]) <= set(meters)]
+    with mp.get_context("fork").Pool(workers) as pool:
+        per_tune = pool.map(_windows_of, [(t,) for t in chosen], chunksize=32)
+    out: dict[str, list] = {"train": [], "valid": [], "test": []}
+    seen: dict[str, set] = {k: set() for k in out}
+    for tune, wins in zip(chosen, per_tune):
+        for w in wins:
+            key = w.tobytes()
+            if key not in seen[tune["split"]]:
+                seen[tune["split"]].add(key)
+                out[tune["split"]].append(w)
+    return {k: np.stack(v) if v else np.zeros((0, 32), np.uint8) for k, v in out.items()}
+
+
+def augment(batch: np.ndarray, rng: np.random.Generator, transpose: int = 5) -> np.ndarray:
+    """Transpose each window by a random -5..+5 semitones when it stays in range (magenta's augmenter)."""
+    out = batch.copy()
+    shifts = rng.integers(-transpose, transpose + 1, size=len(batch))
+    for i, s in enumerate(shifts):
+        notes = out[i] >= 2
+        if not notes.any():
+            continue
+        lo, hi = out[i][notes].min(), out[i][notes].max()
+        if 2 <= lo + s and hi + s <= 89:
+            out[i][notes] = out[i][notes] + s
+    return out
+
+
+def _onehot(idx: np.ndarray, depth: int = 90) -> np.ndarray:
+    return np.eye(depth, dtype=np.float32)[idx]
+
+
+def train(data: dict[str, np.ndarray], workdir: Path, max_steps: int, seed: int = 0,
+          save_every: int = 500, eval_every: int = 1000, max_minutes: float | None = None,
+          hparams: dict | None = None, log=print) -> Path:
+    """Train (or resume) and return the export directory of the latest model variables."""
+    import tensorflow.compat.v1 as tf
+
+    from muse_cli.configs import build_config
+
+    tf.disable_v2_behavior()
+    hp = dict(HPARAMS, **(hparams or {}))
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "hparams.json").write_text(json.dumps({"base": BASE_CONFIG, "hparams": hp}, indent=1))
+    config = build_config(BASE_CONFIG, hp)
+    batch_size = hp["batch_size"]
+    train_x = data["train"]
+    with tf.Graph().as_default():
+        tf.set_random_seed(seed)
+        model = config.model
+        model.build(config.hparams, config.data_converter.output_depth, is_training=True)
+        x = tf.placeholder(tf.float32, [batch_size, 32, 90])
+        lengths = tf.placeholder(tf.int32, [batch_size])
+        optimizer = model.train(x, x, lengths)
+        grads, var_list = list(zip(*optimizer.compute_gradients(model.loss)))
+        global_norm = tf.global_norm(grads)
+        clipped = tf.cond(
+            global_norm < config.hparams.grad_norm_clip_to_zero,
+            lambda: tf.clip_by_global_norm(grads, config.hparams.grad_clip, use_norm=global_norm)[0],
+            lambda: [tf.zeros(tf.shape(g)) for g in grads])
+        train_op = optimizer.apply_gradients(list(zip(clipped, var_list)), global_step=model.global_step)
+        step_t = tf.to_float(model.global_step)
+        beta_t = (1.0 - tf.pow(config.hparams.beta_rate, step_t)) * config.hparams.max_beta
+        graph = tf.get_default_graph()
+        model_vars = tf.trainable_variables() + [model.global_step]
+        state_saver = tf.train.Saver(max_to_keep=2)
+        export_saver = tf.train.Saver(var_list=model_vars, max_to_keep=1)
+        fetch = {
+            "loss": model.loss,
+            "beta": beta_t,
+            "global_norm": global_norm,
+        }
+        for name, tensor in _summary_tensors(graph).items():
+            fetch[name] = tensor
+        session_config = tf.ConfigProto(intra_op_parallelism_threads=os.cpu_count(),
+                                        inter_op_parallelism_threads=1)
+        with tf.Session(config=session_config) as sess:
+            sess.run(tf.global_variables_initializer())
+            latest = tf.train.latest_checkpoint(str(workdir / "state"))
+            if latest:
+                state_saver.restore(sess, latest)
+                log(f"resumed from {latest}")
+            step = int(sess.run(model.global_step))
+            log_path = workdir / "log.csv"
+            new_log = not log_path.exists()
+            with open(log_path, "a", newline="") as f:
+                writer = csv.writer(f)
+                if new_log:
+                    writer.writerow(["step", "wall_s", "loss", "r_loss", "kl_bits", "beta",
+                                     "sampling_prob", "valid_acc", "valid_note_on_acc"])
+                t_start = time.time()
+                wall0 = _previous_wall(log_path)
+                while step < max_steps:
+                    rng = np.random.default_rng([seed, step])
+                    idx = rng.integers(0, len(train_x), size=batch_size)
+                    batch = augment(train_x[idx], rng)
+                    feed = {x: _onehot(batch), lengths: np.full(batch_size, 32, np.int32)}
+                    out, _ = sess.run([fetch, train_op], feed)
+                    step += 1
+                    done_minutes = (time.time() - t_start) / 60
+                    stop = max_minutes is not None and done_minutes >= max_minutes
+                    if step % save_every == 0 or step == max_steps or stop:
+                        state_saver.save(sess, str(workdir / "state" / "model.ckpt"), global_step=step)
+                    if step % eval_every == 0 or step == max_steps or stop or step == 100:
+                        export_dir = workdir / "export"
+                        export_saver.save(sess, str(export_dir / "model.ckpt"), global_step=step,
+                                          write_meta_graph=False)
+                        valid = evaluate_reconstruction(export_dir, hp, data["valid"][:1024])
+                        writer.writerow([step, round(wall0 + time.time() - t_start, 1),
+                                         float(out["loss"]), float(out.get("r_loss", np.nan)),
+                                         float(out.get("kl_bits", np.nan)), float(out["beta"]),
+                                         _sampling_prob(hp, step),
+                                         valid["step_accuracy"], valid["note_on_accuracy"]])
+                        f.flush()
+                        log(f"step {step}: loss {out['loss']:.3f} kl_bits {out.get('kl_bits', 0):.1f} "
+                            f"beta {out['beta']:.3f} valid acc {valid['step_accuracy']:.3f} "
+                            f"note-on {valid['note_on_accuracy']:.3f} ({done_minutes:.1f} min)")
+                    if stop:
+                        log(f"stopping after {max_minutes} minutes at step {step}")
+                        break
+    return workdir / "export"
+
+
+def _summary_tensors(graph) -> dict:
+    """The loss terms magenta's model.train() registers as summaries, by short name."""
+    wanted = {"losses/r_loss": "r_loss", "losses/kl_bits": "kl_bits"}
+    out = {}
+    for op in graph.get_operations():
+        if op.type == "ScalarSummary":
+            tag = op.inputs[0].op.get_attr("value") if op.inputs[0].op.type == "Const" else None
+            tag = tag.string_val[0].decode() if tag is not None else ""
+            if tag in wanted:
+                out[wanted[tag]] = op.inputs[1]
+    return out
+
+
+def _sampling_prob(hp: dict, step: int) -> float:
+    if hp["sampling_schedule"] == "inverse_sigmoid":
+        k = hp["sampling_rate"]
+        return float(1.0 - k / (k + np.exp(min(step / k, 50.0))))
+    return 0.0
+
+
+def _previous_wall(log_path: Path) -> float:
+    try:
+        rows = list(csv.DictReader(open(log_path)))
+        return float(rows[-1]["wall_s"]) if rows else 0.0
+    except (OSError, KeyError, ValueError):
+        return 0.0
+
+
+def evaluate_reconstruction(checkpoint_dir: Path, hp: dict, windows: np.ndarray) -> dict:
+    """Argmax reconstruction of ``windows`` through TrainedModel: step and note-on accuracy."""
+    from muse_cli.model import Model
+
+    model = Model.from_config(BASE_CONFIG, hp, checkpoint_dir, batch_size=min(256, max(1, len(windows))),
+                              name="train-eval")
+    try:
+        return model.reconstruction_metrics(windows)
+    finally:
+        model.close()
+
+
+def plot(log_path: Path, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(csv.DictReader(open(log_path)))
+    step = [int(r["step"]) for r in rows]
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7))
+    for ax, keys, title in [
+        (axes[0, 0], ["loss", "r_loss"], "loss"),
+        (axes[0, 1], ["valid_acc", "valid_note_on_acc"], "accuracy"),
+        (axes[1, 0], ["kl_bits"], "KL (bits)"),
+        (axes[1, 1], ["beta", "sampling_prob"], "beta and sampling probability"),
+    ]:
+        for k in keys:
+            ax.plot(step, [float(r[k]) for r in rows], label=k)
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(png, dpi=90)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--workdir", type=Path, default=BUILD / "train")
+    ap.add_argument("--tunes", type=Path, default=BUILD / "corpus" / "tunes.pkl")
+    ap.add_argument("--meters", choices=["strict", "duple", "all"], default="duple")
+    ap.add_argument("--steps", type=int, default=30000)
+    ap.add_argument("--max-minutes", type=float, default=None)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--eval-every", type=int, default=1000)
+    ap.add_argument("--save-every", type=int, default=500)
+    ap.add_argument("--ship", action="store_true", help="copy the last export into the package")
+    args = ap.parse_args(argv)
+    from muse_cli import corpus
+
+    windows_path = args.workdir.parent / f"windows-{args.meters}.npz"
+    if windows_path.exists():
+        data = dict(np.load(windows_path))
+    else:
+        tunes = corpus.build(args.tunes)
+        meters = {"strict": STRICT_METERS, "duple": DUPLE_METERS, "all": None}[args.meters]
+        data = prepare(tunes, meters)
+        windows_path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(windows_path, **data)
+    print({k: v.shape[0] for k, v in data.items()}, file=sys.stderr)
+    if not args.ship:
+        train(data, args.workdir, args.steps, seed=args.seed, save_every=args.save_every,
+              eval_every=args.eval_every, max_minutes=args.max_minutes,
+              log=lambda m: print(m, file=sys.stderr, flush=True))
+        plot(args.workdir / "log.csv", args.workdir / "curves.png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

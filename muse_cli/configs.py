@@ -91,5 +91,8 @@ def build_config(base: str, hparams: dict[str, Any] | None = None):
     for key, value in (hparams or {}).items():
         if not hasattr(config.hparams, key):
             raise KeyError(f"unknown hparam {key!r} for {base}")
+        current = getattr(config.hparams, key)
+        if type(current) is int and isinstance(value, float) and value.is_integer():
+            value = int(value)  # TOML and JSON may write 1000 as 1000.0
         config.hparams.set_hparam(key, value)
     return config

@@ -4,7 +4,8 @@ MUSE_HOME       where muse keeps downloaded checkpoints and its cache
                 (else $XDG_CACHE_HOME/muse, else ~/.cache/muse)
 MUSE_DEBUG=1    show full tracebacks instead of one-line errors
 MUSE_VERBOSE=1  let TensorFlow's start-up logs through (same as --verbose)
-MUSE_MIRROR     a base URL that replaces Magenta's host in checkpoint URLs
+MUSE_MIRROR     a base URL that replaces https://storage.googleapis.com/magentadata
+                at the start of checkpoint URLs (see muse_cli.download)
 MUSE_SCHEDULER  a Dask scheduler address (tcp://HOST:PORT) for `muse batch`
 """
 
@@ -53,3 +54,13 @@ def mirror() -> str | None:
 
 def scheduler() -> str | None:
     return os.environ.get("MUSE_SCHEDULER") or None
+
+
+def downloads_dir() -> Path:
+    """Partial downloads (NAME.tar.part) and their lock files."""
+    return home() / "downloads"
+
+
+def known_hashes_file() -> Path:
+    """sha256 of checkpoints the registry has no hash for, recorded on first download."""
+    return home() / "known_hashes.json"

@@ -39,7 +39,7 @@ HPARAMS = {
     "max_beta": 0.2,
     "beta_rate": 0.9995,
     "sampling_schedule": "inverse_sigmoid",
-    "sampling_rate": 400.0,
+    "sampling_rate": 700,
     "learning_rate": 0.002,
     "decay_rate": 0.99985,
     "min_learning_rate": 0.0001,

@@ -1,3 +1,65 @@
-"""muse: melodies from Magenta's MusicVAE. Public API; heavy imports happen inside the functions."""
+"""muse: melodies from Magenta's MusicVAE.
+
+The public API. Nothing heavy is imported here: TensorFlow and magenta load
+inside :func:`load_model`, so ``import muse_cli`` stays fast.
+
+    import muse_cli
+    model = muse_cli.load_model()                 # the embedded default checkpoint
+    melodies = muse_cli.sample(model, n=4, seconds=16, seed=1)
+    open("a.mid", "wb").write(melodies[0].midi())
+    open("a.wav", "wb").write(muse_cli.render(melodies[0].midi()))
+"""
+
+from __future__ import annotations
 
 __version__ = "0.1.0"
+__all__ = ["load_model", "sample", "encode", "decode", "interpolate", "render", "read_melody", "__version__"]
+
+
+def load_model(checkpoint=None, batch_size=8):
+    """Load a MusicVAE checkpoint by registry name or path (default: the embedded model)."""
+    from muse_cli import model
+
+    return model.load_model(checkpoint, batch_size)
+
+
+def sample(model, n=1, seconds=None, temperature=1.0, seed=None, qpm=120.0):
+    """Melodies from the prior. Returns a list of Generated (``.notes``, ``.midi()``)."""
+    from muse_cli import model as m
+
+    return m.sample(model, n=n, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm)
+
+
+def encode(model, melodies, sample_z=False, seed=None):
+    """Melodies (from :func:`read_melody`) -> one LatentWindow per 2-bar window."""
+    from muse_cli import model as m
+
+    return m.encode(model, melodies, sample_z=sample_z, seed=seed)
+
+
+def decode(model, latents, temperature=1.0, seed=None, qpm=120.0):
+    """LatentWindows -> one Generated melody per source."""
+    from muse_cli import model as m
+
+    return m.decode(model, latents, temperature=temperature, seed=seed, qpm=qpm)
+
+
+def interpolate(model, a, b, steps=5, temperature=1.0, seed=None, qpm=120.0, concat=False):
+    """Spherical interpolation between two melodies' first 2-bar windows."""
+    from muse_cli import model as m
+
+    return m.interpolate(model, a, b, steps=steps, temperature=temperature, seed=seed, qpm=qpm, concat=concat)
+
+
+def render(midi, rate=44100, soundfont=None):
+    """MIDI bytes -> WAV bytes, rendered by FluidSynth."""
+    from muse_cli import render as r
+
+    return r.render(midi, rate=rate, soundfont=soundfont)
+
+
+def read_melody(data, source="MIDI"):
+    """MIDI bytes -> the Melody muse would encode (raises NoMelodyError saying why not)."""
+    from muse_cli import midi
+
+    return midi.read_melody(data, source)

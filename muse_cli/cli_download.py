@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
@@ -94,7 +95,7 @@ class _Reporter:
     """One stderr line per state change; a redrawn progress bar when stderr is a terminal."""
 
     def __init__(self, tty: bool | None = None):
-        self.tty = click.get_text_stream("stderr").isatty() if tty is None else tty
+        self.tty = sys.stderr.isatty() if tty is None else tty
         self.started, self.first_byte, self.last_draw, self.drawn = 0.0, 0, 0.0, False
 
     def __call__(self, event: dl.Event) -> None:
@@ -103,7 +104,7 @@ class _Reporter:
             if self.tty and (now - self.last_draw >= REDRAW_SECONDS or event.done == event.total):
                 self.last_draw, self.drawn = now, True
                 line = _bar_line(event.done, event.total, now - self.started, self.first_byte)
-                click.echo(f"\r{line}\x1b[K", err=True, nl=False)
+                click.echo(f"\r{line}\x1b[K", err=True, nl=False, color=True)
             return
         if self.drawn:
             click.echo(err=True)

@@ -60,9 +60,6 @@ MAGENTA_BASE = "https://storage.googleapis.com/magentadata"  # what MUSE_MIRROR 
 CHUNK_BYTES = 1 << 16
 USER_AGENT = f"muse/{__version__}"
 TRUST_REGISTRY, TRUST_FIRST_USE = "registry", "first-use"
-# Variables a training run saves that inference does not need.
-_TRAINING_ONLY = re.compile(r"(^|/)(global_step|beta[12]_power(_\d+)?|_CHECKPOINTABLE_OBJECT_GRAPH)$"
-                            r"|/(Adam|Adam_\d+|Momentum|RMSProp(_\d+)?|Adagrad|ExponentialMovingAverage)$")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -244,7 +241,8 @@ def check_checkpoint(path: Path, config: str, hparams: dict | None = None, name:
     """Raise CheckpointError unless the checkpoint at ``path`` (a directory or prefix) holds
     exactly the variables, by name and shape, of magenta config ``config`` with ``hparams``.
 
-    Training-only variables (global_step, optimizer slots) are ignored. Imports TensorFlow.
+    Variables the config does not create (global_step, optimizer slots, other training
+    leftovers) are ignored: magenta's restore never reads them. Imports TensorFlow.
     """
     from muse_cli.model import _checkpoint_prefix, _quiet_tensorflow
 
@@ -261,14 +259,13 @@ def check_checkpoint(path: Path, config: str, hparams: dict | None = None, name:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"checkpoint {label} is unreadable: {first}") from None
     expected = _config_variables(config, hparams or {})
-    got = {k: list(v) for k, v in shapes.items() if not _TRAINING_ONLY.search(k)}
+    got = {k: list(v) for k, v in shapes.items()}
     problems = []
-    for var, shape in sorted(expected.items()):
+    for var, shape in expected.items():  # in the order the model creates them: encoder first
         if var not in got:
             problems.append(f"{var} is missing, expected {shape}")
         elif got[var] != shape:
             problems.append(f"{var} is {got[var]}, expected {shape}")
-    problems += [f"{var} {got[var]} is not in the config" for var in sorted(set(got) - set(expected))]
     if problems:
         more = f" (and {len(problems) - 1} more differences)" if len(problems) > 1 else ""
         raise CheckpointError(f"checkpoint {label} does not match config {config}: {problems[0]}{more}")
@@ -554,7 +551,7 @@ def _config_variables(config: str, hparams: dict) -> dict[str, list[int]]:
         cfg.model.sample(1, max_length=steps, z=z, temperature=1.0,
                          c_input=tf.zeros([steps, control]) if control else None)
         shapes = {v.op.name: v.shape.as_list() for v in graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
-                  if not _TRAINING_ONLY.search(v.op.name)}
+                  if v.op.name != "global_step"}
     _VARIABLES[key] = shapes
     return shapes
 

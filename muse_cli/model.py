@@ -226,3 +226,131 @@ def decode_paths(model: Model, paths: list[np.ndarray], seeds: list[tuple[int, i
         out.append(events[pos:pos + len(p)].reshape(-1))
         pos += len(p)
     return out
+
+
+# -- the library API (re-exported by muse_cli) ---------------------------------
+@dataclass(frozen=True)
+class Generated:
+    """A generated melody: notes on the 16th-note grid, tempo, length and provenance."""
+
+    name: str  # a file stem: sample_s7_001, tune.decoded, interp_003 ...
+    notes: list
+    qpm: float
+    seconds: float
+    provenance: dict
+
+    def midi(self) -> bytes:
+        from muse_cli.midi import to_midi_bytes
+
+        return to_midi_bytes(self.notes, self.qpm, self.provenance, self.seconds)
+
+
+_LOADED: dict[tuple, Model] = {}  # one model per checkpoint and batch size per process
+
+
+def load_model(checkpoint: str | None = None, batch_size: int = 8) -> Model:
+    """Load a checkpoint by registry name or path (default: the embedded model), once per process."""
+    from muse_cli import registry
+
+    ckpt = registry.resolve(checkpoint)
+    if not ckpt.sampling:
+        raise CheckpointError(f"checkpoint {ckpt.name} uses config {ckpt.config}, which muse can download but "
+                              "not play: muse drives 2-bar melody models (cat-mel_2bar_*)")
+    key = (str(Path(ckpt.path).resolve()), ckpt.config, repr(sorted(ckpt.hparams.items())), batch_size)
+    if key not in _LOADED:
+        _LOADED[key] = Model.from_config(ckpt.config, ckpt.hparams, ckpt.path, batch_size=batch_size,
+                                         name=ckpt.name, sha256=ckpt.sha256)
+    return _LOADED[key]
+
+
+def batch_size_for(rows: int) -> int:
+    """The graph batch size for a request of ``rows`` windows: a power of two up to MAX_BATCH."""
+    return int(min(MAX_BATCH, 2 ** math.ceil(math.log2(max(1, rows)))))
+
+
+def new_seed() -> int:
+    return int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
+
+
+def _seconds_of(segments: int, qpm: float, seconds: float | None) -> float:
+    return float(seconds) if seconds is not None else segments * WINDOW_BARS * 4 * 60.0 / qpm
+
+
+def sample(model: Model, n: int = 1, seconds: float | None = None, temperature: float = 1.0,
+           seed: int | None = None, qpm: float = 120.0, first_index: int = 0) -> list[Generated]:
+    """``n`` melodies from the prior; with ``seconds``, each follows a smooth latent path."""
+    from muse_cli.midi import events_to_notes
+
+    seed = new_seed() if seed is None else int(seed)
+    segments = segments_for(seconds, qpm)
+    idx = range(first_index, first_index + n)
+    paths = [latent_path(seed, i, segments, model.z_size) for i in idx]
+    events = decode_paths(model, paths, [(seed, i) for i in idx], temperature)
+    out = []
+    for i, ev in zip(idx, events):
+        prov = {"checkpoint": model.name, "seed": seed, "index": i, "temperature": temperature, "qpm": qpm,
+                "seconds": _seconds_of(segments, qpm, seconds), "mode": "sample"}
+        out.append(Generated(f"sample_s{seed}_{i + 1:03d}", events_to_notes(ev), qpm,
+                             _seconds_of(segments, qpm, seconds), prov))
+    return out
+
+
+def encode(model: Model, melodies: list, sample_z: bool = False, seed: int | None = None) -> list:
+    """Every consecutive 2-bar window of each melody -> LatentWindow (mu, or a posterior sample)."""
+    from muse_cli.io import LatentWindow
+    from muse_cli.midi import windows
+
+    items = [(m.source, bar, ev) for m in melodies for bar, ev in windows(m)]
+    mu, sigma = model.encode_events(np.stack([ev for _, _, ev in items]))
+    if sample_z:
+        seed = new_seed() if seed is None else int(seed)
+        eps = np.random.default_rng([seed, 2]).standard_normal(mu.shape)
+        mu = mu + sigma * eps
+    return [LatentWindow(src, bar, z.astype(np.float32), model.name) for (src, bar, _), z in zip(items, mu)]
+
+
+def decode(model: Model, latents: list, temperature: float = 1.0, seed: int | None = None,
+           qpm: float = 120.0) -> list[Generated]:
+    """Latent windows -> one melody per source, its windows laid end to end in bar order."""
+    from muse_cli.midi import STEPS_PER_BAR, events_to_notes
+
+    seed = new_seed() if seed is None else int(seed)
+    groups: dict[str, list] = {}
+    for w in latents:
+        groups.setdefault(w.source, []).append(w)
+    out = []
+    for gi, (source, wins) in enumerate(groups.items()):
+        wins = sorted(wins, key=lambda w: w.start_bar)
+        z = model.check_latents(np.stack([w.z for w in wins]))
+        noise = [(seed, gi, 1, k) for k in range(len(wins))]
+        events = model.decode_events(z, temperature=temperature, noise_seeds=noise)
+        first = wins[0].start_bar
+        total = np.zeros((wins[-1].start_bar - first) * STEPS_PER_BAR + WINDOW_STEPS, np.int64)
+        for w, ev in zip(wins, events):
+            pos = (w.start_bar - first) * STEPS_PER_BAR
+            total[pos:pos + WINDOW_STEPS] = ev
+        seconds = len(total) / STEPS_PER_BAR * 4 * 60.0 / qpm
+        prov = {"checkpoint": model.name, "seed": seed, "temperature": temperature, "qpm": qpm,
+                "source": source, "windows": len(wins), "mode": "decode"}
+        stem = Path(source).stem if source not in ("-", "") else "stdin"
+        out.append(Generated(f"{stem}.decoded", events_to_notes(total), qpm, seconds, prov))
+    return out
+
+
+def interpolate(model: Model, a, b, steps: int = 5, temperature: float = 1.0, seed: int | None = None,
+                qpm: float = 120.0, concat: bool = False) -> list[Generated]:
+    """Spherical interpolation between the first 2-bar windows of melodies ``a`` and ``b``."""
+    from muse_cli.midi import events_to_notes, windows
+
+    seed = new_seed() if seed is None else int(seed)
+    mu, _ = model.encode_events(np.stack([windows(a)[0][1], windows(b)[0][1]]))
+    z = np.stack([slerp(mu[0], mu[1], t) for t in np.linspace(0.0, 1.0, steps)])
+    # One noise seed for every step: only the latent changes along the way.
+    events = model.decode_events(z, temperature=temperature, noise_seeds=[(seed, 0, 1, 0)] * steps)
+    seg = WINDOW_BARS * 4 * 60.0 / qpm
+    base = {"checkpoint": model.name, "seed": seed, "temperature": temperature, "qpm": qpm,
+            "mode": "interpolate", "a": a.source, "b": b.source, "steps": steps}
+    if concat:
+        return [Generated("interp", events_to_notes(events.reshape(-1)), qpm, seg * steps, base)]
+    return [Generated(f"interp_{k + 1:03d}", events_to_notes(ev), qpm, seg, {**base, "step": k + 1})
+            for k, ev in enumerate(events)]

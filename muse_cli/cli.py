@@ -1,0 +1,388 @@
+"""The `muse` command: one small function per subcommand that parses, calls the library, writes.
+
+Results go to stdout (file paths written, or the data itself with ``-o -``);
+progress and messages go to stderr. Every MuseError becomes one line on stderr
+and a non-zero exit; MUSE_DEBUG=1 shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from muse_cli import settings
+from muse_cli.errors import MuseError, UsageError
+
+STDIO = "-"
+
+
+# -- shared options -------------------------------------------------------------
+def _positive(ctx, param, value):
+    if value is not None and not value > 0:
+        raise click.BadParameter(f"must be > 0, got {value}")
+    return value
+
+
+def _seconds(ctx, param, value):
+    if value is not None and not 0 < value <= settings.MAX_SECONDS:
+        raise click.BadParameter(f"must be between 0 and {settings.MAX_SECONDS:g} seconds, got {value:g}")
+    return value
+
+
+def _qpm(ctx, param, value):
+    if not 20 <= value <= 400:
+        raise click.BadParameter(f"must be between 20 and 400 quarter notes per minute, got {value:g}")
+    return value
+
+
+checkpoint_option = click.option(
+    "--checkpoint", "-c", default=None, metavar="NAME|PATH",
+    help="Registry name (see `muse checkpoints`) or checkpoint directory. Default: the embedded model.")
+temperature_option = click.option(
+    "--temperature", "-t", type=float, default=1.0, show_default=True, callback=_positive,
+    help="Sampling temperature (> 0); lower is more conservative.")
+seed_option = click.option("--seed", type=int, default=None, help="Random seed: the same seed gives the same bytes.")
+qpm_option = click.option("--qpm", type=float, default=120.0, show_default=True, callback=_qpm,
+                          help="Tempo of the written MIDI, quarter notes per minute.")
+force_option = click.option("--force", "-f", is_flag=True, help="Overwrite existing output files.")
+wav_option = click.option("--wav", is_flag=True, help="Also render each .mid to a .wav beside it (FluidSynth).")
+soundfont_option = click.option("--soundfont", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                                help="SoundFont (.sf2) for --wav. Default: pretty_midi's TimGM6mb.sf2.")
+output_option = click.option(
+    "--output", "-o", default=None, metavar="PATH|-",
+    help="A directory for many files, a .mid path for one, or - for MIDI on stdout. Default: current directory.")
+
+
+def _info(msg: str) -> None:
+    click.echo(msg, err=True)
+
+
+class _UserError(click.ClickException):
+    """A MuseError on its way out: one line on stderr, the error's own exit code."""
+
+    def __init__(self, error: MuseError):
+        super().__init__(str(error))
+        self.exit_code = error.exit_code
+
+    def show(self, file=None) -> None:
+        click.echo(f"muse: error: {self.message}", err=True)
+
+
+class _MuseGroup(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except MuseError as exc:
+            if settings.debug():
+                raise
+            raise _UserError(exc) from exc
+        except KeyboardInterrupt:
+            if settings.debug():
+                raise
+            click.echo("muse: interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=_MuseGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="muse-cli", prog_name="muse")
+@click.option("--verbose", "-v", is_flag=True, help="Show TensorFlow's logs.")
+def cli(verbose: bool) -> None:
+    """Make melodies with Magenta's MusicVAE.
+
+    \b
+    Examples:
+      muse sample --seconds 16 --wav -o out/      a 16-second melody, .mid and .wav
+      muse sample -n 8 --temperature 0.7 --seed 1 -o out/
+      muse encode tune.mid -o tune.npz            2-bar windows -> latent vectors
+      muse decode tune.npz -o tune.decoded.mid
+      muse interpolate a.mid b.mid --steps 5 --concat -o morph.mid
+      muse render tune.mid -o tune.wav
+      muse sample -o - | muse render - -o - > tune.wav
+
+    Set MUSE_DEBUG=1 for tracebacks; MUSE_HOME moves the checkpoint cache.
+    """
+    settings.set_verbose(verbose)
+
+
+# -- output planning ------------------------------------------------------------
+def _plan(names: list[str], output: str | None, force: bool, wav: bool) -> list[Path] | None:
+    """Paths for each generated item (None means stdout); checked before any model work."""
+    from muse_cli.io import check_writable
+
+    if output == STDIO:
+        if len(names) != 1:
+            raise UsageError(f"-o - writes one MIDI file to stdout, but this makes {len(names)}; give a directory")
+        if wav:
+            raise UsageError("--wav cannot go to stdout; pipe the MIDI into `muse render - -o -` instead")
+        return None
+    target = Path(output) if output else Path(".")
+    if target.suffix.lower() in (".mid", ".midi"):
+        if len(names) != 1:
+            raise UsageError(f"-o {output} names one file, but this makes {len(names)}; give a directory")
+        paths = [target]
+    else:
+        if target.exists() and not target.is_dir():
+            raise UsageError(f"-o {output} exists and is not a directory; give a directory or a .mid path")
+        paths = [target / f"{n}.mid" for n in names]
+    check_writable(paths + ([p.with_suffix(".wav") for p in paths] if wav else []), force)
+    return paths
+
+
+def _write(items, paths: list[Path] | None, force: bool, wav: bool, soundfont: Path | None) -> None:
+    from muse_cli.io import atomic_write, write_stdout
+
+    if paths is None:
+        write_stdout(items[0].midi(), "MIDI")
+        return
+    for item, path in zip(items, paths):
+        data = item.midi()
+        atomic_write(path, data, force)
+        click.echo(str(path))
+        if wav:
+            from muse_cli.render import render
+
+            wav_path = path.with_suffix(".wav")
+            atomic_write(wav_path, render(data, soundfont=soundfont, source=str(path)), force)
+            click.echo(str(wav_path))
+        _info(f"wrote {path}{' and .wav' if wav else ''} ({item.seconds:.1f} s, {len(item.notes)} notes)")
+
+
+def _load(checkpoint: str | None, rows: int):
+    from muse_cli.model import batch_size_for, load_model
+
+    _info("loading model...")
+    model = load_model(checkpoint, batch_size=batch_size_for(rows))
+    _info(f"checkpoint {model.name} (z {model.z_size})")
+    return model
+
+
+# -- commands -------------------------------------------------------------------
+@cli.command(name="sample")
+@click.option("--num", "-n", type=click.IntRange(1, settings.MAX_NUM), default=1, show_default=True,
+              help="How many melodies.")
+@click.option("--seconds", "-s", type=float, default=None, callback=_seconds,
+              help=f"Length of each melody (long form: chained 2-bar segments). Max {settings.MAX_SECONDS:g}.")
+@temperature_option
+@seed_option
+@qpm_option
+@checkpoint_option
+@output_option
+@wav_option
+@soundfont_option
+@force_option
+def sample_cmd(num, seconds, temperature, seed, qpm, checkpoint, output, wav, soundfont, force):
+    """Sample melodies from the model's prior.
+
+    \b
+    Examples:
+      muse sample                                  one 2-bar melody -> ./sample_s<seed>_001.mid
+      muse sample --seconds 16 --temperature 1.0 --wav -o out/
+      muse sample -n 16 --seed 42 -o batch/        same seed, same bytes
+      muse sample -o - > tune.mid                  MIDI on stdout
+    """
+    from muse_cli import model as m
+
+    seed = m.new_seed() if seed is None else seed
+    names = [f"sample_s{seed}_{i + 1:03d}" for i in range(num)]
+    paths = _plan(names, output, force, wav)
+    model = _load(checkpoint, num * m.segments_for(seconds, qpm))
+    items = m.sample(model, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm)
+    _info(f"seed {seed}")
+    _write(items, paths, force, wav, soundfont)
+
+
+def _read_melodies(files: tuple[str, ...]):
+    from muse_cli.io import read_bytes
+    from muse_cli.midi import read_melody
+
+    if not files:
+        raise UsageError("give one or more MIDI files, or - for stdin")
+    return [read_melody(read_bytes(f), "stdin" if f == STDIO else f) for f in files]
+
+
+@cli.command(name="encode")
+@click.argument("files", nargs=-1, metavar="FILE.mid... | -")
+@click.option("--output", "-o", default=STDIO, show_default=True, metavar="FILE.npz|FILE.npy|-",
+              help="Latents: .npz (with sources and bars), .npy (vectors only), or NDJSON on stdout.")
+@click.option("--sample-z", is_flag=True, help="Draw z from the posterior instead of using its mean mu.")
+@seed_option
+@checkpoint_option
+@force_option
+def encode_cmd(files, output, sample_z, seed, checkpoint, force):
+    """Encode every 2-bar window of MIDI melodies into latent vectors.
+
+    \b
+    Each window is one latent: NDJSON lines {"source", "start_bar", "z", "checkpoint"}.
+    Examples:
+      muse encode tune.mid                          NDJSON on stdout
+      muse encode a.mid b.mid -o latents.npz
+      cat tune.mid | muse encode - | muse decode - -o back.mid
+    """
+    from muse_cli import model as m
+    from muse_cli.io import atomic_write, check_writable, latents_bytes, write_stdout
+
+    fmt = "ndjson" if output == STDIO else {".npz": "npz", ".npy": "npy", ".ndjson": "ndjson",
+                                             ".jsonl": "ndjson"}.get(Path(output).suffix.lower())
+    if fmt is None:
+        raise UsageError(f"-o {output}: use a .npz, .npy or .ndjson file name, or - for NDJSON on stdout")
+    if output != STDIO:
+        check_writable([Path(output)], force)
+    melodies = _read_melodies(files)
+    windows_count = sum(max(1, -(-mel.total_steps // 32)) for mel in melodies)
+    model = _load(checkpoint, windows_count)
+    latents = m.encode(model, melodies, sample_z=sample_z, seed=seed)
+    data = latents_bytes(latents, fmt)
+    if output == STDIO:
+        write_stdout(data, "latents", binary=False)
+    else:
+        atomic_write(Path(output), data, force)
+        click.echo(output)
+    _info(f"encoded {len(latents)} windows from {len(melodies)} file(s)")
+
+
+@cli.command(name="decode")
+@click.argument("latents", required=False, metavar="LATENTS|-")
+@temperature_option
+@seed_option
+@qpm_option
+@checkpoint_option
+@output_option
+@wav_option
+@soundfont_option
+@force_option
+def decode_cmd(latents, temperature, seed, qpm, checkpoint, output, wav, soundfont, force):
+    """Decode latent vectors (muse encode's output) into MIDI.
+
+    \b
+    Windows of one source are laid end to end, so a 16-bar tune comes back 16 bars long.
+    Examples:
+      muse decode tune.npz -o back.mid
+      muse decode latents.ndjson --temperature 0.5 --seed 3 -o out/ --wav
+      muse encode tune.mid | muse decode - -o - > back.mid
+    """
+    from muse_cli import model as m
+    from muse_cli.io import read_bytes, read_latents
+
+    if latents is None:
+        raise UsageError("give a latents file (muse encode's output) or - for stdin")
+    windows = read_latents(read_bytes(latents), "stdin" if latents == STDIO else latents)
+    sources = list(dict.fromkeys(w.source for w in windows))
+    names = [f"{Path(s).stem if s not in ('-', '') else 'stdin'}.decoded" for s in sources]
+    paths = _plan(names, output, force, wav)
+    model = _load(checkpoint, len(windows))
+    items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm)
+    _write(items, paths, force, wav, soundfont)
+
+
+@cli.command(name="interpolate")
+@click.argument("a", metavar="A.mid")
+@click.argument("b", metavar="B.mid")
+@click.option("--steps", type=click.IntRange(2, 64), default=5, show_default=True,
+              help="Number of melodies from A to B, both ends included.")
+@click.option("--concat", is_flag=True, help="Write one MIDI with the steps in sequence.")
+@temperature_option
+@seed_option
+@qpm_option
+@checkpoint_option
+@output_option
+@wav_option
+@soundfont_option
+@force_option
+def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, output, wav, soundfont, force):
+    """Morph between two melodies by spherical interpolation of their latents.
+
+    \b
+    Uses the first 2-bar window of each file, as magenta's music_vae_generate does.
+    Examples:
+      muse interpolate a.mid b.mid --steps 5 -o morph/
+      muse interpolate a.mid b.mid --steps 8 --concat --temperature 0.3 -o morph.mid --wav
+    """
+    from muse_cli import model as m
+
+    melodies = _read_melodies((a, b))
+    names = ["interp"] if concat else [f"interp_{k + 1:03d}" for k in range(steps)]
+    paths = _plan(names, output, force, wav)
+    model = _load(checkpoint, steps)
+    items = m.interpolate(model, melodies[0], melodies[1], steps=steps, temperature=temperature, seed=seed,
+                          qpm=qpm, concat=concat)
+    _write(items, paths, force, wav, soundfont)
+
+
+@cli.command(name="render")
+@click.argument("midi", metavar="IN.mid|-")
+@click.option("--output", "-o", default=None, metavar="OUT.wav|-",
+              help="WAV file, or - for stdout. Default: IN with .wav.")
+@click.option("--rate", type=int, default=44100, show_default=True, help="Sample rate in Hz.")
+@soundfont_option
+@force_option
+def render_cmd(midi, output, rate, soundfont, force):
+    """Render a MIDI file to WAV with FluidSynth (no TensorFlow involved).
+
+    \b
+    Examples:
+      muse render tune.mid                       -> tune.wav
+      muse render tune.mid -o tune.wav --rate 22050 --soundfont piano.sf2
+      muse sample -o - | muse render - -o - > tune.wav
+    """
+    from muse_cli.io import atomic_write, check_writable, read_bytes, write_stdout
+    from muse_cli.render import render
+
+    if output is None:
+        if midi == STDIO:
+            raise UsageError("reading MIDI from stdin: give -o OUT.wav or -o - for stdout")
+        output = str(Path(midi).with_suffix(".wav"))
+    if output != STDIO:
+        check_writable([Path(output)], force)
+    data = read_bytes(midi)
+    wav = render(data, rate=rate, soundfont=soundfont, source="stdin" if midi == STDIO else midi)
+    if output == STDIO:
+        write_stdout(wav, "WAV audio")
+    else:
+        atomic_write(Path(output), wav, force)
+        click.echo(output)
+
+
+@cli.command(name="checkpoints")
+@click.option("--json", "json_", is_flag=True, help="Print JSON instead of a table.")
+def checkpoints_cmd(json_):
+    """List the checkpoints muse knows (checkpoints.toml) and which are installed."""
+    from muse_cli import registry
+
+    default, entries = registry.load()
+    rows = []
+    for e in entries.values():
+        rows.append({"name": e.name, "config": e.config, "installed": registry.is_installed(e),
+                     "default": e.name == default, "embedded": bool(e.embedded), "size": e.size,
+                     "playable": e.sampling, "description": e.description})
+    if json_:
+        click.echo(json.dumps(rows, indent=1))
+        return
+    for r in rows:
+        mark = "*" if r["default"] else " "
+        state = "embedded" if r["embedded"] else ("installed" if r["installed"] else "not installed")
+        click.echo(f"{mark} {r['name']:<28} {state:<14} {r['config']:<22} {r['description']}")
+    _info("* default; get others with: muse download NAME")
+
+
+def _register_optional() -> None:
+    """Commands that live in their own modules (still light to import)."""
+    for module, attr in (("muse_cli.cli_download", "download_command"), ("muse_cli.cli_eval", "eval_command"),
+                         ("muse_cli.cli_batch", "batch_command"), ("muse_cli.cli_prompt", "fit_prompt_command")):
+        try:
+            mod = __import__(module, fromlist=[attr])
+        except ModuleNotFoundError as exc:
+            if exc.name == module:
+                continue
+            raise
+        cli.add_command(getattr(mod, attr))
+
+
+_register_optional()
+
+
+def main() -> None:
+    """Entry point of the `muse` script."""
+    cli(prog_name="muse")

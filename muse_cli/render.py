@@ -1,0 +1,89 @@
+"""FluidSynth rendering of MIDI to WAV, SoundFont lookup, WAV writing. Never imports TensorFlow."""
+
+from __future__ import annotations
+
+import io
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from muse_cli.errors import InputError, RenderError
+
+SAMPLE_RATE = 44100
+SILENCE_PEAK = 1e-4  # below this peak amplitude the audio counts as silent
+FADE_SECONDS = 0.02
+FLUIDSYNTH_PACKAGE = "libfluidsynth3"
+
+
+def default_soundfont() -> Path:
+    """pretty_midi's bundled General MIDI SoundFont (TimGM6mb.sf2)."""
+    import pretty_midi
+
+    return Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
+
+
+def _check_fluidsynth() -> None:
+    try:
+        import fluidsynth  # noqa: F401
+    except ImportError as exc:
+        if "FluidSynth library" in str(exc):
+            raise RenderError(f"the FluidSynth library is not installed; install Debian's {FLUIDSYNTH_PACKAGE} "
+                              f"(sudo apt-get install {FLUIDSYNTH_PACKAGE}) or your system's FluidSynth 2.x") from None
+        raise RenderError(f"pyfluidsynth cannot be imported ({exc}); reinstall muse") from None
+
+
+def synthesize(midi: bytes, rate: int = SAMPLE_RATE, soundfont: Path | None = None,
+               source: str = "MIDI") -> np.ndarray:
+    """Float audio in [-1, 1], exactly as long as the MIDI file, rendered by FluidSynth."""
+    import pretty_midi
+
+    if rate < 8000 or rate > 192000:
+        raise RenderError(f"--rate {rate} is out of range; use 8000 to 192000 Hz")
+    sf2 = Path(soundfont) if soundfont else default_soundfont()
+    if not sf2.is_file():
+        raise RenderError(f"SoundFont {sf2} not found; give --soundfont PATH to an .sf2 file")
+    if not midi.startswith(b"MThd"):
+        raise InputError(f"{source} is not a MIDI file (no MThd header)")
+    try:
+        pm = pretty_midi.PrettyMIDI(io.BytesIO(midi))
+    except Exception as exc:
+        raise InputError(f"{source} is not a readable MIDI file ({str(exc)[:120]})") from None
+    if not any(inst.notes for inst in pm.instruments):
+        raise InputError(f"{source} has no notes to render")
+    _check_fluidsynth()
+    try:
+        audio = pm.fluidsynth(fs=rate, sf2_path=str(sf2))
+    except Exception as exc:
+        raise RenderError(f"FluidSynth could not render {source} with {sf2}: {exc}") from None
+    n = int(round(pm.get_end_time() * rate))
+    audio = np.asarray(audio, dtype=np.float64)[:n]
+    if len(audio) < n:
+        audio = np.pad(audio, (0, n - len(audio)))
+    fade = min(len(audio), int(FADE_SECONDS * rate))
+    if fade:
+        audio[-fade:] *= np.linspace(1.0, 0.0, fade)
+    peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
+    if peak < SILENCE_PEAK:
+        raise RenderError(f"rendering {source} with {sf2.name} gave silence; check that the SoundFont "
+                          "has General MIDI piano (program 0)")
+    if peak > 0.99:
+        audio *= 0.99 / peak
+    return audio
+
+
+def wav_bytes(audio: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
+    """16-bit mono PCM WAV."""
+    pcm = np.clip(np.round(audio * 32767.0), -32768, 32767).astype("<i2")
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    return buf.getvalue()
+
+
+def render(midi: bytes, rate: int = SAMPLE_RATE, soundfont: Path | None = None, source: str = "MIDI") -> bytes:
+    """MIDI bytes -> WAV bytes."""
+    return wav_bytes(synthesize(midi, rate, soundfont, source), rate)

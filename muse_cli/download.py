@@ -21,9 +21,11 @@ HTTP ``Range`` request; a server that answers 200 instead of 206 makes it start
 over. A wrong sha256, an unsafe archive or a checkpoint that does not fit its
 config removes everything.
 
-Trust: a registry sha256 is checked while the bytes stream in. Without one the
-hash is computed, recorded in the install manifest (``trust: "first-use"``) and
-in ``known_hashes.json`` under MUSE_HOME, and every later download of that name
+Trust: the sha256 is computed while the bytes stream in (a resumed file's
+existing part is hashed first), never by reading the finished file again. A
+registry sha256 must match it. Without one the hash (which the CLI prints) is
+recorded in the install manifest (``trust: "first-use"``) and in
+``known_hashes.json`` under MUSE_HOME; every later download of that name
 (``--force`` included) must match it.
 
 Two processes installing one name take turns on ``downloads/NAME.lock``
@@ -82,7 +84,8 @@ class Retry:
 class Event:
     """A state change (``state`` != "bytes": show ``message``) or bytes received."""
 
-    state: str  # waiting connecting downloading resuming restarting retrying bytes verifying unpacking checking installed
+    # waiting connecting downloading resuming restarting retrying bytes verifying unpacking checking installed
+    state: str
     message: str = ""
     done: int = 0
     total: int | None = None
@@ -397,6 +400,8 @@ def _fetch_once(url, part: Path, note: Path, expected_size: int, timeout: float,
             while True:
                 try:
                     chunk = response.read1(CHUNK_BYTES)
+                except TimeoutError:
+                    raise _Transient(f"no data for {timeout:g} s at byte {done} of {total}") from None
                 except (OSError, http.client.HTTPException) as exc:
                     raise _Transient(f"connection cut at byte {done} of {total}: {exc}") from None
                 if not chunk:
@@ -423,7 +428,8 @@ def _verify_and_install(entry: registry.Entry, tarball: Path, sha: str, size: in
     if entry.sha256:
         trust, expected, source = TRUST_REGISTRY, entry.sha256.lower(), "the registry"
     else:
-        trust, expected, source = TRUST_FIRST_USE, known, f"the hash recorded on first use in {settings.known_hashes_file()}"
+        trust, expected = TRUST_FIRST_USE, known
+        source = f"the hash recorded on first use in {settings.known_hashes_file()}"
     if expected and sha != expected:
         hint = ("if the new file is the right one, delete its entry from "
                 f"{settings.known_hashes_file()}") if trust == TRUST_FIRST_USE else \

@@ -13,7 +13,6 @@ import json
 import socket
 import tarfile
 import threading
-import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -59,13 +58,11 @@ def checkpoint_members(folder: Path, prefix: str = "tiny/", truncate: bool = Fal
 
 
 @pytest.fixture(scope="session")
-def tarballs(tmp_path_factory) -> Tarballs:
-    """A random-weight checkpoint of TINY_HPARAMS (made once: ~15 s, mostly TensorFlow's import)."""
-    from muse_cli.random_weights import make_random_checkpoint
-
-    folder = make_random_checkpoint(tmp_path_factory.mktemp("tiny") / "tiny", TINY_CONFIG, TINY_HPARAMS, seed=0)
-    return Tarballs(dir=folder, nested=make_tar(checkpoint_members(folder)),
-                    flat=make_tar(checkpoint_members(folder, prefix="")))
+def tarballs(tiny_checkpoint) -> Tarballs:
+    """Tarballs of conftest.py's tiny checkpoint (cat-mel_2bar_small classes, TINY_HPARAMS)."""
+    assert json.loads((tiny_checkpoint / "muse.json").read_text())["hparams"] == TINY_HPARAMS
+    return Tarballs(dir=tiny_checkpoint, nested=make_tar(checkpoint_members(tiny_checkpoint)),
+                    flat=make_tar(checkpoint_members(tiny_checkpoint, prefix="")))
 
 
 def _toml(value) -> str:
@@ -83,11 +80,11 @@ def _toml(value) -> str:
 
 
 class Env:
-    """MUSE_HOME and MUSE_REGISTRY under tmp_path."""
+    """MUSE_HOME and a MUSE_REGISTRY file of test entries."""
 
-    def __init__(self, root: Path):
-        self.home = root / "home"
-        self.registry_file = root / "registry.toml"
+    def __init__(self, home: Path, registry_file: Path):
+        self.home = home
+        self.registry_file = registry_file
         self.entries: dict[str, dict] = {}
         self._write()
 
@@ -119,11 +116,11 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch) -> Env:
-    e = Env(tmp_path)
-    monkeypatch.setenv("MUSE_HOME", str(e.home))
+def env(muse_home, tmp_path, monkeypatch) -> Env:
+    """conftest.py's per-test MUSE_HOME, plus MUSE_REGISTRY pointing at test entries."""
+    e = Env(muse_home, tmp_path / "registry.toml")
     monkeypatch.setenv("MUSE_REGISTRY", str(e.registry_file))
-    for var in ("MUSE_MIRROR", "http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+    for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
         monkeypatch.delenv(var, raising=False)
     return e
 
@@ -141,7 +138,7 @@ class Server:
 
     Actions: "ok" (honours Range), "ignore-range" (always 200), an int status (404, 500, ...),
     ("cut", n): send the headers and n body bytes, then drop the connection,
-    ("slow", pieces, seconds): send the body in ``pieces`` parts, ``seconds`` apart.
+    ("gate", n, event): send n body bytes, wait until ``event`` is set, send the rest.
     """
 
     def __init__(self):
@@ -217,12 +214,10 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 self.connection.shutdown(socket.SHUT_RDWR)
                 self.close_connection = True
-            elif isinstance(action, tuple) and action[0] == "slow":
-                pieces, pause = action[1], action[2]
-                step = -(-len(payload) // pieces)
-                for i in range(0, len(payload), step):
-                    self._send(record, payload[i:i + step])
-                    time.sleep(pause)
+            elif isinstance(action, tuple) and action[0] == "gate":
+                self._send(record, payload[: action[1]])
+                action[2].wait(20)
+                self._send(record, payload[action[1]:])
             else:
                 self._send(record, payload)
         except (BrokenPipeError, ConnectionResetError):

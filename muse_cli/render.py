@@ -53,7 +53,7 @@ def synthesize(midi: bytes, rate: int = SAMPLE_RATE, soundfont: Path | None = No
         raise InputError(f"{source} has no notes to render")
     _check_fluidsynth()
     try:
-        audio = pm.fluidsynth(fs=rate, sf2_path=str(sf2))
+        audio = pm.fluidsynth(fs=rate, synthesizer=str(sf2))
     except Exception as exc:
         raise RenderError(f"FluidSynth could not render {source} with {sf2}: {exc}") from None
     n = int(round(pm.get_end_time() * rate))

@@ -1,0 +1,49 @@
+# muse: the targets a newcomer and CI use. `make demo` and `make test` do their own set-up.
+SHELL := /bin/bash
+VENV := .venv
+MUSE := $(VENV)/bin/muse
+PY := $(VENV)/bin/python
+BIG := build/cat-mel_2bar_big-random
+
+.PHONY: setup demo test test-all test-slow train ship eval big big-demo bench docs clean
+
+setup: $(VENV)/.setup-done
+$(VENV)/.setup-done: pyproject.toml uv.lock scripts/setup.sh
+	@bash scripts/setup.sh
+	@touch $@
+
+## The main job: a 16-second melody from the embedded default model, as .mid and .wav in out/.
+demo: setup
+	$(MUSE) sample --seconds 16 --temperature 1.0 --wav -o out/
+
+## The test suite CI runs (everything but the slow end-to-end runs).
+test: setup
+	$(VENV)/bin/pytest -q -m "not slow"
+
+## Everything, including the slow end-to-end runs (big-shaped checkpoint, real Dask cluster).
+test-all: setup
+	$(VENV)/bin/pytest -q
+
+## Train the default model from scratch (resumable: run again to continue), then `make ship`.
+train: setup
+	$(PY) -m muse_cli.corpus build/corpus/tunes.pkl
+	$(PY) -m muse_cli.train --workdir build/train --meters duple --steps 14000
+
+## Copy the trained model's variables into the package and record their sha256 in checkpoints.toml.
+ship: setup
+	$(PY) -m muse_cli.ship build/train/export
+
+eval: setup
+	$(MUSE) eval
+
+## A random-weight checkpoint with cat-mel_2bar_big's exact shapes (~538 MB, not in git), run end to end.
+big: setup
+	test -f $(BIG)/model.ckpt.index || $(PY) -m muse_cli.random_weights $(BIG) --config cat-mel_2bar_big
+big-demo: big
+	bash bench/big_demo.sh $(BIG)
+
+bench: setup big
+	$(PY) bench/bench_core.py --big $(BIG)
+
+clean:
+	rm -rf build out .pytest_cache

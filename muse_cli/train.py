@@ -5,7 +5,7 @@ resumable: it saves its full state (model and Adam slots) every ``--save-every``
 steps under ``build/train/state`` and continues from there when started again.
 It logs loss, reconstruction accuracy, KL and beta to ``build/train/log.csv`` and
 exports the model variables alone (no optimizer slots) to ``build/train/export``
-at every evaluation; ``--ship`` copies the last export into the package.
+at every evaluation; ``python -m muse_cli.ship`` copies the last export into the package.
 """
 
 from __future__ import annotations
@@ -120,7 +120,6 @@ def train(data: dict[str, np.ndarray], workdir: Path, max_steps: int, seed: int 
 
     from muse_cli.configs import build_config
 
-    tf.disable_v2_behavior()
     hp = dict(HPARAMS, **(hparams or {}))
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "hparams.json").write_text(json.dumps({"base": BASE_CONFIG, "hparams": hp}, indent=1))
@@ -183,7 +182,7 @@ def train(data: dict[str, np.ndarray], workdir: Path, max_steps: int, seed: int 
                     stop = max_minutes is not None and done_minutes >= max_minutes
                     if step % save_every == 0 or step == max_steps or stop:
                         state_saver.save(sess, str(workdir / "state" / "model.ckpt"), global_step=step)
-                    if step % eval_every == 0 or step == max_steps or stop or step == 100:
+                    if step % eval_every == 0 or step == max_steps or stop:
                         export_dir = workdir / "export"
                         export_saver.save(sess, str(export_dir / "model.ckpt"), global_step=step,
                                           write_meta_graph=False)
@@ -277,11 +276,12 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--eval-every", type=int, default=1000)
     ap.add_argument("--save-every", type=int, default=500)
-    ap.add_argument("--ship", action="store_true", help="copy the last export into the package")
+    ap.add_argument("--windows", type=Path, default=None, help="an .npz of train/valid/test windows to use")
+    ap.add_argument("--hparams", default="{}", help="JSON overrides of the shipped hparams")
     args = ap.parse_args(argv)
     from muse_cli import corpus
 
-    windows_path = args.workdir.parent / f"windows-{args.meters}.npz"
+    windows_path = args.windows or args.workdir.parent / f"windows-{args.meters}.npz"
     if windows_path.exists():
         data = dict(np.load(windows_path))
     else:
@@ -291,11 +291,10 @@ def main(argv=None) -> int:
         windows_path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(windows_path, **data)
     print({k: v.shape[0] for k, v in data.items()}, file=sys.stderr)
-    if not args.ship:
-        train(data, args.workdir, args.steps, seed=args.seed, save_every=args.save_every,
-              eval_every=args.eval_every, max_minutes=args.max_minutes,
-              log=lambda m: print(m, file=sys.stderr, flush=True))
-        plot(args.workdir / "log.csv", args.workdir / "curves.png")
+    train(data, args.workdir, args.steps, seed=args.seed, save_every=args.save_every,
+          eval_every=args.eval_every, max_minutes=args.max_minutes, hparams=json.loads(args.hparams),
+          log=lambda m: print(m, file=sys.stderr, flush=True))
+    plot(args.workdir / "log.csv", args.workdir / "curves.png")
     return 0
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pretty_midi
 import pytest
 
-from tests.conftest import run_muse
-from tests.conftest_download import Server
+from conftest import run_muse
+from conftest_download import Server
 
 pytestmark = pytest.mark.slow
 

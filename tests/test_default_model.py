@@ -1,0 +1,79 @@
+"""The shipped default checkpoint, through TrainedModel: behaviour, not just loading."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from muse_cli import model as m
+from muse_cli import registry, settings
+from muse_cli.cli import cli
+from muse_cli.evaluate import TEST_WINDOWS
+from muse_cli.midi import events_to_notes, read_melody, windows
+
+
+@pytest.fixture(scope="module")
+def default_model():
+    return m.load_model(None, batch_size=64)
+
+
+def test_the_default_is_embedded_and_registered():
+    ckpt = registry.resolve(None)
+    assert ckpt.name == "muse-mel_2bar" and ckpt.path.is_relative_to(settings.EMBEDDED_DIR)
+    size = sum(p.stat().st_size for p in ckpt.path.glob("model.ckpt*"))
+    assert size <= 20e6
+    manifest = json.loads((ckpt.path / "muse.json").read_text())
+    assert manifest["sha256"] == ckpt.sha256 and len(ckpt.sha256) == 64
+    assert not any("Adam" in p.name for p in ckpt.path.iterdir())
+
+
+def test_samples_at_half_temperature_are_plausible_melodies(default_model):
+    bounds = np.load(TEST_WINDOWS)
+    lo, hi = int(bounds["train_min_pitch"]) - 5, int(bounds["train_max_pitch"]) + 5  # +-5: transposition
+    melodies = m.sample(default_model, n=32, temperature=0.5, seed=3)
+    for mel in melodies:
+        pitches = [p for p, _, _ in mel.notes]
+        assert 4 <= len(pitches) <= 32, mel.name
+        assert lo <= min(pitches) and max(pitches) <= hi, (mel.name, min(pitches), max(pitches))
+
+
+def test_round_trip_of_a_held_out_melody(default_model, data_dir):
+    """folk_16bar.mid is from the test split (Essen dva0 #128): never seen in training."""
+    mel = read_melody((data_dir / "folk_16bar.mid").read_bytes(), "folk_16bar.mid")
+    events = np.stack([ev for _, ev in windows(mel)])
+    mu, _ = default_model.encode_events(events)
+    back = default_model.decode_events(mu, noise_seeds=None)
+    assert np.mean(back == events) >= 0.85
+
+
+def test_interpolation_ends_decode_near_the_inputs(default_model, data_dir):
+    a = read_melody((data_dir / "folk_16bar.mid").read_bytes(), "a")
+    b = read_melody((data_dir / "folk_b.mid").read_bytes(), "b")
+    steps = m.interpolate(default_model, a, b, steps=5, temperature=0.05, seed=1)
+    first = [p for p, _, _ in steps[0].notes]
+    last = [p for p, _, _ in steps[-1].notes]
+    a0 = [p for p, _, _ in events_to_notes(windows(a)[0][1])]
+    b0 = [p for p, _, _ in events_to_notes(windows(b)[0][1])]
+
+    def overlap(x, y):
+        return len(set(x) & set(y)) / len(set(x) | set(y))
+
+    assert overlap(first, a0) > overlap(first, b0)
+    assert overlap(last, b0) > overlap(last, a0)
+
+
+def test_muse_eval_prints_every_field():
+    r = CliRunner().invoke(cli, ["eval", "--limit", "64", "--samples", "32", "--json"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    rec = out["reconstruction"]
+    for k in ("step_accuracy", "exact_windows", "note_on_accuracy", "hold_baseline"):
+        assert 0.0 <= rec[k] <= 1.0
+    assert set(out["prior"]["overlapping_area"]) == {"pitch_range", "mean_abs_interval", "note_count",
+                                                      "pch_entropy", "mean_ioi"}
+    assert out["seconds"]["total"] > 0
+    text = CliRunner().invoke(cli, ["eval", "--limit", "32", "--samples", "16"]).stdout
+    assert "always-hold baseline" in text and "overlapping area" in text and "time:" in text

@@ -51,6 +51,9 @@ force_option = click.option("--force", "-f", is_flag=True, help="Overwrite exist
 wav_option = click.option("--wav", is_flag=True, help="Also render each .mid to a .wav beside it (FluidSynth).")
 soundfont_option = click.option("--soundfont", type=click.Path(dir_okay=False, path_type=Path), default=None,
                                 help="SoundFont (.sf2) for --wav. Default: pretty_midi's TimGM6mb.sf2.")
+prompt_option = click.option(
+    "--prompt", "-p", default=None, metavar="TEXT",
+    help="Describe the melody in words (needs the checkpoint's prompt head; see `muse fit-prompt`).")
 output_option = click.option(
     "--output", "-o", default=None, metavar="PATH|-",
     help="A directory for many files, a .mid path for one, or - for MIDI on stdout. Default: current directory.")
@@ -168,12 +171,13 @@ def _load(checkpoint: str | None, rows: int):
 @temperature_option
 @seed_option
 @qpm_option
+@prompt_option
 @checkpoint_option
 @output_option
 @wav_option
 @soundfont_option
 @force_option
-def sample_cmd(num, seconds, temperature, seed, qpm, checkpoint, output, wav, soundfont, force):
+def sample_cmd(num, seconds, temperature, seed, qpm, prompt, checkpoint, output, wav, soundfont, force):
     """Sample melodies from the model's prior.
 
     \b
@@ -182,14 +186,25 @@ def sample_cmd(num, seconds, temperature, seed, qpm, checkpoint, output, wav, so
       muse sample --seconds 16 --temperature 1.0 --wav -o out/
       muse sample -n 16 --seed 42 -o batch/        same seed, same bytes
       muse sample -o - > tune.mid                  MIDI on stdout
+      muse sample --prompt "a slow sad tune in A minor" -n 4 -o sad/
     """
     from muse_cli import model as m
 
+    if prompt is not None:
+        from muse_cli.prompt.text import check_prompt
+
+        prompt = check_prompt(prompt)
     seed = m.new_seed() if seed is None else seed
     names = [f"sample_s{seed}_{i + 1:03d}" for i in range(num)]
     paths = _plan(names, output, force, wav)
     model = _load(checkpoint, num * m.segments_for(seconds, qpm))
-    items = m.sample(model, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm)
+    if prompt is not None:
+        from muse_cli.prompt.api import sample_with_prompt
+
+        items = sample_with_prompt(model, prompt, n=num, seconds=seconds, temperature=temperature, seed=seed,
+                                   qpm=qpm)
+    else:
+        items = m.sample(model, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm)
     _info(f"seed {seed}")
     _write(items, paths, force, wav, soundfont)
 
@@ -244,7 +259,10 @@ def encode_cmd(files, output, sample_z, seed, checkpoint, force):
 
 
 @cli.command(name="decode")
-@click.argument("latents", required=False, metavar="LATENTS|-")
+@click.argument("latents", required=False, metavar="[LATENTS|-]")
+@prompt_option
+@click.option("--midi", "midi_file", default=None, metavar="FILE.mid|-",
+              help="A MIDI primer: encode it and decode its windows (wins over --prompt).")
 @temperature_option
 @seed_option
 @qpm_option
@@ -253,26 +271,53 @@ def encode_cmd(files, output, sample_z, seed, checkpoint, force):
 @wav_option
 @soundfont_option
 @force_option
-def decode_cmd(latents, temperature, seed, qpm, checkpoint, output, wav, soundfont, force):
-    """Decode latent vectors (muse encode's output) into MIDI.
+def decode_cmd(latents, prompt, midi_file, temperature, seed, qpm, checkpoint, output, wav, soundfont, force):
+    """Decode latent vectors (muse encode's output), a MIDI primer, or a text prompt into MIDI.
 
     \b
     Windows of one source are laid end to end, so a 16-bar tune comes back 16 bars long.
+    A MIDI primer or latents win over a prompt (the prompt is then ignored, with a warning).
     Examples:
       muse decode tune.npz -o back.mid
       muse decode latents.ndjson --temperature 0.5 --seed 3 -o out/ --wav
       muse encode tune.mid | muse decode - -o - > back.mid
+      muse decode --prompt "a busy Irish reel" --seed 1 -o reel.mid
+      muse decode --midi tune.mid -o back.mid
     """
     from muse_cli import model as m
     from muse_cli.io import read_bytes, read_latents
 
-    if latents is None:
-        raise UsageError("give a latents file (muse encode's output) or - for stdin")
-    windows = read_latents(read_bytes(latents), "stdin" if latents == STDIO else latents)
-    sources = list(dict.fromkeys(w.source for w in windows))
-    names = [f"{Path(s).stem if s not in ('-', '') else 'stdin'}.decoded" for s in sources]
-    paths = _plan(names, output, force, wav)
-    model = _load(checkpoint, len(windows))
+    if prompt is not None:
+        from muse_cli.prompt.text import check_prompt
+
+        prompt = check_prompt(prompt)
+        if latents is not None or midi_file is not None:
+            _info(f"warning: --prompt ignored: the {'MIDI primer' if midi_file else 'latent input'} wins")
+            prompt = None
+    if latents is not None and midi_file is not None:
+        raise UsageError("give latents or --midi FILE, not both")
+    if prompt is not None:
+        paths = _plan(["prompt.decoded"], output, force, wav)
+        model = _load(checkpoint, 1)
+        from muse_cli.prompt.api import decode_prompt
+
+        _write(decode_prompt(model, prompt, temperature=temperature, seed=seed, qpm=qpm), paths, force, wav,
+               soundfont)
+        return
+    if midi_file is not None:
+        melodies = _read_melodies((midi_file,))
+        names = [f"{Path(melodies[0].source).stem}.decoded"]
+        paths = _plan(names, output, force, wav)
+        model = _load(checkpoint, max(1, -(-melodies[0].total_steps // 32)))
+        windows = m.encode(model, melodies)
+    else:
+        if latents is None:
+            raise UsageError("give a latents file (muse encode's output), - for stdin, --midi FILE or --prompt TEXT")
+        windows = read_latents(read_bytes(latents), "stdin" if latents == STDIO else latents)
+        sources = list(dict.fromkeys(w.source for w in windows))
+        names = [f"{Path(s).stem if s not in ('-', '') else 'stdin'}.decoded" for s in sources]
+        paths = _plan(names, output, force, wav)
+        model = _load(checkpoint, len(windows))
     items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm)
     _write(items, paths, force, wav, soundfont)
 

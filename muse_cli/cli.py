@@ -318,6 +318,10 @@ def decode_cmd(latents, prompt, midi_file, temperature, seed, qpm, checkpoint, o
         names = [f"{Path(s).stem if s not in ('-', '') else 'stdin'}.decoded" for s in sources]
         paths = _plan(names, output, force, wav)
         model = _load(checkpoint, len(windows))
+        other = sorted({w.checkpoint for w in windows} - {"", model.name})
+        if other:
+            _info(f"warning: these latents were encoded with {', '.join(other)}, not {model.name}; "
+                  "pass the same --checkpoint to decode them faithfully")
     items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm)
     _write(items, paths, force, wav, soundfont)
 

@@ -298,7 +298,8 @@ def parse_jobs(text: str, source: str, root: Path, checkpoint: str | None = None
     root = Path(os.path.normpath(Path(root).absolute()))
     problems: list[tuple[int, str]] = []
     jobs: list[Job] = []
-    owners: dict[Path, int] = {p: 0 for p in (reserved or {})}
+    reserved = {Path(os.path.normpath(Path(p).absolute())): what for p, what in (reserved or {}).items()}
+    owners: dict[Path, int] = {p: 0 for p in reserved}
     ids: dict[str, int] = {}
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -329,7 +330,7 @@ def parse_jobs(text: str, source: str, root: Path, checkpoint: str | None = None
         for out in outputs:
             if out in owners:
                 other = owners[out]
-                what = (reserved or {}).get(out)
+                what = reserved.get(out)
                 problems.append((lineno, f"output {out} would overwrite the {what}" if what else
                                  f"output {out} is also written by line {other}"))
             else:
@@ -471,10 +472,12 @@ def _existing(job: Job, force: bool) -> tuple[dict[str, bytes], str | None]:
         return {}, None
     good: dict[str, bytes] = {}
     mids = [o for o in job.outputs if not o.endswith(".wav")]
-    for k, path in enumerate(job.outputs):
+    midi_of = {w: m for m, w in zip(job.outputs, job.outputs[1:]) if w.endswith(".wav")}  # model jobs: .mid, .wav
+    for path in job.outputs:
         data = _read(path)
         if data is None:
             continue
+        shown = job.shown.get(path, path)
         if path.endswith(".wav"):
             if job.op == "render":
                 src = _read(job.params["midi"])
@@ -482,16 +485,14 @@ def _existing(job: Job, force: bool) -> tuple[dict[str, bytes], str | None]:
                     return good, f"{job.params['midi_shown']}: no such file"
                 frames, rate = int(round(_midi_end(src) * job.params["rate"])), job.params["rate"]
             else:
-                mid = good.get(str(Path(path).with_suffix(".mid"))) or _read(str(Path(path).with_suffix(".mid")))
+                mid = good.get(midi_of[path])
                 if mid is None:
-                    continue  # the MIDI will be remade, then this WAV with it
+                    continue  # its MIDI will be made again, then this WAV from it
                 frames, rate = int(round(_midi_end(mid) * RENDER_RATE)), RENDER_RATE
-            why = _check_wav(path, data, frames, rate)
+            why = _check_wav(shown, data, frames, rate)
         else:
-            step = None
-            if job.op == "interpolate" and not job.params["concat"]:
-                step = mids.index(path) + 1
-            why = _check_midi(path, data, job, step)
+            step = mids.index(path) + 1 if job.op == "interpolate" and not job.params["concat"] else None
+            why = _check_midi(shown, data, job, step)
         if why:
             return good, why + "; delete it or run with --force"
         good[path] = data
@@ -650,17 +651,28 @@ def _run_samples(model, todo: list[tuple[Job, dict]]) -> dict[int, Result]:
     return out
 
 
+def _read_input(p: dict, key: str) -> bytes:
+    """An input file's bytes; errors name the path as the job file wrote it."""
+    from muse_cli.errors import InputError
+    from muse_cli.io import read_bytes
+
+    try:
+        return read_bytes(p[key])
+    except InputError as exc:
+        raise InputError(str(exc).replace(p[key], p[key + "_shown"])) from None
+
+
 def _generate(model, job: Job) -> list:
     """The melodies of one decode or interpolate job, as the matching muse command makes them."""
     from muse_cli import model as m
-    from muse_cli.io import read_bytes, read_latents
+    from muse_cli.io import read_latents
 
     p = job.params
     if job.op == "interpolate":
         from muse_cli.midi import read_melody
 
-        a = read_melody(read_bytes(p["a"]), p["a_shown"])
-        b = read_melody(read_bytes(p["b"]), p["b_shown"])
+        a = read_melody(_read_input(p, "a"), p["a_shown"])
+        b = read_melody(_read_input(p, "b"), p["b_shown"])
         return m.interpolate(model, a, b, steps=p["steps"], temperature=p["temperature"], seed=p["seed"],
                              qpm=p["qpm"], concat=p["concat"])
     if "prompt" in p:
@@ -671,7 +683,7 @@ def _generate(model, job: Job) -> list:
                             "use 'latents' or install a muse with prompt support") from None
         return list(sample_with_prompt(model, p["prompt"], 1, p.get("seconds"), p["temperature"], p["seed"],
                                        p["qpm"]))[:1]
-    windows = read_latents(read_bytes(p["latents"]), p["latents_shown"])
+    windows = read_latents(_read_input(p, "latents"), p["latents_shown"])
     sources = list(dict.fromkeys(w.source for w in windows))
     if "source" in p:
         windows = [w for w in windows if w.source == p["source"]]
@@ -685,13 +697,12 @@ def _generate(model, job: Job) -> list:
 
 def render_job(job: Job, opts: Options) -> Result:
     """A render job: MIDI file -> WAV file."""
-    from muse_cli.io import read_bytes
     from muse_cli.render import render
 
     t0 = time.perf_counter()
     p = job.params
     try:
-        midi = read_bytes(p["midi"])
+        midi = _read_input(p, "midi")
         sf = p.get("soundfont") or opts.soundfont
         wav = render(midi, rate=p["rate"], soundfont=Path(sf) if sf else None, source=p["midi_shown"])
         out = _write(job.outputs[0], wav)

@@ -776,6 +776,37 @@ class Summary:
         return self.ok + self.skipped + len(self.failed)
 
 
+DRAIN_SECONDS = 15.0  # after Ctrl-C, how long to let tasks that are already running finish their writes
+
+
+def dask_setup(worker) -> None:
+    """Dask preload hook for the embedded cluster's workers: Ctrl-C is the client's to handle.
+
+    The terminal sends SIGINT to every process of the command; the client then
+    cancels what is queued, lets running tasks finish their writes and closes the
+    cluster, so workers must not die on their own in the middle of a write.
+    """
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _executing(dask_worker) -> int:
+    return dask_worker.state.executing_count
+
+
+def _drain(client, timeout: float = DRAIN_SECONDS) -> None:
+    """Wait until no worker is running a task (tasks cannot be stopped halfway: they end in whole files)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if not any(client.run(_executing).values()):
+                return
+        except Exception:
+            return
+        time.sleep(0.2)
+
+
 def machine_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -813,7 +844,7 @@ def cluster(scheduler: str | None = None, workers: int | None = None) -> Iterato
                           "logging.distributed": "error"}):
         try:
             lc = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                              silence_logs=logging.ERROR, host="127.0.0.1")
+                              silence_logs=logging.ERROR, host="127.0.0.1", preload=["muse_cli.batch"])
         except Exception as exc:
             raise ClusterError(f"cannot start a local Dask cluster of {n} workers: {exc}") from None
         client = Client(lc)
@@ -903,6 +934,8 @@ def run(client, jobs: list[Job], opts: Options, manifest: Manifest, fail_fast: b
     finally:
         if futures:
             client.cancel(list(futures), force=True)
+        if summary.interrupted or summary.stopped:
+            _drain(client)
         summary.elapsed = time.perf_counter() - t0
     return summary
 

@@ -138,10 +138,11 @@ def _trainer(head, opt, z_size: int):
     import tensorflow as tf
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, 384], tf.float32),
-                                  tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, z_size], tf.float32)])
-    def step(h, m, y):
+                                  tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, z_size], tf.float32),
+                                  tf.TensorSpec([2], tf.int32)])
+    def step(h, m, y, noise_seed):
         with tf.GradientTape() as tape:
-            mean, logvar = head.keras((h, m), training=True)
+            mean, logvar = head.keras((h, m), training=True, noise_seed=noise_seed)
             loss = _nll(mean, logvar, y)
         variables = head.keras.trainable_variables
         grads, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), 5.0)
@@ -163,8 +164,11 @@ def _minutes(seconds: float) -> str:
 
 
 def fit(model, tunes=None, options: FitOptions = FitOptions(), out_dir: Path | None = None,
-        restart: bool = False, progress: bool = True, log=_stderr) -> Path:
+        restart: bool = False, progress: bool = True, log=_stderr, stop_after: int | None = None) -> Path | None:
     """Train (or resume) a prompt head for ``model`` and save it; returns the head's directory.
+
+    ``stop_after`` ends the run after that many new steps with its state saved (returns None);
+    the next call resumes it.
 
     ``tunes`` is a list of corpus tune dicts or a path to muse_cli.corpus's pickle (default:
     :func:`tunes_path`). Says how long it will take before the long parts start.
@@ -212,6 +216,7 @@ def fit(model, tunes=None, options: FitOptions = FitOptions(), out_dir: Path | N
     if not cached("captions.npz", cap_key):
         enc = load_text_encoder()
         n = min(len(texts), EMBED_BATCH)
+        enc.embed(texts[:8])  # warm-up, not timed
         t0 = time.time()
         enc.embed(texts[:n])
         t_emb = (time.time() - t0) / n * len(texts)
@@ -220,7 +225,7 @@ def fit(model, tunes=None, options: FitOptions = FitOptions(), out_dir: Path | N
     probe = PromptHead(model.z_size)
     probe_step = _trainer(probe, _optimizer(o), model.z_size)
     fake = (np.zeros((o.batch, 24, 384), np.float32), np.ones((o.batch, 24), np.int32),
-            np.zeros((o.batch, model.z_size), np.float32))
+            np.zeros((o.batch, model.z_size), np.float32), np.array([0, 0], np.int32))
     probe_step(*fake)  # tracing, not timed
     t0 = time.time()
     for _ in range(3):
@@ -239,6 +244,7 @@ def fit(model, tunes=None, options: FitOptions = FitOptions(), out_dir: Path | N
                   lambda: dict(zip(("h", "mask"), embed_captions(texts, progress))))
     h_all, mask_all = emb["h"], emb["mask"]
 
+    tf.keras.utils.set_random_seed(o.seed)
     head = PromptHead(model.z_size, checkpoint_sha256=identity)
     head.set_target_stats(mu)
     opt = _optimizer(o)
@@ -257,18 +263,20 @@ def fit(model, tunes=None, options: FitOptions = FitOptions(), out_dir: Path | N
         ci = rng.integers(len(texts), size=o.batch)
         wi = np.array([match[c][rng.integers(len(match[c]))] for c in ci])
         length = max(1, int(mask_all[ci].sum(1).max()))
-        return h_all[ci, :length].astype(np.float32), mask_all[ci, :length].astype(np.int32), mu[wi]
+        return (h_all[ci, :length].astype(np.float32), mask_all[ci, :length].astype(np.int32), mu[wi],
+                np.array([o.seed, step], np.int32))
 
     def save_state(step: int) -> None:
         step_var.assign(step)
         manager.save(checkpoint_number=step)
         (state_dir / "run.json").write_text(json.dumps({"key": run_key, "step": step}))
 
+    end = o.steps if stop_after is None else min(o.steps, done + stop_after)
     losses = []
-    bar = _bar(o.steps, "training head     ") if progress and done < o.steps else None
+    bar = _bar(o.steps, "training head     ") if progress and done < end else None
     if bar:
         bar.update(done)
-    for step in range(done, o.steps):
+    for step in range(done, end):
         losses.append(float(train_step(*batch_of(step))))
         if bar:
             bar.update(1)
@@ -276,6 +284,10 @@ def fit(model, tunes=None, options: FitOptions = FitOptions(), out_dir: Path | N
             save_state(step + 1)
     if bar:
         bar.render_finish()
+    if end < o.steps:
+        save_state(end)
+        log(f"fit-prompt: stopped at step {end} of {o.steps}; run the same command again to resume")
+        return None
 
     tail = float(np.mean(losses[-100:])) if losses else float("nan")
     head.meta = {"checkpoint": model.name, "fit": {**o.__dict__, "windows_used": len(win), "captions_used": len(texts),

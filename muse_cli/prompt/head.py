@@ -3,7 +3,9 @@ MLP to the mean and log-variance of a Gaussian over the checkpoint's latent spac
 
 A few learned queries q_k each attend over the tokens h_t with
 ``score_kt = v^T tanh(W_k h_t + W_q q_k)``, softmax over the unmasked tokens; the attended
-contexts are concatenated and go through one hidden layer to ``(mean, log_var)``. The output
+contexts, with the prompt's mean-pooled sentence vector beside them, are concatenated and go
+through one hidden layer to ``(mean, log_var)``. In training, dropout hits the hidden layer
+and whole tokens, both keyed by the step, so a resumed fit repeats an uninterrupted one. The output
 is expressed around the latents of the training windows (``offset`` and ``scale`` are
 their mean and spread), so an untrained head already predicts the data's own region.
 
@@ -27,7 +29,7 @@ META = "head.json"
 FORMAT = 1
 LOGVAR_MIN, LOGVAR_MAX = -9.0, 4.0
 DEFAULT_CONFIG = {"text_dim": 384, "queries": 4, "attention": 128, "query_dim": 64, "hidden": 256,
-                  "dropout": 0.1}
+                  "dropout": 0.1, "token_dropout": 0.15}
 
 
 def _build_keras(z_size: int, cfg: dict):
@@ -44,7 +46,6 @@ def _build_keras(z_size: int, cfg: dict):
             self.w_q = tf.keras.layers.Dense(a, use_bias=True, name="w_q")
             self.v = tf.keras.layers.Dense(1, use_bias=False, name="v")
             self.hidden = tf.keras.layers.Dense(cfg["hidden"], activation="gelu", name="hidden")
-            self.drop = tf.keras.layers.Dropout(cfg["dropout"])
             self.out = tf.keras.layers.Dense(2 * z_size, name="out",
                                              kernel_initializer=tf.keras.initializers.RandomNormal(stddev=1e-3))
             self.offset = self.add_weight(name="offset", shape=(z_size,), trainable=False, initializer="zeros")
@@ -61,13 +62,27 @@ def _build_keras(z_size: int, cfg: dict):
             scores = tf.where(valid, scores, tf.fill(tf.shape(scores), -1e9))
             return tf.nn.softmax(scores, axis=-1), h
 
-        def call(self, inputs, training=False):
+        def call(self, inputs, training=False, noise_seed=None):
+            """(mean, log_var); in training, dropout on the hidden layer keyed by ``noise_seed`` (int32 [2])."""
             h, mask = inputs
             h = tf.convert_to_tensor(h, tf.float32)
-            alpha, h = self.attend(h, mask)
-            ctx = tf.einsum("bkt,btd->bkd", alpha, h)
-            x = tf.reshape(ctx, [tf.shape(ctx)[0], cfg["queries"] * cfg["text_dim"]])
-            x = self.drop(self.hidden(x), training=training)
+            m = tf.cast(mask, tf.float32)
+            if training and noise_seed is not None and cfg["token_dropout"] > 0:
+                # Drop whole tokens (never the first, [CLS]) so that no single word carries a caption.
+                keep = tf.random.stateless_uniform(tf.shape(m), seed=noise_seed[::-1]) >= cfg["token_dropout"]
+                keep = tf.logical_or(keep, tf.range(tf.shape(m)[1])[None, :] == 0)
+                m = m * tf.cast(keep, tf.float32)
+            alpha, h_norm = self.attend(h, m)
+            ctx = tf.einsum("bkt,btd->bkd", alpha, h_norm)
+            # The masked mean of the raw embeddings (MiniLM's own sentence vector), L2-normalised
+            # and scaled to unit size per dimension, rides along as one more context.
+            pooled = tf.reduce_sum(h * m[..., None], 1) / tf.maximum(tf.reduce_sum(m, 1, keepdims=True), 1.0)
+            pooled = tf.math.l2_normalize(pooled, -1) * float(np.sqrt(cfg["text_dim"]))
+            x = tf.concat([tf.reshape(ctx, [tf.shape(ctx)[0], cfg["queries"] * cfg["text_dim"]]), pooled], -1)
+            x = self.hidden(x)
+            if training and noise_seed is not None and cfg["dropout"] > 0:
+                keep = tf.random.stateless_uniform(tf.shape(x), seed=noise_seed) >= cfg["dropout"]
+                x = tf.where(keep, x / (1.0 - cfg["dropout"]), tf.zeros_like(x))
             raw_mean, raw_logvar = tf.split(self.out(x), 2, axis=-1)
             mean = self.offset + tf.exp(self.log_scale) * raw_mean
             logvar = tf.clip_by_value(2.0 * self.log_scale + raw_logvar, LOGVAR_MIN, LOGVAR_MAX)

@@ -1,0 +1,49 @@
+"""`muse fit-prompt`: train the text-prompt head for a checkpoint (registered by cli.py if present).
+
+Light to import: TensorFlow, transformers and the corpus load inside the command.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from muse_cli.prompt.fit import FitOptions
+
+
+@click.command(name="fit-prompt")
+@click.option("--checkpoint", "-c", default=None, metavar="NAME|PATH",
+              help="Registry name or checkpoint directory. Default: the embedded model.")
+@click.option("--steps", type=click.IntRange(1, 1_000_000), default=FitOptions.steps, show_default=True,
+              help="Training steps of the head.")
+@click.option("--windows", type=click.IntRange(2, 1_000_000), default=FitOptions.windows, show_default=True,
+              help="Corpus 2-bar windows to encode (a random subset).")
+@click.option("--captions", type=click.IntRange(1, 1_000_000), default=FitOptions.captions, show_default=True,
+              help="Distinct training captions to embed.")
+@click.option("--seed", type=int, default=FitOptions.seed, show_default=True, help="Seed of windows, captions and batches.")
+@click.option("--tunes", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Corpus pickle from muse_cli.corpus. Default: build/corpus/tunes.pkl, else $MUSE_HOME/corpus.")
+@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Head directory. Default: prompt_head/ inside the checkpoint directory.")
+@click.option("--restart", is_flag=True, help="Start over instead of resuming a stopped run.")
+def fit_prompt_command(checkpoint, steps, windows, captions, seed, tunes, output, restart):
+    """Train the text-prompt head of a checkpoint (for --prompt).
+
+    \b
+    Captions of real 2-bar corpus windows (source, tune type, key, register, density,
+    contour...) are paired with the checkpoint's encoding of each window; the head learns
+    the region of latent space each caption points to. It says how long it will take,
+    resumes when run again after a stop, and stores the head beside the checkpoint.
+    Examples:
+      muse fit-prompt --checkpoint cat-mel_2bar_big
+      muse fit-prompt --checkpoint path/to/checkpoint_dir --steps 1000
+    """
+    from muse_cli.model import load_model
+    from muse_cli.prompt.fit import fit
+
+    click.echo("loading model...", err=True)
+    model = load_model(checkpoint, batch_size=256)
+    path = fit(model, tunes, FitOptions(steps=steps, windows=windows, captions=captions, seed=seed),
+               out_dir=output, restart=restart)
+    click.echo(str(path))

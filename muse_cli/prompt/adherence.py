@@ -1,0 +1,241 @@
+"""Prompt adherence: do melodies made from opposite prompts differ the way the words say?
+
+For each attribute pair (major vs minor, high vs low, busy vs sparse, rising vs falling,
+stepwise vs leaping, Irish reel vs German folk song) melodies are generated from held-out
+paraphrases of each pole (wordings the head never saw: captions.render(..., 'heldout')),
+the attribute is measured on the generated notes, and the pairwise accuracy is the share
+of (A, B) pairs ordered the right way (ties count 0.5). Prior samples, split in two halves,
+give the unconditioned baseline (0.5 expected). Style is judged by a logistic regression
+trained here on corpus windows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+TARGET_MEAN, TARGET_EACH = 0.90, 0.80
+PROMPTS_PER_POLE = 4
+
+
+@dataclass(frozen=True)
+class Pair:
+    name: str
+    measure: str  # a key of captions.batch_features, or "style"
+    a: dict  # labels of pole A (expected higher measure)
+    b: dict
+    a_name: str
+    b_name: str
+
+
+PAIRS = (
+    Pair("mode", "major_minus_minor", {"mode": "major"}, {"mode": "minor"}, "major", "minor"),
+    Pair("register", "mean_pitch", {"register": "high"}, {"register": "low"}, "high", "low"),
+    Pair("density", "density", {"density": "busy"}, {"density": "sparse"}, "busy", "sparse"),
+    Pair("contour", "slope", {"contour": "rising"}, {"contour": "falling"}, "rising", "falling"),
+    Pair("motion", "stepwise", {"motion": "stepwise"}, {"motion": "leaping"}, "stepwise", "leaping"),
+    Pair("style", "style", {"source": "irish", "type": "reel"}, {"source": "german"}, "Irish reel",
+         "German folk song"),
+)
+
+
+def heldout_prompts(labels: dict, k: int = PROMPTS_PER_POLE, seed: int = 0) -> list[str]:
+    """``k`` distinct held-out paraphrases naming ``labels``."""
+    from muse_cli.prompt.captions import render
+
+    rng = np.random.default_rng([seed, 5])
+    out: list[str] = []
+    for _ in range(200):
+        text = render(labels, rng, "heldout")
+        if text not in out:
+            out.append(text)
+        if len(out) == k:
+            break
+    return out
+
+
+def pairwise_accuracy(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of pairs (x in a, y in b) with x > y; ties count one half."""
+    a = np.asarray(a, float)[:, None]
+    b = np.asarray(b, float)[None, :]
+    return float(np.mean((a > b) + 0.5 * (a == b)))
+
+
+# -- the style classifier ----------------------------------------------------------
+def rhythm_features(events: np.ndarray) -> np.ndarray:
+    """[n, 4]: share of onsets off the eighth-note grid, of 2-step notes, of long (>= 4 step) notes,
+    of repeated pitches."""
+    from muse_cli.midi import events_to_notes
+
+    out = np.zeros((len(events), 4))
+    for i, ev in enumerate(events):
+        notes = events_to_notes(ev)
+        if not notes:
+            continue
+        starts = np.array([n[1] for n in notes])
+        durs = np.array([n[2] - n[1] for n in notes])
+        pitches = np.array([n[0] for n in notes])
+        out[i] = [np.mean(starts % 2 == 1), np.mean(durs == 2), np.mean(durs >= 4),
+                  np.mean(np.diff(pitches) == 0) if len(pitches) > 1 else 0.0]
+    return out
+
+
+STYLE_FEATURES = ("pitch_range", "note_count", "mean_pitch", "density", "slope", "stepwise",
+                  "major_minus_minor", "arch")
+
+
+def style_matrix(events: np.ndarray) -> np.ndarray:
+    from muse_cli.prompt.captions import batch_features
+
+    rows = batch_features(events)
+    base = np.array([[r[k] for k in STYLE_FEATURES] for r in rows], float).reshape(len(events), -1)
+    return np.concatenate([base, rhythm_features(events)], axis=1)
+
+
+@dataclass
+class StyleClassifier:
+    """Logistic regression on standardised window features; score = P(pole A)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+    w: np.ndarray
+    b: float
+    valid_accuracy: float = float("nan")
+
+    def score_matrix(self, x: np.ndarray) -> np.ndarray:
+        z = (x - self.mean) / self.std
+        return 1.0 / (1.0 + np.exp(-(z @ self.w + self.b)))
+
+    def score(self, events: np.ndarray) -> np.ndarray:
+        return self.score_matrix(style_matrix(events))
+
+
+def _is_pole(labels: dict, pole: dict) -> bool:
+    return all(labels.get(k) == v for k, v in pole.items())
+
+
+def train_style_classifier(tunes: list[dict], pair: Pair, max_windows: int = 12000, seed: int = 0,
+                           iters: int = 600, l2: float = 1e-3) -> StyleClassifier:
+    """Fit on train-split windows of pole A vs pole B; report accuracy on valid+test tunes."""
+    from muse_cli.prompt.captions import collect_windows
+
+    def data(splits):
+        win = collect_windows(tunes, max_windows, seed=seed, splits=splits)
+        ya = np.array([_is_pole(lab, pair.a) for lab in win.labels])
+        yb = np.array([_is_pole(lab, pair.b) for lab in win.labels])
+        keep = ya | yb
+        return style_matrix(win.events[keep]), ya[keep].astype(float)
+
+    x, y = data(("train",))
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    z = (x - mean) / std
+    w, b = np.zeros(z.shape[1]), 0.0
+    pos_w = 0.5 / max(y.mean(), 1e-6)
+    neg_w = 0.5 / max(1 - y.mean(), 1e-6)
+    sw = np.where(y > 0, pos_w, neg_w)  # balanced classes
+    for _ in range(iters):
+        p = 1 / (1 + np.exp(-(z @ w + b)))
+        g = sw * (p - y)
+        w -= 0.5 * (z.T @ g / len(y) + l2 * w)
+        b -= 0.5 * g.mean()
+    clf = StyleClassifier(mean, std, w, b)
+    xv, yv = data(("valid", "test"))
+    if len(yv):
+        clf.valid_accuracy = float(np.mean((clf.score_matrix(xv) > 0.5) == (yv > 0.5)))
+    return clf
+
+
+# -- evaluation -------------------------------------------------------------------------
+def _measure(pair: Pair, events: np.ndarray, clf: StyleClassifier | None) -> np.ndarray:
+    from muse_cli.prompt.captions import batch_features
+
+    if pair.measure == "style":
+        return clf.score(events)
+    return np.array([r[pair.measure] for r in batch_features(events)])
+
+
+def evaluate_prompts(model, n_per_pole: int = 32, seed: int = 0, temperature: float = 1.0,
+                     tunes=None, pairs=PAIRS, log=None) -> dict:
+    """Pairwise accuracy of every attribute pair, with the prior baseline beside it.
+
+    Generates ``n_per_pole`` 2-bar melodies per pole (spread over PROMPTS_PER_POLE held-out
+    paraphrases) and ``2 * n_per_pole`` prior samples. Returns a dict (see format_report).
+    """
+    from muse_cli.model import decode_paths, sample, walk_around
+    from muse_cli.prompt.api import prompt_regions
+    from muse_cli.prompt.fit import load_corpus
+
+    say = log or (lambda msg: None)
+    prompts = [(pair, pole, heldout_prompts(labels, seed=seed))
+               for pair in pairs for pole, labels in (("a", pair.a), ("b", pair.b))]
+    flat = [p for _, _, ps in prompts for p in ps]
+    say(f"prompt regions for {len(flat)} held-out prompts...")
+    means, sigmas = prompt_regions(model, flat)
+    paths, seeds, owner = [], [], []
+    row = 0
+    for j, (pair, pole, ps) in enumerate(prompts):
+        for i in range(n_per_pole):
+            k = row + i % len(ps)
+            index = j * n_per_pole + i
+            paths.append(walk_around(means[k], sigmas[k], seed, index, 1, temperature))
+            seeds.append((seed, index))
+            owner.append(j)
+        row += len(ps)
+    say(f"decoding {len(paths)} prompted and {2 * n_per_pole} prior melodies...")
+    events = np.stack(decode_paths(model, paths, seeds, temperature))
+    owner = np.array(owner)
+    prior = np.stack([np.asarray(_events_of(g)) for g in sample(model, n=2 * n_per_pole, temperature=temperature,
+                                                                   seed=seed + 1)])
+    clf = None
+    if any(p.measure == "style" for p in pairs):
+        say("training the style classifier on corpus windows...")
+        corpus = tunes if isinstance(tunes, list) else load_corpus(tunes)
+        clf = train_style_classifier(corpus, next(p for p in pairs if p.measure == "style"), seed=seed)
+    results = []
+    for j in range(0, len(prompts), 2):
+        pair = prompts[j][0]
+        va = _measure(pair, events[owner == j], clf)
+        vb = _measure(pair, events[owner == j + 1], clf)
+        vp = _measure(pair, prior, clf)
+        results.append({
+            "name": pair.name, "measure": pair.measure, "a": pair.a_name, "b": pair.b_name,
+            "prompts_a": prompts[j][2], "prompts_b": prompts[j + 1][2],
+            "accuracy": pairwise_accuracy(va, vb), "baseline": pairwise_accuracy(vp[:n_per_pole], vp[n_per_pole:]),
+            "mean_a": float(np.mean(va)), "mean_b": float(np.mean(vb)), "mean_prior": float(np.mean(vp)),
+        })
+    acc = [r["accuracy"] for r in results]
+    out = {"checkpoint": model.name, "n_per_pole": n_per_pole, "seed": seed, "temperature": temperature,
+           "pairs": results, "mean_accuracy": float(np.mean(acc)),
+           "mean_baseline": float(np.mean([r["baseline"] for r in results])),
+           "min_accuracy": float(np.min(acc)), "target": {"mean": TARGET_MEAN, "each": TARGET_EACH},
+           "passed": bool(np.mean(acc) >= TARGET_MEAN and np.min(acc) >= TARGET_EACH)}
+    if clf is not None:
+        out["style_classifier_accuracy"] = clf.valid_accuracy
+    return out
+
+
+def _events_of(generated) -> np.ndarray:
+    from muse_cli.midi import notes_to_events
+
+    return notes_to_events(generated.notes, 0, 32)
+
+
+def format_report(result: dict) -> str:
+    """A plain-text table of :func:`evaluate_prompts`' result."""
+    lines = [f"prompt adherence, checkpoint {result['checkpoint']}: {result['n_per_pole']} melodies per pole, "
+             f"temperature {result['temperature']:g}, seed {result['seed']}",
+             f"{'pair':<10} {'A vs B':<30} {'measure':<18} {'accuracy':>8} {'prior':>6}  mean A / B"]
+    for r in result["pairs"]:
+        lines.append(f"{r['name']:<10} {r['a'] + ' vs ' + r['b']:<30} {r['measure']:<18} {r['accuracy']:>8.3f} "
+                     f"{r['baseline']:>6.3f}  {r['mean_a']:.2f} / {r['mean_b']:.2f}")
+    verdict = "meets" if result["passed"] else "misses"
+    lines.append(f"{'mean':<10} {'':<30} {'':<18} {result['mean_accuracy']:>8.3f} {result['mean_baseline']:>6.3f}  "
+                 f"({verdict} the target: mean >= {result['target']['mean']:.2f}, each >= "
+                 f"{result['target']['each']:.2f})")
+    if "style_classifier_accuracy" in result:
+        lines.append(f"style classifier accuracy on held-out corpus windows: "
+                     f"{result['style_classifier_accuracy']:.3f}")
+    for r in result["pairs"]:
+        lines.append(f"  {r['name']}: A prompts {r['prompts_a']}; B prompts {r['prompts_b']}")
+    return "\n".join(lines)

@@ -156,7 +156,7 @@ def _measure(pair: Pair, events: np.ndarray, clf: StyleClassifier | None) -> np.
 
 
 def evaluate_prompts(model, n_per_pole: int = 32, seed: int = 0, temperature: float = 1.0,
-                     tunes=None, pairs=PAIRS, log=None) -> dict:
+                     tunes=None, pairs=PAIRS, log=None, guidance: float | None = None) -> dict:
     """Pairwise accuracy of every attribute pair, with the prior baseline beside it.
 
     Generates ``n_per_pole`` 2-bar melodies per pole (spread over PROMPTS_PER_POLE held-out
@@ -171,7 +171,7 @@ def evaluate_prompts(model, n_per_pole: int = 32, seed: int = 0, temperature: fl
                for pair in pairs for pole, labels in (("a", pair.a), ("b", pair.b))]
     flat = [p for _, _, ps in prompts for p in ps]
     say(f"prompt regions for {len(flat)} held-out prompts...")
-    means, sigmas = prompt_regions(model, flat)
+    means, sigmas = prompt_regions(model, flat, guidance=guidance)
     paths, seeds, owner = [], [], []
     row = 0
     for j, (pair, pole, ps) in enumerate(prompts):

@@ -48,18 +48,31 @@ def load_head(model, directory: Path | None = None):
     return _HEADS[key]
 
 
-def prompt_regions(model, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(mean [n, z], sigma [n, z]) of each prompt's region. Loads the text encoder on first use."""
+GUIDANCE = 1.0  # how far a prompt's mean is pushed away from the neutral prompt's (1 = not at all)
+NEUTRAL = "a melody"
+
+
+def prompt_regions(model, texts: list[str], guidance: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(mean [n, z], sigma [n, z]) of each prompt's region. Loads the text encoder on first use.
+
+    With ``guidance`` g != 1 the mean becomes ``neutral + g * (mean - neutral)``, where neutral
+    is the region of "a melody" (as classifier-free guidance does for diffusion models).
+    """
     from muse_cli.prompt.text import check_prompt, embed_prompts
 
     texts = [check_prompt(t) for t in texts]
+    g = GUIDANCE if guidance is None else float(guidance)
     head = load_head(model)  # before the text encoder: a missing head fails fast
-    h, mask = embed_prompts(texts)
-    return head.region(h, mask)
+    h, mask = embed_prompts(texts + ([NEUTRAL] if g != 1.0 else []))
+    mean, sigma = head.region(h, mask)
+    if g != 1.0:
+        mean = (mean[-1] + g * (mean[:-1] - mean[-1])).astype(np.float32)
+        sigma = sigma[:-1]
+    return mean, sigma
 
 
-def prompt_region(model, text: str) -> tuple[np.ndarray, np.ndarray]:
-    mean, sigma = prompt_regions(model, [text])
+def prompt_region(model, text: str, guidance: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    mean, sigma = prompt_regions(model, [text], guidance)
     return mean[0], sigma[0]
 
 
@@ -68,7 +81,8 @@ def _head_id(model) -> str:
 
 
 def sample_with_prompt(model, text: str, n: int = 1, seconds: float | None = None, temperature: float = 1.0,
-                       seed: int | None = None, qpm: float = 120.0, first_index: int = 0) -> list:
+                       seed: int | None = None, qpm: float = 120.0, first_index: int = 0,
+                       guidance: float | None = None) -> list:
     """``n`` melodies from the prompt's region, z ~ N(mean, (temperature * sigma)^2).
 
     With ``seconds`` each melody walks a smooth path inside the region (model.walk_around).
@@ -78,7 +92,7 @@ def sample_with_prompt(model, text: str, n: int = 1, seconds: float | None = Non
     from muse_cli.model import Generated, _seconds_of, decode_paths, new_seed, segments_for, walk_around
 
     seed = new_seed() if seed is None else int(seed)
-    mean, sigma = prompt_region(model, text)
+    mean, sigma = prompt_region(model, text, guidance)
     segments = segments_for(seconds, qpm)
     idx = range(first_index, first_index + n)
     paths = [walk_around(mean, sigma, seed, i, segments, temperature) for i in idx]
@@ -87,13 +101,14 @@ def sample_with_prompt(model, text: str, n: int = 1, seconds: float | None = Non
     out = []
     for i, ev in zip(idx, events):
         prov = {"checkpoint": model.name, "seed": seed, "index": i, "temperature": temperature, "qpm": qpm,
-                "seconds": length, "mode": "sample", "prompt": text.strip(), "prompt_head": _head_id(model)}
+                "seconds": length, "mode": "sample", "prompt": text.strip(), "prompt_head": _head_id(model),
+                "guidance": GUIDANCE if guidance is None else guidance}
         out.append(Generated(f"sample_s{seed}_{i + 1:03d}", events_to_notes(ev), qpm, length, prov))
     return out
 
 
 def decode_prompt(model, text: str, temperature: float = 1.0, seed: int | None = None,
-                  qpm: float = 120.0) -> list:
+                  qpm: float = 120.0, guidance: float | None = None) -> list:
     """One 2-bar melody decoded from the centre of the prompt's region (z = its mean).
 
     A list of one :class:`muse_cli.model.Generated`, named ``prompt.decoded``, like model.decode.
@@ -102,7 +117,7 @@ def decode_prompt(model, text: str, temperature: float = 1.0, seed: int | None =
     from muse_cli.model import WINDOW_BARS, Generated, new_seed
 
     seed = new_seed() if seed is None else int(seed)
-    mean, _ = prompt_region(model, text)
+    mean, _ = prompt_region(model, text, guidance)
     events = model.decode_events(mean[None, :], temperature=temperature, noise_seeds=[(seed, 0, 1, 0)])
     seconds = WINDOW_BARS * 4 * 60.0 / qpm
     prov = {"checkpoint": model.name, "seed": seed, "temperature": temperature, "qpm": qpm, "mode": "decode",

@@ -112,9 +112,24 @@ class PromptHead:
         self.keras.offset.assign(mu.mean(0).astype(np.float32))
         self.keras.log_scale.assign(np.log(mu.std(0) + 1e-3).astype(np.float32))
 
+    def _rebuild(self) -> None:
+        """Make the Keras model again with the same weights (a MusicVAE graph built after this
+        head was made leaves Keras models made before it in an 'invalid state')."""
+        values = [v.numpy() for v in self.keras.weights]
+        self.keras = _build_keras(self.z_size, self.config)
+        for w, a in zip(self.keras.weights, values):
+            w.assign(a)
+
     def region(self, h: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(mean [n, z], sigma [n, z]) for token embeddings [n, T, 384] and masks [n, T]."""
-        mean, logvar = self.keras((h.astype(np.float32), mask.astype(np.int32)), training=False)
+        inputs = (h.astype(np.float32), mask.astype(np.int32))
+        try:
+            mean, logvar = self.keras(inputs, training=False)
+        except ValueError as exc:
+            if "invalid state" not in str(exc):
+                raise
+            self._rebuild()
+            mean, logvar = self.keras(inputs, training=False)
         return mean.numpy().astype(np.float32), np.exp(0.5 * logvar.numpy()).astype(np.float32)
 
     def attention(self, h: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -50,18 +50,33 @@ class TextEncoder:
         from muse_cli.model import _quiet_tensorflow
 
         _quiet_tensorflow()
-        legacy = os.environ.get("TF_USE_LEGACY_KERAS")
-        from transformers import BertTokenizerFast, TFBertModel
+        from transformers import BertTokenizerFast
         from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        self.directory = Path(directory) if directory else model_dir()
+        self.tokenizer = BertTokenizerFast.from_pretrained(str(self.directory), local_files_only=True)
+        self._load_bert()
+
+    def _load_bert(self) -> None:
+        legacy = os.environ.get("TF_USE_LEGACY_KERAS")
+        from transformers import TFBertModel
 
         if legacy is None:  # transformers sets it for tf_keras, which we lack; tf.keras is Keras 2.15 already
             os.environ.pop("TF_USE_LEGACY_KERAS", None)
 
-        hf_logging.set_verbosity_error()
-        directory = Path(directory) if directory else model_dir()
-        self.tokenizer = BertTokenizerFast.from_pretrained(str(directory), local_files_only=True)
-        self.bert = TFBertModel.from_pretrained(str(directory), local_files_only=True,
-                                                use_safetensors=True)
+        self.bert = TFBertModel.from_pretrained(str(self.directory), local_files_only=True, use_safetensors=True)
+
+    def _run(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        try:
+            return self.bert(input_ids=ids, attention_mask=mask, training=False).last_hidden_state.numpy()
+        except ValueError as exc:
+            # Building a MusicVAE graph (tf.compat.v1) after this model was made invalidates Keras
+            # models made outside it; build this one again (about a second) and go on.
+            if "invalid state" not in str(exc):
+                raise
+            self._load_bert()
+            return self.bert(input_ids=ids, attention_mask=mask, training=False).last_hidden_state.numpy()
 
     def tokenize(self, texts: list[str], warn=None) -> tuple[np.ndarray, np.ndarray]:
         """(input_ids, attention_mask) padded to the longest prompt, each cut to MAX_TOKENS."""
@@ -83,9 +98,7 @@ class TextEncoder:
         for b in range(0, len(texts), batch):
             rows = order[b:b + batch]
             length = int(mask[rows].sum(1).max())
-            h = self.bert(input_ids=ids[rows, :length], attention_mask=mask[rows, :length],
-                          training=False).last_hidden_state
-            out[rows, :length] = h.numpy()
+            out[rows, :length] = self._run(ids[rows, :length], mask[rows, :length])
         return out * mask[..., None], mask
 
     def sentence(self, texts: list[str]) -> np.ndarray:

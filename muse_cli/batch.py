@@ -147,6 +147,7 @@ class Result:
     seconds: float = 0.0  # work time spent on this job (its share of a shared model batch)
     error: str | None = None
     wav_todo: tuple | None = None  # (midi bytes, wav path): rendering still to do, on any worker
+    writes: list = field(default_factory=list)  # on the worker only: file writes still in flight
 
     def record(self, shown: dict) -> dict:
         outs = [{**o, "path": shown.get(o["path"], o["path"])} for o in self.outputs]
@@ -499,15 +500,153 @@ def _existing(job: Job, force: bool) -> tuple[dict[str, bytes], str | None]:
     return good, None
 
 
-def _remove_stale_parts(path: str) -> None:
-    """Temporary files atomic_write left when a worker was killed while writing ``path``."""
-    p = Path(path)
-    if p.parent.is_dir():
-        for part in p.parent.glob(f".{p.name}.*.part"):
-            try:
-                part.unlink()
-            except FileNotFoundError:
-                pass
+def _remove_stale_parts(paths: list[str]) -> None:
+    """Temporary files that atomic_write left behind when a worker was killed while writing ``paths``.
+
+    One directory listing per directory: ``.NAME.XXXXXXXX.part`` for each output NAME.
+    """
+    by_dir: dict[str, set[str]] = {}
+    for path in paths:
+        by_dir.setdefault(os.path.dirname(path), set()).add(os.path.basename(path))
+    for directory, names in by_dir.items():
+        try:
+            entries = [e.name for e in os.scandir(directory) if e.name.startswith(".") and e.name.endswith(".part")]
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            if entry[1:-len(".part")].rsplit(".", 1)[0] in names:
+                try:
+                    os.unlink(os.path.join(directory, entry))
+                except FileNotFoundError:
+                    pass
+
+
+# -- MIDI bytes, fast (runs on workers) ------------------------------------------------
+# midi.to_midi_bytes builds a pretty_midi object and lets mido check and encode every
+# message: about 1-2 ms a melody, more than the model takes to decode it. For the
+# files muse writes (one tempo, 4/4, one text event, one piano track, an optional
+# controller 123 at the end) these functions produce the same bytes directly:
+# the same tick rounding, the same comparator and sort as pretty_midi's write()
+# (so ties fall the same way), the same running status as mido. Each task checks the
+# first melody against to_midi_bytes and uses the slow path for the whole task
+# (and the rest of the process) if the bytes ever differ.
+_FAST_MIDI = {"ok": True}
+
+
+def _vlq(n: int) -> bytes:
+    out = [n & 0x7F]
+    n >>= 7
+    while n:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    return bytes(reversed(out))
+
+
+_SECONDARY = {"set_tempo": 1 << 16, "time_signature": 2 << 16, "program_change": 6 << 16,
+              "control_change": 8 << 16, "note_on": 10 << 16}
+
+
+def _event_compare(e1, e2) -> int:
+    """pretty_midi's event_compare on (tick, type, a, b) tuples; a, b: note/velocity or control/value."""
+    if e1[0] == e2[0] and e1[1] in _SECONDARY and e2[1] in _SECONDARY:
+        return _event_key(e1) - _event_key(e2)
+    return e1[0] - e2[0]
+
+
+def _event_key(e) -> int:
+    if e[1] in ("note_on", "control_change"):
+        return _SECONDARY[e[1]] + e[2] * 256 + e[3]
+    return _SECONDARY[e[1]]
+
+
+def _fast_midi_bytes(notes, qpm: float, provenance: dict | None, seconds: float | None,
+                     velocity: int = 90) -> bytes:
+    """midi.to_midi_bytes(notes, qpm, provenance, seconds), without pretty_midi and mido."""
+    import functools
+    import struct
+
+    from muse_cli.midi import PROGRAM, PROVENANCE_PREFIX, STEPS_PER_QUARTER
+
+    resolution = 480
+    tick_scale = 60.0 / (qpm * resolution)
+
+    def tick(t: float) -> int:
+        return int(round(t / tick_scale)) if t > 0 else 0
+
+    step_s = 60.0 / qpm / STEPS_PER_QUARTER
+    timing = [(0, "set_tempo"), (0, "time_signature")]
+    text = None
+    if provenance:
+        text = PROVENANCE_PREFIX + json.dumps(provenance, sort_keys=True, separators=(",", ":"))
+        timing.append((0, "text"))
+    timing.sort(key=functools.cmp_to_key(lambda a, b: _event_compare(a + (0, 0), b + (0, 0))))
+    tempo = int(6e7 / (60.0 / (tick_scale * resolution)))
+    body = bytearray()
+    last = 0
+    for t, kind in timing:
+        body += _vlq(t - last)
+        last = t
+        if kind == "set_tempo":
+            body += b"\xff\x51\x03" + tempo.to_bytes(3, "big")
+        elif kind == "time_signature":
+            body += b"\xff\x58\x04\x04\x02\x18\x08"
+        else:
+            data = text.encode("latin1")
+            body += b"\xff\x01" + _vlq(len(data)) + data
+    body += _vlq(1) + b"\xff\x2f\x00"
+    track0 = bytes(body)
+
+    events = [(0, "track_name", 0, 0), (0, "program_change", PROGRAM, 0)]
+    for pitch, s, e in notes:
+        start, end = s * step_s, e * step_s
+        if seconds is not None:
+            if start >= seconds - 1e-9:
+                continue
+            end = min(end, seconds)
+        events.append((tick(start), "note_on", int(pitch), velocity))
+        events.append((tick(end), "note_on", int(pitch), 0))
+    if seconds is not None:
+        events.append((tick(seconds), "control_change", 123, 0))
+    events = sorted(events, key=functools.cmp_to_key(_event_compare))
+    for n in range(len(events) - 1):
+        e1, e2 = events[n], events[n + 1]
+        if e1[0] == e2[0] and e1[1] == e2[1] == "note_on" and e1[2] == e2[2] and e1[3] != 0 and e2[3] == 0:
+            events[n], events[n + 1] = e2, e1
+    name = b"muse melody"
+    body = bytearray()
+    last, running = 0, None
+    for t, kind, a, b in events:
+        body += _vlq(t - last)
+        last = t
+        if kind == "track_name":
+            body += b"\xff\x03" + _vlq(len(name)) + name
+            running = None
+            continue
+        status, data = {"program_change": (0xC0, bytes([a])), "note_on": (0x90, bytes([a, b])),
+                        "control_change": (0xB0, bytes([a, b]))}[kind]
+        if status != running:
+            body.append(status)
+            running = status
+        body += data
+    body += _vlq(1) + b"\xff\x2f\x00"
+    track1 = bytes(body)
+    return (b"MThd" + struct.pack(">Lhhh", 6, 1, 2, resolution)
+            + b"MTrk" + struct.pack(">L", len(track0)) + track0
+            + b"MTrk" + struct.pack(">L", len(track1)) + track1)
+
+
+def _midi_of(items: list) -> list[bytes]:
+    """MIDI bytes of Generated items: the fast writer, checked against to_midi_bytes on the first."""
+    if not items:
+        return []
+    first = items[0].midi()
+    if _FAST_MIDI["ok"]:
+        g = items[0]
+        if _fast_midi_bytes(g.notes, g.qpm, g.provenance, g.seconds) == first:
+            return [first] + [_fast_midi_bytes(g.notes, g.qpm, g.provenance, g.seconds) for g in items[1:]]
+        _FAST_MIDI["ok"] = False
+        logging.getLogger("muse.batch").warning("fast MIDI writer differs from midi.to_midi_bytes; using the latter")
+    return [first] + [g.midi() for g in items[1:]]
 
 
 # -- work (runs on workers) ---------------------------------------------------------
@@ -531,19 +670,49 @@ def _model(checkpoint: str | None, opts: Options):
 def _write(path: str, data: bytes) -> dict:
     from muse_cli.io import atomic_write
 
-    _remove_stale_parts(path)
     atomic_write(Path(path), data, force=True)
     return _out(path, data)
 
 
-def _finish_model_job(job: Job, items: list, good: dict[str, bytes], spent: float) -> Result:
-    """Write a model job's MIDI files; leave its WAVs to render tasks."""
+# Per worker process: a thread that waits on atomic_write's fsync while the next file is made. One
+# thread, so writes never run concurrently (io.atomic_write reads the process umask by setting it).
+_WRITERS = None
+WRITER_THREADS = 1
+
+
+def _write_later(path: str, data: bytes):
+    global _WRITERS
+    from concurrent.futures import ThreadPoolExecutor
+
+    from muse_cli.io import atomic_write
+
+    with _MODEL_LOCK:
+        if _WRITERS is None:
+            _WRITERS = ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="muse-batch-write")
+    return _WRITERS.submit(atomic_write, Path(path), data, True)
+
+
+def _settle(res: Result) -> Result:
+    """Wait for a result's file writes; a write that failed fails the job."""
+    writes, res.writes = res.writes, []
+    for fut in writes:
+        try:
+            fut.result()
+        except Exception as exc:
+            res.status, res.error, res.outputs, res.wav_todo = "failed", _error_text(exc), [], None
+    return res
+
+
+def _finish_model_job(job: Job, midis: list[bytes], good: dict[str, bytes], spent: float) -> Result:
+    """Write a model job's MIDI files (``midis``: one per .mid output); leave its WAVs to render tasks."""
     t0 = time.perf_counter()
     mids = [o for o in job.outputs if not o.endswith(".wav")]
-    outs, wav_todo = [], []
-    for path, item in zip(mids, items):
-        data = good.get(path) or item.midi()
-        outs.append(_out(path, data) if path in good else _write(path, data))
+    outs, wav_todo, writes = [], [], []
+    for path, made in zip(mids, midis):
+        data = good.get(path) or made
+        outs.append(_out(path, data))
+        if path not in good:
+            writes.append(_write_later(path, data))
         if job.params["wav"]:
             wav = str(Path(path).with_suffix(".wav"))
             if wav in good:
@@ -551,21 +720,13 @@ def _finish_model_job(job: Job, items: list, good: dict[str, bytes], spent: floa
             else:
                 wav_todo.append((data, wav))
     return Result(job.line, job.id, job.op, "ok", outs, spent + time.perf_counter() - t0,
-                  wav_todo=tuple(wav_todo) or None)
+                  wav_todo=tuple(wav_todo) or None, writes=writes)
 
 
 def _from_files(job: Job, good: dict[str, bytes]) -> Result:
     """A job whose MIDI files all verify: no model needed, perhaps WAVs still to render."""
     mids = [o for o in job.outputs if not o.endswith(".wav")]
-
-    class _Have:  # quacks like Generated for _finish_model_job
-        def __init__(self, data):
-            self._data = data
-
-        def midi(self):
-            return self._data
-
-    res = _finish_model_job(job, [_Have(good[m]) for m in mids], good, 0.0)
+    res = _finish_model_job(job, [good[m] for m in mids], good, 0.0)
     if res.wav_todo is None and all(o in good for o in job.outputs):
         res.status = "skipped"
     return res
@@ -585,6 +746,7 @@ def run_task(jobs: list[Job], opts: Options) -> list[Result]:
     """Run one planned task on a worker: verify, skip, decode what is left, write MIDI (and render WAV)."""
     results: dict[int, Result] = {}
     todo: list[tuple[Job, dict]] = []
+    _remove_stale_parts([o for j in jobs for o in j.outputs])
     for job in jobs:
         try:
             good, why = _existing(job, opts.force)
@@ -616,11 +778,11 @@ def run_task(jobs: list[Job], opts: Options) -> list[Result]:
             for job, good in todo:
                 t0 = time.perf_counter()
                 try:
-                    items = _generate(model, job)
-                    results[job.line] = _finish_model_job(job, items, good, time.perf_counter() - t0)
+                    midis = [item.midi() for item in _generate(model, job)]
+                    results[job.line] = _finish_model_job(job, midis, good, time.perf_counter() - t0)
                 except Exception as exc:
                     results[job.line] = _failed(job, _error_text(exc), time.perf_counter() - t0)
-    return [results[j.line] for j in jobs]
+    return [_settle(results[j.line]) for j in jobs]
 
 
 def _run_samples(model, todo: list[tuple[Job, dict]]) -> dict[int, Result]:
@@ -636,16 +798,19 @@ def _run_samples(model, todo: list[tuple[Job, dict]]) -> dict[int, Result]:
         events = m.decode_paths(model, paths, [(j.params["seed"], 0) for j, _ in todo], temperature)
     except Exception as exc:
         return {j.line: _failed(j, _error_text(exc)) for j, _ in todo}
-    share = (time.perf_counter() - t0) / len(todo)
-    out = {}
-    for (job, good), ev in zip(todo, events):
+    items = []
+    for (job, _), ev in zip(todo, events):
         p = job.params
         secs = m._seconds_of(job.segments, p["qpm"], p.get("seconds"))
         prov = {"checkpoint": model.name, "seed": p["seed"], "index": 0, "temperature": temperature,
                 "qpm": p["qpm"], "seconds": secs, "mode": "sample"}
-        item = m.Generated(f"sample_s{p['seed']}_001", events_to_notes(ev), p["qpm"], secs, prov)
+        items.append(m.Generated(f"sample_s{p['seed']}_001", events_to_notes(ev), p["qpm"], secs, prov))
+    midis = _midi_of(items)
+    share = (time.perf_counter() - t0) / len(todo)
+    out = {}
+    for (job, good), midi in zip(todo, midis):
         try:
-            out[job.line] = _finish_model_job(job, [item], good, share)
+            out[job.line] = _finish_model_job(job, [midi], good, share)
         except Exception as exc:
             out[job.line] = _failed(job, _error_text(exc), share)
     return out

@@ -22,7 +22,8 @@ spreads over every core. A sample job draws exactly what ``muse sample -n 1
 jobs were grouped, on the number of workers or on which worker ran it.
 
 Only the client writes the manifest (``JOBS.manifest.jsonl``): one JSON line
-per finished job, each appended with a single write and fsync. Re-running a job
+per finished job, each appended with a single write(), fsync'd as each task's
+results arrive. Re-running a job
 file skips every job whose outputs exist and verify (MIDI parses and carries the
 job's settings in its provenance; WAV has the right length), so an interrupted
 run continues where it stopped. Within a file the last line for a job is its
@@ -907,6 +908,7 @@ class Manifest:
                 continue  # a line torn by a crash: ignored, the job is checked again
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        self._dirty = False
         if text and not text.endswith("\n"):
             os.write(self._fd, b"\n")
 
@@ -916,12 +918,21 @@ class Manifest:
         return (rec["status"] == "skipped" and prev is not None and prev.get("status") in ("ok", "skipped")
                 and [o.get("sha256") for o in prev.get("outputs", [])] == [o["sha256"] for o in rec["outputs"]])
 
-    def append(self, rec: dict) -> None:
+    def append(self, rec: dict, sync: bool = True) -> None:
+        """One line, one write(); with ``sync``, flushed to disk before returning."""
         os.write(self._fd, (json.dumps(rec, separators=(",", ":")) + "\n").encode())
-        os.fsync(self._fd)
         self.last[rec["id"]] = rec
+        self._dirty = True
+        if sync:
+            self.sync()
+
+    def sync(self) -> None:
+        if self._dirty:
+            os.fsync(self._fd)
+            self._dirty = False
 
     def close(self) -> None:
+        self.sync()
         os.close(self._fd)
 
 
@@ -1045,7 +1056,7 @@ def run(client, jobs: list[Job], opts: Options, manifest: Manifest, fail_fast: b
         job = by_line[res.line]
         rec = res.record(job.shown)
         if not manifest.already(rec):
-            manifest.append(rec)
+            manifest.append(rec, sync=False)  # fsync once per finished task, below
         if res.status == "ok":
             summary.ok += 1
         elif res.status == "skipped":
@@ -1091,6 +1102,7 @@ def run(client, jobs: list[Job], opts: Options, manifest: Manifest, fail_fast: b
                     res.wav_todo = None
                 else:
                     finish(res)
+            manifest.sync()
             if fail_fast and summary.failed:
                 summary.stopped = True
                 break

@@ -48,7 +48,7 @@ def load_head(model, directory: Path | None = None):
     return _HEADS[key]
 
 
-GUIDANCE = 1.0  # how far a prompt's mean is pushed away from the neutral prompt's (1 = not at all)
+GUIDANCE = 2.0  # how far a prompt's mean is pushed away from the neutral prompt's (1 = not at all)
 NEUTRAL = "a melody"
 
 

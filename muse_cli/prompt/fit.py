@@ -37,7 +37,7 @@ ENCODE_CHUNK = 1024
 class FitOptions:
     steps: int = 2500
     windows: int = 20000
-    captions: int = 4000
+    captions: int = 6000
     batch: int = 128
     learning_rate: float = 2e-3
     seed: int = 0
@@ -201,7 +201,7 @@ def fit(model, tunes=None, options: FitOptions = FitOptions(), out_dir: Path | N
     run_key = _digest(o, win_key, cap_key)
 
     # -- estimate from one timed batch of each kind of work ----------------------------------------
-    def cached(name: str, key: str) -> bool:
+    def cached(name, key: str) -> bool:
         try:
             return str(np.load(work / name)["key"]) == key
         except (OSError, KeyError, ValueError):
@@ -213,7 +213,8 @@ def fit(model, tunes=None, options: FitOptions = FitOptions(), out_dir: Path | N
         t0 = time.time()
         model.encode_events(win.events[:n])
         t_enc = (time.time() - t0) / n * len(win)
-    if not cached("captions.npz", cap_key):
+    captions_file = work.parent / f"captions-{cap_key}.npz"  # text only: shared by every checkpoint
+    if not cached(captions_file, cap_key):
         enc = load_text_encoder()
         n = min(len(texts), EMBED_BATCH)
         enc.embed(texts[:8])  # warm-up, not timed
@@ -240,7 +241,7 @@ def fit(model, tunes=None, options: FitOptions = FitOptions(), out_dir: Path | N
 
     # -- the long parts (each cached) -----------------------------------------------------------------
     mu = _cached(work / "latents.npz", win_key, lambda: {"mu": encode_windows(model, win.events, progress)})["mu"]
-    emb = _cached(work / "captions.npz", cap_key,
+    emb = _cached(captions_file, cap_key,
                   lambda: dict(zip(("h", "mask"), embed_captions(texts, progress))))
     h_all, mask_all = emb["h"], emb["mask"]
 

@@ -3,7 +3,7 @@
 For each attribute pair (major vs minor, high vs low, busy vs sparse, rising vs falling,
 stepwise vs leaping, Irish reel vs German folk song) melodies are generated from held-out
 paraphrases of each pole (wordings the head never saw: captions.render(..., 'heldout')),
-the attribute is measured on the generated notes, and the pairwise accuracy is the share
+the attribute is measured on the generated notes (mean over each melody's 2-bar windows), and the pairwise accuracy is the share
 of (A, B) pairs ordered the right way (ties count 0.5). Prior samples, split in two halves,
 give the unconditioned baseline (0.5 expected). Style is judged by a logistic regression
 trained here on corpus windows.
@@ -148,25 +148,34 @@ def train_style_classifier(tunes: list[dict], pair: Pair, max_windows: int = 120
 
 # -- evaluation -------------------------------------------------------------------------
 def _measure(pair: Pair, events: np.ndarray, clf: StyleClassifier | None) -> np.ndarray:
+    """The pair's measure of each melody: the mean over its 2-bar windows."""
     from muse_cli.prompt.captions import batch_features
 
+    n = len(events)
+    windows = np.asarray(events).reshape(-1, 32)
     if pair.measure == "style":
-        return clf.score(events)
-    return np.array([r[pair.measure] for r in batch_features(events)])
+        values = clf.score(windows)
+    else:
+        values = np.array([r[pair.measure] for r in batch_features(windows)])
+    return values.reshape(n, -1).mean(1)
 
 
 def evaluate_prompts(model, n_per_pole: int = 32, seed: int = 0, temperature: float = 1.0,
-                     tunes=None, pairs=PAIRS, log=None, guidance: float | None = None) -> dict:
+                     tunes=None, pairs=PAIRS, log=None, guidance: float | None = None,
+                     segments: int = 1) -> dict:
     """Pairwise accuracy of every attribute pair, with the prior baseline beside it.
 
-    Generates ``n_per_pole`` 2-bar melodies per pole (spread over PROMPTS_PER_POLE held-out
-    paraphrases) and ``2 * n_per_pole`` prior samples. Returns a dict (see format_report).
+    Generates ``n_per_pole`` melodies of ``segments`` 2-bar windows per pole (long form: a
+    path inside the prompt's region, as ``muse sample --prompt --seconds``), spread over
+    PROMPTS_PER_POLE held-out paraphrases, and ``2 * n_per_pole`` prior melodies of the same
+    length. Each melody's measure is the mean over its windows. Returns a dict (see format_report).
     """
-    from muse_cli.model import decode_paths, sample, walk_around
-    from muse_cli.prompt.api import prompt_regions
+    from muse_cli.model import decode_paths, latent_path, walk_around
+    from muse_cli.prompt.api import GUIDANCE, prompt_regions
     from muse_cli.prompt.fit import load_corpus
 
     say = log or (lambda msg: None)
+    guidance = GUIDANCE if guidance is None else guidance
     prompts = [(pair, pole, heldout_prompts(labels, seed=seed))
                for pair in pairs for pole, labels in (("a", pair.a), ("b", pair.b))]
     flat = [p for _, _, ps in prompts for p in ps]
@@ -178,15 +187,18 @@ def evaluate_prompts(model, n_per_pole: int = 32, seed: int = 0, temperature: fl
         for i in range(n_per_pole):
             k = row + i % len(ps)
             index = j * n_per_pole + i
-            paths.append(walk_around(means[k], sigmas[k], seed, index, 1, temperature))
+            paths.append(walk_around(means[k], sigmas[k], seed, index, segments, temperature))
             seeds.append((seed, index))
             owner.append(j)
         row += len(ps)
-    say(f"decoding {len(paths)} prompted and {2 * n_per_pole} prior melodies...")
-    events = np.stack(decode_paths(model, paths, seeds, temperature))
+    base = len(paths)
+    for i in range(2 * n_per_pole):
+        paths.append(latent_path(seed + 1, i, segments, model.z_size))
+        seeds.append((seed + 1, i))
+    say(f"decoding {base} prompted and {2 * n_per_pole} prior melodies of {segments} windows...")
+    decoded = np.stack(decode_paths(model, paths, seeds, temperature))
+    events, prior = decoded[:base], decoded[base:]
     owner = np.array(owner)
-    prior = np.stack([np.asarray(_events_of(g)) for g in sample(model, n=2 * n_per_pole, temperature=temperature,
-                                                                   seed=seed + 1)])
     clf = None
     if any(p.measure == "style" for p in pairs):
         say("training the style classifier on corpus windows...")
@@ -206,6 +218,7 @@ def evaluate_prompts(model, n_per_pole: int = 32, seed: int = 0, temperature: fl
         })
     acc = [r["accuracy"] for r in results]
     out = {"checkpoint": model.name, "n_per_pole": n_per_pole, "seed": seed, "temperature": temperature,
+           "guidance": guidance, "segments": segments,
            "pairs": results, "mean_accuracy": float(np.mean(acc)),
            "mean_baseline": float(np.mean([r["baseline"] for r in results])),
            "min_accuracy": float(np.min(acc)), "target": {"mean": TARGET_MEAN, "each": TARGET_EACH},
@@ -215,16 +228,11 @@ def evaluate_prompts(model, n_per_pole: int = 32, seed: int = 0, temperature: fl
     return out
 
 
-def _events_of(generated) -> np.ndarray:
-    from muse_cli.midi import notes_to_events
-
-    return notes_to_events(generated.notes, 0, 32)
-
-
 def format_report(result: dict) -> str:
     """A plain-text table of :func:`evaluate_prompts`' result."""
-    lines = [f"prompt adherence, checkpoint {result['checkpoint']}: {result['n_per_pole']} melodies per pole, "
-             f"temperature {result['temperature']:g}, seed {result['seed']}",
+    lines = [f"prompt adherence, checkpoint {result['checkpoint']}: {result['n_per_pole']} melodies per pole of "
+             f"{result['segments']} 2-bar windows, temperature {result['temperature']:g}, guidance "
+             f"{result['guidance']:g}, seed {result['seed']}",
              f"{'pair':<10} {'A vs B':<30} {'measure':<18} {'accuracy':>8} {'prior':>6}  mean A / B"]
     for r in result["pairs"]:
         lines.append(f"{r['name']:<10} {r['a'] + ' vs ' + r['b']:<30} {r['measure']:<18} {r['accuracy']:>8.3f} "

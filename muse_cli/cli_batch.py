@@ -68,7 +68,7 @@ def _info(msg: str) -> None:
 
 
 @click.command(name="batch")
-@click.argument("jobs_file", required=False, metavar="JOBS.jsonl", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("jobs_file", required=False, metavar="[JOBS.jsonl]", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--sample", "sample_count", type=click.IntRange(1, 10_000_000), default=None, metavar="N",
               help="Instead of a job file: N sample jobs, seeds SEED_START.., into -o DIR/sample_{seed}.mid.")
 @click.option("--seconds", "-s", type=float, default=None, help="With --sample: length of each melody.")

@@ -60,7 +60,7 @@ RENDER_RATE = 44100
 MAX_STEPS = 64  # interpolation steps, as `muse interpolate --steps`
 MAX_ERRORS_SHOWN = 50  # validation problems listed before "... and N more"
 
-# Fields each op accepts: name -> (type check, what the error message calls the type).
+# The fields each op takes (besides op, id and checkpoint); types are checked in _check_fields.
 _COMMON = {"op", "id", "checkpoint"}
 _REQUIRED = {
     "sample": {"seed", "out"},
@@ -130,7 +130,7 @@ class Job:
 class Options:
     """Run-wide settings that travel with every task."""
 
-    batch_size: int = 64  # graph batch size: windows decoded per session call
+    batch_size: int = 64  # graph batch size: windows decoded per session call (the CLI passes model.MAX_BATCH)
     force: bool = False  # redo jobs whose outputs exist, overwriting them
     soundfont: str | None = None
     tf_threads: int | None = None  # TensorFlow intra-op threads per worker process (embedded cluster)
@@ -678,6 +678,7 @@ def _write(path: str, data: bytes) -> dict:
 # Per worker process: a thread that waits on atomic_write's fsync while the next file is made. One
 # thread, so writes never run concurrently (io.atomic_write reads the process umask by setting it).
 _WRITERS = None
+_WRITERS_LOCK = threading.Lock()
 WRITER_THREADS = 1
 
 
@@ -687,7 +688,7 @@ def _write_later(path: str, data: bytes):
 
     from muse_cli.io import atomic_write
 
-    with _MODEL_LOCK:
+    with _WRITERS_LOCK:
         if _WRITERS is None:
             _WRITERS = ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="muse-batch-write")
     return _WRITERS.submit(atomic_write, Path(path), data, True)

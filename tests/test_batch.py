@@ -8,7 +8,6 @@ LocalCluster the way a user's `muse batch` does.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal

@@ -197,6 +197,14 @@ def _input_path(raw: str, root: Path) -> Path:
     return p if p.is_absolute() else Path(os.path.normpath(root / p))
 
 
+def checkpoint_ref(raw: str | None, base: Path) -> str | None:
+    """A registry name stays a name; a path (it has a '/' or starts with '.' or '~') becomes absolute
+    against ``base``, so that workers with another working directory find it too."""
+    if raw is None or not ("/" in raw or os.sep in raw or raw.startswith((".", "~"))):
+        return raw
+    return str(_input_path(raw, base))
+
+
 def _check_fields(obj: dict, op: str) -> list[str]:
     problems = []
     allowed = _COMMON | _REQUIRED[op] | _OPTIONAL[op]
@@ -294,8 +302,10 @@ def parse_jobs(text: str, source: str, root: Path, checkpoint: str | None = None
                reserved: dict[Path, str] | None = None) -> list[Job]:
     """Validate every line of a job file in one pass; raise JobFileError listing all bad lines.
 
-    ``checkpoint`` is the default for lines without one; ``reserved`` maps paths no
-    job may write (the job file, the manifest) to what they are.
+    ``checkpoint`` is the default for lines without one (pass it through
+    :func:`checkpoint_ref` first); a line's own "checkpoint" path is relative to
+    the root. ``reserved`` maps paths no job may write (the job file, the
+    manifest) to what they are.
     """
     root = Path(os.path.normpath(Path(root).absolute()))
     problems: list[tuple[int, str]] = []
@@ -346,7 +356,8 @@ def parse_jobs(text: str, source: str, root: Path, checkpoint: str | None = None
             continue
         ids[job_id] = lineno
         shown = {str(o): str(o.relative_to(root)) for o in outputs}
-        ckpt = obj.get("checkpoint", checkpoint) if op in MODEL_OPS else None
+        ckpt = (checkpoint_ref(obj["checkpoint"], root) if "checkpoint" in obj else checkpoint) \
+            if op in MODEL_OPS else None
         jobs.append(Job(lineno, job_id, op, ckpt, _normalise(obj, op, root), tuple(map(str, outputs)), shown))
     if problems:
         raise JobFileError(source, sorted(problems, key=lambda x: x[0]))
@@ -370,7 +381,7 @@ def sample_jobs(count: int, out_dir: Path, seed_start: int = 0, seconds: float |
     return parse_jobs("\n".join(lines), "--sample", out_dir, checkpoint)
 
 
-def check_checkpoints(jobs: list[Job]) -> None:
+def check_checkpoints(jobs: list[Job], source: str) -> None:
     """Resolve every checkpoint the jobs name (no TensorFlow); JobFileError for those that fail."""
     from muse_cli import registry
     from muse_cli.errors import CheckpointError
@@ -382,7 +393,7 @@ def check_checkpoints(jobs: list[Job]) -> None:
         except CheckpointError as exc:
             bad[ckpt] = str(exc)
     if bad:
-        raise JobFileError("checkpoints", [(j.line, f"checkpoint: {bad[j.checkpoint]}") for j in jobs
+        raise JobFileError(source, [(j.line, f"checkpoint: {bad[j.checkpoint]}") for j in jobs
                                            if j.op in MODEL_OPS and j.checkpoint in bad])
 
 

@@ -143,6 +143,20 @@ def test_unknown_checkpoint_is_a_validation_error(tmp_path):
     assert "line 1: checkpoint" in r.stderr.decode() and "line 2: checkpoint" in r.stderr.decode()
 
 
+def test_checkpoint_paths_become_absolute_and_names_stay(tmp_path):
+    jobs = parse(tmp_path, [{"op": "sample", "seed": 0, "out": "a.mid", "checkpoint": "../models/x"},
+                            {"op": "sample", "seed": 1, "out": "b.mid", "checkpoint": "cat-mel_2bar_big"},
+                            {"op": "sample", "seed": 2, "out": "c.mid"}], checkpoint="tiny")
+    assert [j.checkpoint for j in jobs] == [str(tmp_path.parent / "models" / "x"), "cat-mel_2bar_big", "tiny"]
+
+
+def test_check_validates_and_runs_nothing(tmp_path, tiny_checkpoint):
+    jobs = write_jobs(tmp_path / "jobs.jsonl", sample_lines(3))
+    r = run_muse("batch", jobs, "-c", tiny_checkpoint, "--check", "--workers", "2")
+    assert r.returncode == 0 and "3 job(s) in 1 task(s) on a local cluster of 2 worker(s)" in r.stderr.decode()
+    assert not (tmp_path / "out").exists() and not (tmp_path / "jobs.manifest.jsonl").exists()
+
+
 def test_sample_shorthand_makes_seeded_jobs(tmp_path):
     jobs = b.sample_jobs(3, tmp_path / "o", seed_start=7, seconds=8, checkpoint="c")
     assert [j.params["seed"] for j in jobs] == [7, 8, 9]

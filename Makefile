@@ -5,7 +5,7 @@ MUSE := $(VENV)/bin/muse
 PY := $(VENV)/bin/python
 BIG := build/cat-mel_2bar_big-random
 
-.PHONY: setup demo test test-all test-slow train ship eval big big-demo bench docs clean
+.PHONY: setup demo test test-all train ship prompt-head eval big big-demo bench clean
 
 setup: $(VENV)/.setup-done
 $(VENV)/.setup-done: pyproject.toml uv.lock scripts/setup.sh
@@ -33,8 +33,13 @@ train: setup
 ship: setup
 	$(PY) -m muse_cli.ship build/train/export
 
+## The default model's text-prompt head (run after `make ship`; caches live in build/prompt-home).
+prompt-head: setup
+	MUSE_HOME=build/prompt-home $(PY) -m muse_cli.prompt.fit --checkpoint muse-mel_2bar
+
 eval: setup
 	$(MUSE) eval
+	$(MUSE) eval --prompts
 
 ## A random-weight checkpoint with cat-mel_2bar_big's exact shapes (~538 MB, not in git), run end to end.
 big: setup

@@ -14,8 +14,12 @@ import click
 @click.option("--samples", type=click.IntRange(1, 4096), default=256, show_default=True,
               help="Prior samples for the overlapping areas.")
 @click.option("--prompts", is_flag=True, help="Measure prompt adherence instead (needs the checkpoint's prompt head).")
+@click.option("--temperature", "-t", type=float, default=1.0, show_default=True,
+              help="With --prompts: the sampling temperature of the prompted melodies.")
+@click.option("--per-pole", type=click.IntRange(2, 512), default=32, show_default=True,
+              help="With --prompts: melodies per prompt pole.")
 @click.option("--seed", type=int, default=0, show_default=True)
-def eval_command(checkpoint, json_, limit, samples, prompts, seed):
+def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_pole, seed):
     """Measure a checkpoint on the test split of muse's corpus.
 
     \b
@@ -28,14 +32,15 @@ def eval_command(checkpoint, json_, limit, samples, prompts, seed):
       muse eval --checkpoint cat-mel_2bar_big --json
       muse eval --prompts
     """
-    from muse_cli.model import load_model
+    from muse_cli.model import batch_size_for, load_model
 
     click.echo("loading model...", err=True)
-    model = load_model(checkpoint, batch_size=64)
+    model = load_model(checkpoint, batch_size=batch_size_for(448 if prompts else 64))
     if prompts:
         from muse_cli.prompt import adherence
 
-        result = adherence.evaluate_prompts(model, seed=seed)
+        result = adherence.evaluate_prompts(model, n_per_pole=per_pole, seed=seed, temperature=temperature,
+                                            log=lambda msg: click.echo(msg, err=True))
         click.echo(json.dumps(result, indent=1) if json_ else adherence.format_report(result))
         return
     from muse_cli.evaluate import evaluate, format_report

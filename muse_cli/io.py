@@ -151,10 +151,17 @@ def atomic_write(path: Path, data: bytes, force: bool = False) -> None:
         raise
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()  # read once: setting it per write races when threads write (muse batch does)
+
+
+def _umask() -> int:
+    return _UMASK
 
 
 def write_stdout(data: bytes, what: str, binary: bool = True) -> None:

@@ -49,6 +49,7 @@ big-demo: big
 
 bench: setup big
 	$(PY) bench/bench_core.py --big $(BIG)
+	$(PY) bench/bench_batch.py --big $(BIG)
 
 clean:
 	rm -rf build out .pytest_cache

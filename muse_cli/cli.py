@@ -8,7 +8,6 @@ and a non-zero exit; MUSE_DEBUG=1 shows the traceback instead.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click

@@ -14,8 +14,6 @@ import argparse
 import csv
 import json
 import os
-import pickle
-import shutil
 import sys
 import time
 from pathlib import Path

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from muse_cli.midi import STEPS_PER_QUARTER, WINDOW_STEPS, events_to_notes, features, notes_to_events
+from muse_cli.midi import STEPS_PER_QUARTER, WINDOW_STEPS, events_to_notes, notes_to_events
 
 DUPLE_METERS = ("4/4", "2/2", "2/4", "4/2", "4/8", "8/8")  # as muse_cli.train: the default VAE's meters
 HOP = 16  # a window starts at every 4/4 bar, as in the VAE's training data

@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 MUSE := $(VENV)/bin/muse
 PY := $(VENV)/bin/python
-BIG := build/cat-mel_2bar_big-random
+BIG := build/big
 
 .PHONY: setup demo test test-all train ship prompt-head eval big big-demo bench clean
 

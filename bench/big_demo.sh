@@ -6,7 +6,7 @@ BIG=${1:-build/cat-mel_2bar_big-random}
 MUSE=${MUSE:-.venv/bin/muse}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-t() { local s=$(date +%s.%N); "$@"; local e=$(date +%s.%N); printf '%-60s %6.1f s\n' "$*" "$(echo "$e - $s" | bc)" >&2; }
+t() { local s=$(date +%s.%N); "$@" >/dev/null 2>&1; local e=$(date +%s.%N); awk -v s="$s" -v e="$e" -v c="$*" 'BEGIN { printf "%-70s %6.1f s\n", c, e - s }' >&2; }
 echo "random weights: the music is noise by design; this proves shapes, loading and the pipeline" >&2
 t $MUSE sample --seconds 16 --seed 1 -c "$BIG" --wav -o "$OUT/s.mid"
 t $MUSE encode tests/data/folk_16bar.mid -c "$BIG" -o "$OUT/z.npz"

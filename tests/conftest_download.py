@@ -216,7 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.close_connection = True
             elif isinstance(action, tuple) and action[0] == "gate":
                 self._send(record, payload[: action[1]])
-                action[2].wait(20)
+                action[2].wait(180)
                 self._send(record, payload[action[1]:])
             else:
                 self._send(record, payload)

@@ -316,7 +316,9 @@ def test_rerun_skips_verified_outputs_and_refuses_foreign_ones(tmp_path, tiny_ch
 def test_interrupted_run_leaves_whole_files_and_resumes(tmp_path, tiny_checkpoint, real_cluster):
     jobs = write_jobs(tmp_path / "jobs.jsonl", sample_lines(80, seconds=16, wav=True))
     man = tmp_path / "jobs.manifest.jsonl"
-    p = subprocess.Popen([MUSE, "batch", str(jobs), "-c", str(tiny_checkpoint), "--scheduler", real_cluster],
+    # Small tasks (4 jobs each), so that the run cannot finish before the interrupt even on a busy machine.
+    p = subprocess.Popen([MUSE, "batch", str(jobs), "-c", str(tiny_checkpoint), "--scheduler", real_cluster,
+                          "--batch-size", "4"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     wait_for(lambda: man.exists() and len(man.read_text().splitlines()) >= 3, 120, "three finished jobs")
     os.killpg(p.pid, signal.SIGINT)  # what Ctrl-C in a terminal does

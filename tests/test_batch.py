@@ -33,6 +33,12 @@ def write_jobs(path: Path, jobs: list) -> Path:
     return path
 
 
+def _default_sigint():
+    """A shell that started the tests in the background leaves SIGINT ignored, and children inherit that;
+    give the child the default disposition, as a terminal's Ctrl-C would find it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def sample_lines(n: int, seconds=None, wav=False, start=0, prefix="out/") -> list[dict]:
     out = []
     for i in range(n):
@@ -319,7 +325,8 @@ def test_interrupted_run_leaves_whole_files_and_resumes(tmp_path, tiny_checkpoin
     # Small tasks (4 jobs each), so that the run cannot finish before the interrupt even on a busy machine.
     p = subprocess.Popen([MUSE, "batch", str(jobs), "-c", str(tiny_checkpoint), "--scheduler", real_cluster,
                           "--batch-size", "4"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                         preexec_fn=_default_sigint)
     wait_for(lambda: man.exists() and len(man.read_text().splitlines()) >= 3, 120, "three finished jobs")
     os.killpg(p.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     _, err = p.communicate(timeout=60)

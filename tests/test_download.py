@@ -331,8 +331,10 @@ def test_interrupted_process_is_resumed_by_the_next_run(env, server, tarballs):
     quarter = len(tarballs.nested) // 4
     server.default[PATH] = ("gate", quarter, release)
     part = env.downloads / "tiny.tar.part"
+    # preexec_fn: a shell that ran the tests in the background leaves SIGINT ignored; restore the default.
     proc = subprocess.Popen([MUSE, "download", "tiny"], cwd=ROOT, env=dict(os.environ),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120  # generous: a loaded 2-core CI machine starts processes slowly
     while (not part.exists() or part.stat().st_size < quarter) and time.monotonic() < deadline:
         time.sleep(0.02)

@@ -58,6 +58,14 @@ output_option = click.option(
     help="A directory for many files, a .mid path for one, or - for MIDI on stdout. Default: current directory.")
 
 
+def generation_options(f):
+    """The options every command that writes generated MIDI shares, in help order."""
+    for option in reversed((temperature_option, seed_option, qpm_option, checkpoint_option, output_option,
+                            wav_option, soundfont_option, force_option)):
+        f = option(f)
+    return f
+
+
 def _info(msg: str) -> None:
     click.echo(msg, err=True)
 
@@ -167,15 +175,8 @@ def _load(checkpoint: str | None, rows: int):
               help="How many melodies.")
 @click.option("--seconds", "-s", type=float, default=None, callback=_seconds,
               help=f"Length of each melody (long form: chained 2-bar segments). Max {settings.MAX_SECONDS:g}.")
-@temperature_option
-@seed_option
-@qpm_option
 @prompt_option
-@checkpoint_option
-@output_option
-@wav_option
-@soundfont_option
-@force_option
+@generation_options
 def sample_cmd(num, seconds, temperature, seed, qpm, prompt, checkpoint, output, wav, soundfont, force):
     """Sample melodies from the model's prior.
 
@@ -262,14 +263,7 @@ def encode_cmd(files, output, sample_z, seed, checkpoint, force):
 @prompt_option
 @click.option("--midi", "midi_file", default=None, metavar="FILE.mid|-",
               help="A MIDI primer: encode it and decode its windows (wins over --prompt).")
-@temperature_option
-@seed_option
-@qpm_option
-@checkpoint_option
-@output_option
-@wav_option
-@soundfont_option
-@force_option
+@generation_options
 def decode_cmd(latents, prompt, midi_file, temperature, seed, qpm, checkpoint, output, wav, soundfont, force):
     """Decode latent vectors (muse encode's output), a MIDI primer, or a text prompt into MIDI.
 
@@ -331,14 +325,7 @@ def decode_cmd(latents, prompt, midi_file, temperature, seed, qpm, checkpoint, o
 @click.option("--steps", type=click.IntRange(2, 64), default=5, show_default=True,
               help="Number of melodies from A to B, both ends included.")
 @click.option("--concat", is_flag=True, help="Write one MIDI with the steps in sequence.")
-@temperature_option
-@seed_option
-@qpm_option
-@checkpoint_option
-@output_option
-@wav_option
-@soundfont_option
-@force_option
+@generation_options
 def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, output, wav, soundfont, force):
     """Morph between two melodies by spherical interpolation of their latents.
 

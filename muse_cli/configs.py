@@ -96,3 +96,37 @@ def build_config(base: str, hparams: dict[str, Any] | None = None):
             value = int(value)  # TOML and JSON may write 1000 as 1000.0
         config.hparams.set_hparam(key, value)
     return config
+
+
+def any_config(base: str, hparams: dict[str, Any] | None = None):
+    """A magenta Config for any MusicVAE config key: muse's seeded melody configs, magenta's own otherwise."""
+    from magenta.models.music_vae import configs
+
+    if base in MELODY_CONFIGS:
+        return build_config(base, hparams)
+    if base not in configs.CONFIG_MAP:
+        raise KeyError(base)
+    config = copy.deepcopy(configs.CONFIG_MAP[base])
+    for key, value in (hparams or {}).items():
+        config.hparams.set_hparam(key, value)
+    return config
+
+
+def create_variables(config) -> None:
+    """Build ``config``'s inference model in the current graph and create all its variables.
+
+    magenta creates variables on first use, so this encodes and samples once at batch size 1.
+    """
+    import tensorflow.compat.v1 as tf
+
+    hp = config.hparams
+    hp.batch_size = 1
+    config.model.build(hp, config.data_converter.output_depth, is_training=False)
+    steps, control = hp.max_seq_len, config.data_converter.control_depth
+    z = None
+    if hp.z_size:
+        config.model.encode(tf.zeros([1, steps, config.data_converter.input_depth]), tf.constant([steps]),
+                            tf.zeros([1, steps, control]) if control else None)
+        z = tf.zeros([1, hp.z_size])
+    config.model.sample(1, max_length=steps, z=z, temperature=1.0,
+                        c_input=tf.zeros([steps, control]) if control else None)

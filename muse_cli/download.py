@@ -34,7 +34,6 @@ Two processes installing one name take turns on ``downloads/NAME.lock``
 
 from __future__ import annotations
 
-import copy
 import fcntl
 import hashlib
 import http.client
@@ -530,32 +529,16 @@ def _config_variables(config: str, hparams: dict) -> dict[str, list[int]]:
     import tensorflow.compat.v1 as tf
     from magenta.models.music_vae import configs as magenta_configs
 
-    from muse_cli.configs import MELODY_CONFIGS, build_config
+    from muse_cli.configs import any_config, create_variables
 
     if config not in magenta_configs.CONFIG_MAP:
         raise CheckpointError(f"config {config!r} is not one of magenta's MusicVAE configs; fix the registry entry")
     try:
-        if config in MELODY_CONFIGS:
-            cfg = build_config(config, hparams)
-        else:
-            cfg = copy.deepcopy(magenta_configs.CONFIG_MAP[config])
-            for k, v in hparams.items():
-                cfg.hparams.set_hparam(k, v)
+        cfg = any_config(config, hparams)
     except (KeyError, ValueError) as exc:
         raise CheckpointError(f"bad hparams for config {config} in the registry: {exc}") from None
     with tf.Graph().as_default() as graph:
-        hp = cfg.hparams
-        hp.batch_size = 1
-        cfg.model.build(hp, cfg.data_converter.output_depth, is_training=False)
-        # Variables are created on first use: encode and sample once (as random_weights does).
-        steps, control = hp.max_seq_len, cfg.data_converter.control_depth
-        z = None
-        if hp.z_size:
-            cfg.model.encode(tf.zeros([1, steps, cfg.data_converter.input_depth]), tf.constant([steps]),
-                             tf.zeros([1, steps, control]) if control else None)
-            z = tf.zeros([1, hp.z_size])
-        cfg.model.sample(1, max_length=steps, z=z, temperature=1.0,
-                         c_input=tf.zeros([steps, control]) if control else None)
+        create_variables(cfg)
         shapes = {v.op.name: v.shape.as_list() for v in graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
                   if v.op.name != "global_step"}
     _VARIABLES[key] = shapes

@@ -25,30 +25,15 @@ def make_random_checkpoint(out_dir: Path, config: str, hparams: dict | None = No
 
     _quiet_tensorflow()
     import tensorflow.compat.v1 as tf
-    from magenta.models.music_vae import configs as magenta_configs
 
-    from muse_cli.configs import MELODY_CONFIGS, build_config
+    from muse_cli.configs import any_config, create_variables
 
-    if config in MELODY_CONFIGS:
-        cfg = build_config(config, hparams)
-    else:
-        import copy
-
-        cfg = copy.deepcopy(magenta_configs.CONFIG_MAP[config])
-        for k, v in (hparams or {}).items():
-            cfg.hparams.set_hparam(k, v)
+    cfg = any_config(config, hparams)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     with tf.Graph().as_default():
         tf.set_random_seed(seed)
-        cfg.hparams.batch_size = 1
-        cfg.model.build(cfg.hparams, cfg.data_converter.output_depth, is_training=False)
-        # Variables are created lazily on first use: encode and sample once.
-        depth = cfg.data_converter.input_depth
-        if cfg.hparams.z_size:
-            cfg.model.encode(tf.zeros([1, 4, depth]), tf.constant([4]))
-        cfg.model.sample(1, max_length=4, z=tf.zeros([1, cfg.hparams.z_size]) if cfg.hparams.z_size else None,
-                         temperature=1.0)
+        create_variables(cfg)
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             tf.train.Saver().save(sess, str(out_dir / "model.ckpt"), write_meta_graph=False)

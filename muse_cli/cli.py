@@ -420,4 +420,7 @@ _register_optional()
 
 def main() -> None:
     """Entry point of the `muse` script."""
+    from muse_cli.io import keep_stdout_clean
+
+    keep_stdout_clean()
     cli(prog_name="muse")

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from muse_cli.errors import InputError, RenderError
+from muse_cli.io import stdout_to_stderr
 
 SAMPLE_RATE = 44100
 SILENCE_PEAK = 1e-4  # below this peak amplitude the audio counts as silent
@@ -25,7 +26,8 @@ def default_soundfont() -> Path:
 
 def _check_fluidsynth() -> None:
     try:
-        import fluidsynth  # noqa: F401
+        with stdout_to_stderr():
+            import fluidsynth  # noqa: F401
     except ImportError as exc:
         if "FluidSynth library" in str(exc):
             raise RenderError(f"the FluidSynth library is not installed; install Debian's {FLUIDSYNTH_PACKAGE} "
@@ -53,7 +55,8 @@ def synthesize(midi: bytes, rate: int = SAMPLE_RATE, soundfont: Path | None = No
         raise InputError(f"{source} has no notes to render")
     _check_fluidsynth()
     try:
-        audio = pm.fluidsynth(fs=rate, synthesizer=str(sf2))
+        with stdout_to_stderr():
+            audio = pm.fluidsynth(fs=rate, synthesizer=str(sf2))
     except Exception as exc:
         raise RenderError(f"FluidSynth could not render {source} with {sf2}: {exc}") from None
     n = int(round(pm.get_end_time() * rate))

@@ -175,11 +175,26 @@ def test_render_writes_a_wav_of_the_right_length_and_rate(data_dir, tmp_path):
     assert np.sqrt(np.mean(pcm.astype(float) ** 2)) > 100  # not silent
 
 
-def test_render_pipes_stdin_to_stdout(data_dir, muse):
-    p = muse("render", "-", "-o", "-", input=(data_dir / "folk_b.mid").read_bytes())
+@pytest.mark.parametrize("ci", ["", "true"])
+def test_render_pipes_stdin_to_stdout(data_dir, muse, ci):
+    # CI=true makes pyfluidsynth print where it found libfluidsynth; that line must go to stderr
+    p = muse("render", "-", "-o", "-", input=(data_dir / "folk_b.mid").read_bytes(), env={"CI": ci})
     assert p.returncode == 0, p.stderr
+    assert p.stdout[:4] == b"RIFF", p.stdout[:80]
     rate, seconds, _ = wav_info(p.stdout)
     assert rate == 44100 and seconds == pytest.approx(8.0, abs=0.01)
+
+
+def test_sample_pipe_into_render_under_ci(tiny_checkpoint, muse):
+    """The README's pipeline `muse sample -o - | muse render - -o -`, with CI=true as in CI jobs."""
+    env = {"CI": "true"}
+    s = muse("sample", "--seed", 3, "-c", tiny_checkpoint, "-o", "-", env=env)
+    assert s.returncode == 0, s.stderr
+    assert s.stdout[:4] == b"MThd", s.stdout[:80]
+    r = muse("render", "-", "-o", "-", input=s.stdout, env=env)
+    assert r.returncode == 0, r.stderr
+    rate, seconds, _ = wav_info(r.stdout)
+    assert rate == 44100 and seconds == pytest.approx(midi_of(io.BytesIO(s.stdout)).get_end_time(), abs=0.01)
 
 
 def test_render_never_imports_tensorflow(data_dir, tmp_path):

@@ -112,8 +112,12 @@ def _onehot(idx: np.ndarray, depth: int = 90) -> np.ndarray:
 
 def train(data: dict[str, np.ndarray], workdir: Path, max_steps: int, seed: int = 0,
           save_every: int = 500, eval_every: int = 1000, max_minutes: float | None = None,
-          hparams: dict | None = None, log=print) -> Path:
-    """Train (or resume) and return the export directory of the latest model variables."""
+          hparams: dict | None = None, init_from: Path | None = None, log=print) -> Path:
+    """Train (or resume) and return the export directory of the latest model variables.
+
+    ``init_from`` (a checkpoint of model variables only, e.g. the shipped one) starts a new workdir from
+    those weights and their global step, with fresh optimizer slots; a workdir with saved state ignores it.
+    """
     import tensorflow.compat.v1 as tf
 
     from muse_cli.configs import build_config
@@ -159,6 +163,10 @@ def train(data: dict[str, np.ndarray], workdir: Path, max_steps: int, seed: int 
             if latest:
                 state_saver.restore(sess, latest)
                 log(f"resumed from {latest}")
+            elif init_from is not None:
+                prefix = tf.train.latest_checkpoint(str(init_from)) or str(Path(init_from) / "model.ckpt")
+                export_saver.restore(sess, prefix)
+                log(f"started from the model variables of {prefix} (fresh optimizer state)")
             step = int(sess.run(model.global_step))
             log_path = workdir / "log.csv"
             new_log = not log_path.exists()
@@ -276,6 +284,8 @@ def main(argv=None) -> int:
     ap.add_argument("--save-every", type=int, default=500)
     ap.add_argument("--windows", type=Path, default=None, help="an .npz of train/valid/test windows to use")
     ap.add_argument("--hparams", default="{}", help="JSON overrides of the shipped hparams")
+    ap.add_argument("--init-from", type=Path, default=None,
+                    help="continue from a checkpoint of model variables (e.g. the shipped one)")
     args = ap.parse_args(argv)
     from muse_cli import corpus
 
@@ -291,7 +301,7 @@ def main(argv=None) -> int:
     print({k: v.shape[0] for k, v in data.items()}, file=sys.stderr)
     train(data, args.workdir, args.steps, seed=args.seed, save_every=args.save_every,
           eval_every=args.eval_every, max_minutes=args.max_minutes, hparams=json.loads(args.hparams),
-          log=lambda m: print(m, file=sys.stderr, flush=True))
+          init_from=args.init_from, log=lambda m: print(m, file=sys.stderr, flush=True))
     plot(args.workdir / "log.csv", args.workdir / "curves.png")
     return 0
 

@@ -18,8 +18,11 @@ import click
               help="With --prompts: the sampling temperature of the prompted melodies.")
 @click.option("--per-pole", type=click.IntRange(2, 512), default=32, show_default=True,
               help="With --prompts: melodies per prompt pole.")
+@click.option("--candidates", type=click.IntRange(1, 256), default=None,
+              help="With --prompts: melodies drawn per prompted melody for the feature-guided choice "
+                   "(default as muse sample --prompt; 1 measures the head alone).")
 @click.option("--seed", type=int, default=0, show_default=True)
-def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_pole, seed):
+def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_pole, candidates, seed):
     """Measure a checkpoint on the test split of muse's corpus.
 
     \b
@@ -31,6 +34,7 @@ def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_po
       muse eval
       muse eval --checkpoint cat-mel_2bar_big --json
       muse eval --prompts
+      muse eval --prompts --candidates 1      # the attention head alone
     """
     from muse_cli.model import batch_size_for, load_model
 
@@ -40,7 +44,7 @@ def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_po
         from muse_cli.prompt import adherence
 
         result = adherence.evaluate_prompts(model, n_per_pole=per_pole, seed=seed, temperature=temperature,
-                                            log=lambda msg: click.echo(msg, err=True))
+                                            candidates=candidates, log=lambda msg: click.echo(msg, err=True))
         click.echo(json.dumps(result, indent=1) if json_ else adherence.format_report(result))
         return
     from muse_cli.evaluate import evaluate, format_report

@@ -187,9 +187,12 @@ def segments_for(seconds: float | None, qpm: float) -> int:
     return max(1, math.ceil(seconds / seg_seconds - 1e-9))
 
 
-def latent_path(seed: int, index: int, segments: int, z_size: int, rho: float = LONGFORM_RHO) -> np.ndarray:
-    """A smooth latent path: an AR(1) walk that keeps every step distributed as the prior N(0, I)."""
-    rng = np.random.default_rng([seed, index, 0])
+def latent_path(seed: int, index: int, segments: int, z_size: int, rho: float = LONGFORM_RHO,
+                candidate: int = 0) -> np.ndarray:
+    """A smooth latent path: an AR(1) walk that keeps every step distributed as the prior N(0, I).
+
+    ``candidate`` > 0 draws an alternative path for the same melody (prompt candidates)."""
+    rng = np.random.default_rng([seed, index, 0] + ([candidate] if candidate else []))
     z = np.empty((segments, z_size), np.float32)
     z[0] = rng.standard_normal(z_size)
     for k in range(1, segments):
@@ -198,9 +201,9 @@ def latent_path(seed: int, index: int, segments: int, z_size: int, rho: float = 
 
 
 def walk_around(mean: np.ndarray, scale: np.ndarray, seed: int, index: int, segments: int,
-                temperature: float, rho: float = LONGFORM_RHO) -> np.ndarray:
+                temperature: float, rho: float = LONGFORM_RHO, candidate: int = 0) -> np.ndarray:
     """The same AR(1) walk inside a Gaussian N(mean, diag(scale²)) (used by prompts)."""
-    eps = latent_path(seed, index, segments, len(mean), rho)
+    eps = latent_path(seed, index, segments, len(mean), rho, candidate)
     return (mean[None, :] + temperature * scale[None, :] * eps).astype(np.float32)
 
 
@@ -215,11 +218,14 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return (np.sin((1.0 - t) * omega) / so * a + np.sin(t * omega) / so * b).astype(np.float32)
 
 
-def decode_paths(model: Model, paths: list[np.ndarray], seeds: list[tuple[int, int]],
+def decode_paths(model: Model, paths: list[np.ndarray], seeds: list[tuple[int, ...]],
                  temperature: float) -> list[np.ndarray]:
-    """Decode several latent paths (one per melody) in shared batches; join each path's windows."""
+    """Decode several latent paths (one per melody) in shared batches; join each path's windows.
+
+    ``seeds[m]`` is (seed, index) or (seed, index, candidate): window k of path m decodes with
+    noise (seed, index, 1, k) or (seed, index, 1, k, candidate)."""
     flat = np.concatenate(paths, axis=0)
-    noise = [(s, i, 1, k) for (s, i), p in zip(seeds, paths) for k in range(len(p))]
+    noise = [(s[0], s[1], 1, k, *s[2:]) for s, p in zip(seeds, paths) for k in range(len(p))]
     events = model.decode_events(flat, temperature=temperature, noise_seeds=noise)
     out, pos = [], 0
     for p in paths:

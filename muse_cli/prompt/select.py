@@ -1,0 +1,98 @@
+"""Feature-guided choice among candidates: the prompt says which way a melody's measurable
+features should move (higher, busier, rising ...); of several melodies drawn from the prompt's
+region, keep the one whose measured features fit best.
+
+A ridge regression (the *probe*), fitted beside the head on the same captions, maps a prompt's
+mean-pooled token embeddings to the features that the windows its caption describes have on
+average (standardized). At generation time the prompt's predicted features ``p`` and the average
+prediction over the training captions ``n`` (the probe's reference) give a direction ``d = p - n``; each candidate melody is measured (mean over its
+2-bar windows) and scored by ``-sum_j d_j^2 (f_j - (n_j + g d_j))^2``: attributes the prompt
+does not move (``d_j`` near 0) do not count, and those it names pull toward ``n + g d`` with the
+same guidance ``g`` as the latent mean. The probe is saved in ``prompt_head/probe.npz``; a head
+without one samples as before.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+
+PROBE = "probe.npz"
+FEATURES = ("mean_pitch", "density", "slope", "stepwise", "major_minus_minor", "pitch_range")
+RIDGE = 1.0
+CANDIDATES = 16  # melodies drawn per requested melody; the best-fitting one is kept
+
+
+def pooled(h: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean of the unmasked token embeddings [n, 384] (the sentence embedding of MiniLM)."""
+    m = np.asarray(mask, np.float32)[..., None]
+    return (np.asarray(h, np.float32) * m).sum(1) / np.maximum(m.sum(1), 1.0)
+
+
+class FeatureProbe:
+    """Prompt embedding -> expected standardized features of the melodies it describes."""
+
+    def __init__(self, weights: np.ndarray, bias: np.ndarray, feat_mean: np.ndarray, feat_std: np.ndarray,
+                 reference: np.ndarray, features: tuple[str, ...] = FEATURES):
+        self.weights, self.bias = weights.astype(np.float32), bias.astype(np.float32)
+        self.reference = np.asarray(reference, np.float32)  # mean prediction over the training captions
+        self.feat_mean, self.feat_std = feat_mean.astype(np.float64), feat_std.astype(np.float64)
+        self.features = tuple(features)
+
+    # -- fitting -------------------------------------------------------------------------------
+    @classmethod
+    def fit(cls, emb: np.ndarray, feats: dict, match: list[np.ndarray], ridge: float = RIDGE) -> "FeatureProbe":
+        """Ridge regression from caption embeddings [c, d] to the mean standardized features of
+        each caption's matching windows (``match[c]`` indexes ``feats``' arrays)."""
+        f = np.stack([np.asarray(feats[k], np.float64) for k in FEATURES], 1)
+        mean, std = f.mean(0), np.maximum(f.std(0), 1e-3)
+        fz = (f - mean) / std
+        keep = [c for c, m in enumerate(match) if len(m)]
+        y = np.stack([fz[match[c]].mean(0) for c in keep])
+        x = np.asarray(emb, np.float64)[keep]
+        xm = x.mean(0)
+        xc = x - xm
+        w = np.linalg.solve(xc.T @ xc + ridge * len(keep) * np.eye(x.shape[1]) / 100.0, xc.T @ (y - y.mean(0)))
+        b = y.mean(0) - xm @ w
+        return cls(w, b, mean, std, reference=xm @ w + b)
+
+    # -- use -------------------------------------------------------------------------------------
+    def predict(self, emb: np.ndarray) -> np.ndarray:
+        return np.asarray(emb, np.float32) @ self.weights + self.bias
+
+    def standardize(self, rows: list[dict]) -> np.ndarray:
+        f = np.array([[r[k] for k in self.features] for r in rows], np.float64)
+        return (f - self.feat_mean) / self.feat_std
+
+    def scores(self, prompt: np.ndarray, neutral: np.ndarray, candidates: np.ndarray, guidance: float) -> np.ndarray:
+        """Score of each candidate's standardized features [k, f] (higher fits the prompt better)."""
+        d = np.asarray(prompt, np.float64) - np.asarray(neutral, np.float64)
+        target = np.asarray(neutral, np.float64) + guidance * d
+        return -((d * d)[None, :] * (candidates - target[None, :]) ** 2).sum(1)
+
+    # -- storage -------------------------------------------------------------------------------
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez(buf, weights=self.weights, bias=self.bias, feat_mean=self.feat_mean, feat_std=self.feat_std,
+                 reference=self.reference, features=np.array(self.features))
+        return buf.getvalue()
+
+    @classmethod
+    def load(cls, directory: Path) -> "FeatureProbe | None":
+        path = Path(directory) / PROBE
+        if not path.exists():
+            return None
+        with np.load(path, allow_pickle=False) as d:
+            return cls(d["weights"], d["bias"], d["feat_mean"], d["feat_std"], d["reference"],
+                       tuple(str(s) for s in d["features"]))
+
+
+def melody_features(events: np.ndarray) -> dict:
+    """Features of a melody's events (a multiple of 32 steps): the mean over its 2-bar windows."""
+    from muse_cli.prompt.captions import batch_features
+
+    ev = np.asarray(events).reshape(-1, 32)
+    rows = batch_features(ev)
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}

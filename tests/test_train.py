@@ -13,10 +13,10 @@ from muse_cli.evaluate import load_test_windows
 TINY = '{"z_size": 8, "enc_rnn_size": [16], "dec_rnn_size": [16], "batch_size": 8}'
 
 
-def run_train(workdir, windows, steps):
+def run_train(workdir, windows, steps, *extra):
     return subprocess.run([sys.executable, "-m", "muse_cli.train", "--workdir", str(workdir), "--windows",
                            str(windows), "--steps", str(steps), "--eval-every", "2", "--save-every", "2",
-                           "--hparams", TINY], capture_output=True, text=True, timeout=600)
+                           "--hparams", TINY, *map(str, extra)], capture_output=True, text=True, timeout=600)
 
 
 def test_train_a_few_steps_then_resume(tmp_path):
@@ -42,3 +42,11 @@ def test_train_a_few_steps_then_resume(tmp_path):
 
     names = tf.train.load_checkpoint(latest).get_variable_to_shape_map()
     assert "global_step" in names and not any("Adam" in n for n in names)
+    # A second run started from those variables (as `make train` does) continues at step 5.
+    third = run_train(tmp_path / "next", windows, 7, "--init-from", tmp_path / "run" / "export")
+    assert third.returncode == 0, third.stderr[-2000:]
+    assert "started from the model variables of" in third.stderr
+    assert [int(r["step"]) for r in csv.DictReader(open(tmp_path / "next" / "log.csv"))] == [6, 7]
+    first_vars = tf.train.load_checkpoint(latest)
+    started = tf.train.load_checkpoint(_checkpoint_prefix(tmp_path / "next" / "export"))
+    assert started.get_tensor("global_step") == 7 and first_vars.get_tensor("global_step") == 5

@@ -177,6 +177,8 @@ def train(data: dict[str, np.ndarray], workdir: Path, max_steps: int, seed: int 
                                      "sampling_prob", "valid_acc", "valid_note_on_acc"])
                 t_start = time.time()
                 wall0 = _previous_wall(log_path)
+                if new_log and init_from is not None:
+                    wall0 = _prior_wall(Path(init_from))  # wall_s stays the whole model's training time
                 while step < max_steps:
                     rng = np.random.default_rng([seed, step])
                     idx = rng.integers(0, len(train_x), size=batch_size)
@@ -226,6 +228,14 @@ def _sampling_prob(hp: dict, step: int) -> float:
         k = hp["sampling_rate"]
         return float(1.0 - k / (k + np.exp(min(step / k, 50.0))))
     return 0.0
+
+
+def _prior_wall(init_from: Path) -> float:
+    """Training wall time behind the variables in ``init_from``: its run's log.csv or its muse.json."""
+    prior = _previous_wall(init_from.parent / "log.csv")
+    if not prior and (init_from / "muse.json").exists():
+        prior = float(json.loads((init_from / "muse.json").read_text()).get("train_wall_s", 0.0))
+    return prior
 
 
 def _previous_wall(log_path: Path) -> float:

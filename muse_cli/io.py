@@ -47,11 +47,12 @@ def stdout_to_stderr():
 
 
 class _QuietImportFinder(importlib.abc.MetaPathFinder):
-    """Imports the named modules with stdout sent to stderr.
+    """Imports the named modules quietly: CI unset and stdout sent to stderr while they load.
 
     pyfluidsynth prints where it found libfluidsynth to stdout at import time whenever the CI
     variable is set, and pretty_midi, note_seq and magenta all import it: without this,
-    `muse sample -o -` or `muse render - -o -` in a CI job would put that line into the file.
+    `muse sample -o -` or `muse render - -o -` in a CI job would put that line into the file,
+    and on stderr it would turn every one-line error into two lines.
     """
 
     modules = frozenset({"fluidsynth"})
@@ -69,8 +70,13 @@ class _QuietImportFinder(importlib.abc.MetaPathFinder):
                 return real.create_module(spec)
 
             def exec_module(self, module):
-                with stdout_to_stderr():
-                    real.exec_module(module)
+                ci = os.environ.pop("CI", None)
+                try:
+                    with stdout_to_stderr():
+                        real.exec_module(module)
+                finally:
+                    if ci is not None:
+                        os.environ["CI"] = ci
 
         spec.loader = _Loader()
         return spec

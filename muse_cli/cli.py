@@ -53,6 +53,10 @@ soundfont_option = click.option("--soundfont", type=click.Path(dir_okay=False, p
 prompt_option = click.option(
     "--prompt", "-p", default=None, metavar="TEXT",
     help="Describe the melody in words (needs the checkpoint's prompt head; see `muse fit-prompt`).")
+candidates_option = click.option(
+    "--candidates", type=click.IntRange(1, 256), default=None, metavar="N",
+    help="With --prompt: draw N melodies for each one asked for and keep the one whose measured features "
+         "(register, density, contour...) best fit the words. Default 16; 1 turns the choice off.")
 output_option = click.option(
     "--output", "-o", default=None, metavar="PATH|-",
     help="A directory for many files, a .mid path for one, or - for MIDI on stdout. Default: current directory.")
@@ -176,8 +180,9 @@ def _load(checkpoint: str | None, rows: int):
 @click.option("--seconds", "-s", type=float, default=None, callback=_seconds,
               help=f"Length of each melody (long form: chained 2-bar segments). Max {settings.MAX_SECONDS:g}.")
 @prompt_option
+@candidates_option
 @generation_options
-def sample_cmd(num, seconds, temperature, seed, qpm, prompt, checkpoint, output, wav, soundfont, force):
+def sample_cmd(num, seconds, temperature, seed, qpm, prompt, candidates, checkpoint, output, wav, soundfont, force):
     """Sample melodies from the model's prior.
 
     \b
@@ -202,7 +207,7 @@ def sample_cmd(num, seconds, temperature, seed, qpm, prompt, checkpoint, output,
         from muse_cli.prompt.api import sample_with_prompt
 
         items = sample_with_prompt(model, prompt, n=num, seconds=seconds, temperature=temperature, seed=seed,
-                                   qpm=qpm)
+                                   qpm=qpm, candidates=candidates)
     else:
         items = m.sample(model, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm)
     _info(f"seed {seed}")
@@ -263,8 +268,10 @@ def encode_cmd(files, output, sample_z, seed, checkpoint, force):
 @prompt_option
 @click.option("--midi", "midi_file", default=None, metavar="FILE.mid|-",
               help="A MIDI primer: encode it and decode its windows (wins over --prompt).")
+@candidates_option
 @generation_options
-def decode_cmd(latents, prompt, midi_file, temperature, seed, qpm, checkpoint, output, wav, soundfont, force):
+def decode_cmd(latents, prompt, midi_file, candidates, temperature, seed, qpm, checkpoint, output, wav, soundfont,
+               force):
     """Decode latent vectors (muse encode's output), a MIDI primer, or a text prompt into MIDI.
 
     \b
@@ -294,8 +301,8 @@ def decode_cmd(latents, prompt, midi_file, temperature, seed, qpm, checkpoint, o
         model = _load(checkpoint, 1)
         from muse_cli.prompt.api import decode_prompt
 
-        _write(decode_prompt(model, prompt, temperature=temperature, seed=seed, qpm=qpm), paths, force, wav,
-               soundfont)
+        _write(decode_prompt(model, prompt, temperature=temperature, seed=seed, qpm=qpm, candidates=candidates),
+               paths, force, wav, soundfont)
         return
     if midi_file is not None:
         melodies = _read_melodies((midi_file,))

@@ -336,6 +336,31 @@ def test_fit_prompt_command(prompted, tmp_path):
     assert "fit-prompt: about" in result.stderr and (out / "head.json").exists()
 
 
+def test_sample_and_decode_take_candidates(prompted, tmp_path):
+    """`--candidates N` reaches the choice: the CLI writes what the library makes with that N."""
+    from click.testing import CliRunner
+
+    from muse_cli.cli import cli
+    from muse_cli.prompt.api import decode_prompt, sample_with_prompt
+
+    model, text = prompted["model"], "a busy Irish reel"
+    for k in (1, 6):
+        out = tmp_path / f"s{k}.mid"
+        r = CliRunner().invoke(cli, ["sample", "-p", text, "--candidates", str(k), "--seed", "4", "-c",
+                                     str(prompted["ckpt"]), "-o", str(out)], catch_exceptions=False)
+        assert r.exit_code == 0, r.stderr
+        (g,) = sample_with_prompt(model, text, n=1, seed=4, candidates=k)
+        assert out.read_bytes() == g.midi()
+        out = tmp_path / f"d{k}.mid"
+        r = CliRunner().invoke(cli, ["decode", "-p", text, "--candidates", str(k), "--seed", "4", "-c",
+                                     str(prompted["ckpt"]), "-o", str(out)], catch_exceptions=False)
+        assert r.exit_code == 0, r.stderr
+        (g,) = decode_prompt(model, text, seed=4, candidates=k)
+        assert out.read_bytes() == g.midi()
+    r = CliRunner().invoke(cli, ["sample", "-p", text, "--candidates", "0"])
+    assert r.exit_code == 2 and "--candidates" in r.stderr
+
+
 def test_evaluate_prompts_reports_every_pair(prompted):
     from muse_cli.prompt.adherence import PAIRS, evaluate_prompts, format_report, pairwise_accuracy
 

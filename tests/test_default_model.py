@@ -80,18 +80,23 @@ def test_muse_eval_prints_every_field():
 
 
 def test_prompts_move_the_measured_attributes_of_the_shipped_model(default_model):
-    """Training wordings of opposite poles give melodies whose measured attribute differs that way,
-    and the feature-guided choice widens the gap over the attention head alone."""
+    """Opposite prompts give melodies whose measured attribute is ordered that way (pairwise accuracy
+    over 12 x 12 melodies), and the feature-guided choice orders them at least as well as the head alone."""
+    from muse_cli.midi import notes_to_events
     from muse_cli.prompt.api import sample_with_prompt
     from muse_cli.prompt.select import melody_features
-    from muse_cli.midi import notes_to_events
+
+    assert default_model.checkpoint.joinpath("prompt_head", "probe.npz").exists()
 
     def measure(text, key, candidates=None):
         mel = sample_with_prompt(default_model, text, n=12, seed=11, candidates=candidates)
-        return np.mean([melody_features(notes_to_events(g.notes, 0, 32))[key] for g in mel])
+        return np.array([melody_features(notes_to_events(g.notes, 0, 32))[key] for g in mel])
+
+    def accuracy(a, b):
+        return np.mean(a[:, None] > b[None, :]) + 0.5 * np.mean(a[:, None] == b[None, :])
 
     for high, low, key in (("a tune in a high register", "a tune in a low register", "mean_pitch"),
                            ("a busy tune", "a sparse tune", "density")):
-        guided = measure(high, key) - measure(low, key)
-        alone = measure(high, key, candidates=1) - measure(low, key, candidates=1)
-        assert guided > 0 and guided > alone, (key, guided, alone)
+        guided = accuracy(measure(high, key), measure(low, key))
+        alone = accuracy(measure(high, key, candidates=1), measure(low, key, candidates=1))
+        assert guided >= 0.9 and guided >= alone, (key, guided, alone)

@@ -21,8 +21,11 @@ import click
 @click.option("--candidates", type=click.IntRange(1, 256), default=None,
               help="With --prompts: melodies drawn per prompted melody for the feature-guided choice "
                    "(default as muse sample --prompt; 1 measures the head alone).")
+@click.option("--guidance", type=click.FloatRange(0.0, 10.0), default=None,
+              help="With --prompts: how far prompts push away from the neutral prompt (default as muse sample "
+                   "--prompt).")
 @click.option("--seed", type=int, default=0, show_default=True)
-def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_pole, candidates, seed):
+def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_pole, candidates, guidance, seed):
     """Measure a checkpoint on the test split of muse's corpus.
 
     \b
@@ -44,7 +47,8 @@ def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_po
         from muse_cli.prompt import adherence
 
         result = adherence.evaluate_prompts(model, n_per_pole=per_pole, seed=seed, temperature=temperature,
-                                            candidates=candidates, log=lambda msg: click.echo(msg, err=True))
+                                            candidates=candidates, guidance=guidance,
+                                            log=lambda msg: click.echo(msg, err=True))
         click.echo(json.dumps(result, indent=1) if json_ else adherence.format_report(result))
         return
     from muse_cli.evaluate import evaluate, format_report

@@ -100,3 +100,15 @@ def test_prompts_move_the_measured_attributes_of_the_shipped_model(default_model
         guided = accuracy(measure(high, key), measure(low, key))
         alone = accuracy(measure(high, key, candidates=1), measure(low, key, candidates=1))
         assert guided >= 0.9 and guided >= alone, (key, guided, alone)
+
+
+def test_the_readme_prompt_gives_a_melody_not_a_held_note(default_model):
+    """`muse decode/sample --prompt "a slow sad tune in A minor"`: sparse, yet 4 or more notes per 2 bars
+    (guidance 2 decoded it as one held note)."""
+    from muse_cli.prompt.api import decode_prompt, sample_with_prompt
+
+    text = "a slow sad tune in A minor"
+    melodies = sample_with_prompt(default_model, text, n=8, seed=1)
+    melodies += [decode_prompt(default_model, text, seed=s)[0] for s in range(3)]
+    counts = [len(g.notes) for g in melodies]
+    assert min(counts) >= 4 and np.mean(counts) <= 10, counts

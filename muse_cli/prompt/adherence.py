@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 TARGET_MEAN, TARGET_EACH = 0.90, 0.80
+PLAUSIBLE_NOTES = (4, 32)  # notes per 2 bars of a usable melody (the default model's test of its samples)
 PROMPTS_PER_POLE = 4
 
 
@@ -218,15 +219,27 @@ def evaluate_prompts(model, n_per_pole: int = 32, seed: int = 0, temperature: fl
             "mean_a": float(np.mean(va)), "mean_b": float(np.mean(vb)), "mean_prior": float(np.mean(vp)),
         })
     acc = [r["accuracy"] for r in results]
+    lo, hi = PLAUSIBLE_NOTES
+    counts = np.array([_notes_per_window(ev) for ev in events])
     out = {"checkpoint": model.name, "n_per_pole": n_per_pole, "seed": seed, "temperature": temperature,
            "guidance": guidance, "segments": segments, "candidates": k,
            "pairs": results, "mean_accuracy": float(np.mean(acc)),
            "mean_baseline": float(np.mean([r["baseline"] for r in results])),
            "min_accuracy": float(np.min(acc)), "target": {"mean": TARGET_MEAN, "each": TARGET_EACH},
-           "passed": bool(np.mean(acc) >= TARGET_MEAN and np.min(acc) >= TARGET_EACH)}
+           "passed": bool(np.mean(acc) >= TARGET_MEAN and np.min(acc) >= TARGET_EACH),
+           "plausible": {"notes_per_2_bars": list(PLAUSIBLE_NOTES),
+                         "share": float(np.mean((counts >= lo) & (counts <= hi))),
+                         "share_prior": float(np.mean([lo <= _notes_per_window(ev) <= hi for ev in prior])),
+                         "min": float(counts.min()), "mean": float(counts.mean())}}
     if clf is not None:
         out["style_classifier_accuracy"] = clf.valid_accuracy
     return out
+
+
+def _notes_per_window(events: np.ndarray) -> float:
+    """Note onsets per 2-bar window of one melody's events (magenta melody encoding: >= 2 starts a note)."""
+    ev = np.asarray(events).reshape(-1, 32)
+    return float(np.mean((ev >= 2).sum(1)))
 
 
 def format_report(result: dict) -> str:
@@ -242,6 +255,11 @@ def format_report(result: dict) -> str:
     lines.append(f"{'mean':<10} {'':<30} {'':<18} {result['mean_accuracy']:>8.3f} {result['mean_baseline']:>6.3f}  "
                  f"({verdict} the target: mean >= {result['target']['mean']:.2f}, each >= "
                  f"{result['target']['each']:.2f})")
+    if "plausible" in result:
+        p = result["plausible"]
+        lines.append(f"melodies with {p['notes_per_2_bars'][0]} to {p['notes_per_2_bars'][1]} notes per 2 bars: "
+                     f"{p['share']:.3f} (prior {p['share_prior']:.3f}); notes per 2 bars: mean {p['mean']:.1f}, "
+                     f"fewest {p['min']:g}")
     if "style_classifier_accuracy" in result:
         lines.append(f"style classifier accuracy on held-out corpus windows: "
                      f"{result['style_classifier_accuracy']:.3f}")

@@ -23,6 +23,13 @@ PROBE = "probe.npz"
 FEATURES = ("mean_pitch", "density", "slope", "stepwise", "major_minus_minor", "pitch_range")
 RIDGE = 1.0
 CANDIDATES = 16  # melodies drawn per requested melody; the best-fitting one is kept
+TARGET_GUIDANCE = 2.0  # the choice aims at reference + TARGET_GUIDANCE * (prediction - reference)
+MIN_NOTES = 4  # notes in every 2-bar window for a candidate to be chosen over others
+
+
+def plausible(events: np.ndarray) -> bool:
+    """At least MIN_NOTES note onsets in every 2-bar window (magenta's encoding: >= 2 starts a note)."""
+    return bool(((np.asarray(events).reshape(-1, 32) >= 2).sum(1) >= MIN_NOTES).all())
 
 
 def pooled(h: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 TARGET_MEAN, TARGET_EACH = 0.90, 0.80
-PLAUSIBLE_NOTES = (4, 32)  # notes per 2 bars of a usable melody (the default model's test of its samples)
+PLAUSIBLE_MAX_NOTES = 32  # with select.MIN_NOTES: a usable melody (the default model's test of its samples)
 PROMPTS_PER_POLE = 4
 
 
@@ -175,7 +175,7 @@ def evaluate_prompts(model, n_per_pole: int = 32, seed: int = 0, temperature: fl
     from muse_cli.model import decode_paths, latent_path
     from muse_cli.prompt.api import GUIDANCE, decode_prompted, prompt_guides
     from muse_cli.prompt.fit import load_corpus
-    from muse_cli.prompt.select import CANDIDATES
+    from muse_cli.prompt.select import CANDIDATES, MIN_NOTES, onsets_per_window
 
     candidates = CANDIDATES if candidates is None else max(1, int(candidates))
 
@@ -219,27 +219,21 @@ def evaluate_prompts(model, n_per_pole: int = 32, seed: int = 0, temperature: fl
             "mean_a": float(np.mean(va)), "mean_b": float(np.mean(vb)), "mean_prior": float(np.mean(vp)),
         })
     acc = [r["accuracy"] for r in results]
-    lo, hi = PLAUSIBLE_NOTES
-    counts = np.array([_notes_per_window(ev) for ev in events])
+    lo, hi = MIN_NOTES, PLAUSIBLE_MAX_NOTES
+    counts = np.array([onsets_per_window(ev).mean() for ev in events])
     out = {"checkpoint": model.name, "n_per_pole": n_per_pole, "seed": seed, "temperature": temperature,
            "guidance": guidance, "segments": segments, "candidates": k,
            "pairs": results, "mean_accuracy": float(np.mean(acc)),
            "mean_baseline": float(np.mean([r["baseline"] for r in results])),
            "min_accuracy": float(np.min(acc)), "target": {"mean": TARGET_MEAN, "each": TARGET_EACH},
            "passed": bool(np.mean(acc) >= TARGET_MEAN and np.min(acc) >= TARGET_EACH),
-           "plausible": {"notes_per_2_bars": list(PLAUSIBLE_NOTES),
+           "plausible": {"notes_per_2_bars": [lo, hi],
                          "share": float(np.mean((counts >= lo) & (counts <= hi))),
-                         "share_prior": float(np.mean([lo <= _notes_per_window(ev) <= hi for ev in prior])),
+                         "share_prior": float(np.mean([lo <= onsets_per_window(ev).mean() <= hi for ev in prior])),
                          "min": float(counts.min()), "mean": float(counts.mean())}}
     if clf is not None:
         out["style_classifier_accuracy"] = clf.valid_accuracy
     return out
-
-
-def _notes_per_window(events: np.ndarray) -> float:
-    """Note onsets per 2-bar window of one melody's events (magenta melody encoding: >= 2 starts a note)."""
-    ev = np.asarray(events).reshape(-1, 32)
-    return float(np.mean((ev >= 2).sum(1)))
 
 
 def format_report(result: dict) -> str:

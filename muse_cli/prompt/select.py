@@ -27,9 +27,14 @@ TARGET_GUIDANCE = 2.0  # the choice aims at reference + TARGET_GUIDANCE * (predi
 MIN_NOTES = 4  # notes in every 2-bar window for a candidate to be chosen over others
 
 
+def onsets_per_window(events: np.ndarray) -> np.ndarray:
+    """Note onsets in each 2-bar window of a melody's events (magenta's encoding: >= 2 starts a note)."""
+    return (np.asarray(events).reshape(-1, 32) >= 2).sum(1)
+
+
 def plausible(events: np.ndarray) -> bool:
-    """At least MIN_NOTES note onsets in every 2-bar window (magenta's encoding: >= 2 starts a note)."""
-    return bool(((np.asarray(events).reshape(-1, 32) >= 2).sum(1) >= MIN_NOTES).all())
+    """At least MIN_NOTES note onsets in every 2-bar window."""
+    return bool((onsets_per_window(events) >= MIN_NOTES).all())
 
 
 def pooled(h: np.ndarray, mask: np.ndarray) -> np.ndarray:

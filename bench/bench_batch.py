@@ -37,16 +37,18 @@ WARM_SIZES = (32, 64, 128, 256)  # muse batch --batch-size
 # Runs in a fresh interpreter: magenta's TrainedModel.sample at several batch sizes, no files written.
 _BASELINE = r"""
 import json, sys, time
-from muse_cli import model as m, registry
+from muse_cli import registry
+from muse_cli.cache import checkpoint_prefix
 from muse_cli.configs import build_config
-m._quiet_tensorflow()
+from muse_cli.engines.magenta import quiet_tensorflow
+quiet_tensorflow()
 from magenta.models.music_vae import TrainedModel
 ckpt = registry.resolve(sys.argv[1] or None)
 n, sizes = int(sys.argv[2]), [int(x) for x in sys.argv[3].split(",")]
 out = {}
 for bs in sizes:
     tm = TrainedModel(build_config(ckpt.config, ckpt.hparams), batch_size=bs,
-                      checkpoint_dir_or_path=m._checkpoint_prefix(ckpt.path))
+                      checkpoint_dir_or_path=checkpoint_prefix(ckpt.path))
     tm.sample(n=bs, length=32, temperature=1.0)  # warm-up
     count = max(n, 2 * bs) // bs * bs
     t = time.perf_counter()

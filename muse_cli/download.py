@@ -246,11 +246,12 @@ def check_checkpoint(path: Path, config: str, hparams: dict | None = None, name:
     Variables the config does not create (global_step, optimizer slots, other training
     leftovers) are ignored: magenta's restore never reads them. Imports TensorFlow.
     """
-    from muse_cli.model import _checkpoint_prefix, _quiet_tensorflow
+    from muse_cli.cache import checkpoint_prefix
+    from muse_cli.engines.magenta import quiet_tensorflow
 
     label = name or str(path)
-    prefix = _checkpoint_prefix(Path(path))
-    _quiet_tensorflow()
+    prefix = checkpoint_prefix(Path(path))
+    quiet_tensorflow()
     import tensorflow as tf
 
     try:

@@ -1,4 +1,4 @@
-"""The MusicVAE wrapper: one TrainedModel per process, seeded sampling, encode, decode, long form.
+"""The one recipe for sample, encode, decode, interpolate and long form, on any engine.
 
 Everything here works on melody *event arrays*: int arrays of magenta's
 melody classes (0 = hold/rest, 1 = note off, 2 + pitch - 21 = note on), 16 steps
@@ -15,167 +15,22 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
 from muse_cli import settings
-from muse_cli.errors import CheckpointError, LatentError
+from muse_cli.cache import checkpoint_prefix as _checkpoint_prefix  # noqa: F401  (until callers move)
+from muse_cli.encoding import HOLD, MIN_PITCH, NOTE_OFF, NUM_CLASSES, STEPS_PER_BAR, WINDOW_BARS, WINDOW_STEPS  # noqa: F401
+from muse_cli.engines import Engine, gumbel  # noqa: F401  (re-exported: muse_cli.model.gumbel)
+from muse_cli.engines.magenta import quiet_tensorflow as _quiet_tensorflow  # noqa: F401  (until callers move)
+from muse_cli.errors import CheckpointError
 
-STEPS_PER_BAR = 16
-WINDOW_BARS = 2
-WINDOW_STEPS = STEPS_PER_BAR * WINDOW_BARS
-NUM_CLASSES = 90  # magenta's melody one-hot: 2 special events + 88 piano pitches (21..108)
-MIN_PITCH = 21
-HOLD, NOTE_OFF = 0, 1
-MAX_BATCH = 64  # the fastest batch size measured for cat-mel_2bar_big on 2 cores (bench/)
+MAX_BATCH = 64  # the fastest TrainedModel batch size measured for cat-mel_2bar_big on 2 cores (bench/)
 LONGFORM_RHO = 0.85  # correlation between neighbouring segments' latents in long form
 
-
-@dataclass(frozen=True)
-class Decoded:
-    """One generated melody: event array plus what made it."""
-
-    events: np.ndarray  # int, [steps]
-    provenance: dict = field(default_factory=dict)
-
-
-def _quiet_tensorflow() -> None:
-    """Keep TensorFlow's start-up chatter off the terminal unless --verbose / MUSE_VERBOSE."""
-    if not settings.verbose():
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
-    import warnings
-
-    if not settings.verbose():
-        warnings.filterwarnings("ignore")
-    import tensorflow as tf  # noqa: F401  (heavy: only here)
-
-    if not settings.verbose():
-        tf.get_logger().setLevel("ERROR")
-        tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
-        import absl.logging
-
-        absl.logging.set_verbosity(absl.logging.ERROR)
-
-
-def _checkpoint_prefix(path: Path) -> str:
-    """The checkpoint prefix inside a directory (or the prefix itself)."""
-    if path.is_dir():
-        indexes = sorted(path.glob("*.index"), key=lambda p: p.stat().st_mtime)
-        if not indexes:
-            raise CheckpointError(f"checkpoint directory {path} has no *.index file; "
-                                  "it needs model.ckpt.index and model.ckpt.data-* files")
-        prefix = str(indexes[-1])[: -len(".index")]
-    else:
-        prefix = str(path)
-    if not Path(prefix + ".index").exists() or not list(Path(prefix).parent.glob(Path(prefix).name + ".data-*")):
-        raise CheckpointError(f"checkpoint {prefix} is missing its .index or .data-* file")
-    return prefix
-
-
-def gumbel(seed: Sequence[int], steps: int = WINDOW_STEPS, depth: int = NUM_CLASSES) -> np.ndarray:
-    """Gumbel noise for one decoded window, from its own seed."""
-    u = np.random.default_rng(list(seed)).random((steps, depth))
-    return (-np.log(-np.log(np.clip(u, 1e-20, 1.0 - 1e-12)))).astype(np.float32)
-
-
-class Model:
-    """A loaded MusicVAE checkpoint. Load once; every call reuses the session."""
-
-    def __init__(self, config, checkpoint: Path, batch_size: int, name: str, sha256: str = ""):
-        _quiet_tensorflow()
-        from magenta.models.music_vae import TrainedModel
-
-        self.name = name
-        self.sha256 = sha256
-        self.checkpoint = Path(checkpoint)
-        self.batch_size = batch_size
-        self.z_size = int(config.hparams.z_size)
-        prefix = _checkpoint_prefix(self.checkpoint)
-        try:
-            self._tm = TrainedModel(config, batch_size=batch_size, checkpoint_dir_or_path=prefix)
-        except Exception as exc:  # TensorFlow's own errors are long; keep the first line
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CheckpointError(f"checkpoint {self.checkpoint} does not fit config "
-                                  f"(z_size {self.z_size}): {first[:300]}") from exc
-        self._noise = self._tm._config.model.decoder.gumbel_noise
-
-    @classmethod
-    def from_config(cls, base: str, hparams: dict, checkpoint: Path, batch_size: int, name: str,
-                    sha256: str = "") -> "Model":
-        _quiet_tensorflow()
-        from muse_cli.configs import build_config
-
-        return cls(build_config(base, hparams), checkpoint, batch_size, name, sha256)
-
-    def close(self) -> None:
-        self._tm._sess.close()
-
-    # -- decoding ---------------------------------------------------------
-    def decode_events(self, z: np.ndarray, temperature: float = 1.0,
-                      noise_seeds: Sequence[Sequence[int]] | None = None) -> np.ndarray:
-        """Decode latents [n, z_size] to event arrays [n, 32].
-
-        ``noise_seeds`` gives each row its own sampling noise; ``None`` decodes by argmax.
-        """
-        z = self.check_latents(z)
-        n = len(z)
-        out = np.zeros((n, WINDOW_STEPS), np.int64)
-        tm = self._tm
-        bs = self.batch_size
-        for b in range(0, n, bs):
-            rows = z[b:b + bs]
-            pad = bs - len(rows)
-            zb = np.pad(rows, [(0, pad), (0, 0)]).astype(np.float32)
-            if noise_seeds is None:
-                noise = np.zeros((bs, WINDOW_STEPS, NUM_CLASSES), np.float32)
-            else:
-                noise = np.zeros((bs, WINDOW_STEPS, NUM_CLASSES), np.float32)
-                for j, seed in enumerate(noise_seeds[b:b + bs]):
-                    noise[j] = gumbel(seed)
-            feed = {tm._z_input: zb, tm._temperature: float(temperature),
-                    tm._max_length: WINDOW_STEPS, self._noise: noise}
-            samples = tm._sess.run(tm._outputs, feed)
-            out[b:b + len(rows)] = np.argmax(samples[: len(rows)], axis=-1)
-        return out
-
-    def check_latents(self, z: np.ndarray) -> np.ndarray:
-        z = np.asarray(z, dtype=np.float32)
-        if z.ndim == 1:
-            z = z[None, :]
-        if z.ndim != 2 or z.shape[1] != self.z_size:
-            got = z.shape[-1] if z.ndim >= 1 else 0
-            raise LatentError(f"latent vectors have size {got} but checkpoint {self.name} expects "
-                              f"{self.z_size}; encode with the same checkpoint you decode with")
-        if not np.all(np.isfinite(z)):
-            raise LatentError("latents contain NaN or inf values; re-run muse encode to make new ones")
-        return z
-
-    # -- encoding ---------------------------------------------------------
-    def encode_events(self, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Posterior (mu, sigma) for event arrays [n, 32]."""
-        events = np.asarray(events, dtype=np.int64)
-        onehot = np.eye(NUM_CLASSES, dtype=np.float32)[events]
-        _, mu, sigma = self._tm.encode_tensors(list(onehot), [WINDOW_STEPS] * len(events))
-        return mu, sigma
-
-    # -- metrics ----------------------------------------------------------
-    def reconstruction_metrics(self, windows: np.ndarray) -> dict:
-        """decode(encode_mu(x)) by argmax: step accuracy, exact windows, note-on accuracy."""
-        windows = np.asarray(windows, dtype=np.int64)
-        mu, _ = self.encode_events(windows)
-        rec = self.decode_events(mu, noise_seeds=None)
-        onsets = windows >= 2
-        return {
-            "windows": int(len(windows)),
-            "step_accuracy": float(np.mean(rec == windows)),
-            "exact_windows": float(np.mean(np.all(rec == windows, axis=1))),
-            "note_on_accuracy": float(np.mean(rec[onsets] == windows[onsets])) if onsets.any() else 0.0,
-            "hold_baseline": float(np.mean(windows == HOLD)),
-        }
+Model = Engine  # what load_model returns: a loaded checkpoint in one of the engines
 
 
 # -- sampling plans --------------------------------------------------------
@@ -251,21 +106,25 @@ class Generated:
         return to_midi_bytes(self.notes, self.qpm, self.provenance, self.seconds)
 
 
-_LOADED: dict[tuple, Model] = {}  # one model per checkpoint and batch size per process
+_LOADED: dict[tuple, Model] = {}  # one model per checkpoint, engine (and graph batch size) per process
 
 
-def load_model(checkpoint: str | None = None, batch_size: int = 8) -> Model:
-    """Load a checkpoint by registry name or path (default: the embedded model), once per process."""
-    from muse_cli import registry
+def load_model(checkpoint: str | None = None, batch_size: int = 8, engine: str | None = None) -> Model:
+    """Load a checkpoint by registry name or path (default: the embedded model), once per process.
 
+    ``engine`` is "numpy" or "magenta" (default: MUSE_ENGINE, else numpy); ``batch_size`` is the
+    magenta engine's graph batch size (the NumPy engine has none)."""
+    from muse_cli import engines, registry
+
+    engine = engine or settings.engine()
     ckpt = registry.resolve(checkpoint)
     if not ckpt.sampling:
         raise CheckpointError(f"checkpoint {ckpt.name} uses config {ckpt.config}, which muse can download but "
                               "not play: muse drives 2-bar melody models (cat-mel_2bar_*)")
-    key = (str(Path(ckpt.path).resolve()), ckpt.config, repr(sorted(ckpt.hparams.items())), batch_size)
+    key = (str(Path(ckpt.path).resolve()), ckpt.config, repr(sorted(ckpt.hparams.items())), engine,
+           batch_size if engine == "magenta" else 0)
     if key not in _LOADED:
-        _LOADED[key] = Model.from_config(ckpt.config, ckpt.hparams, ckpt.path, batch_size=batch_size,
-                                         name=ckpt.name, sha256=ckpt.sha256)
+        _LOADED[key] = engines.load(ckpt, engine, batch_size=batch_size)
     return _LOADED[key]
 
 

@@ -7,6 +7,7 @@ MUSE_VERBOSE=1  let TensorFlow's start-up logs through (same as --verbose)
 MUSE_MIRROR     a base URL that replaces https://storage.googleapis.com/magentadata
                 at the start of checkpoint URLs (see muse_cli.download)
 MUSE_SCHEDULER  a Dask scheduler address (tcp://HOST:PORT) for `muse batch`
+MUSE_ENGINE     numpy (default) or magenta: which engine runs the model (same as --engine)
 """
 
 from __future__ import annotations
@@ -46,6 +47,24 @@ def verbose() -> bool:
 def set_verbose(on: bool) -> None:
     if on:
         os.environ["MUSE_VERBOSE"] = "1"
+
+
+ENGINES = ("numpy", "magenta")
+
+
+def engine() -> str:
+    """The engine named by MUSE_ENGINE (or --engine), default numpy."""
+    name = os.environ.get("MUSE_ENGINE", "").strip().lower() or ENGINES[0]
+    if name not in ENGINES:
+        from muse_cli.errors import UsageError
+
+        raise UsageError(f"MUSE_ENGINE={name!r} is not an engine; use one of: {', '.join(ENGINES)}")
+    return name
+
+
+def set_engine(name: str | None) -> None:
+    if name:
+        os.environ["MUSE_ENGINE"] = name
 
 
 def mirror() -> str | None:

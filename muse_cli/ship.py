@@ -40,9 +40,9 @@ def sha256_of(path: Path) -> str:
 
 
 def ship(export: Path, hparams: dict, base: str, extra: dict | None = None) -> Path:
-    from muse_cli.model import _checkpoint_prefix
+    from muse_cli.cache import checkpoint_prefix
 
-    prefix = Path(_checkpoint_prefix(export))
+    prefix = Path(checkpoint_prefix(export))
     dest = settings.EMBEDDED_DIR / NAME
     dest.mkdir(parents=True, exist_ok=True)
     for old in list(dest.glob("model.ckpt*")) + [dest / "checkpoint"]:

@@ -248,10 +248,10 @@ def _previous_wall(log_path: Path) -> float:
 
 def evaluate_reconstruction(checkpoint_dir: Path, hp: dict, windows: np.ndarray) -> dict:
     """Argmax reconstruction of ``windows`` through TrainedModel: step and note-on accuracy."""
-    from muse_cli.model import Model
+    from muse_cli.engines.magenta import MagentaEngine
 
-    model = Model.from_config(BASE_CONFIG, hp, checkpoint_dir, batch_size=min(256, max(1, len(windows))),
-                              name="train-eval")
+    model = MagentaEngine.from_config(BASE_CONFIG, hp, checkpoint_dir,
+                                      batch_size=min(256, max(1, len(windows))), name="train-eval")
     try:
         return model.reconstruction_metrics(windows)
     finally:

@@ -33,9 +33,9 @@ def test_train_a_few_steps_then_resume(tmp_path):
     for r in rows:
         assert 0.0 <= float(r["valid_acc"]) <= 1.0 and float(r["loss"]) > 0 and float(r["beta"]) >= 0
     assert (tmp_path / "run" / "curves.png").stat().st_size > 1000
-    from muse_cli.model import _checkpoint_prefix
+    from muse_cli.cache import checkpoint_prefix
 
-    latest = _checkpoint_prefix(tmp_path / "run" / "export")
+    latest = checkpoint_prefix(tmp_path / "run" / "export")
     assert latest.endswith("model.ckpt-5")
     # The export holds model variables only: no Adam slots.
     import tensorflow as tf
@@ -50,5 +50,5 @@ def test_train_a_few_steps_then_resume(tmp_path):
     assert [int(r["step"]) for r in next_rows] == [6, 7]
     assert float(next_rows[0]["wall_s"]) > float(rows[-1]["wall_s"])  # wall time counts both runs
     first_vars = tf.train.load_checkpoint(latest)
-    started = tf.train.load_checkpoint(_checkpoint_prefix(tmp_path / "next" / "export"))
+    started = tf.train.load_checkpoint(checkpoint_prefix(tmp_path / "next" / "export"))
     assert started.get_tensor("global_step") == 7 and first_vars.get_tensor("global_step") == 5

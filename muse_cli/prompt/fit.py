@@ -173,12 +173,12 @@ def fit(model, tunes=None, options: FitOptions = FitOptions(), out_dir: Path | N
     ``tunes`` is a list of corpus tune dicts or a path to muse_cli.corpus's pickle (default:
     :func:`tunes_path`). Says how long it will take before the long parts start.
     """
-    from muse_cli.model import _quiet_tensorflow
+    from muse_cli.engines.magenta import quiet_tensorflow
     from muse_cli.prompt import captions as cap
     from muse_cli.prompt.head import PromptHead, checkpoint_identity, head_dir
     from muse_cli.prompt.text import load_text_encoder
 
-    _quiet_tensorflow()
+    quiet_tensorflow()
     import tensorflow as tf
 
     o = options

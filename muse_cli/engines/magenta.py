@@ -1,0 +1,84 @@
+"""The reference engine: magenta's own TrainedModel in a TensorFlow session.
+
+It loads and checks any Magenta checkpoint, serves ``--engine magenta`` / ``MUSE_ENGINE=magenta``,
+and is what the NumPy engine is tested against. Its decoder is magenta's, with the sampling
+noise fed from outside (:mod:`muse_cli.configs`), so both engines draw the same melody.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from muse_cli import settings
+from muse_cli.cache import checkpoint_prefix
+from muse_cli.encoding import NUM_CLASSES, WINDOW_STEPS
+from muse_cli.engines.base import Engine
+from muse_cli.errors import CheckpointError
+
+
+def quiet_tensorflow() -> None:
+    """Import TensorFlow with its start-up chatter off the terminal unless --verbose / MUSE_VERBOSE."""
+    if not settings.verbose():
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    import warnings
+
+    if not settings.verbose():
+        warnings.filterwarnings("ignore")
+    import tensorflow as tf  # noqa: F401  (heavy: only here)
+
+    if not settings.verbose():
+        tf.get_logger().setLevel("ERROR")
+        tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+
+
+class MagentaEngine(Engine):
+    """A checkpoint loaded through TrainedModel; the graph runs ``batch_size`` rows at a time."""
+
+    kind = "magenta"
+
+    def __init__(self, config, checkpoint: Path, batch_size: int, name: str, sha256: str = ""):
+        quiet_tensorflow()
+        from magenta.models.music_vae import TrainedModel
+
+        super().__init__(checkpoint, name, sha256, int(config.hparams.z_size), batch_size)
+        self.chunk = batch_size
+        prefix = checkpoint_prefix(self.checkpoint)
+        try:
+            self._tm = TrainedModel(config, batch_size=batch_size, checkpoint_dir_or_path=prefix)
+        except Exception as exc:  # TensorFlow's own errors are long; keep the first line
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"checkpoint {self.checkpoint} does not fit config "
+                                  f"(z_size {self.z_size}): {first[:300]}") from exc
+        self._noise = self._tm._config.model.decoder.gumbel_noise
+
+    @classmethod
+    def from_config(cls, base: str, hparams: dict, checkpoint: Path, batch_size: int, name: str,
+                    sha256: str = "") -> "MagentaEngine":
+        quiet_tensorflow()
+        from muse_cli.configs import build_config
+
+        return cls(build_config(base, hparams), checkpoint, batch_size, name, sha256)
+
+    def close(self) -> None:
+        self._tm._sess.close()
+
+    def _decode_batch(self, z: np.ndarray, temperature: float, noise: np.ndarray) -> np.ndarray:
+        tm, bs, n = self._tm, self.batch_size, len(z)
+        zb = np.pad(z, [(0, bs - n), (0, 0)]).astype(np.float32)
+        nb = np.pad(noise, [(0, bs - n), (0, 0), (0, 0)])
+        feed = {tm._z_input: zb, tm._temperature: temperature, tm._max_length: WINDOW_STEPS, self._noise: nb}
+        samples = tm._sess.run(tm._outputs, feed)
+        return np.argmax(samples[:n], axis=-1)
+
+    def encode_events(self, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        events = np.asarray(events, dtype=np.int64)
+        onehot = np.eye(NUM_CLASSES, dtype=np.float32)[events]
+        _, mu, sigma = self._tm.encode_tensors(list(onehot), [WINDOW_STEPS] * len(events))
+        return mu, sigma

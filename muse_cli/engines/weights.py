@@ -1,0 +1,106 @@
+"""The NumPy engine's weights: exported once from a TensorFlow checkpoint, then read without TensorFlow.
+
+``weights.npz`` holds the checkpoint's encoder and decoder variables under their TensorFlow names,
+plus ``__muse__``: a JSON record of the format, the checkpoint's identity (sha256 of its data
+files, :func:`muse_cli.cache.checkpoint_identity`) and the data files' size and mtime at export.
+It lives beside the checkpoint (the embedded model ships one) or, where that folder is not
+writable, under ``$MUSE_HOME/numpy-weights/``. An export is used only while it belongs to the
+checkpoint: same files untouched since export, or else the same sha256; a stale or foreign one
+is exported again (that one time imports TensorFlow), never used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from muse_cli import settings
+from muse_cli.cache import checkpoint_identity, checkpoint_prefix, data_files, file_stats
+from muse_cli.errors import CheckpointError
+
+FILENAME = "weights.npz"
+FORMAT = 1
+META = "__muse__"
+_SKIP = ("/Adam", "ExponentialMovingAverage", "/Momentum", "/RMSProp")
+
+
+def locations(checkpoint: Path) -> list[Path]:
+    """Where a checkpoint's export may be: beside its files, then in muse's cache."""
+    prefix = Path(checkpoint_prefix(checkpoint)).resolve()
+    key = hashlib.sha256(str(prefix).encode()).hexdigest()[:24]
+    return [prefix.parent / FILENAME, settings.home() / "numpy-weights" / f"{key}.npz"]
+
+
+def _read(path: Path) -> tuple[dict, dict] | None:
+    """(meta, arrays) of an export, or None when it is missing or unreadable."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        meta = json.loads(str(arrays.pop(META)))
+    except (OSError, ValueError, KeyError, EOFError, json.JSONDecodeError):
+        return None
+    return meta, arrays
+
+
+def _belongs(meta: dict, checkpoint: Path) -> bool:
+    if meta.get("format") != FORMAT:
+        return False
+    if meta.get("files") == file_stats(data_files(checkpoint)):
+        return True  # the very files it was exported from, untouched since
+    return meta.get("checkpoint_sha256") == checkpoint_identity(checkpoint)
+
+
+def load(checkpoint: Path) -> dict[str, np.ndarray]:
+    """The checkpoint's variables for the NumPy engine, exported first if no valid export exists."""
+    for path in locations(checkpoint):
+        found = _read(path) if path.is_file() else None
+        if found is not None and _belongs(found[0], checkpoint):
+            return found[1]
+    return export(checkpoint)
+
+
+def read_checkpoint(checkpoint: Path) -> dict[str, np.ndarray]:
+    """Every model variable of a TensorFlow checkpoint (optimizer slots left out). Imports TensorFlow."""
+    from muse_cli.engines.magenta import quiet_tensorflow
+
+    quiet_tensorflow()
+    import tensorflow as tf
+
+    prefix = checkpoint_prefix(checkpoint)
+    try:
+        reader = tf.train.load_checkpoint(prefix)
+        names = sorted(reader.get_variable_to_shape_map())
+        return {n: np.asarray(reader.get_tensor(n)) for n in names
+                if n.startswith(("encoder/", "decoder/")) and not any(s in n for s in _SKIP)}
+    except Exception as exc:  # TensorFlow's errors are long: keep the first line
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CheckpointError(f"checkpoint {checkpoint} is unreadable: {first[:300]}; "
+                              "download or copy it again") from exc
+
+
+def to_bytes(arrays: dict[str, np.ndarray], checkpoint: Path) -> bytes:
+    """An export of ``arrays`` tied to ``checkpoint``'s files, as npz bytes."""
+    meta = {"format": FORMAT, "checkpoint_sha256": checkpoint_identity(checkpoint),
+            "files": file_stats(data_files(checkpoint))}
+    buf = io.BytesIO()
+    np.savez(buf, **arrays, **{META: np.array(json.dumps(meta))})
+    return buf.getvalue()
+
+
+def export(checkpoint: Path) -> dict[str, np.ndarray]:
+    """Read the checkpoint with TensorFlow and write its export to the first writable location."""
+    from muse_cli.io import atomic_write
+
+    arrays = read_checkpoint(checkpoint)
+    data = to_bytes(arrays, checkpoint)
+    for path in locations(checkpoint):
+        try:
+            atomic_write(path, data, force=True)
+            return arrays
+        except OSError:
+            continue
+    return arrays  # nowhere to keep it: this run works, and the next one exports again

@@ -57,6 +57,11 @@ candidates_option = click.option(
     "--candidates", type=click.IntRange(1, 256), default=None, metavar="N",
     help="With --prompt: draw N melodies for each one asked for and keep the one whose measured features "
          "(register, density, contour...) best fit the words. Default 16; 1 turns the choice off.")
+engine_option = click.option(
+    "--engine", type=click.Choice(settings.ENGINES), default=None, expose_value=False,
+    callback=lambda ctx, param, value: settings.set_engine(value),
+    help="What runs the model: numpy (default, fast) or magenta (TrainedModel, TensorFlow); same notes. "
+         "Env: MUSE_ENGINE.")
 output_option = click.option(
     "--output", "-o", default=None, metavar="PATH|-",
     help="A directory for many files, a .mid path for one, or - for MIDI on stdout. Default: current directory.")
@@ -64,8 +69,8 @@ output_option = click.option(
 
 def generation_options(f):
     """The options every command that writes generated MIDI shares, in help order."""
-    for option in reversed((temperature_option, seed_option, qpm_option, checkpoint_option, output_option,
-                            wav_option, soundfont_option, force_option)):
+    for option in reversed((temperature_option, seed_option, qpm_option, checkpoint_option, engine_option,
+                            output_option, wav_option, soundfont_option, force_option)):
         f = option(f)
     return f
 
@@ -167,8 +172,9 @@ def _write(items, paths: list[Path] | None, force: bool, wav: bool, soundfont: P
 def _load(checkpoint: str | None, rows: int):
     from muse_cli.model import batch_size_for, load_model
 
+    engine = settings.engine()  # a bad MUSE_ENGINE is an error before anything is said
     _info("loading model...")
-    model = load_model(checkpoint, batch_size=batch_size_for(rows))
+    model = load_model(checkpoint, batch_size=batch_size_for(rows), engine=engine)
     _info(f"checkpoint {model.name} (z {model.z_size})")
     return model
 
@@ -230,6 +236,7 @@ def _read_melodies(files: tuple[str, ...]):
 @click.option("--sample-z", is_flag=True, help="Draw z from the posterior instead of using its mean mu.")
 @seed_option
 @checkpoint_option
+@engine_option
 @force_option
 def encode_cmd(files, output, sample_z, seed, checkpoint, force):
     """Encode every 2-bar window of MIDI melodies into latent vectors.

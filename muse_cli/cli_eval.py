@@ -6,6 +6,9 @@ import json
 
 import click
 
+from muse_cli import settings
+from muse_cli.cli import engine_option
+
 
 @click.command(name="eval")
 @click.option("--checkpoint", "-c", default=None, metavar="NAME|PATH", help="Default: the embedded model.")
@@ -25,6 +28,7 @@ import click
               help="With --prompts: how far prompts push away from the neutral prompt (default as muse sample "
                    "--prompt).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@engine_option
 def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_pole, candidates, guidance, seed):
     """Measure a checkpoint on the test split of muse's corpus.
 
@@ -41,8 +45,9 @@ def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_po
     """
     from muse_cli.model import batch_size_for, load_model
 
+    engine = settings.engine()
     click.echo("loading model...", err=True)
-    model = load_model(checkpoint, batch_size=batch_size_for(448 if prompts else 64))
+    model = load_model(checkpoint, batch_size=batch_size_for(448 if prompts else 64), engine=engine)
     if prompts:
         from muse_cli.prompt import adherence
 

@@ -3,14 +3,14 @@
     python -m muse_cli.ship build/train/export     (make ship)
 
 Copies only the model variables (the export has no optimizer slots) to
-muse_cli/checkpoints/muse-mel_2bar/, writes its muse.json, and rewrites the
+muse_cli/checkpoints/muse-mel_2bar/, exports them for the NumPy engine (weights.npz),
+writes its muse.json (with both sha256s), and rewrites the
 registry block between the BEGIN/END markers of checkpoints.toml with the new
 sha256 and size.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sys
@@ -31,30 +31,23 @@ LICENSE = ("weights: Apache-2.0 like muse; training data: music21's corpus, whos
            "the other collections are public-domain tunes")
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def ship(export: Path, hparams: dict, base: str, extra: dict | None = None) -> Path:
-    from muse_cli.cache import checkpoint_prefix
+    from muse_cli.cache import checkpoint_identity, checkpoint_prefix, sha256_of
+    from muse_cli.engines import weights
 
     prefix = Path(checkpoint_prefix(export))
     dest = settings.EMBEDDED_DIR / NAME
     dest.mkdir(parents=True, exist_ok=True)
-    for old in list(dest.glob("model.ckpt*")) + [dest / "checkpoint"]:
+    for old in list(dest.glob("model.ckpt*")) + [dest / "checkpoint", dest / weights.FILENAME]:
         if old.exists():
             old.unlink()
     for src in prefix.parent.glob(prefix.name + ".*"):
         shutil.copy2(src, dest / ("model.ckpt" + src.name[len(prefix.name):]))
-    data = sorted(dest.glob("model.ckpt.data-*"))
-    digest = sha256_of(data[0]) if len(data) == 1 else hashlib.sha256(
-        "".join(sha256_of(d) for d in data).encode()).hexdigest()
+    digest = checkpoint_identity(dest)
     size = sum(p.stat().st_size for p in dest.glob("model.ckpt*"))
+    weights.export(dest)  # the NumPy engine's weights, shipped beside the checkpoint
     manifest = {"name": NAME, "config": base, "hparams": hparams, "sha256": digest, "size": size,
+                "numpy_weights_sha256": sha256_of(dest / weights.FILENAME),
                 "source": SOURCE, "license": LICENSE, **(extra or {})}
     (dest / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     _write_registry_block(base, hparams, digest, size)

@@ -7,13 +7,17 @@ and a non-zero exit; MUSE_DEBUG=1 shows the traceback instead.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from muse_cli.cpu import choose_openblas_kernel
 
-import click
+choose_openblas_kernel()  # before anything loads NumPy: see muse_cli/cpu.py
 
-from muse_cli import settings
-from muse_cli.errors import MuseError, UsageError
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import click  # noqa: E402
+
+from muse_cli import settings  # noqa: E402
+from muse_cli.errors import MuseError, UsageError  # noqa: E402
 
 STDIO = "-"
 

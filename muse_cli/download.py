@@ -83,7 +83,8 @@ class Retry:
 class Event:
     """A state change (``state`` != "bytes": show ``message``) or bytes received."""
 
-    # waiting connecting downloading resuming restarting retrying bytes verifying unpacking checking installed
+    # waiting connecting downloading resuming restarting retrying bytes verifying unpacking checking exporting
+    # installed
     state: str
     message: str = ""
     done: int = 0
@@ -447,6 +448,11 @@ def _verify_and_install(entry: registry.Entry, tarball: Path, sha: str, size: in
         folder = _unpack(tarball, tmp, f"{name}.tar")
         emit(Event("checking", f"checking variables against config {entry.config}"))
         check_checkpoint(folder, entry.config, dict(entry.hparams), name=name)
+        if entry.sampling:  # made now, while TensorFlow is loaded anyway, rather than on first use
+            from muse_cli.engines import weights
+
+            emit(Event("exporting", "exporting the weights for the NumPy engine"))
+            weights.export(folder)
         manifest = {"name": name, "config": entry.config, "hparams": dict(entry.hparams), "url": url,
                     "sha256": sha, "size": size,
                     "installed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "trust": trust}

@@ -34,7 +34,7 @@ FAST = download.Retry(retries=3, backoff=0.01, timeout=5)
 PATH = "/c/tiny.tar"
 ROOT = Path(__file__).resolve().parent.parent
 MUSE = str(Path(sys.executable).parent / "muse")  # the installed command, as a user runs it
-INSTALLED = sorted(CHECKPOINT_FILES + ("muse.json",))
+INSTALLED = sorted(CHECKPOINT_FILES + ("muse.json", "weights.npz"))  # weights.npz: the NumPy engine's
 
 
 def _serve(env, server, data: bytes, sha: bool = True, **fields) -> str:
@@ -71,13 +71,17 @@ def test_happy_path_installs_verifies_and_resolves(env, server, tarballs):
         "size": len(tarballs.nested), "trust": "registry"}
     assert manifest["installed_at"].endswith("+00:00")
     assert [e.state for e in events if e.state != "bytes"] == [
-        "connecting", "downloading", "verifying", "unpacking", "checking", "installed"]
+        "connecting", "downloading", "verifying", "unpacking", "checking", "exporting", "installed"]
     assert f"downloading {len(tarballs.nested)} bytes" in _messages(events)
     assert [e.done for e in events if e.state == "bytes"][-1] == len(tarballs.nested)
     assert env.files() == [f"checkpoints/tiny/{n}" for n in INSTALLED]  # no .part, no lock, no temp dir
 
     resolved = registry.resolve("tiny")
     assert (resolved.path, resolved.sha256, resolved.hparams) == (target, sha, TINY_HPARAMS)
+    from muse_cli.engines import weights
+
+    export = weights.locations(target)[0]
+    assert export == target / "weights.npz" and weights._belongs(weights._read(export)[0], target)
 
     again = download.download("tiny", retry=FAST)
     assert again.reused and again.sha256 == sha
@@ -100,7 +104,8 @@ def test_cli_trust_on_first_use_through_mirror(env, server, tarballs, monkeypatc
     assert result.stderr.splitlines() == [
         f"connecting to {server.base.removeprefix('http://')}", f"downloading {len(tarballs.nested)} bytes",
         "verifying sha256", f"unpacking into {env.checkpoints}",
-        "checking variables against config cat-mel_2bar_small", f"installed tiny in {env.checkpoints / 'tiny'}"]
+        "checking variables against config cat-mel_2bar_small", "exporting the weights for the NumPy engine",
+        f"installed tiny in {env.checkpoints / 'tiny'}"]
     assert [r.path for r in server.requests] == [mirrored]
     manifest = json.loads((env.checkpoints / "tiny" / "muse.json").read_text())
     assert (manifest["trust"], manifest["sha256"], manifest["url"]) == ("first-use", sha, server.url(mirrored))

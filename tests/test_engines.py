@@ -182,3 +182,31 @@ def test_generating_a_melody_imports_no_tensorflow(args, tmp_path):
     result = json.loads(report.read_text())
     assert result["code"] in (0, None), out.stderr.decode()
     assert result["heavy"] == [], f"{args[0]} imported {result['heavy']}"
+
+
+# -- the BLAS kernels the muse command picks ---------------------------------------------------------
+@pytest.mark.parametrize("flags,kernel", [
+    ({"sse3", "avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl"}, "SkylakeX"),
+    ({"sse3", "avx2", "fma", "avx512f"}, "Haswell"),  # AVX-512 without BW/DQ/VL (Knights Landing)
+    ({"sse3", "avx2", "fma"}, "Haswell"),
+    ({"sse3", "avx"}, None),
+    (set(), None),
+])
+def test_openblas_kernel_follows_the_cpu_flags(flags, kernel):
+    from muse_cli.cpu import openblas_kernel
+
+    assert openblas_kernel(flags) == kernel
+
+
+def test_a_chosen_openblas_kernel_is_kept_and_the_command_gives_magentas_bytes(muse, tmp_path):
+    """Whatever kernel the command runs (its own choice, or the user's), the NumPy engine's melodies
+    are TrainedModel's: 40 long-form melodies (320 windows) byte for byte."""
+    outs = {}
+    for label, env in (("chosen", {}), ("user's", {"OPENBLAS_CORETYPE": "Prescott"}),
+                       ("magenta", {"MUSE_ENGINE": "magenta"})):
+        out = tmp_path / label
+        p = muse("sample", "-n", 40, "--seconds", 32, "--seed", 9, "-o", out, env=env)
+        assert p.returncode == 0, p.stderr.decode()
+        outs[label] = [f.read_bytes() for f in sorted(out.glob("*.mid"))]
+    assert len(outs["magenta"]) == 40
+    assert outs["chosen"] == outs["magenta"] and outs["user's"] == outs["magenta"]

@@ -59,7 +59,7 @@ def gelu(x: np.ndarray) -> np.ndarray:
     return (0.5 * x64 * np.where(x64 < 0, erfc, 2.0 - erfc)).astype(x.dtype)
 
 
-def _layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
+def layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float) -> np.ndarray:
     mu = x.mean(-1, keepdims=True)
     xc = x - mu
     var = (xc * xc).mean(-1, keepdims=True)
@@ -102,7 +102,7 @@ class _Bert:
         """Last hidden state [n, T, D] (float32) for token ids and attention masks [n, T]."""
         n, length = ids.shape
         x = self.word[ids] + self.position[:length] + self.token_type
-        x = _layer_norm(x, *self.norm, self.eps)
+        x = layer_norm(x, *self.norm, self.eps)
         bias = np.where(np.asarray(mask) > 0, 0.0, _MASKED).astype(np.float32)[:, None, None, :]  # [n, 1, 1, T]
         dim = x.shape[-1]
         d = dim // self.heads
@@ -114,9 +114,9 @@ class _Bert:
             p = np.exp(scores)
             p /= p.sum(-1, keepdims=True)
             ctx = (p @ v).transpose(0, 2, 1, 3).reshape(n, length, dim)
-            x = _layer_norm(x + ctx @ layer["o"] + layer["o_b"], *layer["ln1"], self.eps)
+            x = layer_norm(x + ctx @ layer["o"] + layer["o_b"], *layer["ln1"], self.eps)
             up = gelu(x @ layer["up"] + layer["up_b"])
-            x = _layer_norm(x + up @ layer["down"] + layer["down_b"], *layer["ln2"], self.eps)
+            x = layer_norm(x + up @ layer["down"] + layer["down_b"], *layer["ln2"], self.eps)
         return x
 
 
@@ -171,7 +171,7 @@ class TextEncoder:
             rows = order[b:b + batch]
             length = int(mask[rows].sum(1).max())
             out[rows, :length] = self.bert(ids[rows, :length], mask[rows, :length])
-        return out * mask[..., None], mask
+        return out * mask[..., None].astype(np.float32), mask
 
     def sentence(self, texts: list[str]) -> np.ndarray:
         """Mean-pooled, L2-normalised sentence embeddings (sentence-transformers' recipe)."""

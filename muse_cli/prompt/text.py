@@ -96,7 +96,8 @@ class _Bert:
     def __init__(self, weights: dict[str, np.ndarray], config: dict):
         self.eps = float(config["layer_norm_eps"])
         self.heads = int(config["num_attention_heads"])
-        if (config.get("hidden_act", "gelu"), config.get("position_embedding_type", "absolute")) != ("gelu", "absolute"):
+        variant = (config.get("hidden_act", "gelu"), config.get("position_embedding_type", "absolute"))
+        if variant != ("gelu", "absolute"):
             raise PromptError("MiniLM's config.json names a BERT variant muse cannot run; reinstall muse")
         w = {k.removeprefix("bert."): np.asarray(v, np.float32) for k, v in weights.items()}
         e = "embeddings."

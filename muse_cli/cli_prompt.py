@@ -1,6 +1,6 @@
 """`muse fit-prompt`: train the text-prompt head for a checkpoint (registered by cli.py if present).
 
-Light to import: TensorFlow, transformers and the corpus load inside the command.
+Light to import: TensorFlow and the corpus load inside the command.
 """
 
 from __future__ import annotations

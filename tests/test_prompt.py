@@ -1,5 +1,6 @@
-"""Text prompts: the MiniLM encoder in TensorFlow, the head's fit (resumed once), sampling and
-decoding with a prompt on the tiny checkpoint, refusals, and the adherence evaluation's plumbing."""
+"""Text prompts: the MiniLM encoder (in NumPy; test_text_numpy.py compares it with TFBertModel), the
+head's fit (resumed once), sampling and decoding with a prompt on the tiny checkpoint, refusals, and
+the adherence evaluation's plumbing."""
 
 from __future__ import annotations
 
@@ -86,7 +87,7 @@ def test_importing_the_cli_loads_no_tensorflow_transformers_or_torch():
     assert out.stdout.strip() == "[]", out.stderr
 
 
-def test_text_encoder_runs_in_tensorflow_without_torch(text_encoder):
+def test_text_encoder_gives_masked_embeddings_of_real_minilm(text_encoder):
     h, mask = text_encoder.embed(["a busy Irish reel", "a slow lullaby in a minor key"])
     assert h.shape[0] == 2 and h.shape[2] == 384 and mask.shape == h.shape[:2]
     assert mask[0].sum() < mask[1].sum()
@@ -105,7 +106,7 @@ def test_long_prompts_are_cut_to_128_tokens_with_a_warning(text_encoder):
     assert len(said) == 1 and "128 tokens" in said[0]
 
 
-@pytest.mark.parametrize("text", ["", "   ", "\n\t"])
+@pytest.mark.parametrize("text", ["", "   ", "\n\t", "\x00\x1b\x7f"])
 def test_empty_prompt_is_a_prompt_error(text):
     from muse_cli.prompt.text import check_prompt
 

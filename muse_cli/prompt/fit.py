@@ -137,14 +137,16 @@ def _trainer(head, opt, z_size: int):
     """A compiled training step for ``head`` and ``opt``: (h, mask, target mu) -> loss."""
     import tensorflow as tf
 
+    keras = head.keras  # built here (eagerly) when the head has not made its Keras model yet
+
     @tf.function(input_signature=[tf.TensorSpec([None, None, 384], tf.float32),
                                   tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, z_size], tf.float32),
                                   tf.TensorSpec([2], tf.int32)])
     def step(h, m, y, noise_seed):
         with tf.GradientTape() as tape:
-            mean, logvar = head.keras((h, m), training=True, noise_seed=noise_seed)
+            mean, logvar = keras((h, m), training=True, noise_seed=noise_seed)
             loss = _nll(mean, logvar, y)
-        variables = head.keras.trainable_variables
+        variables = keras.trainable_variables
         grads, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), 5.0)
         opt.apply_gradients(zip(grads, variables))
         return loss

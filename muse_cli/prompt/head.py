@@ -11,7 +11,8 @@ their mean and spread), so an untrained head already predicts the data's own reg
 
 Saved in ``prompt_head/`` beside the checkpoint: ``head.npz`` (weights), ``probe.npz`` (the
 feature probe of :mod:`muse_cli.prompt.select`) and ``head.json``
-(config and the identity of the checkpoint it was trained for). TensorFlow (tf.keras 2.15).
+(config and the identity of the checkpoint it was trained for). :meth:`PromptHead.region` runs in
+NumPy from head.npz; the tf.keras 2.15 model is built only to fit the head (:mod:`muse_cli.prompt.fit`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,22 @@ FORMAT = 1
 LOGVAR_MIN, LOGVAR_MAX = -9.0, 4.0
 DEFAULT_CONFIG = {"text_dim": 384, "queries": 4, "attention": 128, "query_dim": 64, "hidden": 256,
                   "dropout": 0.1, "token_dropout": 0.15}
+# head.npz's arrays "000".."012" are keras.weights in this order: the layers' weights as the layers
+# were made, then the model's own trainable queries, then its non-trainable offset and log_scale.
+WEIGHT_NAMES = ("norm/gamma", "norm/beta", "w_k/kernel", "w_q/kernel", "w_q/bias", "v/kernel", "hidden/kernel",
+                "hidden/bias", "out/kernel", "out/bias", "queries", "offset", "log_scale")
+NON_TRAINABLE = ("offset", "log_scale")
+NORM_EPSILON = 1e-3  # tf.keras LayerNormalization's default
+_MASKED = -1e9  # attention score of a padding token
+
+
+def weight_shapes(z_size: int, cfg: dict) -> dict[str, tuple[int, ...]]:
+    """The shape of each weight (WEIGHT_NAMES order) of a head with this z size and config."""
+    d, k, a, dq, hidden = cfg["text_dim"], cfg["queries"], cfg["attention"], cfg["query_dim"], cfg["hidden"]
+    return {"norm/gamma": (d,), "norm/beta": (d,), "w_k/kernel": (d, a), "w_q/kernel": (dq, a), "w_q/bias": (a,),
+            "v/kernel": (a, 1), "hidden/kernel": (k * d + d, hidden), "hidden/bias": (hidden,),
+            "out/kernel": (hidden, 2 * z_size), "out/bias": (2 * z_size,), "queries": (k, dq),
+            "offset": (z_size,), "log_scale": (z_size,)}
 
 
 def _build_keras(z_size: int, cfg: dict):
@@ -95,60 +112,98 @@ def _build_keras(z_size: int, cfg: dict):
 
 
 class PromptHead:
-    """A head for one checkpoint: text embeddings -> (mean, sigma) over that checkpoint's z."""
+    """A head for one checkpoint: text embeddings -> (mean, sigma) over that checkpoint's z.
+
+    The weights live in NumPy arrays until :attr:`keras` is first used (by the fit); from then on
+    the Keras model holds them. :meth:`region` and :meth:`attention` always run in NumPy.
+    """
 
     def __init__(self, z_size: int, config: dict | None = None, checkpoint_sha256: str = "", meta: dict | None = None):
         self.z_size = int(z_size)
         self.config = {**DEFAULT_CONFIG, **(config or {})}
         self.checkpoint_sha256 = checkpoint_sha256
         self.meta = dict(meta or {})
-        self.keras = _build_keras(self.z_size, self.config)
         self.probe = None  # a select.FeatureProbe fitted with the head (probe.npz), if any
+        self._keras = None
+        self._values: list[np.ndarray] | None = None  # WEIGHT_NAMES order, while there is no Keras model
+
+    @property
+    def keras(self):
+        """The tf.keras model (built on first use, from the loaded weights if any, else freshly initialised)."""
+        if self._keras is None:
+            self._keras = _build_keras(self.z_size, self.config)
+            if self._values is not None:
+                for w, a in zip(self._keras.weights, self._values):
+                    w.assign(a)
+                self._values = None
+        return self._keras
 
     @property
     def params(self) -> int:
-        return int(sum(np.prod(v.shape) for v in self.keras.trainable_variables))
+        shapes = weight_shapes(self.z_size, self.config)
+        return int(sum(np.prod(s) for name, s in shapes.items() if name not in NON_TRAINABLE))
 
     def set_target_stats(self, mu: np.ndarray) -> None:
         """Centre the output on training latents: offset = their mean, scale = their spread."""
         self.keras.offset.assign(mu.mean(0).astype(np.float32))
         self.keras.log_scale.assign(np.log(mu.std(0) + 1e-3).astype(np.float32))
 
-    def _rebuild(self) -> None:
-        """Make the Keras model again with the same weights (a MusicVAE graph built after this
-        head was made leaves Keras models made before it in an 'invalid state')."""
-        values = [v.numpy() for v in self.keras.weights]
-        self.keras = _build_keras(self.z_size, self.config)
-        for w, a in zip(self.keras.weights, values):
-            w.assign(a)
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The weights by name (see WEIGHT_NAMES)."""
+        values = self._values if self._values is not None else [v.numpy() for v in self.keras.weights]
+        return dict(zip(WEIGHT_NAMES, values))
+
+    def _attend(self, w: dict, h: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Attention weights [B, K, T] of each query over the tokens, and the normalised tokens."""
+        from muse_cli.prompt.text import layer_norm
+
+        h = layer_norm(h, w["norm/gamma"], w["norm/beta"], NORM_EPSILON)
+        keys = h @ w["w_k/kernel"]  # [B, T, A]
+        q = w["queries"] @ w["w_q/kernel"] + w["w_q/bias"]  # [K, A]
+        scores = (np.tanh(keys[:, None, :, :] + q[None, :, None, :]) @ w["v/kernel"])[..., 0]  # [B, K, T]
+        scores = np.where((mask != 0)[:, None, :], scores, np.float32(_MASKED))
+        scores -= scores.max(-1, keepdims=True)
+        alpha = np.exp(scores)
+        return alpha / alpha.sum(-1, keepdims=True), h
 
     def region(self, h: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(mean [n, z], sigma [n, z]) for token embeddings [n, T, 384] and masks [n, T]."""
-        inputs = (h.astype(np.float32), mask.astype(np.int32))
-        try:
-            mean, logvar = self.keras(inputs, training=False)
-        except ValueError as exc:
-            if "invalid state" not in str(exc):
-                raise
-            self._rebuild()
-            mean, logvar = self.keras(inputs, training=False)
-        return mean.numpy().astype(np.float32), np.exp(0.5 * logvar.numpy()).astype(np.float32)
+        from muse_cli.prompt.text import gelu
+
+        w = self.arrays()
+        h, m = np.asarray(h, np.float32), np.asarray(mask, np.float32)
+        alpha, h_norm = self._attend(w, h, m)
+        ctx = np.einsum("bkt,btd->bkd", alpha, h_norm)
+        # the masked mean of the raw embeddings, L2-normalised and scaled to unit size per dimension
+        pooled = (h * m[..., None]).sum(1) / np.maximum(m.sum(1, keepdims=True), 1.0)
+        pooled = pooled / np.sqrt(np.maximum((pooled * pooled).sum(-1, keepdims=True), 1e-12))
+        pooled *= np.float32(np.sqrt(self.config["text_dim"]))
+        x = np.concatenate([ctx.reshape(len(h), -1), pooled], -1)
+        x = gelu(x @ w["hidden/kernel"] + w["hidden/bias"])
+        raw = x @ w["out/kernel"] + w["out/bias"]
+        raw_mean, raw_logvar = raw[:, :self.z_size], raw[:, self.z_size:]
+        mean = w["offset"] + np.exp(w["log_scale"]) * raw_mean
+        logvar = np.clip(2.0 * w["log_scale"] + raw_logvar, LOGVAR_MIN, LOGVAR_MAX)
+        return mean.astype(np.float32), np.exp(0.5 * logvar).astype(np.float32)
 
     def attention(self, h: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        alpha, _ = self.keras.attend(h.astype(np.float32), mask.astype(np.int32))
-        return alpha.numpy()
+        alpha, _ = self._attend(self.arrays(), np.asarray(h, np.float32), np.asarray(mask))
+        return alpha
 
     # -- files ----------------------------------------------------------------
     def weights(self) -> dict[str, np.ndarray]:
-        return {f"{i:03d}": v.numpy() for i, v in enumerate(self.keras.weights)}
+        return {f"{i:03d}": a for i, a in enumerate(self.arrays().values())}
 
     def set_weights(self, arrays: dict[str, np.ndarray]) -> None:
-        values = [arrays[k] for k in sorted(arrays)]
-        if len(values) != len(self.keras.weights) or any(
-                tuple(a.shape) != tuple(w.shape) for a, w in zip(values, self.keras.weights)):
+        values = [np.asarray(arrays[k], np.float32) for k in sorted(arrays)]
+        shapes = list(weight_shapes(self.z_size, self.config).values())
+        if len(values) != len(shapes) or any(tuple(a.shape) != tuple(s) for a, s in zip(values, shapes)):
             raise PromptError("prompt head weights do not fit its config; run muse fit-prompt again")
-        for w, a in zip(self.keras.weights, values):
-            w.assign(a)
+        if self._keras is None:
+            self._values = values
+        else:
+            for w, a in zip(self._keras.weights, values):
+                w.assign(a)
 
     def save(self, directory: Path, extra: dict | None = None) -> Path:
         """Write head.npz and head.json into ``directory`` (atomically, file by file)."""

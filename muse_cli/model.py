@@ -21,10 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from muse_cli import settings
-from muse_cli.cache import checkpoint_prefix as _checkpoint_prefix  # noqa: F401  (until callers move)
 from muse_cli.encoding import HOLD, MIN_PITCH, NOTE_OFF, NUM_CLASSES, STEPS_PER_BAR, WINDOW_BARS, WINDOW_STEPS  # noqa: F401
 from muse_cli.engines import Engine, gumbel  # noqa: F401  (re-exported: muse_cli.model.gumbel)
-from muse_cli.engines.magenta import quiet_tensorflow as _quiet_tensorflow  # noqa: F401  (until callers move)
 from muse_cli.errors import CheckpointError
 
 MAX_BATCH = 64  # the fastest TrainedModel batch size measured for cat-mel_2bar_big on 2 cores (bench/)

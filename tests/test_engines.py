@@ -73,6 +73,16 @@ def test_same_seed_same_bytes_for_every_recipe(engines):
     assert midi_n == midi_t
 
 
+def test_prompted_sample_with_candidates_same_bytes(engines, request):
+    from muse_cli.prompt import api
+
+    if engines[0].name != "muse-mel_2bar":
+        pytest.skip("the tiny checkpoint has no prompt head")
+    made = [[g.midi() for g in api.sample_with_prompt(e, "a slow sad tune in A minor", n=2, seconds=8, seed=4,
+                                                      candidates=8)] for e in engines]
+    assert made[0] == made[1]
+
+
 def test_muse_eval_gives_the_same_numbers_on_both_engines(engines):
     from muse_cli.evaluate import evaluate
 
@@ -176,6 +186,8 @@ open(report, "w").write(json.dumps({"code": code, "heavy": heavy}))
     ["encode", str(DATA / "folk_16bar.mid"), "-o", "t.npz"],
     ["interpolate", str(DATA / "folk_16bar.mid"), str(DATA / "folk_b.mid"), "-o", "i/"],
     ["decode", "--midi", str(DATA / "folk_16bar.mid"), "-o", "d.mid"],
+    ["decode", "--prompt", "a slow sad tune in A minor", "--seed", "1", "-o", "p.mid"],
+    ["sample", "--prompt", "a fast happy reel", "--seconds", "16", "-n", "2", "-o", "p/"],
 ])
 def test_generating_a_melody_imports_no_tensorflow(args, tmp_path):
     report = tmp_path / "report.json"

@@ -27,7 +27,8 @@ def head_path(model) -> Path:
 
 def load_head(model, directory: Path | None = None):
     """The prompt head trained for ``model``'s checkpoint (cached); PromptError if none or another's."""
-    from muse_cli.prompt.head import META, PromptHead, checkpoint_identity
+    from muse_cli.cache import checkpoint_identity
+    from muse_cli.prompt.head import META, PromptHead
 
     directory = Path(directory) if directory else head_path(model)
     fit_hint = f"muse fit-prompt --checkpoint {model.name if directory == head_path(model) else model.checkpoint}"

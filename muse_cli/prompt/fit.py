@@ -177,7 +177,8 @@ def fit(model, tunes=None, options: FitOptions = FitOptions(), out_dir: Path | N
     """
     from muse_cli.engines.magenta import quiet_tensorflow
     from muse_cli.prompt import captions as cap
-    from muse_cli.prompt.head import PromptHead, checkpoint_identity, head_dir
+    from muse_cli.cache import checkpoint_identity
+    from muse_cli.prompt.head import PromptHead, head_dir
     from muse_cli.prompt.text import load_text_encoder
 
     quiet_tensorflow()

@@ -17,7 +17,6 @@ NumPy from head.npz; the tf.keras 2.15 model is built only to fit the head (:mod
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -250,32 +249,6 @@ class PromptHead:
             raise PromptError(f"prompt head in {directory} has an unreadable probe.npz ({exc}); "
                               "run muse fit-prompt again") from None
         return head
-
-
-# -- checkpoint identity ---------------------------------------------------------
-_IDENTITY: dict[tuple, str] = {}
-
-
-def data_files(checkpoint: Path) -> list[Path]:
-    """The model.ckpt.data-* file(s) of a checkpoint directory or prefix."""
-    from muse_cli.model import _checkpoint_prefix
-
-    prefix = Path(_checkpoint_prefix(Path(checkpoint)))
-    return sorted(prefix.parent.glob(prefix.name + ".data-*"))
-
-
-def checkpoint_identity(checkpoint: Path) -> str:
-    """sha256 of the checkpoint's weights: of its one .data-* file, or of all of them in name order."""
-    files = data_files(checkpoint)
-    key = tuple((str(f.resolve()), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
-    if key not in _IDENTITY:
-        h = hashlib.sha256()
-        for f in files:
-            with open(f, "rb") as fh:
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(block)
-        _IDENTITY[key] = h.hexdigest()
-    return _IDENTITY[key]
 
 
 def head_dir(checkpoint: Path) -> Path:

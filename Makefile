@@ -52,6 +52,7 @@ big-demo: big
 	bash bench/big_demo.sh $(BIG)
 
 bench: setup big
+	$(PY) bench/bench_engine.py --big $(BIG)
 	$(PY) bench/bench_core.py --big $(BIG)
 	$(PY) bench/bench_batch.py --big $(BIG)
 

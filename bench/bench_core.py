@@ -1,6 +1,6 @@
-"""Core benchmarks (make bench): start-up, big-checkpoint sampling vs magenta's CLI, long-form continuity.
+"""Core benchmarks (make bench): start-up and long-form continuity (engines: bench/bench_engine.py).
 
-    python bench/bench_core.py [--big build/cat-mel_2bar_big-random] [--skip-big] [--n 64]
+    python bench/bench_core.py [--checkpoint NAME|PATH]
 
 Every comparison is measured side by side in this one run and printed as a ratio.
 """
@@ -13,7 +13,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,20 +33,6 @@ def wall(cmd: list[str], env: dict | None = None) -> float:
 def bench_help(repeat: int = 5) -> dict:
     times = [wall([MUSE, "--help"]) for _ in range(repeat)]
     return {"muse --help median s": round(statistics.median(times), 3), "runs": repeat}
-
-
-def bench_big(big: Path, n: int) -> dict:
-    """`muse sample -n N` against magenta's music_vae_generate --mode=sample on the same checkpoint."""
-    with tempfile.TemporaryDirectory() as tmp:
-        t_muse = wall([MUSE, "sample", "-n", str(n), "--seed", "1", "-c", str(big), "-o", f"{tmp}/muse"])
-        t_magenta = wall([sys.executable, "-m", "magenta.models.music_vae.music_vae_generate",
-                          "--config=cat-mel_2bar_big", f"--checkpoint_file={big}/model.ckpt", "--mode=sample",
-                          f"--num_outputs={n}", f"--output_dir={tmp}/magenta", "--log=ERROR"])
-        made = len(list(Path(f"{tmp}/muse").glob("*.mid"))), len(list(Path(f"{tmp}/magenta").glob("*.mid")))
-    return {f"muse sample -n {n} wall s": round(t_muse, 1),
-            f"music_vae_generate --num_outputs={n} wall s": round(t_magenta, 1),
-            "speed-up (magenta wall / muse wall)": round(t_magenta / t_muse, 2),
-            "files written (muse, magenta)": made}
 
 
 def _pc_hist(events: np.ndarray) -> np.ndarray:
@@ -88,18 +73,12 @@ def bench_continuity(checkpoint: str | None, n: int = 64, seconds: float = 16.0)
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--big", type=Path, default=Path("build/cat-mel_2bar_big-random"))
-    ap.add_argument("--skip-big", action="store_true")
-    ap.add_argument("--n", type=int, default=64)
     ap.add_argument("--checkpoint", default=None, help="for continuity; default: the embedded model")
     args = ap.parse_args()
     results = {"help": bench_help()}
     print(json.dumps(results["help"]), flush=True)
     results["continuity"] = bench_continuity(args.checkpoint)
     print(json.dumps(results["continuity"]), flush=True)
-    if not args.skip_big:
-        results["big"] = bench_big(args.big, args.n)
-        print(json.dumps(results["big"]), flush=True)
     return 0
 
 

@@ -30,11 +30,11 @@ def sample(model, n=1, seconds=None, temperature=1.0, seed=None, qpm=120.0):
     return m.sample(model, n=n, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm)
 
 
-def encode(model, melodies, sample_z=False, seed=None):
-    """Melodies (from :func:`read_melody`) -> one LatentWindow per 2-bar window."""
+def encode(model, melodies, sample_z=False, seed=None, refine=0):
+    """Melodies (from :func:`read_melody`) -> one LatentWindow per 2-bar window (``refine``: gradient steps)."""
     from muse_cli import model as m
 
-    return m.encode(model, melodies, sample_z=sample_z, seed=seed)
+    return m.encode(model, melodies, sample_z=sample_z, seed=seed, refine=refine)
 
 
 def decode(model, latents, temperature=1.0, seed=None, qpm=120.0):

@@ -158,13 +158,19 @@ def sample(model: Model, n: int = 1, seconds: float | None = None, temperature: 
     return out
 
 
-def encode(model: Model, melodies: list, sample_z: bool = False, seed: int | None = None) -> list:
-    """Every consecutive 2-bar window of each melody -> LatentWindow (mu, or a posterior sample)."""
+def encode(model: Model, melodies: list, sample_z: bool = False, seed: int | None = None, refine: int = 0) -> list:
+    """Every consecutive 2-bar window of each melody -> LatentWindow (mu, a posterior sample, or mu
+    refined by ``refine`` gradient steps on the decoder's reconstruction of the window)."""
     from muse_cli.io import LatentWindow
     from muse_cli.midi import windows
 
     items = [(m.source, bar, ev) for m in melodies for bar, ev in windows(m)]
-    mu, sigma = model.encode_events(np.stack([ev for _, _, ev in items]))
+    events = np.stack([ev for _, _, ev in items])
+    mu, sigma = model.encode_events(events)
+    if refine:
+        from muse_cli.refine import refine as refine_latents
+
+        mu = refine_latents(model, events, mu, refine)
     if sample_z:
         seed = new_seed() if seed is None else int(seed)
         eps = np.random.default_rng([seed, 2]).standard_normal(mu.shape)

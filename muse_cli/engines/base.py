@@ -31,6 +31,18 @@ def noise_for(seeds: Sequence[Sequence[int]] | None, rows: int) -> np.ndarray:
     return noise
 
 
+def reconstruction_scores(windows: np.ndarray, rec: np.ndarray) -> dict:
+    """How well ``rec`` gives back ``windows`` (event arrays [n, 32]): step, exact-window, note-on accuracy."""
+    onsets = windows >= 2
+    return {
+        "windows": int(len(windows)),
+        "step_accuracy": float(np.mean(rec == windows)) if len(windows) else 0.0,
+        "exact_windows": float(np.mean(np.all(rec == windows, axis=1))) if len(windows) else 0.0,
+        "note_on_accuracy": float(np.mean(rec[onsets] == windows[onsets])) if onsets.any() else 0.0,
+        "hold_baseline": float(np.mean(windows == HOLD)) if len(windows) else 0.0,
+    }
+
+
 class Engine:
     """A loaded MusicVAE checkpoint. Subclasses implement :meth:`_decode_batch` and :meth:`encode_events`."""
 
@@ -87,12 +99,4 @@ class Engine:
         """decode(encode_mu(x)) by argmax: step accuracy, exact windows, note-on accuracy."""
         windows = np.asarray(windows, dtype=np.int64)
         mu, _ = self.encode_events(windows)
-        rec = self.decode_events(mu, noise_seeds=None)
-        onsets = windows >= 2
-        return {
-            "windows": int(len(windows)),
-            "step_accuracy": float(np.mean(rec == windows)),
-            "exact_windows": float(np.mean(np.all(rec == windows, axis=1))),
-            "note_on_accuracy": float(np.mean(rec[onsets] == windows[onsets])) if onsets.any() else 0.0,
-            "hold_baseline": float(np.mean(windows == HOLD)),
-        }
+        return reconstruction_scores(windows, self.decode_events(mu, noise_seeds=None))

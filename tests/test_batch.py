@@ -173,7 +173,7 @@ def test_sample_shorthand_makes_seeded_jobs(tmp_path):
 def test_plan_groups_compatible_sample_jobs_up_to_the_batch_size(tmp_path):
     lines = sample_lines(10) + sample_lines(3, seconds=16, start=100) \
         + [{"op": "sample", "seed": 50, "out": "t.mid", "temperature": 0.5}]
-    tasks = b.plan(parse(tmp_path, lines), batch_size=8)
+    tasks = b.plan_tasks(parse(tmp_path, lines), batch_size=8)
     sizes = sorted(len(t) for t in tasks)
     assert sizes == [1, 1, 2, 2, 8]  # 10 two-bar jobs -> 8 + 2; 16 s = 8 windows -> 1 per task
     for t in tasks:
@@ -203,6 +203,7 @@ def test_manifest_appends_whole_lines_and_ignores_a_torn_one(tmp_path):
 def test_fast_midi_writer_gives_to_midi_bytes_bytes():
     import numpy as np
 
+    from muse_cli.batch.fastmidi import _fast_midi_bytes
     from muse_cli.midi import events_to_notes, to_midi_bytes
 
     rng = np.random.default_rng(0)
@@ -213,7 +214,7 @@ def test_fast_midi_writer_gives_to_midi_bytes_bytes():
         seconds = None if i % 5 == 0 else float(rng.random() * segs * 480 / qpm + 0.01)
         prov = None if i % 7 == 0 else {"seed": i, "qpm": qpm, "seconds": seconds, "mode": "sample"}
         notes = events_to_notes(events)
-        assert b._fast_midi_bytes(notes, qpm, prov, seconds) == to_midi_bytes(notes, qpm, prov, seconds), i
+        assert _fast_midi_bytes(notes, qpm, prov, seconds) == to_midi_bytes(notes, qpm, prov, seconds), i
 
 
 # -- a real cluster: `dask scheduler` and `dask worker` as separate processes ------------------

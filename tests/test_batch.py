@@ -200,23 +200,6 @@ def test_manifest_appends_whole_lines_and_ignores_a_torn_one(tmp_path):
     assert json.loads(lines[-1])["id"] == "2" and lines[-2] == '{"id": "2", "sta'
 
 
-def test_fast_midi_writer_gives_to_midi_bytes_bytes():
-    import numpy as np
-
-    from muse_cli.batch.fastmidi import _fast_midi_bytes
-    from muse_cli.midi import events_to_notes, to_midi_bytes
-
-    rng = np.random.default_rng(0)
-    for i in range(300):
-        segs = int(rng.integers(1, 5))
-        events = rng.integers(0, 90, 32 * segs) * (rng.random(32 * segs) < rng.random())
-        qpm = float(rng.choice([120.0, 100.0, 77.7, 133.3, 60.0, 200.0]))
-        seconds = None if i % 5 == 0 else float(rng.random() * segs * 480 / qpm + 0.01)
-        prov = None if i % 7 == 0 else {"seed": i, "qpm": qpm, "seconds": seconds, "mode": "sample"}
-        notes = events_to_notes(events)
-        assert _fast_midi_bytes(notes, qpm, prov, seconds) == to_midi_bytes(notes, qpm, prov, seconds), i
-
-
 # -- a real cluster: `dask scheduler` and `dask worker` as separate processes ------------------
 @pytest.fixture(scope="module")
 def real_cluster(tmp_path_factory):

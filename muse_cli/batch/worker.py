@@ -189,7 +189,6 @@ def _run_one(model, job: Job, good: dict[str, bytes]) -> Result:
 def _run_samples(model, todo: list[tuple[Job, dict]]) -> dict[int, Result]:
     """Sample jobs in shared model batches: each draws what ``muse sample -n 1 --seed SEED`` draws."""
     from muse_cli import model as m
-    from muse_cli.batch.fastmidi import _midi_of
     from muse_cli.midi import events_to_notes
 
     t0 = time.perf_counter()
@@ -207,7 +206,7 @@ def _run_samples(model, todo: list[tuple[Job, dict]]) -> dict[int, Result]:
         prov = {"checkpoint": model.name, "seed": p["seed"], "index": 0, "temperature": temperature,
                 "qpm": p["qpm"], "seconds": secs, "mode": "sample"}
         items.append(m.Generated(f"sample_s{p['seed']}_001", events_to_notes(ev), p["qpm"], secs, prov))
-    midis = _midi_of(items)
+    midis = [item.midi() for item in items]
     share = (time.perf_counter() - t0) / len(todo)
     out = {}
     for (job, good), midi in zip(todo, midis):

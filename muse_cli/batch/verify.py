@@ -31,9 +31,9 @@ def _expected_provenance(job: Job, step: int | None) -> dict:
     p = job.params
     exp = {"seed": p["seed"], "temperature": p["temperature"], "qpm": p["qpm"]}
     if job.op == "sample":
-        from muse_cli.model import _seconds_of
+        from muse_cli.model import sample_seconds
 
-        exp.update(mode="sample", index=0, seconds=_seconds_of(job.segments, p["qpm"], p.get("seconds")))
+        exp.update(mode="sample", index=0, seconds=sample_seconds(p.get("seconds"), p["qpm"]))
     elif job.op == "interpolate":
         exp.update(mode="interpolate", steps=p["steps"])
         if step is not None:

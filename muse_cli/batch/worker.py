@@ -188,25 +188,16 @@ def _run_one(model, job: Job, good: dict[str, bytes]) -> Result:
 
 def _run_samples(model, todo: list[tuple[Job, dict]]) -> dict[int, Result]:
     """Sample jobs in shared model batches: each draws what ``muse sample -n 1 --seed SEED`` draws."""
-    from muse_cli import model as m
-    from muse_cli.midi import events_to_notes
+    from muse_cli.model import sample_draws
 
     t0 = time.perf_counter()
-    first = todo[0][0]
-    temperature = first.params["temperature"]
-    paths = [m.latent_path(j.params["seed"], 0, j.segments, model.z_size) for j, _ in todo]
+    p = todo[0][0].params  # the jobs of a task share temperature and tempo (plan.plan_tasks)
     try:
-        events = m.decode_paths(model, paths, [(j.params["seed"], 0) for j, _ in todo], temperature)
+        items = sample_draws(model, [(j.params["seed"], 0, j.params.get("seconds")) for j, _ in todo],
+                             p["temperature"], p["qpm"])
+        midis = [item.midi() for item in items]
     except Exception as exc:
         return {j.line: failed(j, error_text(exc)) for j, _ in todo}
-    items = []
-    for (job, _), ev in zip(todo, events):
-        p = job.params
-        secs = m._seconds_of(job.segments, p["qpm"], p.get("seconds"))
-        prov = {"checkpoint": model.name, "seed": p["seed"], "index": 0, "temperature": temperature,
-                "qpm": p["qpm"], "seconds": secs, "mode": "sample"}
-        items.append(m.Generated(f"sample_s{p['seed']}_001", events_to_notes(ev), p["qpm"], secs, prov))
-    midis = [item.midi() for item in items]
     share = (time.perf_counter() - t0) / len(todo)
     out = {}
     for (job, good), midi in zip(todo, midis):

@@ -1,5 +1,5 @@
 """MIDI <-> melodies: reading and checking MIDI files, melody extraction, 2-bar windows,
-writing MIDI with provenance, and the features of a melody.
+and writing MIDI with provenance (the one MIDI writer).
 
 Pure Python on pretty_midi: no TensorFlow, no note_seq.
 
@@ -240,55 +240,3 @@ def read_provenance(data: bytes) -> dict | None:
         if t.text.startswith(PROVENANCE_PREFIX):
             return json.loads(t.text[len(PROVENANCE_PREFIX):])
     return None
-
-# -- features ---------------------------------------------------------------
-KRUMHANSL_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
-KRUMHANSL_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-
-
-def features(notes: list[Note]) -> dict[str, float]:
-    """Features of a melody (Yang & Lerch 2018 and a few for prompts), from its notes.
-
-    pitch_range (semitones), mean_abs_interval (semitones), note_count,
-    pch_entropy (bits, pitch-class histogram weighted by count), mean_ioi (steps
-    between onsets), mean_pitch, density (onsets per bar), slope (semitones per
-    bar, least squares over onsets), stepwise (share of intervals of 1-2
-    semitones among non-repeats), major_minus_minor (best Krumhansl correlation
-    of major minus that of minor keys, duration-weighted).
-    """
-    if not notes:
-        return {k: 0.0 for k in ("pitch_range", "mean_abs_interval", "note_count", "pch_entropy", "mean_ioi",
-                                 "mean_pitch", "density", "slope", "stepwise", "major_minus_minor")}
-    pitches = np.array([n[0] for n in notes], float)
-    starts = np.array([n[1] for n in notes], float)
-    durs = np.array([max(1, n[2] - n[1]) for n in notes], float)
-    intervals = np.diff(pitches)
-    pc = np.bincount(pitches.astype(int) % 12, minlength=12).astype(float)
-    p = pc / pc.sum()
-    entropy = float(-(p[p > 0] * np.log2(p[p > 0])).sum())
-    moves = np.abs(intervals[intervals != 0])
-    span_bars = max(1.0, (max(n[2] for n in notes) - min(n[1] for n in notes)) / STEPS_PER_BAR)
-    slope = float(np.polyfit(starts / STEPS_PER_BAR, pitches, 1)[0]) if len(notes) > 1 and np.ptp(starts) > 0 else 0.0
-    weighted = np.bincount(pitches.astype(int) % 12, weights=durs, minlength=12)
-    return {
-        "pitch_range": float(np.ptp(pitches)),
-        "mean_abs_interval": float(np.abs(intervals).mean()) if len(intervals) else 0.0,
-        "note_count": float(len(notes)),
-        "pch_entropy": entropy,
-        "mean_ioi": float(np.diff(starts).mean()) if len(starts) > 1 else 0.0,
-        "mean_pitch": float(pitches.mean()),
-        "density": float(len(notes) / span_bars),
-        "slope": slope,
-        "stepwise": float(np.mean(moves <= 2)) if len(moves) else 1.0,
-        "major_minus_minor": _mode_score(weighted),
-    }
-
-
-def _mode_score(weighted_pc: np.ndarray) -> float:
-    if weighted_pc.sum() == 0:
-        return 0.0
-    best = {}
-    for name, profile in (("major", KRUMHANSL_MAJOR), ("minor", KRUMHANSL_MINOR)):
-        best[name] = max(float(np.corrcoef(np.roll(profile, k), weighted_pc)[0, 1])
-                         if np.std(weighted_pc) > 0 else 0.0 for k in range(12))
-    return best["major"] - best["minor"]

@@ -122,6 +122,30 @@ def test_absolute_output_inside_the_root_is_fine(tmp_path):
     assert jobs[0].shown[jobs[0].outputs[0]] == "x/a.mid"
 
 
+def test_outputs_cannot_leave_the_root_through_a_symlink(tmp_path):
+    root, outside = tmp_path / "root", tmp_path / "outside"
+    (root / "inner").mkdir(parents=True)
+    outside.mkdir()
+    (root / "link").symlink_to("../outside")  # ln -s ../outside root/link
+    (root / "file.mid").symlink_to(outside / "file.mid")  # a file link, to a file not made yet
+    (root / "same").symlink_to("inner")  # a link that stays inside is fine
+    jobs = write_jobs(root / "jobs.jsonl", [
+        {"op": "sample", "seed": 0, "out": "same/a.mid"},
+        {"op": "sample", "seed": 1, "out": "link/x.mid"},
+        {"op": "sample", "seed": 2, "out": str(root / "file.mid")},
+        {"op": "render", "midi": "x.mid", "out": "link/sub/x.wav"},
+        {"op": "sample", "seed": 3, "out": "inner/a.mid"},  # the file of line 1, by its other name
+    ])
+    r = run_muse("batch", jobs, "-c", "unused")
+    err = r.stderr.decode()
+    assert r.returncode == 2 and "4 bad lines, nothing was run" in err, err
+    for n, name in ((2, "link/x.mid"), (3, "file.mid"), (4, "link/sub/x.wav")):
+        assert f"line {n}: output {root / name} leads to {outside / name.replace('link/', '')} through a symbolic " \
+               f"link; outputs must stay inside {root}" in err, err
+    assert f"line 5: output {root / 'inner' / 'a.mid'} is also written by line 1" in err
+    assert list(outside.iterdir()) == [] and not (root / "jobs.manifest.jsonl").exists()
+
+
 def test_all_lines_checked_in_one_pass_and_nothing_runs(tmp_path):
     jobs = write_jobs(tmp_path / "jobs.jsonl", [
         {"op": "sample", "seed": 0, "out": "out/a.mid"},

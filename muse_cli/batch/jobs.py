@@ -96,9 +96,8 @@ def _output_path(raw: str, root: Path) -> Path:
     """An output path inside ``root``, or ValueError saying why not.
 
     The rule: a relative path is taken relative to the root and may not contain a
-    ``..`` component; an absolute path must lie inside the root. The check is on
-    the written path (normalised, symlinks not followed), so a symlink inside the
-    root is trusted.
+    ``..`` component; an absolute path must lie inside the root. The file it reaches
+    once every symbolic link is followed must lie inside the root too (:class:`_Claims`).
     """
     p = Path(raw)
     if ".." in p.parts:
@@ -251,22 +250,39 @@ def _normalise(obj: dict, op: str, root: Path) -> dict:
 
 # -- the whole file ------------------------------------------------------------------
 class _Claims:
-    """Which line writes each output and uses each id, across the file."""
+    """Which line writes each output and uses each id, across the file.
 
-    def __init__(self, reserved: dict[Path, str]):
-        self.reserved = dict(reserved)
+    Outputs are known by their real paths (every symbolic link followed): one that leaves the root
+    through a link is refused, and two paths that reach one file are one output.
+    """
+
+    def __init__(self, root: Path, reserved: dict[Path, str]):
+        self.root, self.real_root = root, Path(os.path.realpath(root))
+        self.dirs: dict[Path, Path] = {}  # directory -> its real path, looked up once
+        self.reserved = {Path(os.path.realpath(p)): what for p, what in reserved.items()}
         self.owners: dict[Path, int] = {p: 0 for p in self.reserved}
         self.ids: dict[str, int] = {}
+
+    def _real(self, path: Path) -> Path:
+        parent = self.dirs.get(path.parent)
+        if parent is None:
+            parent = self.dirs[path.parent] = Path(os.path.realpath(path.parent))
+        real = parent / path.name
+        return Path(os.path.realpath(real)) if real.is_symlink() else real
 
     def outputs(self, lineno: int, outputs: list[Path]) -> list[str]:
         problems = []
         for out in outputs:
-            if out in self.owners:
-                what = self.reserved.get(out)
+            real = self._real(out)
+            if self.real_root not in real.parents:
+                problems.append(f"output {out} leads to {real} through a symbolic link; outputs must stay "
+                                f"inside {self.root}")
+            elif real in self.owners:
+                what = self.reserved.get(real)
                 problems.append(f"output {out} would overwrite the {what}" if what else
-                                f"output {out} is also written by line {self.owners[out]}")
+                                f"output {out} is also written by line {self.owners[real]}")
             else:
-                self.owners[out] = lineno
+                self.owners[real] = lineno
         return problems
 
     def id(self, lineno: int, job_id: str) -> list[str]:
@@ -307,7 +323,7 @@ def parse_jobs(text: str, source: str, root: Path, checkpoint: str | None = None
     manifest) to what they are.
     """
     root = _normal(root)
-    claims = _Claims({_normal(p): what for p, what in (reserved or {}).items()})
+    claims = _Claims(root, {_normal(p): what for p, what in (reserved or {}).items()})
     problems: list[tuple[int, str]] = []
     jobs: list[Job] = []
     for lineno, line in enumerate(text.splitlines(), 1):

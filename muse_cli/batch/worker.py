@@ -143,8 +143,9 @@ def _triage(job: Job, opts: Options) -> tuple[Result | None, dict]:
     if why:
         return failed(job, why), good
     if job.op == "render":
-        if job.outputs[0] in good:
-            return Result(job.line, job.id, job.op, "skipped", [output_record(job.outputs[0], good[job.outputs[0]])]), good
+        wav = job.outputs[0]
+        if wav in good:
+            return Result(job.line, job.id, job.op, "skipped", [output_record(wav, good[wav])]), good
         return render_job(job, opts), good
     if all(o in good for o in job.outputs if not o.endswith(".wav")):
         return _from_files(job, good), good

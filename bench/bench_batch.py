@@ -80,9 +80,9 @@ def baseline_rates(checkpoint: str | None, n: int) -> dict[int, float]:
 
 
 def _warm_up(checkpoint, opts) -> None:  # runs on each worker
-    from muse_cli import batch as b
+    from muse_cli.batch.worker import model_for
 
-    b._model(checkpoint, opts)
+    model_for(checkpoint, opts)
 
 
 def warm_batch_rates(checkpoint: str | None, n: int, tmp: Path, workers: int, sizes) -> dict[int, float]:
@@ -90,7 +90,7 @@ def warm_batch_rates(checkpoint: str | None, n: int, tmp: Path, workers: int, si
     from muse_cli import batch as b
 
     rates = {}
-    with b.cluster(None, workers) as client:
+    with b.open_cluster(None, workers) as client:
         for bs in sizes:
             opts = b.Options(batch_size=bs, tf_threads=max(1, b.machine_cores() // workers))
             # Load the model on every worker first, the way the first tasks of a long run do.
@@ -152,7 +152,7 @@ def bench_render(checkpoint: str | None, count: int, seconds: float) -> dict:
         warm, e2e = {}, {}
         for w in (1, 2):
             jobs_text = "\n".join(x.replace("{w}", str(w)) for x in lines) + "\n"
-            with b.cluster(None, w) as client:
+            with b.open_cluster(None, w) as client:
                 first = b.parse_jobs(jobs_text.replace(f"w{w}/", f"warm{w}/"), "warm", tmp)[: 2 * w]
                 b.run(client, first, b.Options(), b.Manifest(tmp / f"warm{w}.jsonl"))  # imports FluidSynth
                 jobs = b.parse_jobs(jobs_text, "timed", tmp)

@@ -210,7 +210,7 @@ def sample_cmd(num, seconds, temperature, seed, qpm, prompt, candidates, checkpo
 
         prompt = check_prompt(prompt)
     seed = m.new_seed() if seed is None else seed
-    names = [f"sample_s{seed}_{i + 1:03d}" for i in range(num)]
+    names = [m.sample_name(seed, i) for i in range(num)]
     paths = _plan(names, output, force, wav)
     model = _load(checkpoint, num * m.segments_for(seconds, qpm))
     if prompt is not None:

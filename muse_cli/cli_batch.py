@@ -171,7 +171,7 @@ def batch_command(jobs_file, sample_count, seconds, temperature, qpm, seed_start
     opts = b.Options(batch_size=batch_size or MAX_BATCH, force=force,
                      soundfont=str(soundfont.absolute()) if soundfont else None)
     n_workers = workers or b.machine_cores()
-    tasks = b.plan(jobs, opts.batch_size)
+    tasks = b.plan_tasks(jobs, opts.batch_size)
     where = f"scheduler {scheduler}" if scheduler else f"a local cluster of {n_workers} worker(s)"
     _info(f"{len(jobs)} job(s) in {len(tasks)} task(s) on {where}; manifest {manifest}")
     if check:
@@ -188,7 +188,7 @@ def _run(b, jobs, opts, scheduler, workers, manifest_path, fail_fast):
     log = b.Manifest(manifest_path)
     progress = _Progress(len(jobs))
     try:
-        with b.cluster(scheduler, workers) as client:
+        with b.open_cluster(scheduler, workers) as client:
             return b.run(client, jobs, opts, log, fail_fast=fail_fast, on_result=progress.update)
     finally:
         progress.close()

@@ -49,9 +49,9 @@ def overlapping_area(a: np.ndarray, b: np.ndarray, grid: int = 512) -> float:
 
 
 def window_features(events: np.ndarray) -> dict[str, np.ndarray]:
-    from muse_cli.midi import events_to_notes, features
+    from muse_cli.features import measure
 
-    rows = [features(events_to_notes(ev)) for ev in events]
+    rows = measure(events)
     return {k: np.array([r[k] for r in rows]) for k in OA_FEATURES}
 
 

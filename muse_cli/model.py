@@ -135,27 +135,46 @@ def new_seed() -> int:
     return int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
 
 
-def _seconds_of(segments: int, qpm: float, seconds: float | None) -> float:
-    return float(seconds) if seconds is not None else segments * WINDOW_BARS * 4 * 60.0 / qpm
+def sample_seconds(seconds: float | None, qpm: float) -> float:
+    """A sample's length: ``seconds`` as asked, else one 2-bar window at ``qpm``."""
+    return float(seconds) if seconds is not None else WINDOW_BARS * 4 * 60.0 / qpm
+
+
+def sample_name(seed: int, index: int) -> str:
+    """The file stem of melody ``index`` (from 0) drawn with ``seed``: sample_s42_001."""
+    return f"sample_s{seed}_{index + 1:03d}"
+
+
+def sampled(model: Model, events: np.ndarray, seed: int, index: int, seconds: float | None, temperature: float,
+            qpm: float, **extra) -> Generated:
+    """Decoded events as melody ``index`` of ``seed``: its name, notes, length and provenance (plus ``extra``)."""
+    from muse_cli.midi import events_to_notes
+
+    length = sample_seconds(seconds, qpm)
+    prov = {"checkpoint": model.name, "seed": seed, "index": index, "temperature": temperature, "qpm": qpm,
+            "seconds": length, "mode": "sample", **extra}
+    return Generated(sample_name(seed, index), events_to_notes(events), qpm, length, prov)
+
+
+def sample_draws(model: Model, draws: list[tuple[int, int, float | None]], temperature: float = 1.0,
+                 qpm: float = 120.0) -> list[Generated]:
+    """One melody per draw (seed, index, seconds), all decoded in shared batches: the recipe of a sample.
+
+    Draw (s, i, S) walks ``latent_path(s, i)`` over the windows that cover S seconds and decodes
+    window k with noise (s, i, 1, k), so a melody depends on its own draw only: ``muse sample``
+    and ``muse batch`` make the same bytes however the draws are grouped."""
+    segments = [segments_for(sec, qpm) for _, _, sec in draws]
+    paths = [latent_path(s, i, k, model.z_size) for (s, i, _), k in zip(draws, segments)]
+    events = decode_paths(model, paths, [(s, i) for s, i, _ in draws], temperature)
+    return [sampled(model, ev, s, i, sec, temperature, qpm) for (s, i, sec), ev in zip(draws, events)]
 
 
 def sample(model: Model, n: int = 1, seconds: float | None = None, temperature: float = 1.0,
            seed: int | None = None, qpm: float = 120.0, first_index: int = 0) -> list[Generated]:
     """``n`` melodies from the prior; with ``seconds``, each follows a smooth latent path."""
-    from muse_cli.midi import events_to_notes
-
     seed = new_seed() if seed is None else int(seed)
-    segments = segments_for(seconds, qpm)
-    idx = range(first_index, first_index + n)
-    paths = [latent_path(seed, i, segments, model.z_size) for i in idx]
-    events = decode_paths(model, paths, [(seed, i) for i in idx], temperature)
-    out = []
-    for i, ev in zip(idx, events):
-        prov = {"checkpoint": model.name, "seed": seed, "index": i, "temperature": temperature, "qpm": qpm,
-                "seconds": _seconds_of(segments, qpm, seconds), "mode": "sample"}
-        out.append(Generated(f"sample_s{seed}_{i + 1:03d}", events_to_notes(ev), qpm,
-                             _seconds_of(segments, qpm, seconds), prov))
-    return out
+    draws = [(seed, i, seconds) for i in range(first_index, first_index + n)]
+    return sample_draws(model, draws, temperature, qpm)
 
 
 def encode(model: Model, melodies: list, sample_z: bool = False, seed: int | None = None, refine: int = 0) -> list:

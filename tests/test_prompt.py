@@ -115,19 +115,6 @@ def test_empty_prompt_is_a_prompt_error(text):
 
 
 # -- captions ------------------------------------------------------------------------------
-def test_batch_features_agree_with_midi_features():
-    from muse_cli.midi import events_to_notes, features
-    from muse_cli.prompt.captions import batch_features
-
-    rng = np.random.default_rng(0)
-    events = np.where(rng.random((40, 32)) < 0.3, rng.integers(2, 90, (40, 32)), 0)
-    events[::7, ::3] = 1
-    for ev, got in zip(events, batch_features(events)):
-        want = features(events_to_notes(ev))
-        for k in ("pitch_range", "note_count", "mean_pitch", "density", "slope", "stepwise", "major_minus_minor"):
-            assert got[k] == pytest.approx(want[k], abs=1e-9), k
-
-
 def test_captions_name_window_labels_and_keep_heldout_wordings_apart():
     from muse_cli.prompt import captions as cap
     from muse_cli.prompt.adherence import PAIRS, heldout_prompts

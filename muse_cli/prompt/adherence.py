@@ -23,7 +23,7 @@ PROMPTS_PER_POLE = 4
 @dataclass(frozen=True)
 class Pair:
     name: str
-    measure: str  # a key of captions.batch_features, or "style"
+    measure: str  # a feature name (muse_cli.features.NAMES), or "style"
     a: dict  # labels of pole A (expected higher measure)
     b: dict
     a_name: str
@@ -87,9 +87,9 @@ STYLE_FEATURES = ("pitch_range", "note_count", "mean_pitch", "density", "slope",
 
 
 def style_matrix(events: np.ndarray) -> np.ndarray:
-    from muse_cli.prompt.captions import batch_features
+    from muse_cli.features import measure
 
-    rows = batch_features(events)
+    rows = measure(events)
     base = np.array([[r[k] for k in STYLE_FEATURES] for r in rows], float).reshape(len(events), -1)
     return np.concatenate([base, rhythm_features(events)], axis=1)
 
@@ -150,14 +150,14 @@ def train_style_classifier(tunes: list[dict], pair: Pair, max_windows: int = 120
 # -- evaluation -------------------------------------------------------------------------
 def _measure(pair: Pair, events: np.ndarray, clf: StyleClassifier | None) -> np.ndarray:
     """The pair's measure of each melody: the mean over its 2-bar windows."""
-    from muse_cli.prompt.captions import batch_features
+    from muse_cli.features import measure
 
     n = len(events)
     windows = np.asarray(events).reshape(-1, 32)
     if pair.measure == "style":
         values = clf.score(windows)
     else:
-        values = np.array([r[pair.measure] for r in batch_features(windows)])
+        values = np.array([r[pair.measure] for r in measure(windows)])
     return values.reshape(n, -1).mean(1)
 
 

@@ -151,22 +151,16 @@ def sample_with_prompt(model, text: str, n: int = 1, seconds: float | None = Non
     select.CANDIDATES) draws; ``candidates=1`` turns the choice off.
     Returns a list of :class:`muse_cli.model.Generated` with the prompt in their provenance.
     """
-    from muse_cli.midi import events_to_notes
-    from muse_cli.model import Generated, _seconds_of, new_seed, segments_for
+    from muse_cli.model import new_seed, sampled, segments_for
 
     seed = new_seed() if seed is None else int(seed)
     guides = prompt_guides(model, [text], guidance)
     segments = segments_for(seconds, qpm)
     idx = range(first_index, first_index + n)
     events = decode_prompted(model, guides, [0] * n, [(seed, i) for i in idx], segments, temperature, candidates)
-    length = _seconds_of(segments, qpm, seconds)
-    out = []
-    for i, ev in zip(idx, events):
-        prov = {"checkpoint": model.name, "seed": seed, "index": i, "temperature": temperature, "qpm": qpm,
-                "seconds": length, "mode": "sample", "prompt": text.strip(), "prompt_head": _head_id(model),
-                "guidance": GUIDANCE if guidance is None else guidance}
-        out.append(Generated(f"sample_s{seed}_{i + 1:03d}", events_to_notes(ev), qpm, length, prov))
-    return out
+    said = {"prompt": text.strip(), "prompt_head": _head_id(model),
+            "guidance": GUIDANCE if guidance is None else guidance}
+    return [sampled(model, ev, seed, i, seconds, temperature, qpm, **said) for i, ev in zip(idx, events)]
 
 
 def decode_prompt(model, text: str, temperature: float = 1.0, seed: int | None = None,

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from muse_cli.midi import STEPS_PER_QUARTER, WINDOW_STEPS, events_to_notes, notes_to_events
+from muse_cli.features import measure
+from muse_cli.midi import STEPS_PER_QUARTER, WINDOW_STEPS, notes_to_events
 
 DUPLE_METERS = ("4/4", "2/2", "2/4", "4/2", "4/8", "8/8")  # as muse_cli.train: the default VAE's meters
 HOP = 16  # a window starts at every 4/4 bar, as in the VAE's training data
@@ -78,73 +79,12 @@ def collect_windows(tunes: list[dict], max_windows: int, seed: int = 0, splits=(
         idx = np.sort(rng.choice(len(picked), max_windows, replace=False))
         picked = [picked[i] for i in idx]
     events = np.stack([ev for _, ev in picked]) if picked else np.zeros((0, WINDOW_STEPS), np.int64)
-    fl = batch_features(events)
+    fl = measure(events)
     feats = {k: np.array([f[k] for f in fl], float) for k in (fl[0] if fl else {})}
     labels = [tune_labels(t) for t, _ in picked]
     add_measured_labels(labels, feats)
     return Windows(events, [t["id"] for t, _ in picked], [t.get("split", "train") for t, _ in picked],
                    feats, labels)
-
-
-def window_features(events: np.ndarray) -> dict[str, float]:
-    """midi.features of a window's notes, plus 'arch' (how far the middle rises above the ends)."""
-    return batch_features(np.asarray(events)[None])[0]
-
-
-def batch_features(events: np.ndarray) -> list[dict[str, float]]:
-    """:func:`muse_cli.midi.features` (the keys captions use) of many windows, plus 'arch'.
-
-    The same formulas as midi.features with the slow parts (polyfit, 24 correlations per
-    window) done in closed form over all windows at once; tests check they agree.
-    """
-    rows, hists = [], np.zeros((len(events), 12))
-    for i, ev in enumerate(events):
-        notes = events_to_notes(ev)
-        if not notes:
-            rows.append({k: 0.0 for k in ("pitch_range", "note_count", "mean_pitch", "density", "slope",
-                                          "stepwise", "arch")})
-            continue
-        p = np.array([n[0] for n in notes], float)
-        s = np.array([n[1] for n in notes], float)
-        d = np.array([max(1, n[2] - n[1]) for n in notes], float)
-        iv = np.diff(p)
-        moves = np.abs(iv[iv != 0])
-        span = max(1.0, (max(n[2] for n in notes) - min(n[1] for n in notes)) / 16)
-        x = s / 16
-        sx = x - x.mean()
-        slope = float((sx * (p - p.mean())).sum() / (sx * sx).sum()) if len(p) > 1 and np.ptp(s) > 0 else 0.0
-        if len(p) >= 3:
-            third = max(1, len(p) // 3)
-            ends = max(p[:third].mean(), p[-third:].mean())
-            middle = p[third:-third] if len(p[third:-third]) else p[1:-1]
-            arch = float(middle.max() - ends)
-        else:
-            arch = 0.0
-        rows.append({"pitch_range": float(np.ptp(p)), "note_count": float(len(p)), "mean_pitch": float(p.mean()),
-                     "density": float(len(p) / span), "slope": slope,
-                     "stepwise": float(np.mean(moves <= 2)) if len(moves) else 1.0, "arch": arch})
-        hists[i] = np.bincount(p.astype(int) % 12, weights=d, minlength=12)
-    mmm = _mode_scores(hists)
-    for r, v in zip(rows, mmm):
-        r["major_minus_minor"] = float(v)
-    return rows
-
-
-def _mode_scores(hists: np.ndarray) -> np.ndarray:
-    """midi._mode_score for each row of duration-weighted pitch-class histograms."""
-    from muse_cli.midi import KRUMHANSL_MAJOR, KRUMHANSL_MINOR
-
-    h = hists - hists.mean(1, keepdims=True)
-    hn = np.linalg.norm(h, axis=1, keepdims=True)
-    ok = (hn[:, 0] > 1e-12) & (hists.sum(1) > 0)
-    h = h / np.where(hn > 1e-12, hn, 1.0)
-    best = []
-    for profile in (KRUMHANSL_MAJOR, KRUMHANSL_MINOR):
-        rolled = np.stack([np.roll(profile, k) for k in range(12)])
-        rolled = rolled - rolled.mean(1, keepdims=True)
-        rolled /= np.linalg.norm(rolled, axis=1, keepdims=True)
-        best.append((h @ rolled.T).max(1))
-    return np.where(ok, best[0] - best[1], 0.0)
 
 
 # Thresholds on measured features. Register and density use quantiles of the windows at hand

@@ -103,8 +103,8 @@ class FeatureProbe:
 
 def melody_features(events: np.ndarray) -> dict:
     """Features of a melody's events (a multiple of 32 steps): the mean over its 2-bar windows."""
-    from muse_cli.prompt.captions import batch_features
+    from muse_cli.features import measure
 
     ev = np.asarray(events).reshape(-1, 32)
-    rows = batch_features(ev)
+    rows = measure(ev)
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}

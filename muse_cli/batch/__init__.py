@@ -1,0 +1,39 @@
+"""Many jobs from a JSON-lines file, run on a Dask cluster, recorded in a manifest.
+
+A job file holds one JSON object per line (blank lines are skipped)::
+
+    {"op": "sample", "seed": 1, "seconds": 16, "temperature": 1.0, "out": "out/0001.mid", "wav": true}
+    {"op": "decode", "latents": "tune.npz", "seed": 2, "out": "out/tune.mid"}
+    {"op": "decode", "prompt": "a slow sad tune", "seed": 3, "seconds": 8, "out": "out/sad.mid"}
+    {"op": "interpolate", "a": "a.mid", "b": "b.mid", "steps": 5, "seed": 4, "out": "out/morph.mid"}
+    {"op": "render", "midi": "tune.mid", "out": "out/tune.wav"}
+
+One idea per module, in the order a run uses them:
+
+- :mod:`.jobs`: the schema; the whole file is checked before anything runs, every bad line
+  reported with its number; outputs must stay inside the root.
+- :mod:`.plan`: jobs -> tasks; compatible sample jobs (same op, checkpoint, temperature,
+  segment count and tempo) share model batches.
+- :mod:`.cluster`: a Dask client for a scheduler, or an embedded LocalCluster.
+- :mod:`.worker`: a task on a worker: :mod:`.verify` what exists, decode the rest, write MIDI;
+  WAVs render as separate small tasks that spread over every core.
+- :mod:`.client`: the loop that submits tasks and appends each finished job to the :mod:`.manifest`.
+
+A sample job draws exactly what ``muse sample -n 1 --seed SEED`` with the same
+settings draws, so its bytes do not depend on how jobs were grouped, on the
+number of workers or on which worker ran it. Re-running a job file skips every
+job whose outputs exist and verify, so an interrupted run continues where it
+stopped. Nothing here imports Dask or TensorFlow at import time; workers import
+TensorFlow when a job needs a model.
+"""
+
+from muse_cli.batch.client import BatchFailed, Summary, run
+from muse_cli.batch.cluster import ClusterError, machine_cores, open_cluster
+from muse_cli.batch.jobs import Job, JobFileError, Options, check_checkpoints, checkpoint_ref, parse_jobs, sample_jobs
+from muse_cli.batch.manifest import Manifest, manifest_path_for
+from muse_cli.batch.plan import plan_tasks
+from muse_cli.batch.worker import Result
+
+__all__ = ["BatchFailed", "ClusterError", "Job", "JobFileError", "Manifest", "Options", "Result", "Summary",
+           "check_checkpoints", "checkpoint_ref", "machine_cores", "manifest_path_for", "open_cluster", "parse_jobs",
+           "plan_tasks", "run", "sample_jobs"]

@@ -1,0 +1,374 @@
+"""The job file: its schema, the path rules, and validation of every line in one pass.
+
+A job file holds one JSON object per line (blank lines are skipped); see the
+package docstring for examples. :func:`parse_jobs` checks the whole file before
+anything runs and reports every bad line with its number. Relative paths are
+relative to the *root*; inputs may be anywhere; outputs must stay inside the
+root (see :func:`_output_path`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from muse_cli import settings
+from muse_cli.errors import UsageError
+
+OPS = ("sample", "decode", "interpolate", "render")
+MODEL_OPS = ("sample", "decode", "interpolate")
+RENDER_RATE = 44100
+MAX_STEPS = 64  # interpolation steps, as `muse interpolate --steps`
+MAX_ERRORS_SHOWN = 50  # validation problems listed before "... and N more"
+
+# The fields each op takes (besides op, id and checkpoint); types are checked in _check_fields.
+_COMMON = {"op", "id", "checkpoint"}
+_REQUIRED = {
+    "sample": {"seed", "out"},
+    "decode": {"seed", "out"},
+    "interpolate": {"a", "b", "seed", "out"},
+    "render": {"midi"},
+}
+_OPTIONAL = {
+    "sample": {"seconds", "temperature", "qpm", "wav"},
+    "decode": {"latents", "prompt", "source", "seconds", "temperature", "qpm", "wav"},
+    "interpolate": {"steps", "temperature", "qpm", "wav"},
+    "render": {"out", "rate", "soundfont"},
+}
+
+
+class JobFileError(UsageError):
+    """A job file with bad lines; the message lists each one with its line number."""
+
+    def __init__(self, source: str, problems: list[tuple[int, str]]):
+        self.problems = problems
+        shown = [f"  line {n}: {msg}" for n, msg in problems[:MAX_ERRORS_SHOWN]]
+        if len(problems) > MAX_ERRORS_SHOWN:
+            shown.append(f"  ... and {len(problems) - MAX_ERRORS_SHOWN} more")
+        noun = "line" if len(problems) == 1 else "lines"
+        super().__init__(f"{source}: {len(problems)} bad {noun}, nothing was run:\n" + "\n".join(shown))
+
+
+@dataclass(frozen=True)
+class Job:
+    """One validated line of a job file. Paths are absolute; ``shown`` keeps them as written."""
+
+    line: int
+    id: str
+    op: str
+    checkpoint: str | None
+    params: dict  # normalised settings: seed, seconds, temperature, qpm, wav, steps, rate, inputs ...
+    outputs: tuple[str, ...]  # absolute paths, in the order they are written
+    shown: dict = field(default_factory=dict)  # absolute path -> path as the manifest shows it
+
+    @property
+    def segments(self) -> int:
+        from muse_cli.model import segments_for
+
+        return segments_for(self.params.get("seconds"), self.params.get("qpm", 120.0))
+
+    def group_key(self) -> tuple:
+        """Jobs with equal keys can share model batches."""
+        p = self.params
+        return (self.op, self.checkpoint, p.get("temperature"), self.segments if self.op == "sample" else 0,
+                p.get("qpm"), "prompt" in p)
+
+
+@dataclass(frozen=True)
+class Options:
+    """Run-wide settings that travel with every task."""
+
+    batch_size: int = 64  # graph batch size: windows decoded per session call (the CLI passes model.MAX_BATCH)
+    force: bool = False  # redo jobs whose outputs exist, overwriting them
+    soundfont: str | None = None
+    tf_threads: int | None = None  # TensorFlow intra-op threads per worker process (embedded cluster)
+
+
+# -- paths ------------------------------------------------------------------------
+def _normal(path) -> Path:
+    return Path(os.path.normpath(Path(path).absolute()))
+
+
+def _output_path(raw: str, root: Path) -> Path:
+    """An output path inside ``root``, or ValueError saying why not.
+
+    The rule: a relative path is taken relative to the root and may not contain a
+    ``..`` component; an absolute path must lie inside the root. The file it reaches
+    once every symbolic link is followed must lie inside the root too (:class:`_Claims`).
+    """
+    p = Path(raw)
+    if ".." in p.parts:
+        raise ValueError(f"{raw!r} contains '..'; outputs must stay inside {root}")
+    full = Path(os.path.normpath(p if p.is_absolute() else root / p))
+    if full != root and root not in full.parents:
+        raise ValueError(f"{raw!r} is outside {root}; outputs must stay inside the job file's directory "
+                         "(or --root)")
+    if full == root:
+        raise ValueError(f"{raw!r} is the root directory itself; give a file name")
+    return full
+
+
+def _input_path(raw: str, root: Path) -> Path:
+    p = Path(raw).expanduser()
+    return p if p.is_absolute() else Path(os.path.normpath(root / p))
+
+
+def checkpoint_ref(raw: str | None, base: Path) -> str | None:
+    """A registry name stays a name; a path (it has a '/' or starts with '.' or '~') becomes absolute
+    against ``base``, so that workers with another working directory find it too."""
+    if raw is None or not ("/" in raw or os.sep in raw or raw.startswith((".", "~"))):
+        return raw
+    return str(_input_path(raw, base))
+
+
+# -- one line ----------------------------------------------------------------------
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _nonempty(v) -> bool:
+    return isinstance(v, str) and v.strip() != ""
+
+
+# field -> (test, what it must be); every field a line may hold, besides op.
+_TYPES = {
+    "id": (lambda v: _nonempty(v) or _is_int(v), "a string or an integer"),
+    "checkpoint": (_nonempty, "a registry name or checkpoint path (a string)"),
+    "seed": (lambda v: _is_int(v) and 0 <= v < 2**63, "a non-negative integer"),
+    "seconds": (lambda v: _is_number(v) and 0 < v <= settings.MAX_SECONDS,
+                f"a number of seconds in (0, {settings.MAX_SECONDS:g}]"),
+    "temperature": (lambda v: _is_number(v) and v > 0, "a number > 0"),
+    "qpm": (lambda v: _is_number(v) and 20 <= v <= 400, "a number from 20 to 400"),
+    "wav": (lambda v: isinstance(v, bool), "true or false"),
+    "steps": (lambda v: _is_int(v) and 2 <= v <= MAX_STEPS, f"an integer from 2 to {MAX_STEPS}"),
+    "rate": (lambda v: _is_int(v) and 8000 <= v <= 192000, "an integer from 8000 to 192000 (Hz)"),
+    **{key: (_nonempty, "a non-empty string") for key in ("out", "latents", "prompt", "source", "a", "b", "midi",
+                                                          "soundfont")},
+}
+
+
+def _check_fields(obj: dict, op: str) -> list[str]:
+    problems = []
+    allowed = _COMMON | _REQUIRED[op] | _OPTIONAL[op]
+    unknown = sorted(set(obj) - allowed)
+    if unknown:
+        problems.append(f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+                        f"for op {op!r} (it takes {', '.join(sorted(allowed - {'op'}))})")
+    missing = sorted(_REQUIRED[op] - set(obj))
+    if missing:
+        problems.append(f"missing field{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
+                        f"for op {op!r}")
+    if op == "decode":
+        has = [k for k in ("latents", "prompt") if k in obj]
+        if len(has) != 1:
+            problems.append("decode needs exactly one of 'latents' (a file from muse encode) or 'prompt' (text)")
+        if "seconds" in obj and "latents" in obj:
+            problems.append("'seconds' goes with 'prompt'; decoding latents keeps their length")
+        if "source" in obj and "prompt" in obj:
+            problems.append("'source' goes with 'latents'")
+    for key, (ok, what) in _TYPES.items():
+        if key in obj and not ok(obj[key]):
+            problems.append(f"{key!r} must be {what}, got {json.dumps(obj[key])}")
+    return problems
+
+
+def _read_line(line: str) -> tuple[dict, str | None, list[str]]:
+    """(object, op, problems) of one non-blank line."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return {}, None, [f"not valid JSON ({exc.msg} at column {exc.colno})"]
+    if not isinstance(obj, dict):
+        return {}, None, [f"expected a JSON object {{...}}, got {type(obj).__name__}"]
+    op = obj.get("op")
+    if op is None:
+        return obj, None, [f"missing field 'op' (one of {', '.join(OPS)})"]
+    if op not in OPS:
+        return obj, None, [f"unknown op {json.dumps(op)}; use one of {', '.join(OPS)}"]
+    return obj, op, _check_fields(obj, op)
+
+
+def _job_outputs(obj: dict, op: str, root: Path) -> tuple[list[Path], list[str]]:
+    """(absolute output paths, problems) for a line whose fields are valid."""
+    if op == "render":
+        raw = obj.get("out") or str(Path(obj["midi"]).with_suffix(".wav"))
+        out = _output_path(raw, root)
+        if out.suffix.lower() != ".wav":
+            return [], [f"'out' of a render job must end in .wav, got {raw!r}"]
+        return [out], []
+    raw = obj["out"]
+    out = _output_path(raw, root)
+    wav = bool(obj.get("wav", False))
+    if op == "interpolate" and out.suffix.lower() not in (".mid", ".midi"):
+        # A directory: one file per step, named as `muse interpolate -o DIR` names them.
+        mids = [out / f"interp_{k + 1:03d}.mid" for k in range(obj.get("steps", 5))]
+    elif out.suffix.lower() not in (".mid", ".midi"):
+        return [], [f"'out' must end in .mid, got {raw!r}"]
+    else:
+        mids = [out]
+    paths = []
+    for mid in mids:
+        paths.append(mid)
+        if wav:
+            paths.append(mid.with_suffix(".wav"))
+    return paths, []
+
+
+def _normalise(obj: dict, op: str, root: Path) -> dict:
+    p: dict = {}
+    for key in ("seed", "steps", "rate"):
+        if key in obj:
+            p[key] = int(obj[key])
+    if op in MODEL_OPS:
+        if op == "interpolate":
+            p.setdefault("steps", 5)
+        p["temperature"] = float(obj.get("temperature", 1.0))
+        p["qpm"] = float(obj.get("qpm", 120.0))
+        p["wav"] = bool(obj.get("wav", False))
+        if obj.get("seconds") is not None:
+            p["seconds"] = float(obj["seconds"])
+    if op == "render":
+        p["rate"] = int(obj.get("rate", RENDER_RATE))
+    for key in ("latents", "a", "b", "midi", "soundfont"):
+        if key in obj:
+            p[key] = str(_input_path(obj[key], root))
+            p[key + "_shown"] = obj[key]
+    for key in ("prompt", "source"):
+        if key in obj:
+            p[key] = obj[key]
+    if op == "interpolate":
+        p["concat"] = Path(obj["out"]).suffix.lower() in (".mid", ".midi")
+    return p
+
+
+# -- the whole file ------------------------------------------------------------------
+class _Claims:
+    """Which line writes each output and uses each id, across the file.
+
+    Outputs are known by their real paths (every symbolic link followed): one that leaves the root
+    through a link is refused, and two paths that reach one file are one output.
+    """
+
+    def __init__(self, root: Path, reserved: dict[Path, str]):
+        self.root, self.real_root = root, Path(os.path.realpath(root))
+        self.dirs: dict[Path, Path] = {}  # directory -> its real path, looked up once
+        self.reserved = {Path(os.path.realpath(p)): what for p, what in reserved.items()}
+        self.owners: dict[Path, int] = {p: 0 for p in self.reserved}
+        self.ids: dict[str, int] = {}
+
+    def _real(self, path: Path) -> Path:
+        parent = self.dirs.get(path.parent)
+        if parent is None:
+            parent = self.dirs[path.parent] = Path(os.path.realpath(path.parent))
+        real = parent / path.name
+        return Path(os.path.realpath(real)) if real.is_symlink() else real
+
+    def outputs(self, lineno: int, outputs: list[Path]) -> list[str]:
+        problems = []
+        for out in outputs:
+            real = self._real(out)
+            if self.real_root not in real.parents:
+                problems.append(f"output {out} leads to {real} through a symbolic link; outputs must stay "
+                                f"inside {self.root}")
+            elif real in self.owners:
+                what = self.reserved.get(real)
+                problems.append(f"output {out} would overwrite the {what}" if what else
+                                f"output {out} is also written by line {self.owners[real]}")
+            else:
+                self.owners[real] = lineno
+        return problems
+
+    def id(self, lineno: int, job_id: str) -> list[str]:
+        if job_id in self.ids:
+            return [f"id {job_id!r} is also used by line {self.ids[job_id]}"]
+        self.ids[job_id] = lineno
+        return []
+
+
+def _job(lineno: int, obj: dict, op: str, root: Path, checkpoint: str | None,
+         claims: _Claims) -> tuple[Job | None, list[str]]:
+    """The Job of a line whose fields are valid, or the problems with its outputs and id."""
+    try:
+        outputs, out_problems = _job_outputs(obj, op, root)
+    except ValueError as exc:
+        outputs, out_problems = [], [f"output {exc}"]
+    problems = claims.outputs(lineno, outputs)
+    if out_problems:
+        return None, problems + out_problems
+    job_id = str(obj.get("id", lineno))
+    problems += claims.id(lineno, job_id)
+    if problems:
+        return None, problems
+    shown = {str(o): str(o.relative_to(root)) for o in outputs}
+    ckpt = None
+    if op in MODEL_OPS:
+        ckpt = checkpoint_ref(obj["checkpoint"], root) if "checkpoint" in obj else checkpoint
+    return Job(lineno, job_id, op, ckpt, _normalise(obj, op, root), tuple(map(str, outputs)), shown), []
+
+
+def parse_jobs(text: str, source: str, root: Path, checkpoint: str | None = None,
+               reserved: dict[Path, str] | None = None) -> list[Job]:
+    """Validate every line of a job file in one pass; raise JobFileError listing all bad lines.
+
+    ``checkpoint`` is the default for lines without one (pass it through
+    :func:`checkpoint_ref` first); a line's own "checkpoint" path is relative to
+    the root. ``reserved`` maps paths no job may write (the job file, the
+    manifest) to what they are.
+    """
+    root = _normal(root)
+    claims = _Claims(root, {_normal(p): what for p, what in (reserved or {}).items()})
+    problems: list[tuple[int, str]] = []
+    jobs: list[Job] = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        obj, op, line_problems = _read_line(line)
+        if not line_problems:
+            job, line_problems = _job(lineno, obj, op, root, checkpoint, claims)
+        if line_problems:
+            problems.extend((lineno, msg) for msg in line_problems)
+        else:
+            jobs.append(job)
+    if problems:
+        raise JobFileError(source, sorted(problems, key=lambda x: x[0]))
+    if not jobs:
+        raise JobFileError(source, [(0, "no jobs (the file is empty)")])
+    return jobs
+
+
+def sample_jobs(count: int, out_dir: Path, seed_start: int = 0, seconds: float | None = None,
+                temperature: float = 1.0, qpm: float = 120.0, wav: bool = False,
+                checkpoint: str | None = None) -> list[Job]:
+    """The generator shorthand: job i samples seed ``seed_start + i`` into OUT/sample_{seed}.mid."""
+    lines = []
+    for i in range(count):
+        seed = seed_start + i
+        obj = {"op": "sample", "seed": seed, "temperature": temperature, "qpm": qpm, "out": f"sample_{seed}.mid",
+               "wav": wav}
+        if seconds is not None:
+            obj["seconds"] = seconds
+        lines.append(json.dumps(obj))
+    return parse_jobs("\n".join(lines), "--sample", out_dir, checkpoint)
+
+
+def check_checkpoints(jobs: list[Job], source: str) -> None:
+    """Resolve every checkpoint the jobs name (no TensorFlow); JobFileError for those that fail."""
+    from muse_cli import registry
+    from muse_cli.errors import CheckpointError
+
+    bad: dict[str | None, str] = {}
+    for ckpt in {j.checkpoint for j in jobs if j.op in MODEL_OPS}:
+        try:
+            registry.resolve(ckpt)
+        except CheckpointError as exc:
+            bad[ckpt] = str(exc)
+    if bad:
+        raise JobFileError(source, [(j.line, f"checkpoint: {bad[j.checkpoint]}") for j in jobs
+                                    if j.op in MODEL_OPS and j.checkpoint in bad])

@@ -1,0 +1,131 @@
+"""Outputs that already exist (runs on workers): keep those a job would write, refuse foreign ones.
+
+A MIDI output verifies when it parses and carries the job's settings in its
+provenance; a WAV output when it has the right rate and length. A rerun skips
+every job whose outputs verify, so an interrupted run continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import wave
+from pathlib import Path
+
+from muse_cli.batch.jobs import RENDER_RATE, Job
+
+
+def output_record(path: str, data: bytes) -> dict:
+    """An output as the manifest records it."""
+    return {"path": path, "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+
+def _midi_end(data: bytes) -> float:
+    import pretty_midi
+
+    return pretty_midi.PrettyMIDI(io.BytesIO(data)).get_end_time()
+
+
+def _expected_provenance(job: Job, step: int | None) -> dict:
+    p = job.params
+    exp = {"seed": p["seed"], "temperature": p["temperature"], "qpm": p["qpm"]}
+    if job.op == "sample":
+        from muse_cli.model import sample_seconds
+
+        exp.update(mode="sample", index=0, seconds=sample_seconds(p.get("seconds"), p["qpm"]))
+    elif job.op == "interpolate":
+        exp.update(mode="interpolate", steps=p["steps"])
+        if step is not None:
+            exp["step"] = step
+    elif "latents" in p:
+        exp["mode"] = "decode"
+    return exp
+
+
+def _check_midi(path: str, data: bytes, job: Job, step: int | None) -> str | None:
+    """None if ``data`` is a MIDI file this job would write, else why not."""
+    from muse_cli.midi import read_provenance
+
+    try:
+        prov = read_provenance(data)
+    except Exception as exc:  # pretty_midi/mido raise many types for broken files
+        return f"{path} exists but is not a readable MIDI file ({str(exc)[:80]})"
+    if prov is None:
+        return f"{path} exists but was not written by muse"
+    for key, want in _expected_provenance(job, step).items():
+        if prov.get(key) != want:
+            return f"{path} exists but was made with {key} {prov.get(key)!r}, not {want!r}"
+    return None
+
+
+def _check_wav(path: str, data: bytes, frames: int, rate: int) -> str | None:
+    try:
+        with wave.open(io.BytesIO(data)) as w:
+            got, got_rate = w.getnframes(), w.getframerate()
+    except (wave.Error, EOFError) as exc:
+        return f"{path} exists but is not a readable WAV file ({exc})"
+    if got_rate != rate or got != frames:
+        return f"{path} exists but holds {got} frames at {got_rate} Hz, not {frames} at {rate} Hz"
+    return None
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def existing_outputs(job: Job, force: bool) -> tuple[dict[str, bytes], str | None]:
+    """Outputs of ``job`` that exist and verify, and the reason to fail if one exists but does not."""
+    if force:
+        return {}, None
+    good: dict[str, bytes] = {}
+    mids = [o for o in job.outputs if not o.endswith(".wav")]
+    midi_of = {w: m for m, w in zip(job.outputs, job.outputs[1:]) if w.endswith(".wav")}  # model jobs: .mid, .wav
+    for path in job.outputs:
+        data = _read(path)
+        if data is None:
+            continue
+        shown = job.shown.get(path, path)
+        if path.endswith(".wav"):
+            if job.op == "render":
+                src = _read(job.params["midi"])
+                if src is None:
+                    return good, f"{job.params['midi_shown']}: no such file"
+                frames, rate = int(round(_midi_end(src) * job.params["rate"])), job.params["rate"]
+            else:
+                mid = good.get(midi_of[path])
+                if mid is None:
+                    continue  # its MIDI will be made again, then this WAV from it
+                frames, rate = int(round(_midi_end(mid) * RENDER_RATE)), RENDER_RATE
+            why = _check_wav(shown, data, frames, rate)
+        else:
+            step = mids.index(path) + 1 if job.op == "interpolate" and not job.params["concat"] else None
+            why = _check_midi(shown, data, job, step)
+        if why:
+            return good, why + "; delete it or run with --force"
+        good[path] = data
+    return good, None
+
+
+def remove_stale_parts(paths: list[str]) -> None:
+    """Temporary files that atomic_write left behind when a worker was killed while writing ``paths``.
+
+    One directory listing per directory: ``.NAME.XXXXXXXX.part`` for each output NAME.
+    """
+    by_dir: dict[str, set[str]] = {}
+    for path in paths:
+        by_dir.setdefault(os.path.dirname(path), set()).add(os.path.basename(path))
+    for directory, names in by_dir.items():
+        try:
+            entries = [e.name for e in os.scandir(directory) if e.name.startswith(".") and e.name.endswith(".part")]
+        except FileNotFoundError:
+            continue
+        for entry in entries:
+            if entry[1:-len(".part")].rsplit(".", 1)[0] in names:
+                try:
+                    os.unlink(os.path.join(directory, entry))
+                except FileNotFoundError:
+                    pass

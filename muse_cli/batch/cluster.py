@@ -11,6 +11,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
+from muse_cli.cpu import choose_openblas_kernel
 from muse_cli.errors import MuseError
 
 DRAIN_SECONDS = 15.0  # after Ctrl-C, how long to let tasks that are already running finish their writes
@@ -90,6 +91,7 @@ def open_cluster(scheduler: str | None = None, workers: int | None = None) -> It
     from distributed import Client, LocalCluster
 
     n = workers or machine_cores()
+    choose_openblas_kernel()  # the workers are new processes: they load NumPy with the kernels chosen here
     with dask.config.set({"distributed.worker.daemon": False, "distributed.admin.system-monitor.gil.enabled": False,
                           "logging.distributed": "error"}):
         try:

@@ -163,6 +163,8 @@ def download(name: str, *, url: str | None = None, force: bool = False, retry: R
     if entry.embedded:  # ships inside the package: nothing to fetch
         return _result(entry, settings.EMBEDDED_DIR / entry.embedded, reused=True)
     src = source_url(entry, url)
+    _check_home()
+    _known_hashes()  # an unreadable pin file stops here, before any byte is fetched
     downloads = settings.downloads_dir()
     with _locked(downloads / f"{name}.lock", emit, f"another muse download of {name}"):
         if not force and registry.is_installed(entry):
@@ -201,6 +203,8 @@ def install_file(name: str, tarball: Path, *, force: bool = False,
         raise DownloadError(f"{tarball} is not a file; give the path of a checkpoint tarball")
     if entry.embedded:
         raise CheckpointError(f"checkpoint {name} ships inside muse; there is nothing to install")
+    _check_home()
+    _known_hashes()  # an unreadable pin file stops here, before anything is unpacked
     with _locked(settings.downloads_dir() / f"{name}.lock", emit, f"another muse download of {name}"):
         if not force and registry.is_installed(entry):
             return _result(entry, registry.installed_dir(name), reused=True)
@@ -441,6 +445,9 @@ def _verify_and_install(entry: registry.Entry, tarball: Path, sha: str, size: in
     target.parent.mkdir(parents=True, exist_ok=True)
     _check_disk(target.parent, need=size)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=target.parent))
+    from muse_cli.io import _umask
+
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide the install from others sharing MUSE_HOME
     try:
         emit(Event("unpacking", f"unpacking into {target.parent}"))
         folder = _unpack(tarball, tmp, f"{name}.tar")
@@ -468,8 +475,12 @@ def _unpack(tarball: Path, dest: Path, label: str) -> Path:
             for member in tar.getmembers():
                 _check_member(member, label)
             tar.extractall(dest, filter="data")
+    except tarfile.ReadError:
+        raise IntegrityError(f"{label} is not a tar archive (plain, .gz, .bz2 or .xz); "
+                             "nothing was installed") from None
     except (tarfile.TarError, EOFError, zlib.error) as exc:
-        raise IntegrityError(f"{label} is not a readable tar archive ({exc}); nothing was installed") from None
+        why = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise IntegrityError(f"{label} is not a readable tar archive ({why}); nothing was installed") from None
     folders = sorted({p.parent for p in dest.rglob("*.index")})
     if not folders:
         raise CheckpointError(f"{label} holds no TensorFlow checkpoint (no *.index file); nothing was installed")
@@ -579,15 +590,37 @@ def _locked(path: Path, emit: Report, holder: str) -> Iterator[None]:
         os.close(fd)
 
 
+def _check_home() -> None:
+    """MUSE_HOME must be (or be able to become) a writable folder before anything is fetched."""
+    from muse_cli.io import check_folder
+
+    check_folder(settings.home(), f"MUSE_HOME {settings.home()}")
+
+
 def _known_hashes() -> dict:
-    return _read_json(settings.known_hashes_file())
+    """The trust-on-first-use pins; a pin file that cannot be read stops the download (never read as empty)."""
+    path = settings.known_hashes_file()
+    reset = f"fix it, or delete it to trust the next download anew: rm {path}"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:80]
+        raise IntegrityError(f"the pin file {path} is unreadable ({why}), so first-use hashes cannot be "
+                             f"checked; {reset}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) and isinstance(v.get("sha256", ""), str)
+                                             for v in data.values()):
+        raise IntegrityError(f"the pin file {path} is not a JSON object of {{name: {{\"sha256\": ...}}}}, so "
+                             f"first-use hashes cannot be checked; {reset}")
+    return data
 
 
 def _remember_hash(name: str, sha: str, size: int, url: str) -> None:
     path = settings.known_hashes_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path.with_name(path.name + ".lock"), lambda event: None, "another muse process"):
-        known = _read_json(path)
+        known = _known_hashes()
         known[name] = {"sha256": sha, "size": size, "url": url,
                        "first_seen": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

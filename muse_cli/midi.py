@@ -83,7 +83,8 @@ def notes_to_events(notes: list[Note], start: int = 0, steps: int = WINDOW_STEPS
 
 
 # -- reading ----------------------------------------------------------------
-def _load_pretty_midi(data: bytes, source: str):
+def load_pretty_midi(data: bytes, source: str):
+    """MIDI bytes -> pretty_midi.PrettyMIDI, or InputError saying why not (never with an empty reason)."""
     import pretty_midi
 
     if not data:
@@ -93,12 +94,15 @@ def _load_pretty_midi(data: bytes, source: str):
     try:
         return pretty_midi.PrettyMIDI(io.BytesIO(data))
     except Exception as exc:  # mido raises many types for broken files
-        raise InputError(f"{source} is not a readable MIDI file ({str(exc)[:120]})") from None
+        why = " ".join(str(exc).split())[:120]
+        if isinstance(exc, EOFError) or not why:
+            why = "the file ends early: it is truncated" if isinstance(exc, EOFError) else type(exc).__name__
+        raise InputError(f"{source} is not a readable MIDI file ({why})") from None
 
 
 def read_melody(data: bytes, source: str) -> Melody:
     """Extract the melody of a MIDI file, or raise NoMelodyError saying why there is none."""
-    pm = _load_pretty_midi(data, source)
+    pm = load_pretty_midi(data, source)
     all_notes = [n for inst in pm.instruments for n in inst.notes]
     if not all_notes:
         raise NoMelodyError(f"{source} has no notes")

@@ -42,10 +42,17 @@ def check_soundfont(path: Path) -> Path:
     return sf2
 
 
+_LOADABLE: set = set()  # (path, size, mtime) of SoundFonts FluidSynth has loaded in this process
+
+
 def _load_check(sf2: Path) -> None:
     """Let FluidSynth itself load the SoundFont once: pretty_midi ignores a failed load and plays nothing."""
     import fluidsynth
 
+    st = sf2.stat()
+    key = (str(sf2.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _LOADABLE:
+        return
     with stdout_to_stderr():
         synth = fluidsynth.Synth()
         try:
@@ -54,6 +61,7 @@ def _load_check(sf2: Path) -> None:
             synth.delete()
     if sfid < 0:
         raise RenderError(f"FluidSynth cannot load the SoundFont {sf2}; give --soundfont PATH to a valid .sf2 file")
+    _LOADABLE.add(key)
 
 
 def _check_fluidsynth() -> None:

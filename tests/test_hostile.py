@@ -97,6 +97,8 @@ def check(case: str, tmp: Path, before: dict, out: Outcome, code: int, words: st
     traceback = out.crashed or "Traceback" in out.stderr
     if code == 2 and lines and lines[0].startswith("Usage:"):
         shape_ok = lines[-1].startswith("Error: ")
+    elif code == 130:
+        shape_ok = lines == ["muse: interrupted"]
     else:
         shape_ok = len(lines) == 1 and lines[0].startswith("muse: error: ")
     log = os.environ.get("MUSE_HOSTILE_LOG")
@@ -276,6 +278,29 @@ def test_full_disk_sample_wav_leaves_neither_mid_nor_wav(work, mounts):
           run_inprocess(["sample", "--seconds", "16", "--seed", "1", "--wav", "-o", f"{full}/t.mid"]), 8, "no space",
           after_model=True)
     assert os.listdir(full) == []
+
+
+@pytest.mark.slow  # loads the default model and renders minutes of audio: about 40 s here
+def test_ctrl_c_while_writing_leaves_no_output_and_no_temporary_file(work):
+    """SIGINT once the model has run, while the .mid/.wav set is being rendered and written."""
+    import signal
+
+    before = _snapshot(work)
+    p = subprocess.Popen([MUSE, "sample", "-n", "6", "--seconds", "300", "--seed", "1", "--wav", "-o", "out/"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lines = []
+    for raw in p.stderr:
+        lines.append(raw.decode())
+        if raw.startswith(b"seed "):
+            break
+    deadline = time.monotonic() + 60
+    while not list(work.glob("out/.*.part")) and time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.02)  # until the set is being written: the first .mid is down, its 300 s .wav renders
+    p.send_signal(signal.SIGINT)
+    _, rest = p.communicate(timeout=120)
+    out = Outcome(p.returncode, b"", "".join(lines) + rest.decode())
+    check("sample --wav, Ctrl-C while writing", work, before, out, 130, after_model=True)
+    assert not (work / "out").exists() or not any((work / "out").iterdir())
 
 
 def test_stale_temporary_files_of_a_killed_run_are_removed(work):

@@ -245,12 +245,29 @@ def _load(checkpoint: str | None, rows: int):
     _info("loading model...")
     try:
         model = load_model(checkpoint, batch_size=batch_size_for(rows))
+    except CheckpointError as exc:
+        cause = exc.__cause__
+        if cause is None or not type(cause).__module__.startswith("tensorflow"):
+            raise
+        # TensorFlow's message starts "Graph execution error:" and hides its one useful line further down
+        why = "is corrupt" if type(cause).__name__ == "DataLossError" else "does not fit its config"
+        raise CheckpointError(f"checkpoint {ckpt.name} ({ckpt.path}) {why}: {_tf_detail(str(cause))}") from None
     except KeyError as exc:  # configs.build_config: a config name or hparam magenta does not know
         what = exc.args[0] if exc.args else exc
         raise CheckpointError(f"checkpoint {checkpoint or 'default'}: {what} is not a magenta 2-bar melody "
                               "config or hparam; fix the config in its muse.json or the registry") from None
     _info(f"checkpoint {model.name} (z {model.z_size})")
     return model
+
+
+def _tf_detail(text: str) -> str:
+    """The line of a TensorFlow error that says what is wrong (not 'Graph execution error', not a stack)."""
+    skip = ("Graph execution error", "Detected at node", "Node:", "Original stack trace", "File ", "[[")
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(skip):
+            return line[:300]
+    return text.strip().splitlines()[0][:300] if text.strip() else "unknown TensorFlow error"
 
 
 # -- commands -------------------------------------------------------------------

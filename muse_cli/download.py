@@ -176,9 +176,11 @@ def download(name: str, *, url: str | None = None, force: bool = False, retry: R
             held = part.stat().st_size if part.exists() else 0
             if not held:
                 _discard(part)
+                advice = (f"check the connection or the mirror MUSE_MIRROR={settings.mirror()}, or give --url URL"
+                          if settings.mirror() and not url else
+                          "check the connection or use a mirror (--url URL or MUSE_MIRROR)")
                 raise DownloadError(f"download of {name} from {src} failed after {retry.retries + 1} "
-                                    f"tries: {exc}; check the connection or use a mirror "
-                                    "(--url URL or MUSE_MIRROR)") from None
+                                    f"tries: {exc}; {advice}") from None
             raise DownloadError(f"download of {name} failed after {retry.retries + 1} tries: {exc}; "
                                 f"run the same command again to resume from byte {held} "
                                 f"(partial file kept: {part})") from None
@@ -253,7 +255,14 @@ def check_checkpoint(path: Path, config: str, hparams: dict | None = None, name:
     from muse_cli.model import _checkpoint_prefix, _quiet_tensorflow
 
     label = name or str(path)
-    prefix = _checkpoint_prefix(Path(path))
+    try:
+        prefix = _checkpoint_prefix(Path(path))
+    except CheckpointError:
+        if not name:
+            raise
+        # ``path`` is a temporary unpacking folder, gone by the time the user reads this: name the archive
+        raise CheckpointError(f"checkpoint {name} is incomplete: the archive has no model.ckpt.data-* file "
+                              "beside its .index; nothing was installed") from None
     _quiet_tensorflow()
     import tensorflow as tf
 

@@ -34,6 +34,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from conftest_download import env, tarballs  # noqa: F401  (fixtures)
 from muse_cli.cli import cli
 
 DATA = Path(__file__).parent / "data"
@@ -620,3 +621,60 @@ def test_library_render_is_a_function_even_after_the_submodule_loads():
     import muse_cli.render  # noqa: F401  (what the CLI and batch do)
 
     assert muse_cli.render(midi, rate=8000) == first and first[:4] == b"RIFF"
+
+
+# -- 11. smaller items of the class 10 -------------------------------------------------
+def test_failed_download_through_a_mirror_names_the_mirror(work, monkeypatch):
+    monkeypatch.setenv("MUSE_MIRROR", "http://127.0.0.1:9/magenta")
+    before = _snapshot(work)
+    out = run_inprocess(["download", "-q", "cat-mel_2bar_big", "--retries", "0"])
+    check("download through a dead mirror", work, before, out, 6, "MUSE_MIRROR=http://127.0.0.1:9/magenta")
+    assert "use a mirror" not in out.stderr
+
+
+def test_archive_without_data_file_names_the_archive_not_a_deleted_folder(work, tmp_path_factory):
+    bad = tmp_path_factory.mktemp("bad") / "x.tar"
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("tiny/model.ckpt.index")
+        info.size = 4
+        tar.addfile(info, io.BytesIO(b"junk"))
+    bad.write_bytes(buf.getvalue())
+    before = _snapshot(work)
+    out = run_inprocess(["download", "-q", "cat-mel_2bar_small", "--file", str(bad)])
+    check("download --file without .data", work, before, out, 5, "cat-mel_2bar_small is incomplete")
+    assert ".tmp" not in out.stderr
+
+
+def test_decode_and_interpolate_print_their_seed(work, tiny_checkpoint):
+    for args in (["decode", "--midi", "folk_b.mid", "-o", "d.mid"],
+                 ["interpolate", "folk_b.mid", "folk_16bar.mid", "--steps", "2", "--concat", "-o", "m.mid"]):
+        out = run_inprocess([*args, "-c", tiny_checkpoint])
+        assert out.code == 0, out.stderr
+        seeds = [ln.split()[1] for ln in out.stderr.splitlines() if ln.startswith("seed ")]
+        assert len(seeds) == 1 and seeds[0].isdigit()
+        again = run_inprocess([*args, "-c", tiny_checkpoint, "--seed", seeds[0], "--force"])
+        assert again.code == 0 and f"seed {seeds[0]}" in again.stderr
+
+
+def test_corrupt_checkpoint_data_says_what_is_wrong(work, tiny_checkpoint):
+    ck = work / "ck"
+    shutil.copytree(tiny_checkpoint, ck)
+    data = next(ck.glob("*.data-*"))
+    data.write_bytes(bytes(b ^ 0xFF for b in data.read_bytes()))
+    before = _snapshot(work)
+    out = run_inprocess(["sample", "-c", "ck", "-o", "x.mid"])
+    check("corrupt checkpoint data", work, before, out, 5, "is corrupt: TensorBundle", after_model=True)
+    assert "Graph execution error" not in out.stderr
+
+
+def test_installed_checkpoint_folder_is_readable_by_others(env, tarballs, tmp_path):
+    from conftest_download import Tarballs
+
+    (tmp_path / "flat.tar").write_bytes(tarballs.flat)
+    env.register("tiny", sha256=Tarballs.sha(tarballs.flat))
+    out = run_inprocess(["download", "-q", "tiny", "--file", str(tmp_path / "flat.tar")])
+    assert out.code == 0, out.stderr
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (env.checkpoints / "tiny").stat().st_mode & 0o777 == 0o777 & ~mask

@@ -78,6 +78,8 @@ qpm_option = click.option("--qpm", type=float, default=120.0, show_default=True,
                           help="Tempo of the written MIDI, quarter notes per minute.")
 force_option = click.option("--force", "-f", is_flag=True, help="Overwrite existing output files.")
 wav_option = click.option("--wav", is_flag=True, help="Also render each .mid to a .wav beside it (FluidSynth).")
+
+
 def _soundfont_option(help_text: str):
     return click.option("--soundfont", type=click.Path(dir_okay=False, path_type=Path), default=None, help=help_text)
 
@@ -176,9 +178,7 @@ def _plan(names: list[str], output: str | None, force: bool, wav: bool,
     Checked: stdout is not a terminal, each output's folder is (or can become) a writable directory,
     no output exists (without --force), and the SoundFont for --wav is one.
     """
-    from muse_cli.io import check_writable
-
-    from muse_cli.io import refuse_terminal
+    from muse_cli.io import check_writable, refuse_terminal
 
     if wav and soundfont is not None:
         from muse_cli.render import check_soundfont
@@ -233,10 +233,9 @@ def _write(items, paths: list[Path] | None, force: bool, wav: bool, soundfont: P
 
 
 def _load(checkpoint: str | None, rows: int):
-    from muse_cli.model import batch_size_for, load_model
-
     from muse_cli import registry
     from muse_cli.configs import MELODY_CONFIGS
+    from muse_cli.model import batch_size_for, load_model
 
     ckpt = registry.resolve(checkpoint)  # a bad name, path or muse.json fails here, before the slow part
     if ckpt.sampling and ckpt.config not in MELODY_CONFIGS:

@@ -7,6 +7,12 @@ import json
 import click
 
 
+def _temperature(ctx, param, value):
+    from muse_cli.cli import _temperature as check  # the same rule as muse sample's --temperature
+
+    return check(ctx, param, value)
+
+
 @click.command(name="eval")
 @click.option("--checkpoint", "-c", default=None, metavar="NAME|PATH", help="Default: the embedded model.")
 @click.option("--json", "json_", is_flag=True, help="Print JSON.")
@@ -14,7 +20,7 @@ import click
 @click.option("--samples", type=click.IntRange(1, 4096), default=256, show_default=True,
               help="Prior samples for the overlapping areas.")
 @click.option("--prompts", is_flag=True, help="Measure prompt adherence instead (needs the checkpoint's prompt head).")
-@click.option("--temperature", "-t", type=float, default=1.0, show_default=True,
+@click.option("--temperature", "-t", type=float, default=1.0, show_default=True, callback=_temperature,
               help="With --prompts: the sampling temperature of the prompted melodies.")
 @click.option("--per-pole", type=click.IntRange(2, 512), default=32, show_default=True,
               help="With --prompts: melodies per prompt pole.")
@@ -24,7 +30,7 @@ import click
 @click.option("--guidance", type=click.FloatRange(0.0, 10.0), default=None,
               help="With --prompts: how far prompts push away from the neutral prompt (default as muse sample "
                    "--prompt).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
 def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_pole, candidates, guidance, seed):
     """Measure a checkpoint on the test split of muse's corpus.
 

@@ -678,3 +678,10 @@ def test_installed_checkpoint_folder_is_readable_by_others(env, tarballs, tmp_pa
     mask = os.umask(0)
     os.umask(mask)
     assert (env.checkpoints / "tiny").stat().st_mode & 0o777 == 0o777 & ~mask
+
+
+@pytest.mark.parametrize("args", [["eval", "-t", "inf"], ["eval", "-t", "nan"], ["eval", "--seed", "-1"],
+                                  ["fit-prompt", "--seed", "-1"]], ids=" ".join)
+def test_eval_and_fit_prompt_options(work, args):
+    before = _snapshot(work)
+    check(" ".join(args), work, before, run_inprocess(args), 2)

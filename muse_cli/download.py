@@ -35,6 +35,7 @@ Two processes installing one name take turns on ``downloads/NAME.lock``
 from __future__ import annotations
 
 import fcntl
+import glob
 import hashlib
 import http.client
 import json
@@ -452,6 +453,7 @@ def _verify_and_install(entry: registry.Entry, tarball: Path, sha: str, size: in
         raise IntegrityError(f"{name} is {size} bytes, the registry says {entry.size}; nothing was installed")
     target = registry.installed_dir(name)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_unpacks(target.parent, name)
     _check_disk(target.parent, need=size)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=target.parent))
     from muse_cli.io import _umask
@@ -518,6 +520,16 @@ def _check_member(member: tarfile.TarInfo, label: str) -> None:
         why = "is not a regular file or folder"
     if why:
         raise IntegrityError(f"refusing unsafe archive {label}: member {name!r} {why}; nothing was installed")
+
+
+def _remove_stale_unpacks(folder: Path, name: str) -> None:
+    """Unpacking folders (.NAME.XXXXXXXX.tmp, .NAME.XXXXXXXX.old) that a killed install of ``name`` left.
+
+    Called under the name's download lock, so no live install of the same name owns them.
+    """
+    for entry in folder.glob(f".{glob.escape(name)}.*"):
+        if entry.is_dir() and entry.suffix in (".tmp", ".old") and len(entry.name) == len(name) + 14:
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _replace_dir(src: Path, target: Path) -> None:

@@ -341,6 +341,8 @@ class OutputSet:
     def __init__(self, force: bool = False):
         self.force = force
         self.pending: list[tuple[str, Path, bool]] = []  # (temporary file, target, target existed before)
+        self.made: list[Path] = []  # folders this set created, removed again if it fails
+        self.committed = False
 
     def __enter__(self):
         return self
@@ -350,7 +352,9 @@ class OutputSet:
         if path.exists() and not self.force:
             raise OutputExistsError(f"{path} exists; use --force to overwrite it")
         try:
+            missing = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
             path.parent.mkdir(parents=True, exist_ok=True)
+            self.made += missing
             fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
         except OSError as exc:
             raise write_error(exc, path) from None
@@ -374,6 +378,7 @@ class OutputSet:
             for tmp, path, existed in self.pending:
                 os.replace(tmp, path)
                 done.append((path, existed))
+            self.committed = True
         except OSError as exc:
             for path, existed in done:  # new files of a half-renamed set go; replaced ones cannot come back
                 if not existed:
@@ -386,8 +391,14 @@ class OutputSet:
         self.pending = []
 
     def __exit__(self, *exc_info):
-        for tmp, _, _ in self.pending:
-            _unlink(tmp)
+        if not self.committed:
+            for tmp, _, _ in self.pending:
+                _unlink(tmp)
+            for folder in sorted(set(self.made), key=lambda d: len(d.parts), reverse=True):
+                try:
+                    folder.rmdir()  # only if empty: a folder something else wrote into stays
+                except OSError:
+                    pass
         self.pending = []
         return False
 

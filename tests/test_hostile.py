@@ -266,7 +266,7 @@ def test_full_disk_render_leaves_nothing(work, mounts):
     full = mounts("full", "200k")
     before = _snapshot(work)
     check("render 16 bars into a 200 kB tmpfs", work, before,
-          run_inprocess(["render", "folk_16bar.mid", "-o", f"{full}/t.wav"]), 8, "no space")
+          run_inprocess(["render", "folk_16bar.mid", "-o", f"{full}/a/b/t.wav"]), 8, "no space")
     assert os.listdir(full) == []
 
 
@@ -276,9 +276,9 @@ def test_full_disk_sample_wav_leaves_neither_mid_nor_wav(work, mounts):
     full = mounts("full", "200k")
     before = _snapshot(work)
     check("sample --seconds 16 --wav into a 200 kB tmpfs", work, before,
-          run_inprocess(["sample", "--seconds", "16", "--seed", "1", "--wav", "-o", f"{full}/t.mid"]), 8, "no space",
-          after_model=True)
-    assert os.listdir(full) == []
+          run_inprocess(["sample", "--seconds", "16", "--seed", "1", "--wav", "-o", f"{full}/new/t.mid"]), 8,
+          "no space", after_model=True)
+    assert os.listdir(full) == []  # not even the folder new/ that the run made
 
 
 @pytest.mark.slow  # loads the default model and renders minutes of audio: about 40 s here
@@ -301,7 +301,7 @@ def test_ctrl_c_while_writing_leaves_no_output_and_no_temporary_file(work):
     _, rest = p.communicate(timeout=120)
     out = Outcome(p.returncode, b"", "".join(lines) + rest.decode())
     check("sample --wav, Ctrl-C while writing", work, before, out, 130, after_model=True)
-    assert not (work / "out").exists() or not any((work / "out").iterdir())
+    assert not (work / "out").exists()  # the folder the run made goes too
 
 
 def test_stale_temporary_files_of_a_killed_run_are_removed(work):
@@ -685,3 +685,15 @@ def test_installed_checkpoint_folder_is_readable_by_others(env, tarballs, tmp_pa
 def test_eval_and_fit_prompt_options(work, args):
     before = _snapshot(work)
     check(" ".join(args), work, before, run_inprocess(args), 2)
+
+
+def test_unpacking_folders_of_a_killed_install_are_removed(work, muse_home, tarball):
+    stale = muse_home / "checkpoints" / ".cat-mel_2bar_small.k1ll3d00.tmp"
+    (stale / "tiny").mkdir(parents=True)
+    (stale / "tiny" / "model.ckpt.index").write_bytes(b"x" * 1000)
+    other = muse_home / "checkpoints" / ".cat-mel_2bar_big.k1ll3d00.tmp"  # another name's: kept
+    other.mkdir()
+    before = _snapshot(work)
+    check("download --file after a killed install", work, before,
+          run_inprocess(["download", "-q", "cat-mel_2bar_small", "--file", str(tarball)]), 5, "no TensorFlow checkpoint")
+    assert not stale.exists() and other.exists()

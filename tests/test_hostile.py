@@ -695,5 +695,6 @@ def test_unpacking_folders_of_a_killed_install_are_removed(work, muse_home, tarb
     other.mkdir()
     before = _snapshot(work)
     check("download --file after a killed install", work, before,
-          run_inprocess(["download", "-q", "cat-mel_2bar_small", "--file", str(tarball)]), 5, "no TensorFlow checkpoint")
+          run_inprocess(["download", "-q", "cat-mel_2bar_small", "--file", str(tarball)]), 5,
+          "no TensorFlow checkpoint")
     assert not stale.exists() and other.exists()

@@ -186,8 +186,9 @@ def test_bad_option(work, args):
     check(" ".join(args), work, before, run_inprocess(args), 2)
 
 
-def test_verbose_is_accepted_after_the_command(work):
+def test_verbose_is_accepted_after_the_command(work, monkeypatch):
     """`muse sample -v` works as `muse -v sample` does (a new user's first try)."""
+    monkeypatch.delenv("MUSE_VERBOSE", raising=False)  # -v sets it in this process: undone after the test
     before = _snapshot(work)
     out = run_inprocess(["sample", "-v", "--seed", "-1"])  # reaches the seed check: -v itself parsed
     check("sample -v --seed -1", work, before, out, 2, "--seed")
@@ -287,8 +288,9 @@ def test_ctrl_c_while_writing_leaves_no_output_and_no_temporary_file(work):
     import signal
 
     before = _snapshot(work)
+    env = {k: v for k, v in os.environ.items() if k != "MUSE_VERBOSE"}
     p = subprocess.Popen([MUSE, "sample", "-n", "6", "--seconds", "300", "--seed", "1", "--wav", "-o", "out/"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     lines = []
     for raw in p.stderr:
         lines.append(raw.decode())

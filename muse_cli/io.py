@@ -206,7 +206,11 @@ def _load_npy(data: bytes, source: str) -> np.ndarray:
     try:
         buf = io.BytesIO(data)
         version = np.lib.format.read_magic(buf)
-        shape, _, dtype = np.lib.format._read_array_header(buf, version)  # the header only: no data read yet
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
+                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        if read_header is None:
+            raise ValueError(f"unsupported .npy format version {version}")
+        shape, _, _ = read_header(buf)  # the header only: no data read yet
         if len(shape) and shape[0] > settings.MAX_LATENT_ROWS:
             raise LatentError(f"{source} holds {shape[0]} latents, more than {settings.MAX_LATENT_ROWS}; "
                               "split it into smaller files (or use muse batch)")

@@ -326,12 +326,12 @@ def remove_stale_parts(paths) -> None:
                     pass
 
 
-def write_error(exc: OSError, what) -> WriteError:
-    """One line for an OSError met while writing ``what``."""
+def write_error(exc: OSError, what, undone: bool = True) -> WriteError:
+    """One line for an OSError met while writing ``what`` (``undone``: no trace of it was left)."""
     why = exc.strerror or str(exc)
     if exc.errno == errno.ENOSPC:
         why = "no space left on the device"
-    return WriteError(f"cannot write {what}: {why}; nothing was written")
+    return WriteError(f"cannot write {what}: {why}{'; nothing was written' if undone else ''}")
 
 
 class OutputSet:
@@ -476,4 +476,4 @@ def write_stdout(data: bytes, what: str, binary: bool = True) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     except OSError as exc:
-        raise write_error(exc, f"{what} to stdout") from None
+        raise write_error(exc, f"{what} to stdout", undone=False) from None

@@ -700,3 +700,23 @@ def test_unpacking_folders_of_a_killed_install_are_removed(work, muse_home, tarb
           run_inprocess(["download", "-q", "cat-mel_2bar_small", "--file", str(tarball)]), 5,
           "no TensorFlow checkpoint")
     assert not stale.exists() and other.exists()
+
+
+@pytest.mark.slow  # two runs that load the default model: about 60 s here
+def test_sigkill_while_writing_leaves_only_hidden_parts_that_the_next_run_removes(work):
+    import signal
+
+    env = {k: v for k, v in os.environ.items() if k != "MUSE_VERBOSE"}
+    p = subprocess.Popen([MUSE, "sample", "-n", "6", "--seconds", "300", "--seed", "1", "--wav", "-o", "out/"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + 120
+    while not list(work.glob("out/.*.part")) and time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.02)
+    p.send_signal(signal.SIGKILL)
+    p.communicate(timeout=60)
+    left = sorted(f.name for f in (work / "out").iterdir())
+    assert left and all(n.startswith(".sample_s1_") and n.endswith(".part") for n in left), left
+    rerun = run_subprocess(["sample", "-n", "6", "--seconds", "4", "--seed", "1", "--wav", "-o", "out/"], env=env)
+    assert rerun.code == 0, rerun.stderr  # no --force needed: nothing visible was left
+    names = sorted(f.name for f in (work / "out").iterdir())
+    assert names == sorted(f"sample_s1_{i:03d}.{ext}" for i in range(1, 7) for ext in ("mid", "wav"))

@@ -103,11 +103,19 @@ class LatentWindow:
 
 # -- reading ----------------------------------------------------------------
 def read_bytes(path: str) -> bytes:
-    """The bytes of a file, or of stdin for '-'; a missing file is a one-line InputError."""
-    if path == STDIO:
-        return sys.stdin.buffer.read()
+    """The bytes of a file, or of stdin for '-', up to settings.MAX_INPUT_BYTES (so /dev/zero cannot hang us);
+    a missing, unreadable or oversized input is a one-line InputError."""
+    limit = settings.MAX_INPUT_BYTES
     try:
-        return Path(path).read_bytes()
+        if path == STDIO:
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with open(path, "rb") as f:
+                data = f.read(limit + 1)
+        if len(data) > limit:
+            raise InputError(f"{'stdin' if path == STDIO else path} is larger than {limit // 2**20} MB; "
+                             "muse reads MIDI files and latents, which are far smaller")
+        return data
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -298,11 +306,22 @@ def check_writable(paths: list[Path], force: bool) -> None:
             raise UsageError(f"two outputs would be written to {p}; give distinct names")
         seen.add(p)
         check_folder(p.parent, str(p))
+        _check_target(p)
         if p.is_dir():
             raise OutputExistsError(f"{p} is a directory; give a file name")
         if p.exists() and not force:
             raise OutputExistsError(f"{p} exists; use --force to overwrite it")
     remove_stale_parts(paths)
+
+
+def _check_target(path: Path) -> None:
+    """A rename replaces what is at ``path``: refuse a symbolic link (/dev/stdout is one) or a device or pipe."""
+    if path.is_symlink():
+        raise WriteError(f"cannot write {path}: it is a symbolic link (to {os.readlink(path)}); give the real path, "
+                         "or -o - for stdout")
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise WriteError(f"cannot write {path}: it is a device or pipe, not a file; give a file name, "
+                         "or -o - for stdout")
 
 
 def remove_stale_parts(paths) -> None:
@@ -355,6 +374,9 @@ class OutputSet:
         path = Path(path)
         if path.exists() and not self.force:
             raise OutputExistsError(f"{path} exists; use --force to overwrite it")
+        _check_target(path)
+        if path.is_dir():
+            raise WriteError(f"cannot write {path}: it is a directory, not a file")
         try:
             missing = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ import json
 import os
 import pty
 import shutil
+import stat
 import subprocess
 import sys
 import tarfile
@@ -48,6 +49,9 @@ def _snapshot(root: Path) -> dict[str, str]:
     for dirpath, dirnames, filenames in os.walk(root):
         for name in filenames + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
             p = os.path.join(dirpath, name)
+            if not stat.S_ISREG(os.lstat(p).st_mode):  # a link, a fifo: never opened (a fifo would block)
+                out[os.path.relpath(p, root)] = f"special {os.lstat(p).st_mode:o}"
+                continue
             try:
                 out[os.path.relpath(p, root)] = hashlib.sha256(Path(p).read_bytes()).hexdigest()
             except OSError:
@@ -720,3 +724,24 @@ def test_sigkill_while_writing_leaves_only_hidden_parts_that_the_next_run_remove
     assert rerun.code == 0, rerun.stderr  # no --force needed: nothing visible was left
     names = sorted(f.name for f in (work / "out").iterdir())
     assert names == sorted(f"sample_s1_{i:03d}.{ext}" for i in range(1, 7) for ext in ("mid", "wav"))
+
+
+def test_devices_pipes_and_links_are_neither_read_forever_nor_replaced(work):
+    """Never point these at /dev/stdout itself: a regression would replace the system's link."""
+    os.mkfifo(work / "fifo.wav")
+    os.symlink("/proc/self/fd/1", work / "stdout.wav")  # what /dev/stdout is
+    os.symlink("/dev/null", work / "null.wav")
+    os.symlink("folk_b.mid", work / "link.mid")
+    for case, args, code, words in (
+            ("render /dev/zero", ["render", "/dev/zero", "-o", "z.wav"], 3, "larger than"),
+            ("render -o a link like /dev/stdout --force", ["render", "folk_b.mid", "-o", "stdout.wav", "--force"], 8,
+             "symbolic link"),
+            ("render -o a link to /dev/null --force", ["render", "folk_b.mid", "-o", "null.wav", "--force"], 8,
+             "symbolic link"),
+            ("sample -o a link to a file --force", ["sample", "-o", "link.mid", "--force"], 8, "symbolic link"),
+            ("render -o a fifo --force", ["render", "folk_b.mid", "-o", "fifo.wav", "--force"], 8, "device"),
+            ("sample -o /dev/null", ["sample", "-o", "/dev/null"], 2, "not a directory")):
+        before = _snapshot(work)
+        check(case, work, before, run_inprocess(args), code, words)
+    assert (work / "fifo.wav").is_fifo() and os.readlink(work / "stdout.wav") == "/proc/self/fd/1"
+    assert os.readlink(work / "null.wav") == "/dev/null" and os.readlink(work / "link.mid") == "folk_b.mid"

@@ -59,7 +59,8 @@ def compare(name: str, make_cmd, runs: int, engines=("numpy", "magenta")) -> dic
 
 def cases(big: Path | None, n: int) -> list[tuple]:
     out = [
-        ("muse sample --seconds 16 (embedded)", lambda d: [MUSE, "sample", "--seconds", "16", "--seed", "1", "-o", "s.mid"]),
+        ("muse sample --seconds 16 (embedded)",
+         lambda d: [MUSE, "sample", "--seconds", "16", "--seed", "1", "-o", "s.mid"]),
         ("muse decode --prompt 'a slow sad tune in A minor'",
          lambda d: [MUSE, "decode", "--prompt", "a slow sad tune in A minor", "--seed", "1", "-o", "p.mid"]),
         ("muse encode (16-bar tune)", lambda d: [MUSE, "encode", str(TUNE), "-o", "z.npz"]),

@@ -53,9 +53,9 @@ def interpolate(model, a, b, steps=5, temperature=1.0, seed=None, qpm=120.0, con
 
 def render(midi, rate=44100, soundfont=None):
     """MIDI bytes -> WAV bytes, rendered by FluidSynth."""
-    from muse_cli import render as r
+    from muse_cli.render import render as _render  # by its module path: the name muse_cli.render is this function
 
-    return r.render(midi, rate=rate, soundfont=soundfont)
+    return _render(midi, rate=rate, soundfont=soundfont)
 
 
 def read_melody(data, source="MIDI"):

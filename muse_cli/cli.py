@@ -11,22 +11,49 @@ from muse_cli.cpu import choose_openblas_kernel
 
 choose_openblas_kernel()  # before anything loads NumPy: see muse_cli/cpu.py
 
+import errno  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import click  # noqa: E402
 
 from muse_cli import settings  # noqa: E402
-from muse_cli.errors import MuseError, UsageError  # noqa: E402
+from muse_cli.errors import CheckpointError, MuseError, PromptError, UsageError, WriteError  # noqa: E402
 
 STDIO = "-"
 
 
 # -- shared options -------------------------------------------------------------
-def _positive(ctx, param, value):
-    if value is not None and not value > 0:
-        raise click.BadParameter(f"must be > 0, got {value}")
+def _temperature(ctx, param, value):
+    if value is not None and not (math.isfinite(value) and 0 < value <= settings.MAX_TEMPERATURE):
+        raise click.BadParameter(f"must be > 0 and at most {settings.MAX_TEMPERATURE:g}, got {value:g}")
     return value
+
+
+def _rate(ctx, param, value):
+    if not 8000 <= value <= 192000:
+        raise click.BadParameter(f"must be between 8000 and 192000 Hz, got {value}")
+    return value
+
+
+def _verbose(ctx, param, value):
+    if value:
+        settings.set_verbose(True)
+
+
+def _check_prompt(text: str | None) -> str | None:
+    """The prompt, or PromptError: not UTF-8 (undecodable bytes), empty, or nothing but control characters."""
+    if text is None:
+        return None
+    if any(0xDC80 <= ord(c) <= 0xDCFF for c in text):  # bytes that were not UTF-8, as Python decodes argv
+        raise PromptError("the prompt is not valid UTF-8 text; give it as plain words, e.g. --prompt 'a busy reel'")
+    if not "".join(c for c in text if c.isprintable()).strip():
+        text = ""
+    from muse_cli.prompt.text import check_prompt
+
+    return check_prompt(text)
 
 
 def _seconds(ctx, param, value):
@@ -45,15 +72,23 @@ checkpoint_option = click.option(
     "--checkpoint", "-c", default=None, metavar="NAME|PATH",
     help="Registry name (see `muse checkpoints`) or checkpoint directory. Default: the embedded model.")
 temperature_option = click.option(
-    "--temperature", "-t", type=float, default=1.0, show_default=True, callback=_positive,
-    help="Sampling temperature (> 0); lower is more conservative.")
-seed_option = click.option("--seed", type=int, default=None, help="Random seed: the same seed gives the same bytes.")
+    "--temperature", "-t", type=float, default=1.0, show_default=True, callback=_temperature,
+    help=f"Sampling temperature (> 0, at most {settings.MAX_TEMPERATURE:g}); lower is more conservative.")
+seed_option = click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
+                           help="Random seed (>= 0): the same seed gives the same bytes.")
+verbose_option = click.option("--verbose", "-v", is_flag=True, expose_value=False, callback=_verbose,
+                              help="Show TensorFlow's logs (same as muse -v).")
 qpm_option = click.option("--qpm", type=float, default=120.0, show_default=True, callback=_qpm,
                           help="Tempo of the written MIDI, quarter notes per minute.")
 force_option = click.option("--force", "-f", is_flag=True, help="Overwrite existing output files.")
 wav_option = click.option("--wav", is_flag=True, help="Also render each .mid to a .wav beside it (FluidSynth).")
-soundfont_option = click.option("--soundfont", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                                help="SoundFont (.sf2) for --wav. Default: pretty_midi's TimGM6mb.sf2.")
+
+
+def _soundfont_option(help_text: str):
+    return click.option("--soundfont", type=click.Path(dir_okay=False, path_type=Path), default=None, help=help_text)
+
+
+soundfont_option = _soundfont_option("SoundFont (.sf2) for --wav. Default: pretty_midi's TimGM6mb.sf2.")
 prompt_option = click.option(
     "--prompt", "-p", default=None, metavar="TEXT",
     help="Describe the melody in words (needs the checkpoint's prompt head; see `muse fit-prompt`).")
@@ -74,7 +109,7 @@ output_option = click.option(
 def generation_options(f):
     """The options every command that writes generated MIDI shares, in help order."""
     for option in reversed((temperature_option, seed_option, qpm_option, checkpoint_option, engine_option,
-                            output_option, wav_option, soundfont_option, force_option)):
+                            output_option, wav_option, soundfont_option, force_option, verbose_option)):
         f = option(f)
     return f
 
@@ -102,11 +137,25 @@ class _MuseGroup(click.Group):
             if settings.debug():
                 raise
             raise _UserError(exc) from exc
+        except OSError as exc:  # the last net: a disk or stream error no check above foresaw
+            if settings.debug():
+                raise
+            raise _UserError(_os_error(exc)) from exc
         except KeyboardInterrupt:
             if settings.debug():
                 raise
             click.echo("muse: interrupted", err=True)
             ctx.exit(130)
+
+
+def _os_error(exc: OSError) -> MuseError:
+    """One line for a stray OSError: exit 8 for the ways a write fails, 1 otherwise."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    why = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG, errno.EPIPE, errno.EACCES,
+                     errno.EPERM, errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        return WriteError(f"{where}{why}")
+    return MuseError(f"{where}{why}")
 
 
 @click.group(cls=_MuseGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -131,15 +180,25 @@ def cli(verbose: bool) -> None:
 
 
 # -- output planning ------------------------------------------------------------
-def _plan(names: list[str], output: str | None, force: bool, wav: bool) -> list[Path] | None:
-    """Paths for each generated item (None means stdout); checked before any model work."""
-    from muse_cli.io import check_writable
+def _plan(names: list[str], output: str | None, force: bool, wav: bool,
+          soundfont: Path | None = None) -> list[Path] | None:
+    """Paths for each generated item (None means stdout); checked before any model work.
 
+    Checked: stdout is not a terminal, each output's folder is (or can become) a writable directory,
+    no output exists (without --force), and the SoundFont for --wav is one.
+    """
+    from muse_cli.io import check_writable, refuse_terminal
+
+    if wav and soundfont is not None:
+        from muse_cli.render import check_soundfont
+
+        check_soundfont(soundfont)
     if output == STDIO:
         if len(names) != 1:
             raise UsageError(f"-o - writes one MIDI file to stdout, but this makes {len(names)}; give a directory")
         if wav:
             raise UsageError("--wav cannot go to stdout; pipe the MIDI into `muse render - -o -` instead")
+        refuse_terminal("MIDI")
         return None
     target = Path(output) if output else Path(".")
     if target.suffix.lower() in (".mid", ".midi"):
@@ -149,36 +208,56 @@ def _plan(names: list[str], output: str | None, force: bool, wav: bool) -> list[
     else:
         if target.exists() and not target.is_dir():
             raise UsageError(f"-o {output} exists and is not a directory; give a directory or a .mid path")
+        if target.is_symlink() and not target.exists():
+            raise UsageError(f"-o {output} is a broken symbolic link; give a directory or a .mid path")
         paths = [target / f"{n}.mid" for n in names]
     check_writable(paths + ([p.with_suffix(".wav") for p in paths] if wav else []), force)
     return paths
 
 
 def _write(items, paths: list[Path] | None, force: bool, wav: bool, soundfont: Path | None) -> None:
-    from muse_cli.io import atomic_write, write_stdout
+    """Write every item (and its .wav) as one set: all to temporary files, then all renamed.
+
+    A failure or Ctrl-C part way leaves none of this run's outputs and no temporary file.
+    """
+    from muse_cli.io import OutputSet, write_stdout
 
     if paths is None:
         write_stdout(items[0].midi(), "MIDI")
         return
+    with OutputSet(force) as out:
+        for item, path in zip(items, paths):
+            data = item.midi()
+            out.add(path, data)
+            if wav:
+                from muse_cli.render import render
+
+                out.add(path.with_suffix(".wav"), render(data, soundfont=soundfont, source=str(path)))
+        out.commit()
     for item, path in zip(items, paths):
-        data = item.midi()
-        atomic_write(path, data, force)
         click.echo(str(path))
         if wav:
-            from muse_cli.render import render
-
-            wav_path = path.with_suffix(".wav")
-            atomic_write(wav_path, render(data, soundfont=soundfont, source=str(path)), force)
-            click.echo(str(wav_path))
+            click.echo(str(path.with_suffix(".wav")))
         _info(f"wrote {path}{' and .wav' if wav else ''} ({item.seconds:.1f} s, {len(item.notes)} notes)")
 
 
 def _load(checkpoint: str | None, rows: int):
+    from muse_cli import registry
+    from muse_cli.configs import MELODY_CONFIGS
     from muse_cli.model import batch_size_for, load_model
 
     engine = settings.engine()  # a bad MUSE_ENGINE is an error before anything is said
+    ckpt = registry.resolve(checkpoint)  # a bad name, path or muse.json fails here, before the slow part
+    if ckpt.sampling and ckpt.config not in MELODY_CONFIGS:
+        raise CheckpointError(f"checkpoint {ckpt.name} names config {ckpt.config!r}; muse plays "
+                              f"{' and '.join(MELODY_CONFIGS)} (fix the config in its muse.json or the registry)")
     _info("loading model...")
-    model = load_model(checkpoint, batch_size=batch_size_for(rows), engine=engine)
+    try:
+        model = load_model(checkpoint, batch_size=batch_size_for(rows), engine=engine)
+    except KeyError as exc:  # configs.build_config: a config name or hparam magenta does not know
+        what = exc.args[0] if exc.args else exc
+        raise CheckpointError(f"checkpoint {checkpoint or 'default'}: {what} is not a magenta 2-bar melody "
+                              "config or hparam; fix the config in its muse.json or the registry") from None
     _info(f"checkpoint {model.name} (z {model.z_size})")
     return model
 
@@ -205,13 +284,10 @@ def sample_cmd(num, seconds, temperature, seed, qpm, prompt, candidates, checkpo
     """
     from muse_cli import model as m
 
-    if prompt is not None:
-        from muse_cli.prompt.text import check_prompt
-
-        prompt = check_prompt(prompt)
+    prompt = _check_prompt(prompt)
     seed = m.new_seed() if seed is None else seed
     names = [m.sample_name(seed, i) for i in range(num)]
-    paths = _plan(names, output, force, wav)
+    paths = _plan(names, output, force, wav, soundfont)
     model = _load(checkpoint, num * m.segments_for(seconds, qpm))
     if prompt is not None:
         from muse_cli.prompt.api import sample_with_prompt
@@ -245,6 +321,7 @@ def _read_melodies(files: tuple[str, ...]):
 @checkpoint_option
 @engine_option
 @force_option
+@verbose_option
 def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force):
     """Encode every 2-bar window of MIDI melodies into latent vectors.
 
@@ -257,7 +334,7 @@ def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force):
       muse encode tune.mid --refine 50 -o tune.npz  closer reconstruction, slower
     """
     from muse_cli import model as m
-    from muse_cli.io import atomic_write, check_writable, latents_bytes, write_stdout
+    from muse_cli.io import atomic_write, check_writable, latents_bytes, stdout_closed, write_stdout
 
     fmt = "ndjson" if output == STDIO else {".npz": "npz", ".npy": "npy", ".ndjson": "ndjson",
                                              ".jsonl": "ndjson"}.get(Path(output).suffix.lower())
@@ -265,6 +342,8 @@ def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force):
         raise UsageError(f"-o {output}: use a .npz, .npy or .ndjson file name, or - for NDJSON on stdout")
     if output != STDIO:
         check_writable([Path(output)], force)
+    elif stdout_closed():
+        raise WriteError("cannot write latents to stdout: it is closed; use -o FILE")
     melodies = _read_melodies(files)
     windows_count = sum(max(1, -(-mel.total_steps // 32)) for mel in melodies)
     model = _load(checkpoint, windows_count)
@@ -302,44 +381,46 @@ def decode_cmd(latents, prompt, midi_file, candidates, temperature, seed, qpm, c
       muse decode --midi tune.mid -o back.mid
     """
     from muse_cli import model as m
-    from muse_cli.io import read_bytes, read_latents
+    from muse_cli.io import check_latent_length, read_bytes, read_latents
 
+    prompt = _check_prompt(prompt)
+    seed = m.new_seed() if seed is None else seed
     if prompt is not None:
-        from muse_cli.prompt.text import check_prompt
-
-        prompt = check_prompt(prompt)
         if latents is not None or midi_file is not None:
             _info(f"warning: --prompt ignored: the {'MIDI primer' if midi_file else 'latent input'} wins")
             prompt = None
     if latents is not None and midi_file is not None:
         raise UsageError("give latents or --midi FILE, not both")
     if prompt is not None:
-        paths = _plan(["prompt.decoded"], output, force, wav)
+        paths = _plan(["prompt.decoded"], output, force, wav, soundfont)
         model = _load(checkpoint, 1)
         from muse_cli.prompt.api import decode_prompt
 
+        _info(f"seed {seed}")
         _write(decode_prompt(model, prompt, temperature=temperature, seed=seed, qpm=qpm, candidates=candidates),
                paths, force, wav, soundfont)
         return
     if midi_file is not None:
         melodies = _read_melodies((midi_file,))
         names = [f"{Path(melodies[0].source).stem}.decoded"]
-        paths = _plan(names, output, force, wav)
+        paths = _plan(names, output, force, wav, soundfont)
         model = _load(checkpoint, max(1, -(-melodies[0].total_steps // 32)))
         windows = m.encode(model, melodies)
     else:
         if latents is None:
             raise UsageError("give a latents file (muse encode's output), - for stdin, --midi FILE or --prompt TEXT")
         windows = read_latents(read_bytes(latents), "stdin" if latents == STDIO else latents)
+        check_latent_length(windows, qpm)
         sources = list(dict.fromkeys(w.source for w in windows))
         names = [f"{Path(s).stem if s not in ('-', '') else 'stdin'}.decoded" for s in sources]
-        paths = _plan(names, output, force, wav)
+        paths = _plan(names, output, force, wav, soundfont)
         model = _load(checkpoint, len(windows))
         other = sorted({w.checkpoint for w in windows} - {"", model.name})
         if other:
             _info(f"warning: these latents were encoded with {', '.join(other)}, not {model.name}; "
                   "pass the same --checkpoint to decode them faithfully")
     items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm)
+    _info(f"seed {seed}")
     _write(items, paths, force, wav, soundfont)
 
 
@@ -363,10 +444,12 @@ def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, out
 
     melodies = _read_melodies((a, b))
     names = ["interp"] if concat else [f"interp_{k + 1:03d}" for k in range(steps)]
-    paths = _plan(names, output, force, wav)
+    paths = _plan(names, output, force, wav, soundfont)
+    seed = m.new_seed() if seed is None else seed
     model = _load(checkpoint, steps)
     items = m.interpolate(model, melodies[0], melodies[1], steps=steps, temperature=temperature, seed=seed,
                           qpm=qpm, concat=concat)
+    _info(f"seed {seed}")
     _write(items, paths, force, wav, soundfont)
 
 
@@ -374,8 +457,9 @@ def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, out
 @click.argument("midi", metavar="IN.mid|-")
 @click.option("--output", "-o", default=None, metavar="OUT.wav|-",
               help="WAV file, or - for stdout. Default: IN with .wav.")
-@click.option("--rate", type=int, default=44100, show_default=True, help="Sample rate in Hz.")
-@soundfont_option
+@click.option("--rate", type=int, default=44100, show_default=True, callback=_rate,
+              help="Sample rate in Hz (8000 to 192000).")
+@_soundfont_option("SoundFont (.sf2) to play the MIDI with. Default: pretty_midi's TimGM6mb.sf2.")
 @force_option
 def render_cmd(midi, output, rate, soundfont, force):
     """Render a MIDI file to WAV with FluidSynth (no TensorFlow involved).
@@ -386,8 +470,8 @@ def render_cmd(midi, output, rate, soundfont, force):
       muse render tune.mid -o tune.wav --rate 22050 --soundfont piano.sf2
       muse sample -o - | muse render - -o - > tune.wav
     """
-    from muse_cli.io import atomic_write, check_writable, read_bytes, write_stdout
-    from muse_cli.render import render
+    from muse_cli.io import atomic_write, check_writable, read_bytes, refuse_terminal, write_stdout
+    from muse_cli.render import check_soundfont, render
 
     if output is None:
         if midi == STDIO:
@@ -395,6 +479,10 @@ def render_cmd(midi, output, rate, soundfont, force):
         output = str(Path(midi).with_suffix(".wav"))
     if output != STDIO:
         check_writable([Path(output)], force)
+    else:
+        refuse_terminal("WAV audio")
+    if soundfont is not None:
+        check_soundfont(soundfont)
     data = read_bytes(midi)
     wav = render(data, rate=rate, soundfont=soundfont, source="stdin" if midi == STDIO else midi)
     if output == STDIO:
@@ -444,7 +532,29 @@ _register_optional()
 
 def main() -> None:
     """Entry point of the `muse` script."""
-    from muse_cli.io import keep_stdout_clean
+    from muse_cli.io import guard_stdout, keep_stdout_clean
 
+    guard_stdout()
     keep_stdout_clean()
-    cli(prog_name="muse")
+    try:
+        cli(prog_name="muse")
+    except SystemExit as exc:
+        raise SystemExit(_flush_stdout(exc.code)) from None
+
+
+def _flush_stdout(code):
+    """Flush stdout before exit: a full or closed pipe becomes one line and exit 8, not Python's shutdown noise."""
+    import os
+
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except OSError as exc:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # what is still buffered goes nowhere, quietly
+        os.close(devnull)
+        if code in (0, None):
+            why = "no space left on the device" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+            click.echo(f"muse: error: cannot write to stdout: {why}", err=True)
+            return WriteError.exit_code
+    return code

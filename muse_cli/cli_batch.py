@@ -165,7 +165,8 @@ def batch_command(jobs_file, sample_count, seconds, temperature, qpm, seed_start
         reserved = {Path(jobs_file).absolute(): "job file", Path(manifest).absolute(): "manifest"}
         jobs = b.parse_jobs(text, str(jobs_file), root, checkpoint, reserved)
     if not scheduler:
-        b.check_checkpoints(jobs, str(jobs_file) if jobs_file else "--sample")  # workers of a remote cluster may see other paths: they check there
+        # (the workers of a remote cluster may see other paths: they check there)
+        b.check_checkpoints(jobs, str(jobs_file) if jobs_file else "--sample")
     from muse_cli.model import MAX_BATCH
 
     opts = b.Options(batch_size=batch_size or MAX_BATCH, force=force,

@@ -10,6 +10,12 @@ from muse_cli import settings
 from muse_cli.cli import engine_option
 
 
+def _temperature(ctx, param, value):
+    from muse_cli.cli import _temperature as check  # the same rule as muse sample's --temperature
+
+    return check(ctx, param, value)
+
+
 @click.command(name="eval")
 @click.option("--checkpoint", "-c", default=None, metavar="NAME|PATH", help="Default: the embedded model.")
 @click.option("--json", "json_", is_flag=True, help="Print JSON.")
@@ -17,7 +23,7 @@ from muse_cli.cli import engine_option
 @click.option("--samples", type=click.IntRange(1, 4096), default=256, show_default=True,
               help="Prior samples for the overlapping areas.")
 @click.option("--prompts", is_flag=True, help="Measure prompt adherence instead (needs the checkpoint's prompt head).")
-@click.option("--temperature", "-t", type=float, default=1.0, show_default=True,
+@click.option("--temperature", "-t", type=float, default=1.0, show_default=True, callback=_temperature,
               help="With --prompts: the sampling temperature of the prompted melodies.")
 @click.option("--per-pole", type=click.IntRange(2, 512), default=32, show_default=True,
               help="With --prompts: melodies per prompt pole.")
@@ -27,7 +33,7 @@ from muse_cli.cli import engine_option
 @click.option("--guidance", type=click.FloatRange(0.0, 10.0), default=None,
               help="With --prompts: how far prompts push away from the neutral prompt (default as muse sample "
                    "--prompt).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
 @click.option("--refine", "refine_steps", type=click.IntRange(0, 10_000), default=0, show_default=True, metavar="N",
               help="Also report reconstruction from latents refined by N gradient steps (as muse encode "
                    "--refine; loads TensorFlow, about 1 minute for 50 steps on the test split).")

@@ -21,7 +21,8 @@ from muse_cli.prompt.fit import FitOptions
               help="Corpus 2-bar windows to encode (a random subset).")
 @click.option("--captions", type=click.IntRange(1, 1_000_000), default=FitOptions.captions, show_default=True,
               help="Distinct training captions to embed.")
-@click.option("--seed", type=int, default=FitOptions.seed, show_default=True, help="Seed of windows, captions and batches.")
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=FitOptions.seed, show_default=True,
+              help="Seed of windows, captions and batches.")
 @click.option("--tunes", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Corpus pickle from muse_cli.corpus. Default: build/corpus/tunes.pkl, else $MUSE_HOME/corpus.")
 @click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,

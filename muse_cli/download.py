@@ -35,6 +35,7 @@ Two processes installing one name take turns on ``downloads/NAME.lock``
 from __future__ import annotations
 
 import fcntl
+import glob
 import hashlib
 import http.client
 import json
@@ -48,11 +49,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Callable, Iterator
 
 from muse_cli import __version__, registry, settings
 from muse_cli.errors import CheckpointError, DownloadError, IntegrityError
@@ -164,6 +165,8 @@ def download(name: str, *, url: str | None = None, force: bool = False, retry: R
     if entry.embedded:  # ships inside the package: nothing to fetch
         return _result(entry, settings.EMBEDDED_DIR / entry.embedded, reused=True)
     src = source_url(entry, url)
+    _check_home()
+    _known_hashes()  # an unreadable pin file stops here, before any byte is fetched
     downloads = settings.downloads_dir()
     with _locked(downloads / f"{name}.lock", emit, f"another muse download of {name}"):
         if not force and registry.is_installed(entry):
@@ -175,9 +178,11 @@ def download(name: str, *, url: str | None = None, force: bool = False, retry: R
             held = part.stat().st_size if part.exists() else 0
             if not held:
                 _discard(part)
+                advice = (f"check the connection or the mirror MUSE_MIRROR={settings.mirror()}, or give --url URL"
+                          if settings.mirror() and not url else
+                          "check the connection or use a mirror (--url URL or MUSE_MIRROR)")
                 raise DownloadError(f"download of {name} from {src} failed after {retry.retries + 1} "
-                                    f"tries: {exc}; check the connection or use a mirror "
-                                    "(--url URL or MUSE_MIRROR)") from None
+                                    f"tries: {exc}; {advice}") from None
             raise DownloadError(f"download of {name} failed after {retry.retries + 1} tries: {exc}; "
                                 f"run the same command again to resume from byte {held} "
                                 f"(partial file kept: {part})") from None
@@ -202,6 +207,8 @@ def install_file(name: str, tarball: Path, *, force: bool = False,
         raise DownloadError(f"{tarball} is not a file; give the path of a checkpoint tarball")
     if entry.embedded:
         raise CheckpointError(f"checkpoint {name} ships inside muse; there is nothing to install")
+    _check_home()
+    _known_hashes()  # an unreadable pin file stops here, before anything is unpacked
     with _locked(settings.downloads_dir() / f"{name}.lock", emit, f"another muse download of {name}"):
         if not force and registry.is_installed(entry):
             return _result(entry, registry.installed_dir(name), reused=True)
@@ -251,7 +258,14 @@ def check_checkpoint(path: Path, config: str, hparams: dict | None = None, name:
     from muse_cli.engines.magenta import quiet_tensorflow
 
     label = name or str(path)
-    prefix = checkpoint_prefix(Path(path))
+    try:
+        prefix = checkpoint_prefix(Path(path))
+    except CheckpointError:
+        if not name:
+            raise
+        # ``path`` is a temporary unpacking folder, gone by the time the user reads this: name the archive
+        raise CheckpointError(f"checkpoint {name} is incomplete: the archive has no model.ckpt.data-* file "
+                              "beside its .index; nothing was installed") from None
     quiet_tensorflow()
     import tensorflow as tf
 
@@ -441,8 +455,12 @@ def _verify_and_install(entry: registry.Entry, tarball: Path, sha: str, size: in
         raise IntegrityError(f"{name} is {size} bytes, the registry says {entry.size}; nothing was installed")
     target = registry.installed_dir(name)
     target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_unpacks(target.parent, name)
     _check_disk(target.parent, need=size)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=target.parent))
+    from muse_cli.io import _umask
+
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide the install from others sharing MUSE_HOME
     try:
         emit(Event("unpacking", f"unpacking into {target.parent}"))
         folder = _unpack(tarball, tmp, f"{name}.tar")
@@ -455,7 +473,7 @@ def _verify_and_install(entry: registry.Entry, tarball: Path, sha: str, size: in
             weights.export(folder)
         manifest = {"name": name, "config": entry.config, "hparams": dict(entry.hparams), "url": url,
                     "sha256": sha, "size": size,
-                    "installed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "trust": trust}
+                    "installed_at": datetime.now(UTC).isoformat(timespec="seconds"), "trust": trust}
         (folder / registry.MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
         _replace_dir(folder, target)
     finally:
@@ -475,8 +493,12 @@ def _unpack(tarball: Path, dest: Path, label: str) -> Path:
             for member in tar.getmembers():
                 _check_member(member, label)
             tar.extractall(dest, filter="data")
+    except tarfile.ReadError:
+        raise IntegrityError(f"{label} is not a tar archive (plain, .gz, .bz2 or .xz); "
+                             "nothing was installed") from None
     except (tarfile.TarError, EOFError, zlib.error) as exc:
-        raise IntegrityError(f"{label} is not a readable tar archive ({exc}); nothing was installed") from None
+        why = " ".join(str(exc).split())[:160] or type(exc).__name__
+        raise IntegrityError(f"{label} is not a readable tar archive ({why}); nothing was installed") from None
     folders = sorted({p.parent for p in dest.rglob("*.index")})
     if not folders:
         raise CheckpointError(f"{label} holds no TensorFlow checkpoint (no *.index file); nothing was installed")
@@ -505,6 +527,16 @@ def _check_member(member: tarfile.TarInfo, label: str) -> None:
         why = "is not a regular file or folder"
     if why:
         raise IntegrityError(f"refusing unsafe archive {label}: member {name!r} {why}; nothing was installed")
+
+
+def _remove_stale_unpacks(folder: Path, name: str) -> None:
+    """Unpacking folders (.NAME.XXXXXXXX.tmp, .NAME.XXXXXXXX.old) that a killed install of ``name`` left.
+
+    Called under the name's download lock, so no live install of the same name owns them.
+    """
+    for entry in folder.glob(f".{glob.escape(name)}.*"):
+        if entry.is_dir() and entry.suffix in (".tmp", ".old") and len(entry.name) == len(name) + 14:
+            shutil.rmtree(entry, ignore_errors=True)
 
 
 def _replace_dir(src: Path, target: Path) -> None:
@@ -586,17 +618,39 @@ def _locked(path: Path, emit: Report, holder: str) -> Iterator[None]:
         os.close(fd)
 
 
+def _check_home() -> None:
+    """MUSE_HOME must be (or be able to become) a writable folder before anything is fetched."""
+    from muse_cli.io import check_folder
+
+    check_folder(settings.home(), f"MUSE_HOME {settings.home()}")
+
+
 def _known_hashes() -> dict:
-    return _read_json(settings.known_hashes_file())
+    """The trust-on-first-use pins; a pin file that cannot be read stops the download (never read as empty)."""
+    path = settings.known_hashes_file()
+    reset = f"fix it, or delete it to trust the next download anew: rm {path}"
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        why = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:80]
+        raise IntegrityError(f"the pin file {path} is unreadable ({why}), so first-use hashes cannot be "
+                             f"checked; {reset}") from None
+    if not isinstance(data, dict) or not all(isinstance(v, dict) and isinstance(v.get("sha256", ""), str)
+                                             for v in data.values()):
+        raise IntegrityError(f"the pin file {path} is not a JSON object of {{name: {{\"sha256\": ...}}}}, so "
+                             f"first-use hashes cannot be checked; {reset}")
+    return data
 
 
 def _remember_hash(name: str, sha: str, size: int, url: str) -> None:
     path = settings.known_hashes_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path.with_name(path.name + ".lock"), lambda event: None, "another muse process"):
-        known = _read_json(path)
+        known = _known_hashes()
         known[name] = {"sha256": sha, "size": size, "url": url,
-                       "first_seen": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                       "first_seen": datetime.now(UTC).isoformat(timespec="seconds")}
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(known, indent=1, sort_keys=True) + "\n")
         os.replace(tmp, path)

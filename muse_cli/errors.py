@@ -1,5 +1,9 @@
 """MuseError and its children: each carries a one-line message a user can act on.
 
+Exit codes: 0 success, 1 any other error, 2 usage (a bad option or prompt; Click's own usage errors too),
+3 input, 4 an existing output (no --force), 5 checkpoint, 6 download, 7 rendering, 8 an output that
+cannot be written, 130 interrupted (Ctrl-C).
+
 The CLI turns any MuseError into that line on stderr and its ``exit_code``;
 MUSE_DEBUG=1 shows the traceback instead.
 """
@@ -37,6 +41,12 @@ class OutputExistsError(MuseError):
     """An output file exists and --force was not given."""
 
     exit_code = 4
+
+
+class WriteError(MuseError):
+    """An output that cannot be written: a read-only or full disk, a file where a folder should be, stdout closed."""
+
+    exit_code = 8
 
 
 class CheckpointError(MuseError):

@@ -115,8 +115,8 @@ def evaluate(model, limit: int | None = None, samples: int = 256, seed: int = 0,
 
 
 def _class_lines(by_class: dict) -> list[str]:
-    return [f"    {name:<16} {c['windows']:>5} windows: step {c['step_accuracy']:.3f}, note-on {c['note_on_accuracy']:.3f}"
-            for name, c in by_class.items()]
+    return [f"    {name:<16} {c['windows']:>5} windows: step {c['step_accuracy']:.3f}, "
+            f"note-on {c['note_on_accuracy']:.3f}" for name, c in by_class.items()]
 
 
 def format_report(r: dict) -> str:

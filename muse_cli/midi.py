@@ -14,8 +14,8 @@ from __future__ import annotations
 import io
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 
@@ -83,7 +83,8 @@ def notes_to_events(notes: list[Note], start: int = 0, steps: int = WINDOW_STEPS
 
 
 # -- reading ----------------------------------------------------------------
-def _load_pretty_midi(data: bytes, source: str):
+def load_pretty_midi(data: bytes, source: str):
+    """MIDI bytes -> pretty_midi.PrettyMIDI, or InputError saying why not (never with an empty reason)."""
     import pretty_midi
 
     if not data:
@@ -93,12 +94,15 @@ def _load_pretty_midi(data: bytes, source: str):
     try:
         return pretty_midi.PrettyMIDI(io.BytesIO(data))
     except Exception as exc:  # mido raises many types for broken files
-        raise InputError(f"{source} is not a readable MIDI file ({str(exc)[:120]})") from None
+        why = " ".join(str(exc).split())[:120]
+        if isinstance(exc, EOFError) or not why:
+            why = "the file ends early: it is truncated" if isinstance(exc, EOFError) else type(exc).__name__
+        raise InputError(f"{source} is not a readable MIDI file ({why})") from None
 
 
 def read_melody(data: bytes, source: str) -> Melody:
     """Extract the melody of a MIDI file, or raise NoMelodyError saying why there is none."""
-    pm = _load_pretty_midi(data, source)
+    pm = load_pretty_midi(data, source)
     all_notes = [n for inst in pm.instruments for n in inst.notes]
     if not all_notes:
         raise NoMelodyError(f"{source} has no notes")
@@ -123,7 +127,7 @@ def read_melody(data: bytes, source: str) -> Melody:
     if not raw:
         raise NoMelodyError(f"{source} has no notes in the piano range {MIN_PITCH}-{MAX_PITCH}")
     onsets: dict[int, int] = {}
-    for p, s, _ in raw:
+    for _, s, _ in raw:
         onsets[s] = onsets.get(s, 0) + 1
     if len(onsets) > 1 and all(c >= 2 for c in onsets.values()):
         raise NoMelodyError(f"{source} holds only chords (every onset has several notes); "

@@ -200,7 +200,7 @@ def encode(model: Model, melodies: list, sample_z: bool = False, seed: int | Non
 def decode(model: Model, latents: list, temperature: float = 1.0, seed: int | None = None,
            qpm: float = 120.0) -> list[Generated]:
     """Latent windows -> one melody per source, its windows laid end to end in bar order."""
-    from muse_cli.midi import STEPS_PER_BAR, events_to_notes
+    from muse_cli.midi import events_to_notes
 
     seed = new_seed() if seed is None else int(seed)
     groups: dict[str, list] = {}

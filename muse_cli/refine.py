@@ -23,7 +23,8 @@ def _decoder_loss(tf, w: dict, layers: int):
     """A function (z [n, z_size], onehot targets [n, T, 90]) -> per-window summed cross-entropy."""
     dec = [(tf.constant(w[f"decoder/multi_rnn_cell/cell_{k}/lstm_cell/kernel"]),
             tf.constant(w[f"decoder/multi_rnn_cell/cell_{k}/lstm_cell/bias"])) for k in range(layers)]
-    init_w, init_b = tf.constant(w["decoder/z_to_initial_state/kernel"]), tf.constant(w["decoder/z_to_initial_state/bias"])
+    init_w = tf.constant(w["decoder/z_to_initial_state/kernel"])
+    init_b = tf.constant(w["decoder/z_to_initial_state/bias"])
     out_w, out_b = tf.constant(w["decoder/output_projection/kernel"]), tf.constant(w["decoder/output_projection/bias"])
 
     def loss(z, targets):
@@ -69,17 +70,23 @@ def refine(model, events: np.ndarray, mu: np.ndarray, steps: int, learning_rate:
     loss_of = _decoder_loss(tf, w, layers)
     out = np.empty_like(mu)
     for b in range(0, len(mu), CHUNK):
-        z = tf.Variable(mu[b:b + CHUNK])
-        targets = tf.constant(np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(events[b:b + CHUNK], np.int64)])
-        opt = tf.keras.optimizers.Adam(learning_rate)
-
-        @tf.function
-        def step():
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_sum(loss_of(z, targets))  # windows are independent: their sum's gradient is each one's
-            opt.apply_gradients([(tape.gradient(loss, z), z)])
-
-        for _ in range(steps):
-            step()
-        out[b:b + CHUNK] = z.numpy()
+        targets = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(events[b:b + CHUNK], np.int64)]
+        out[b:b + CHUNK] = _fit(tf, loss_of, mu[b:b + CHUNK], targets, steps, learning_rate)
     return out
+
+
+def _fit(tf, loss_of, z0: np.ndarray, targets: np.ndarray, steps: int, learning_rate: float) -> np.ndarray:
+    """``steps`` Adam steps on z from ``z0``; windows are independent, so the sum's gradient is each one's."""
+    z = tf.Variable(z0)
+    targets = tf.constant(targets)
+    opt = tf.keras.optimizers.Adam(learning_rate)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(loss_of(z, targets))
+        opt.apply_gradients([(tape.gradient(loss, z), z)])
+
+    for _ in range(steps):
+        step()
+    return z.numpy()

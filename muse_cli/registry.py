@@ -92,13 +92,27 @@ def is_installed(entry: Entry) -> bool:
     return d.is_dir() and any(d.glob("*.index"))
 
 
+_MANIFEST_TYPES = {"name": str, "config": str, "hparams": dict, "sha256": str}
+
+
 def _read_manifest(directory: Path) -> dict:
+    """A checkpoint's muse.json ({} when there is none); CheckpointError if it is unreadable or mistyped."""
+    path = directory / MANIFEST
     try:
-        return json.loads((directory / MANIFEST).read_text())
+        data = json.loads(path.read_text())
     except FileNotFoundError:
         return {}
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{directory / MANIFEST} is unreadable: {exc}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or " ".join(str(exc).split())
+        raise CheckpointError(f"{path} is unreadable ({why}); fix it or delete it") from None
+    if not isinstance(data, dict):
+        raise CheckpointError(f"{path} must hold a JSON object such as {{\"config\": \"cat-mel_2bar_big\"}}, "
+                              f"not a {type(data).__name__}")
+    for key, kind in _MANIFEST_TYPES.items():
+        if key in data and not isinstance(data[key], kind):
+            raise CheckpointError(f"{path}: {key!r} must be a JSON {'object' if kind is dict else 'string'}, "
+                                  f"got {json.dumps(data[key])[:40]}")
+    return data
 
 
 def resolve(name_or_path: str | None = None) -> Checkpoint:
@@ -107,6 +121,10 @@ def resolve(name_or_path: str | None = None) -> Checkpoint:
     key = name_or_path or default
     path = Path(key).expanduser()
     if key not in entries and (path.exists() or Path(str(path) + ".index").exists()):
+        if path.is_file() and not (path.suffix == ".index" or ".data-" in path.name
+                                   or Path(str(path) + ".index").exists()):
+            raise CheckpointError(f"{path} is a file, not a checkpoint; give the directory that holds "
+                                  "model.ckpt.index, or a registry name (see: muse checkpoints)")
         directory = path if path.is_dir() else path.parent
         manifest = _read_manifest(directory)
         config = manifest.get("config")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import sys
+import types
 import wave
 from pathlib import Path
 
@@ -24,6 +26,44 @@ def default_soundfont() -> Path:
     return Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
 
 
+def check_soundfont(path: Path) -> Path:
+    """RenderError unless ``path`` is a readable file that starts like a SoundFont 2 (RIFF ... sfbk)."""
+    sf2 = Path(path)
+    try:
+        with open(sf2, "rb") as f:
+            head = f.read(12)
+    except FileNotFoundError:
+        raise RenderError(f"SoundFont {sf2} not found; give --soundfont PATH to an .sf2 file") from None
+    except OSError as exc:
+        raise RenderError(f"SoundFont {sf2} cannot be read: {exc.strerror or exc}") from None
+    if head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+        raise RenderError(f"{sf2} is not a SoundFont (.sf2 files start with RIFF...sfbk); "
+                          "give --soundfont PATH to an .sf2 file")
+    return sf2
+
+
+_LOADABLE: set = set()  # (path, size, mtime) of SoundFonts FluidSynth has loaded in this process
+
+
+def _load_check(sf2: Path) -> None:
+    """Let FluidSynth itself load the SoundFont once: pretty_midi ignores a failed load and plays nothing."""
+    import fluidsynth
+
+    st = sf2.stat()
+    key = (str(sf2.resolve()), st.st_size, st.st_mtime_ns)
+    if key in _LOADABLE:
+        return
+    with stdout_to_stderr():
+        synth = fluidsynth.Synth()
+        try:
+            sfid = synth.sfload(str(sf2))
+        finally:
+            synth.delete()
+    if sfid < 0:
+        raise RenderError(f"FluidSynth cannot load the SoundFont {sf2}; give --soundfont PATH to a valid .sf2 file")
+    _LOADABLE.add(key)
+
+
 def _check_fluidsynth() -> None:
     try:
         with stdout_to_stderr():
@@ -38,22 +78,17 @@ def _check_fluidsynth() -> None:
 def synthesize(midi: bytes, rate: int = SAMPLE_RATE, soundfont: Path | None = None,
                source: str = "MIDI") -> np.ndarray:
     """Float audio in [-1, 1], exactly as long as the MIDI file, rendered by FluidSynth."""
-    import pretty_midi
+    from muse_cli.midi import load_pretty_midi
 
-    if rate < 8000 or rate > 192000:
+    if not 8000 <= rate <= 192000:
         raise RenderError(f"--rate {rate} is out of range; use 8000 to 192000 Hz")
-    sf2 = Path(soundfont) if soundfont else default_soundfont()
-    if not sf2.is_file():
-        raise RenderError(f"SoundFont {sf2} not found; give --soundfont PATH to an .sf2 file")
-    if not midi.startswith(b"MThd"):
-        raise InputError(f"{source} is not a MIDI file (no MThd header)")
-    try:
-        pm = pretty_midi.PrettyMIDI(io.BytesIO(midi))
-    except Exception as exc:
-        raise InputError(f"{source} is not a readable MIDI file ({str(exc)[:120]})") from None
+    sf2 = check_soundfont(soundfont) if soundfont else default_soundfont()
+    pm = load_pretty_midi(midi, source)
     if not any(inst.notes for inst in pm.instruments):
         raise InputError(f"{source} has no notes to render")
     _check_fluidsynth()
+    if soundfont:
+        _load_check(sf2)
     try:
         with stdout_to_stderr():
             audio = pm.fluidsynth(fs=rate, synthesizer=str(sf2))
@@ -90,3 +125,14 @@ def wav_bytes(audio: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
 def render(midi: bytes, rate: int = SAMPLE_RATE, soundfont: Path | None = None, source: str = "MIDI") -> bytes:
     """MIDI bytes -> WAV bytes."""
     return wav_bytes(synthesize(midi, rate, soundfont, source), rate)
+
+
+class _CallableModule(types.ModuleType):
+    """``muse_cli.render`` is both the API function and this submodule: once the submodule is imported,
+    Python makes the package attribute point here, so calling the module must still render."""
+
+    def __call__(self, midi: bytes, rate: int = SAMPLE_RATE, soundfont: Path | None = None) -> bytes:
+        return render(midi, rate=rate, soundfont=soundfont)
+
+
+sys.modules[__name__].__class__ = _CallableModule

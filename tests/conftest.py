@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["conftest_download"]  # its fixtures (env, server, tarballs) for every test module
+
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).resolve().parent.parent
 MUSE = str(Path(sys.executable).parent / "muse")

@@ -1,7 +1,7 @@
 """Fixtures for test_download.py: a tiny real checkpoint, tarballs of it, a per-test
 MUSE_HOME with its own registry file, and a real HTTP server that misbehaves on request.
 
-Imported by test_download.py (``from conftest_download import ...``).
+Its fixtures reach every test through conftest.py's ``pytest_plugins``.
 """
 
 from __future__ import annotations

@@ -18,8 +18,8 @@ import wave
 from pathlib import Path
 
 import pytest
-
 from conftest import MUSE, run_muse
+
 from muse_cli import batch as b
 from muse_cli.errors import UsageError
 

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pretty_midi
 import pytest
-
 from conftest import run_muse
 from conftest_download import Server
 

@@ -63,7 +63,8 @@ def test_same_seed_same_bytes_other_seed_differs(tiny_checkpoint, tmp_path):
 def test_batch_composition_does_not_change_a_melody(tiny_checkpoint, tmp_path):
     invoke("sample", "-n", 1, "--seed", 8, "-c", tiny_checkpoint, "-o", tmp_path / "one")
     invoke("sample", "-n", 4, "--seed", 8, "-c", tiny_checkpoint, "-o", tmp_path / "four")
-    assert (tmp_path / "one" / "sample_s8_001.mid").read_bytes() == (tmp_path / "four" / "sample_s8_001.mid").read_bytes()
+    one, four = (tmp_path / d / "sample_s8_001.mid" for d in ("one", "four"))
+    assert one.read_bytes() == four.read_bytes()
 
 
 def test_long_form_lasts_the_requested_seconds(tiny_checkpoint, tmp_path):
@@ -214,7 +215,8 @@ def test_missing_libfluidsynth_names_the_debian_package(data_dir, tmp_path):
     empty = tmp_path / "ld.so.cache"
     empty.write_bytes(b"")
     muse_bin = os.path.join(os.path.dirname(sys.executable), "muse")
-    cmd = f"mount --bind {empty} /etc/ld.so.cache && exec {muse_bin} render {data_dir / 'folk_b.mid'} -o {tmp_path / 'x.wav'}"
+    render = f"{muse_bin} render {data_dir / 'folk_b.mid'} -o {tmp_path / 'x.wav'}"
+    cmd = f"mount --bind {empty} /etc/ld.so.cache && exec {render}"
     p = subprocess.run(["unshare", "-m", "sh", "-c", cmd], capture_output=True, text=True)
     if "mount" in p.stderr and p.returncode != 7:
         pytest.skip(f"cannot make a mount namespace here: {p.stderr.strip()}")

@@ -16,15 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest_download import (  # noqa: F401  (fixtures)
-    CHECKPOINT_FILES,
-    TINY_HPARAMS,
-    checkpoint_members,
-    env,
-    make_tar,
-    server,
-    tarballs,
-)
+from conftest_download import CHECKPOINT_FILES, TINY_HPARAMS, checkpoint_members, make_tar
 
 from muse_cli import download, registry
 from muse_cli.cli_download import _bar_line, _Reporter, download_command

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
+from conftest import DATA
 
 from muse_cli import model as m
 from muse_cli.encoding import HOLD, NOTE_OFF
 from muse_cli.evaluate import evaluate, load_test_windows, rhythm_classes
 from muse_cli.refine import refine
-
-from conftest import DATA
 
 
 def _window(notes):

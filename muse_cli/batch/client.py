@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from muse_cli.batch.cluster import drain
 from muse_cli.batch.jobs import Job, Options

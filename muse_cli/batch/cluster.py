@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from muse_cli.cpu import choose_openblas_kernel
 from muse_cli.errors import MuseError

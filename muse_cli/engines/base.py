@@ -7,8 +7,8 @@ depends on its seed only, never on the engine, the batch or the process that dec
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 

@@ -38,6 +38,25 @@ def quiet_tensorflow() -> None:
         absl.logging.set_verbosity(absl.logging.ERROR)
 
 
+def tf_error_detail(exc: BaseException) -> str:
+    """The line of a TensorFlow error that says what is wrong (not 'Graph execution error', not a stack)."""
+    text = str(exc)
+    skip = ("Graph execution error", "Detected at node", "Node:", "Original stack trace", "File ", "[[")
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith(skip):
+            return line[:300]
+    return type(exc).__name__
+
+
+def checkpoint_failure(checkpoint, exc: BaseException, otherwise: str = "does not fit its config") -> CheckpointError:
+    """A one-line CheckpointError for TensorFlow's failure to read or restore ``checkpoint``."""
+    detail = tf_error_detail(exc)
+    corrupt = type(exc).__name__ == "DataLossError" or "Checksum does not match" in detail or "corrupt" in detail
+    return CheckpointError(f"checkpoint {checkpoint} {'is corrupt' if corrupt else otherwise}: {detail}; "
+                           f"{'download or copy it again' if corrupt else 'check its config in muse.json'}")
+
+
 class MagentaEngine(Engine):
     """A checkpoint loaded through TrainedModel; the graph runs ``batch_size`` rows at a time."""
 
@@ -52,15 +71,13 @@ class MagentaEngine(Engine):
         prefix = checkpoint_prefix(self.checkpoint)
         try:
             self._tm = TrainedModel(config, batch_size=batch_size, checkpoint_dir_or_path=prefix)
-        except Exception as exc:  # TensorFlow's own errors are long; keep the first line
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CheckpointError(f"checkpoint {self.checkpoint} does not fit config "
-                                  f"(z_size {self.z_size}): {first[:300]}") from exc
+        except Exception as exc:  # TensorFlow's own errors are long: keep the line that says what is wrong
+            raise checkpoint_failure(self.checkpoint, exc) from None
         self._noise = self._tm._config.model.decoder.gumbel_noise
 
     @classmethod
     def from_config(cls, base: str, hparams: dict, checkpoint: Path, batch_size: int, name: str,
-                    sha256: str = "") -> "MagentaEngine":
+                    sha256: str = "") -> MagentaEngine:
         quiet_tensorflow()
         from muse_cli.configs import build_config
 

@@ -21,7 +21,6 @@ import numpy as np
 
 from muse_cli import settings
 from muse_cli.cache import checkpoint_identity, checkpoint_prefix, data_files, file_stats
-from muse_cli.errors import CheckpointError
 
 FILENAME = "weights.npz"
 FORMAT = 1
@@ -66,7 +65,7 @@ def load(checkpoint: Path) -> dict[str, np.ndarray]:
 
 def read_checkpoint(checkpoint: Path) -> dict[str, np.ndarray]:
     """Every model variable of a TensorFlow checkpoint (optimizer slots left out). Imports TensorFlow."""
-    from muse_cli.engines.magenta import quiet_tensorflow
+    from muse_cli.engines.magenta import checkpoint_failure, quiet_tensorflow
 
     quiet_tensorflow()
     import tensorflow as tf
@@ -77,10 +76,8 @@ def read_checkpoint(checkpoint: Path) -> dict[str, np.ndarray]:
         names = sorted(reader.get_variable_to_shape_map())
         return {n: np.asarray(reader.get_tensor(n)) for n in names
                 if n.startswith(("encoder/", "decoder/")) and not any(s in n for s in _SKIP)}
-    except Exception as exc:  # TensorFlow's errors are long: keep the first line
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CheckpointError(f"checkpoint {checkpoint} is unreadable: {first[:300]}; "
-                              "download or copy it again") from exc
+    except Exception as exc:  # TensorFlow's errors are long: keep the line that says what is wrong
+        raise checkpoint_failure(checkpoint, exc, otherwise="is unreadable") from None
 
 
 def to_bytes(arrays: dict[str, np.ndarray], checkpoint: Path) -> bytes:

@@ -3,9 +3,9 @@
 For each attribute pair (major vs minor, high vs low, busy vs sparse, rising vs falling,
 stepwise vs leaping, Irish reel vs German folk song) melodies are generated from held-out
 paraphrases of each pole (wordings the head never saw: captions.render(..., 'heldout')),
-the attribute is measured on the generated notes (mean over each melody's 2-bar windows), and the pairwise accuracy is the share
-of (A, B) pairs ordered the right way (ties count 0.5). Prior samples, split in two halves,
-give the unconditioned baseline (0.5 expected). Style is judged by a logistic regression
+the attribute is measured on the generated notes (mean over each melody's 2-bar windows), and the
+pairwise accuracy is the share of (A, B) pairs ordered the right way (ties count 0.5). Prior
+samples, split in two halves, give the unconditioned baseline (0.5 expected). Style is judged by a logistic regression
 trained here on corpus windows.
 """
 
@@ -188,7 +188,7 @@ def evaluate_prompts(model, n_per_pole: int = 32, seed: int = 0, temperature: fl
     guides = prompt_guides(model, flat, guidance=guidance)
     rows, seeds, owner = [], [], []
     row = 0
-    for j, (pair, pole, ps) in enumerate(prompts):
+    for j, (_pair, _pole, ps) in enumerate(prompts):
         for i in range(n_per_pole):
             rows.append(row + i % len(ps))
             seeds.append((seed, j * n_per_pole + i))

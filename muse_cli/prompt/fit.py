@@ -19,9 +19,9 @@ import hashlib
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -175,9 +175,9 @@ def fit(model, tunes=None, options: FitOptions = FitOptions(), out_dir: Path | N
     ``tunes`` is a list of corpus tune dicts or a path to muse_cli.corpus's pickle (default:
     :func:`tunes_path`). Says how long it will take before the long parts start.
     """
+    from muse_cli.cache import checkpoint_identity
     from muse_cli.engines.magenta import quiet_tensorflow
     from muse_cli.prompt import captions as cap
-    from muse_cli.cache import checkpoint_identity
     from muse_cli.prompt.head import PromptHead, head_dir
     from muse_cli.prompt.text import load_text_encoder
 

@@ -226,7 +226,7 @@ class PromptHead:
         return directory
 
     @classmethod
-    def load(cls, directory: Path) -> "PromptHead":
+    def load(cls, directory: Path) -> PromptHead:
         directory = Path(directory)
         try:
             meta = json.loads((directory / META).read_text())

@@ -5,11 +5,11 @@ region, keep the one whose measured features fit best.
 A ridge regression (the *probe*), fitted beside the head on the same captions, maps a prompt's
 mean-pooled token embeddings to the features that the windows its caption describes have on
 average (standardized). At generation time the prompt's predicted features ``p`` and the average
-prediction over the training captions ``n`` (the probe's reference) give a direction ``d = p - n``; each candidate melody is measured (mean over its
-2-bar windows) and scored by ``-sum_j d_j^2 (f_j - (n_j + g d_j))^2``: attributes the prompt
-does not move (``d_j`` near 0) do not count, and those it names pull toward ``n + g d`` with the
-same guidance ``g`` as the latent mean. The probe is saved in ``prompt_head/probe.npz``; a head
-without one samples as before.
+prediction over the training captions ``n`` (the probe's reference) give a direction ``d = p - n``;
+each candidate melody is measured (mean over its 2-bar windows) and scored by
+``-sum_j d_j^2 (f_j - (n_j + g d_j))^2``: attributes the prompt does not move (``d_j`` near 0)
+do not count, and those it names pull toward ``n + g d`` with the same guidance ``g`` as the latent
+mean. The probe is saved in ``prompt_head/probe.npz``; a head without one samples as before.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ class FeatureProbe:
 
     # -- fitting -------------------------------------------------------------------------------
     @classmethod
-    def fit(cls, emb: np.ndarray, feats: dict, match: list[np.ndarray], ridge: float = RIDGE) -> "FeatureProbe":
+    def fit(cls, emb: np.ndarray, feats: dict, match: list[np.ndarray], ridge: float = RIDGE) -> FeatureProbe:
         """Ridge regression from caption embeddings [c, d] to the mean standardized features of
         each caption's matching windows (``match[c]`` indexes ``feats``' arrays)."""
         f = np.stack([np.asarray(feats[k], np.float64) for k in FEATURES], 1)
@@ -92,7 +92,7 @@ class FeatureProbe:
         return buf.getvalue()
 
     @classmethod
-    def load(cls, directory: Path) -> "FeatureProbe | None":
+    def load(cls, directory: Path) -> FeatureProbe | None:
         path = Path(directory) / PROBE
         if not path.exists():
             return None

@@ -5,7 +5,7 @@ MUSE := $(VENV)/bin/muse
 PY := $(VENV)/bin/python
 BIG := build/big
 
-.PHONY: setup demo test test-all train ship prompt-head eval big big-demo bench clean
+.PHONY: setup demo lint test test-all train ship prompt-head eval big big-demo bench clean
 
 setup: $(VENV)/.setup-done
 $(VENV)/.setup-done: pyproject.toml uv.lock scripts/setup.sh
@@ -15,6 +15,11 @@ $(VENV)/.setup-done: pyproject.toml uv.lock scripts/setup.sh
 ## The main job: a 16-second melody from the embedded default model, as .mid and .wav in out/.
 demo: setup
 	$(MUSE) sample --seconds 16 --temperature 1.0 --wav -o out/
+
+## ruff: lint and format check (CI runs it before the tests)
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 ## The test suite CI runs (everything but the slow end-to-end runs).
 test: setup

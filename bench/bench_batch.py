@@ -72,8 +72,11 @@ def _run(cmd: list[str]) -> float:
 
 
 def baseline_rates(checkpoint: str | None, n: int) -> dict[int, float]:
-    p = subprocess.run([sys.executable, "-c", _BASELINE, checkpoint or "", str(n),
-                        ",".join(map(str, BATCH_SIZES))], capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, "-c", _BASELINE, checkpoint or "", str(n), ",".join(map(str, BATCH_SIZES))],
+        capture_output=True,
+        text=True,
+    )
     if p.returncode != 0:
         raise SystemExit(f"baseline failed:\n{p.stderr[-3000:]}")
     return {int(k): v for k, v in json.loads(p.stdout.strip().splitlines()[-1]).items()}
@@ -94,8 +97,9 @@ def warm_batch_rates(checkpoint: str | None, n: int, tmp: Path, workers: int, si
         for bs in sizes:
             opts = b.Options(batch_size=bs, tf_threads=max(1, b.machine_cores() // workers))
             # Load the model on every worker first, the way the first tasks of a long run do.
-            client.gather([client.submit(_warm_up, checkpoint, opts, workers=[w], pure=False)
-                           for w in client.nthreads()])
+            client.gather(
+                [client.submit(_warm_up, checkpoint, opts, workers=[w], pure=False) for w in client.nthreads()]
+            )
             jobs = b.sample_jobs(n, tmp / f"timed{bs}", 0, checkpoint=checkpoint)
             log = b.Manifest(tmp / f"timed{bs}.jsonl")
             t = time.perf_counter()
@@ -114,29 +118,58 @@ def bench_default(checkpoint: str | None, n: int, workers: int) -> dict:
         tmp = Path(tmp)
         warm = warm_batch_rates(checkpoint, n, tmp, workers, WARM_SIZES)
         best_warm = max(warm, key=warm.get)
-        cmd = [MUSE, "batch", "--sample", str(n), "--seed-start", "0", "-o", str(tmp / "e2e"),
-               "--batch-size", str(best_warm)]
+        cmd = [
+            MUSE,
+            "batch",
+            "--sample",
+            str(n),
+            "--seed-start",
+            "0",
+            "-o",
+            str(tmp / "e2e"),
+            "--batch-size",
+            str(best_warm),
+        ]
         e2e = n / _run(cmd + (["-c", checkpoint] if checkpoint else []))
-    return {"part": "1 default checkpoint, 2-bar samples with MIDI", "checkpoint": checkpoint or "default",
-            "n": n, "TrainedModel.sample samples/s by batch size": {k: round(v, 1) for k, v in base.items()},
-            "best batch size": best_bs,
-            "muse batch warm samples/s by --batch-size": {k: round(v, 1) for k, v in warm.items()},
-            "muse batch best --batch-size": best_warm,
-            "muse batch end-to-end samples/s (that batch size)": round(e2e, 1),
-            "ratio warm / best TrainedModel.sample (target >= 0.8)": round(warm[best_warm] / base[best_bs], 3),
-            "ratio end-to-end / best TrainedModel.sample": round(e2e / base[best_bs], 3)}
+    return {
+        "part": "1 default checkpoint, 2-bar samples with MIDI",
+        "checkpoint": checkpoint or "default",
+        "n": n,
+        "TrainedModel.sample samples/s by batch size": {k: round(v, 1) for k, v in base.items()},
+        "best batch size": best_bs,
+        "muse batch warm samples/s by --batch-size": {k: round(v, 1) for k, v in warm.items()},
+        "muse batch best --batch-size": best_warm,
+        "muse batch end-to-end samples/s (that batch size)": round(e2e, 1),
+        "ratio warm / best TrainedModel.sample (target >= 0.8)": round(warm[best_warm] / base[best_bs], 3),
+        "ratio end-to-end / best TrainedModel.sample": round(e2e / base[best_bs], 3),
+    }
 
 
 def bench_big(big: Path, n: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         t_muse = _run([MUSE, "batch", "--sample", str(n), "-o", f"{tmp}/muse", "-c", str(big)])
-        t_mag = _run([sys.executable, "-m", "magenta.models.music_vae.music_vae_generate",
-                      "--config=cat-mel_2bar_big", f"--checkpoint_file={big}/model.ckpt", "--mode=sample",
-                      f"--num_outputs={n}", f"--output_dir={tmp}/magenta", "--log=ERROR"])
+        t_mag = _run(
+            [
+                sys.executable,
+                "-m",
+                "magenta.models.music_vae.music_vae_generate",
+                "--config=cat-mel_2bar_big",
+                f"--checkpoint_file={big}/model.ckpt",
+                "--mode=sample",
+                f"--num_outputs={n}",
+                f"--output_dir={tmp}/magenta",
+                "--log=ERROR",
+            ]
+        )
         made = (len(list(Path(f"{tmp}/muse").glob("*.mid"))), len(list(Path(f"{tmp}/magenta").glob("*.mid"))))
-    return {"part": "2 cat-mel_2bar_big shapes (random weights), end to end", "n": n,
-            "muse batch samples/s": round(n / t_muse, 2), "music_vae_generate samples/s": round(n / t_mag, 2),
-            "ratio (target >= 2.5)": round(t_mag / t_muse, 2), "files (muse, magenta)": made}
+    return {
+        "part": "2 cat-mel_2bar_big shapes (random weights), end to end",
+        "n": n,
+        "muse batch samples/s": round(n / t_muse, 2),
+        "music_vae_generate samples/s": round(n / t_mag, 2),
+        "ratio (target >= 2.5)": round(t_mag / t_muse, 2),
+        "files (muse, magenta)": made,
+    }
 
 
 def bench_render(checkpoint: str | None, count: int, seconds: float) -> dict:
@@ -147,8 +180,9 @@ def bench_render(checkpoint: str | None, count: int, seconds: float) -> dict:
         tmp = Path(tmp)
         cmd = [MUSE, "batch", "--sample", str(count), "--seconds", str(seconds), "-o", str(tmp / "mid")]
         _run(cmd + (["-c", checkpoint] if checkpoint else []))  # the MIDI files (not timed)
-        lines = [json.dumps({"op": "render", "midi": f"mid/sample_{i}.mid", "out": f"w{{w}}/{i}.wav"})
-                 for i in range(count)]
+        lines = [
+            json.dumps({"op": "render", "midi": f"mid/sample_{i}.mid", "out": f"w{{w}}/{i}.wav"}) for i in range(count)
+        ]
         warm, e2e = {}, {}
         for w in (1, 2):
             jobs_text = "\n".join(x.replace("{w}", str(w)) for x in lines) + "\n"
@@ -165,11 +199,17 @@ def bench_render(checkpoint: str | None, count: int, seconds: float) -> dict:
             path = tmp / f"render{w}.jsonl"
             path.write_text(jobs_text)
             e2e[w] = count * seconds / _run([MUSE, "batch", str(path), "--workers", str(w)])
-    return {"part": "3 renders, seconds of audio per wall second", "renders": count, "seconds each": seconds,
-            "warm 1 worker": round(warm[1], 1), "warm 2 workers": round(warm[2], 1),
-            "ratio warm 2 / 1 workers": round(warm[2] / warm[1], 2),
-            "end-to-end 1 worker": round(e2e[1], 1), "end-to-end 2 workers": round(e2e[2], 1),
-            "ratio end-to-end 2 / 1 workers": round(e2e[2] / e2e[1], 2)}
+    return {
+        "part": "3 renders, seconds of audio per wall second",
+        "renders": count,
+        "seconds each": seconds,
+        "warm 1 worker": round(warm[1], 1),
+        "warm 2 workers": round(warm[2], 1),
+        "ratio warm 2 / 1 workers": round(warm[2] / warm[1], 2),
+        "end-to-end 1 worker": round(e2e[1], 1),
+        "end-to-end 2 workers": round(e2e[2], 1),
+        "ratio end-to-end 2 / 1 workers": round(e2e[2] / e2e[1], 2),
+    }
 
 
 def main() -> int:
@@ -188,8 +228,12 @@ def main() -> int:
 
     workers = args.workers or machine_cores()
     skip = set(args.skip.split(","))
-    header = {"cores": machine_cores(), "load average at start": _load(), "samples": args.samples,
-              "renders": args.renders}
+    header = {
+        "cores": machine_cores(),
+        "load average at start": _load(),
+        "samples": args.samples,
+        "renders": args.renders,
+    }
     print(json.dumps(header), flush=True)
     if "1" not in skip:
         print(json.dumps({**bench_default(args.checkpoint, args.samples, workers), "load": _load()}), flush=True)

@@ -28,8 +28,9 @@ TUNE = REPO / "tests" / "data" / "folk_16bar.mid"
 def run(cmd: list[str], env: dict | None = None, cwd: str | None = None) -> tuple[float, float]:
     """(wall seconds, peak RSS in MB) of one process."""
     t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd,
-                         env={**os.environ, **(env or {})})
+    p = subprocess.Popen(
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd, env={**os.environ, **(env or {})}
+    )
     _, status, usage = os.wait4(p.pid, 0)
     elapsed = time.perf_counter() - t
     err = p.stderr.read().decode()
@@ -59,16 +60,24 @@ def compare(name: str, make_cmd, runs: int, engines=("numpy", "magenta")) -> dic
 
 def cases(big: Path | None, n: int) -> list[tuple]:
     out = [
-        ("muse sample --seconds 16 (embedded)",
-         lambda d: [MUSE, "sample", "--seconds", "16", "--seed", "1", "-o", "s.mid"]),
-        ("muse decode --prompt 'a slow sad tune in A minor'",
-         lambda d: [MUSE, "decode", "--prompt", "a slow sad tune in A minor", "--seed", "1", "-o", "p.mid"]),
+        (
+            "muse sample --seconds 16 (embedded)",
+            lambda d: [MUSE, "sample", "--seconds", "16", "--seed", "1", "-o", "s.mid"],
+        ),
+        (
+            "muse decode --prompt 'a slow sad tune in A minor'",
+            lambda d: [MUSE, "decode", "--prompt", "a slow sad tune in A minor", "--seed", "1", "-o", "p.mid"],
+        ),
         ("muse encode (16-bar tune)", lambda d: [MUSE, "encode", str(TUNE), "-o", "z.npz"]),
         ("muse --help", lambda d: [MUSE, "--help"]),
     ]
     if big is not None:
-        out.append((f"muse sample -n {n} (cat-mel_2bar_big shapes)",
-                    lambda d: [MUSE, "sample", "-n", str(n), "--seed", "1", "-c", str(big), "-o", "n/"]))
+        out.append(
+            (
+                f"muse sample -n {n} (cat-mel_2bar_big shapes)",
+                lambda d: [MUSE, "sample", "-n", str(n), "--seed", "1", "-c", str(big), "-o", "n/"],
+            )
+        )
     return out
 
 
@@ -77,19 +86,37 @@ def magenta_generate(big: Path, n: int, runs: int) -> dict:
     times = []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(runs):
-            times.append(run([sys.executable, "-m", "magenta.models.music_vae.music_vae_generate",
-                              "--config=cat-mel_2bar_big", f"--checkpoint_file={big}/model.ckpt", "--mode=sample",
-                              f"--num_outputs={n}", f"--output_dir={tmp}/m{r}", "--log=ERROR"]))
-    return {"case": f"music_vae_generate --num_outputs={n}", "runs": runs,
-            "wall s": round(statistics.median(w for w, _ in times), 3), "peak MB": round(max(m for _, m in times))}
+            times.append(
+                run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "magenta.models.music_vae.music_vae_generate",
+                        "--config=cat-mel_2bar_big",
+                        f"--checkpoint_file={big}/model.ckpt",
+                        "--mode=sample",
+                        f"--num_outputs={n}",
+                        f"--output_dir={tmp}/m{r}",
+                        "--log=ERROR",
+                    ]
+                )
+            )
+    return {
+        "case": f"music_vae_generate --num_outputs={n}",
+        "runs": runs,
+        "wall s": round(statistics.median(w for w, _ in times), 3),
+        "peak MB": round(max(m for _, m in times)),
+    }
 
 
 def table(rows: list[dict]) -> str:
     lines = ["| case | numpy: median wall, peak RSS | magenta: median wall, peak RSS | speed-up |", "|---|---|---|---|"]
     for r in rows:
         if "numpy wall s" in r:
-            lines.append(f"| {r['case']} | {r['numpy wall s']:.2f} s, {r['numpy peak MB']:.0f} MB | "
-                         f"{r['magenta wall s']:.2f} s, {r['magenta peak MB']:.0f} MB | {r['speed-up']}x |")
+            lines.append(
+                f"| {r['case']} | {r['numpy wall s']:.2f} s, {r['numpy peak MB']:.0f} MB | "
+                f"{r['magenta wall s']:.2f} s, {r['magenta peak MB']:.0f} MB | {r['speed-up']}x |"
+            )
         else:
             lines.append(f"| {r['case']} | | {r['wall s']:.2f} s, {r['peak MB']:.0f} MB | |")
     return "\n".join(lines)
@@ -114,8 +141,10 @@ def main() -> int:
         rows.append(magenta_generate(big, args.n, max(1, args.runs // 2)))
         print(json.dumps(rows[-1]), flush=True)
         numpy_big = rows[-2]["numpy wall s"]
-        print(json.dumps({"big: music_vae_generate wall / muse (numpy) wall":
-                          round(rows[-1]["wall s"] / numpy_big, 1)}), flush=True)
+        print(
+            json.dumps({"big: music_vae_generate wall / muse (numpy) wall": round(rows[-1]["wall s"] / numpy_big, 1)}),
+            flush=True,
+        )
     print(table(rows))
     return 0
 

@@ -42,8 +42,15 @@ def _numpy_path():
 
 
 def _tf_path():
-    os.environ.update(USE_TF="1", USE_TORCH="0", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-                      TRANSFORMERS_VERBOSITY="error", TF_CPP_MIN_LOG_LEVEL="3", TOKENIZERS_PARALLELISM="false")
+    os.environ.update(
+        USE_TF="1",
+        USE_TORCH="0",
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        TRANSFORMERS_VERBOSITY="error",
+        TF_CPP_MIN_LOG_LEVEL="3",
+        TOKENIZERS_PARALLELISM="false",
+    )
     legacy = os.environ.get("TF_USE_LEGACY_KERAS")
     from transformers import BertTokenizerFast, TFBertModel
 
@@ -65,8 +72,10 @@ def _tf_path():
 
 def _captions(n: int) -> list[str]:
     rng = np.random.default_rng(0)
-    words = ("a busy slow sad happy Irish German reel jig hornpipe march tune melody in D G A minor major "
-             "rising falling high low register with leaps stepwise").split()
+    words = (
+        "a busy slow sad happy Irish German reel jig hornpipe march tune melody in D G A minor major "
+        "rising falling high low register with leaps stepwise"
+    ).split()
     return [" ".join(rng.choice(words, rng.integers(4, 16))) for _ in range(n)]
 
 
@@ -75,8 +84,11 @@ def _blas() -> str:
         from threadpoolctl import threadpool_info
     except ImportError:
         return "unknown"
-    return ", ".join(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')} x{i.get('num_threads')}"
-                     for i in threadpool_info() if i.get("user_api") == "blas")
+    return ", ".join(
+        f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')} x{i.get('num_threads')}"
+        for i in threadpool_info()
+        if i.get("user_api") == "blas"
+    )
 
 
 def child(mode: str, prompt: str, warm: int, captions: int) -> dict:
@@ -90,9 +102,11 @@ def child(mode: str, prompt: str, warm: int, captions: int) -> dict:
     if mode == "numpy":
         region = head.region
     else:
+
         def region(h, mask):
             mean, logvar = head.keras((h.astype(np.float32), mask.astype(np.int32)), training=False)
             return mean.numpy(), np.exp(0.5 * logvar.numpy())
+
     h, mask = embed([prompt, NEUTRAL])
     t_embed = time.perf_counter()
     mean, sigma = region(h, mask)
@@ -107,20 +121,43 @@ def child(mode: str, prompt: str, warm: int, captions: int) -> dict:
     texts = _captions(captions)
     t = time.perf_counter()
     for b in range(0, len(texts), 64):
-        embed(texts[b:b + 64])
+        embed(texts[b : b + 64])
     rate = len(texts) / (time.perf_counter() - t) if texts else None
-    return {"load head s": t_head - t0, "load encoder s": t_encoder - t_head, "first embed s": t_embed - t_encoder,
-            "first region s": t_region - t_embed, "cold total s (in process)": t_region - t0,
-            "warm embed+region s": statistics.median(times) if times else None,
-            "peak RSS MiB": rss, "heavy modules": heavy, "captions/s (64 a batch)": rate, "blas": _blas(),
-            "mean": mean.tolist(), "sigma": sigma.tolist()}
+    return {
+        "load head s": t_head - t0,
+        "load encoder s": t_encoder - t_head,
+        "first embed s": t_embed - t_encoder,
+        "first region s": t_region - t_embed,
+        "cold total s (in process)": t_region - t0,
+        "warm embed+region s": statistics.median(times) if times else None,
+        "peak RSS MiB": rss,
+        "heavy modules": heavy,
+        "captions/s (64 a batch)": rate,
+        "blas": _blas(),
+        "mean": mean.tolist(),
+        "sigma": sigma.tolist(),
+    }
 
 
 def run(mode: str, prompt: str, warm: int, captions: int) -> dict:
     t = time.perf_counter()
-    out = subprocess.run([sys.executable, __file__, "--child", mode, "--prompt", prompt, "--warm", str(warm),
-                          "--captions", str(captions)],
-                         capture_output=True, text=True, cwd=ROOT)
+    out = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            mode,
+            "--prompt",
+            prompt,
+            "--warm",
+            str(warm),
+            "--captions",
+            str(captions),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     wall = time.perf_counter() - t
     if out.returncode != 0:
         raise SystemExit(f"{mode} run failed:\n{out.stderr[-2000:]}")
@@ -145,8 +182,15 @@ def main() -> None:
         for mode in ("numpy", "tf"):  # interleaved: both see the same machine load
             results[mode].append(run(mode, args.prompt, 0, 0))  # one prompt, then exit: the cold cost
     warm = {mode: run(mode, args.prompt, args.warm, args.captions) for mode in ("numpy", "tf")}
-    keys = ("process wall s", "cold total s (in process)", "load head s", "load encoder s", "first embed s",
-            "first region s", "peak RSS MiB")
+    keys = (
+        "process wall s",
+        "cold total s (in process)",
+        "load head s",
+        "load encoder s",
+        "first embed s",
+        "first region s",
+        "peak RSS MiB",
+    )
     table = {mode: {k: round(statistics.median(r[k] for r in rs), 4) for k in keys} for mode, rs in results.items()}
     for mode in table:
         table[mode]["warm embed+region s"] = round(warm[mode]["warm embed+region s"] or 0, 4)
@@ -158,7 +202,8 @@ def main() -> None:
         "max |mean diff|": float(np.abs(np.subtract(a["mean"], b["mean"])).max()),
         "max |sigma diff|": float(np.abs(np.subtract(a["sigma"], b["sigma"])).max()),
         "cold wall ratio (tf / numpy)": round(table["tf"]["process wall s"] / table["numpy"]["process wall s"], 2),
-        "peak RSS ratio (tf / numpy)": round(table["tf"]["peak RSS MiB"] / table["numpy"]["peak RSS MiB"], 2)}
+        "peak RSS ratio (tf / numpy)": round(table["tf"]["peak RSS MiB"] / table["numpy"]["peak RSS MiB"], 2),
+    }
     print(json.dumps({"prompt": args.prompt, "runs": args.runs, "warm repeats": args.warm, **table}, indent=1))
 
 

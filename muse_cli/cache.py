@@ -21,8 +21,10 @@ def checkpoint_prefix(path: Path) -> str:
     if path.is_dir():
         indexes = sorted(path.glob("*.index"), key=lambda p: p.stat().st_mtime)
         if not indexes:
-            raise CheckpointError(f"checkpoint directory {path} has no *.index file; "
-                                  "it needs model.ckpt.index and model.ckpt.data-* files")
+            raise CheckpointError(
+                f"checkpoint directory {path} has no *.index file; "
+                "it needs model.ckpt.index and model.ckpt.data-* files"
+            )
         prefix = str(indexes[-1])[: -len(".index")]
     else:
         prefix = str(path)

@@ -69,17 +69,43 @@ def _qpm(ctx, param, value):
 
 
 checkpoint_option = click.option(
-    "--checkpoint", "-c", default=None, metavar="NAME|PATH",
-    help="Registry name (see `muse checkpoints`) or checkpoint directory. Default: the embedded model.")
+    "--checkpoint",
+    "-c",
+    default=None,
+    metavar="NAME|PATH",
+    help="Registry name (see `muse checkpoints`) or checkpoint directory. Default: the embedded model.",
+)
 temperature_option = click.option(
-    "--temperature", "-t", type=float, default=1.0, show_default=True, callback=_temperature,
-    help=f"Sampling temperature (> 0, at most {settings.MAX_TEMPERATURE:g}); lower is more conservative.")
-seed_option = click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None,
-                           help="Random seed (>= 0): the same seed gives the same bytes.")
-verbose_option = click.option("--verbose", "-v", is_flag=True, expose_value=False, callback=_verbose,
-                              help="Show TensorFlow's logs (same as muse -v).")
-qpm_option = click.option("--qpm", type=float, default=120.0, show_default=True, callback=_qpm,
-                          help="Tempo of the written MIDI, quarter notes per minute.")
+    "--temperature",
+    "-t",
+    type=float,
+    default=1.0,
+    show_default=True,
+    callback=_temperature,
+    help=f"Sampling temperature (> 0, at most {settings.MAX_TEMPERATURE:g}); lower is more conservative.",
+)
+seed_option = click.option(
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    default=None,
+    help="Random seed (>= 0): the same seed gives the same bytes.",
+)
+verbose_option = click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    expose_value=False,
+    callback=_verbose,
+    help="Show TensorFlow's logs (same as muse -v).",
+)
+qpm_option = click.option(
+    "--qpm",
+    type=float,
+    default=120.0,
+    show_default=True,
+    callback=_qpm,
+    help="Tempo of the written MIDI, quarter notes per minute.",
+)
 force_option = click.option("--force", "-f", is_flag=True, help="Overwrite existing output files.")
 wav_option = click.option("--wav", is_flag=True, help="Also render each .mid to a .wav beside it (FluidSynth).")
 
@@ -90,26 +116,54 @@ def _soundfont_option(help_text: str):
 
 soundfont_option = _soundfont_option("SoundFont (.sf2) for --wav. Default: pretty_midi's TimGM6mb.sf2.")
 prompt_option = click.option(
-    "--prompt", "-p", default=None, metavar="TEXT",
-    help="Describe the melody in words (needs the checkpoint's prompt head; see `muse fit-prompt`).")
+    "--prompt",
+    "-p",
+    default=None,
+    metavar="TEXT",
+    help="Describe the melody in words (needs the checkpoint's prompt head; see `muse fit-prompt`).",
+)
 candidates_option = click.option(
-    "--candidates", type=click.IntRange(1, 256), default=None, metavar="N",
+    "--candidates",
+    type=click.IntRange(1, 256),
+    default=None,
+    metavar="N",
     help="With --prompt: draw N melodies for each one asked for and keep the one whose measured features "
-         "(register, density, contour...) best fit the words. Default 16; 1 turns the choice off.")
+    "(register, density, contour...) best fit the words. Default 16; 1 turns the choice off.",
+)
 engine_option = click.option(
-    "--engine", type=click.Choice(settings.ENGINES), default=None, expose_value=False,
+    "--engine",
+    type=click.Choice(settings.ENGINES),
+    default=None,
+    expose_value=False,
     callback=lambda ctx, param, value: settings.set_engine(value),
     help="What runs the model: numpy (default, fast) or magenta (TrainedModel, TensorFlow); same notes. "
-         "Env: MUSE_ENGINE.")
+    "Env: MUSE_ENGINE.",
+)
 output_option = click.option(
-    "--output", "-o", default=None, metavar="PATH|-",
-    help="A directory for many files, a .mid path for one, or - for MIDI on stdout. Default: current directory.")
+    "--output",
+    "-o",
+    default=None,
+    metavar="PATH|-",
+    help="A directory for many files, a .mid path for one, or - for MIDI on stdout. Default: current directory.",
+)
 
 
 def generation_options(f):
     """The options every command that writes generated MIDI shares, in help order."""
-    for option in reversed((temperature_option, seed_option, qpm_option, checkpoint_option, engine_option,
-                            output_option, wav_option, soundfont_option, force_option, verbose_option)):
+    for option in reversed(
+        (
+            temperature_option,
+            seed_option,
+            qpm_option,
+            checkpoint_option,
+            engine_option,
+            output_option,
+            wav_option,
+            soundfont_option,
+            force_option,
+            verbose_option,
+        )
+    ):
         f = option(f)
     return f
 
@@ -152,8 +206,18 @@ def _os_error(exc: OSError) -> MuseError:
     """One line for a stray OSError: exit 8 for the ways a write fails, 1 otherwise."""
     where = f"{exc.filename}: " if exc.filename else ""
     why = exc.strerror or str(exc) or type(exc).__name__
-    if exc.errno in (errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG, errno.EPIPE, errno.EACCES,
-                     errno.EPERM, errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+    if exc.errno in (
+        errno.ENOSPC,
+        errno.EROFS,
+        errno.EDQUOT,
+        errno.EFBIG,
+        errno.EPIPE,
+        errno.EACCES,
+        errno.EPERM,
+        errno.ENOTDIR,
+        errno.EEXIST,
+        errno.EISDIR,
+    ):
         return WriteError(f"{where}{why}")
     return MuseError(f"{where}{why}")
 
@@ -180,8 +244,9 @@ def cli(verbose: bool) -> None:
 
 
 # -- output planning ------------------------------------------------------------
-def _plan(names: list[str], output: str | None, force: bool, wav: bool,
-          soundfont: Path | None = None) -> list[Path] | None:
+def _plan(
+    names: list[str], output: str | None, force: bool, wav: bool, soundfont: Path | None = None
+) -> list[Path] | None:
     """Paths for each generated item (None means stdout); checked before any model work.
 
     Checked: stdout is not a terminal, each output's folder is (or can become) a writable directory,
@@ -249,25 +314,36 @@ def _load(checkpoint: str | None, rows: int):
     engine = settings.engine()  # a bad MUSE_ENGINE is an error before anything is said
     ckpt = registry.resolve(checkpoint)  # a bad name, path or muse.json fails here, before the slow part
     if ckpt.sampling and ckpt.config not in MELODY_CONFIGS:
-        raise CheckpointError(f"checkpoint {ckpt.name} names config {ckpt.config!r}; muse plays "
-                              f"{' and '.join(MELODY_CONFIGS)} (fix the config in its muse.json or the registry)")
+        raise CheckpointError(
+            f"checkpoint {ckpt.name} names config {ckpt.config!r}; muse plays "
+            f"{' and '.join(MELODY_CONFIGS)} (fix the config in its muse.json or the registry)"
+        )
     _info("loading model...")
     try:
         model = load_model(checkpoint, batch_size=batch_size_for(rows), engine=engine)
     except KeyError as exc:  # configs.build_config: a config name or hparam magenta does not know
         what = exc.args[0] if exc.args else exc
-        raise CheckpointError(f"checkpoint {checkpoint or 'default'}: {what} is not a magenta 2-bar melody "
-                              "config or hparam; fix the config in its muse.json or the registry") from None
+        raise CheckpointError(
+            f"checkpoint {checkpoint or 'default'}: {what} is not a magenta 2-bar melody "
+            "config or hparam; fix the config in its muse.json or the registry"
+        ) from None
     _info(f"checkpoint {model.name} (z {model.z_size})")
     return model
 
 
 # -- commands -------------------------------------------------------------------
 @cli.command(name="sample")
-@click.option("--num", "-n", type=click.IntRange(1, settings.MAX_NUM), default=1, show_default=True,
-              help="How many melodies.")
-@click.option("--seconds", "-s", type=float, default=None, callback=_seconds,
-              help=f"Length of each melody (long form: chained 2-bar segments). Max {settings.MAX_SECONDS:g}.")
+@click.option(
+    "--num", "-n", type=click.IntRange(1, settings.MAX_NUM), default=1, show_default=True, help="How many melodies."
+)
+@click.option(
+    "--seconds",
+    "-s",
+    type=float,
+    default=None,
+    callback=_seconds,
+    help=f"Length of each melody (long form: chained 2-bar segments). Max {settings.MAX_SECONDS:g}.",
+)
 @prompt_option
 @candidates_option
 @generation_options
@@ -292,8 +368,9 @@ def sample_cmd(num, seconds, temperature, seed, qpm, prompt, candidates, checkpo
     if prompt is not None:
         from muse_cli.prompt.api import sample_with_prompt
 
-        items = sample_with_prompt(model, prompt, n=num, seconds=seconds, temperature=temperature, seed=seed,
-                                   qpm=qpm, candidates=candidates)
+        items = sample_with_prompt(
+            model, prompt, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm, candidates=candidates
+        )
     else:
         items = m.sample(model, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm)
     _info(f"seed {seed}")
@@ -311,12 +388,24 @@ def _read_melodies(files: tuple[str, ...]):
 
 @cli.command(name="encode")
 @click.argument("files", nargs=-1, metavar="FILE.mid... | -")
-@click.option("--output", "-o", default=STDIO, show_default=True, metavar="FILE.npz|FILE.npy|-",
-              help="Latents: .npz (with sources and bars), .npy (vectors only), or NDJSON on stdout.")
+@click.option(
+    "--output",
+    "-o",
+    default=STDIO,
+    show_default=True,
+    metavar="FILE.npz|FILE.npy|-",
+    help="Latents: .npz (with sources and bars), .npy (vectors only), or NDJSON on stdout.",
+)
 @click.option("--sample-z", is_flag=True, help="Draw z from the posterior instead of using its mean mu.")
-@click.option("--refine", type=click.IntRange(0, 10_000), default=0, show_default=True, metavar="N",
-              help="Refine each window's latent by N gradient steps on the decoder's reconstruction of it "
-                   "(50 is plenty). Costs TensorFlow's start-up (about 6 s) and about 10 s per 50 steps.")
+@click.option(
+    "--refine",
+    type=click.IntRange(0, 10_000),
+    default=0,
+    show_default=True,
+    metavar="N",
+    help="Refine each window's latent by N gradient steps on the decoder's reconstruction of it "
+    "(50 is plenty). Costs TensorFlow's start-up (about 6 s) and about 10 s per 50 steps.",
+)
 @seed_option
 @checkpoint_option
 @engine_option
@@ -336,8 +425,11 @@ def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force):
     from muse_cli import model as m
     from muse_cli.io import atomic_write, check_writable, latents_bytes, stdout_closed, write_stdout
 
-    fmt = "ndjson" if output == STDIO else {".npz": "npz", ".npy": "npy", ".ndjson": "ndjson",
-                                             ".jsonl": "ndjson"}.get(Path(output).suffix.lower())
+    fmt = (
+        "ndjson"
+        if output == STDIO
+        else {".npz": "npz", ".npy": "npy", ".ndjson": "ndjson", ".jsonl": "ndjson"}.get(Path(output).suffix.lower())
+    )
     if fmt is None:
         raise UsageError(f"-o {output}: use a .npz, .npy or .ndjson file name, or - for NDJSON on stdout")
     if output != STDIO:
@@ -362,12 +454,18 @@ def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force):
 @cli.command(name="decode")
 @click.argument("latents", required=False, metavar="[LATENTS|-]")
 @prompt_option
-@click.option("--midi", "midi_file", default=None, metavar="FILE.mid|-",
-              help="A MIDI primer: encode it and decode its windows (wins over --prompt).")
+@click.option(
+    "--midi",
+    "midi_file",
+    default=None,
+    metavar="FILE.mid|-",
+    help="A MIDI primer: encode it and decode its windows (wins over --prompt).",
+)
 @candidates_option
 @generation_options
-def decode_cmd(latents, prompt, midi_file, candidates, temperature, seed, qpm, checkpoint, output, wav, soundfont,
-               force):
+def decode_cmd(
+    latents, prompt, midi_file, candidates, temperature, seed, qpm, checkpoint, output, wav, soundfont, force
+):
     """Decode latent vectors (muse encode's output), a MIDI primer, or a text prompt into MIDI.
 
     \b
@@ -397,8 +495,13 @@ def decode_cmd(latents, prompt, midi_file, candidates, temperature, seed, qpm, c
         from muse_cli.prompt.api import decode_prompt
 
         _info(f"seed {seed}")
-        _write(decode_prompt(model, prompt, temperature=temperature, seed=seed, qpm=qpm, candidates=candidates),
-               paths, force, wav, soundfont)
+        _write(
+            decode_prompt(model, prompt, temperature=temperature, seed=seed, qpm=qpm, candidates=candidates),
+            paths,
+            force,
+            wav,
+            soundfont,
+        )
         return
     if midi_file is not None:
         melodies = _read_melodies((midi_file,))
@@ -417,8 +520,10 @@ def decode_cmd(latents, prompt, midi_file, candidates, temperature, seed, qpm, c
         model = _load(checkpoint, len(windows))
         other = sorted({w.checkpoint for w in windows} - {"", model.name})
         if other:
-            _info(f"warning: these latents were encoded with {', '.join(other)}, not {model.name}; "
-                  "pass the same --checkpoint to decode them faithfully")
+            _info(
+                f"warning: these latents were encoded with {', '.join(other)}, not {model.name}; "
+                "pass the same --checkpoint to decode them faithfully"
+            )
     items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm)
     _info(f"seed {seed}")
     _write(items, paths, force, wav, soundfont)
@@ -427,8 +532,13 @@ def decode_cmd(latents, prompt, midi_file, candidates, temperature, seed, qpm, c
 @cli.command(name="interpolate")
 @click.argument("a", metavar="A.mid")
 @click.argument("b", metavar="B.mid")
-@click.option("--steps", type=click.IntRange(2, 64), default=5, show_default=True,
-              help="Number of melodies from A to B, both ends included.")
+@click.option(
+    "--steps",
+    type=click.IntRange(2, 64),
+    default=5,
+    show_default=True,
+    help="Number of melodies from A to B, both ends included.",
+)
 @click.option("--concat", is_flag=True, help="Write one MIDI with the steps in sequence.")
 @generation_options
 def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, output, wav, soundfont, force):
@@ -447,18 +557,21 @@ def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, out
     paths = _plan(names, output, force, wav, soundfont)
     seed = m.new_seed() if seed is None else seed
     model = _load(checkpoint, steps)
-    items = m.interpolate(model, melodies[0], melodies[1], steps=steps, temperature=temperature, seed=seed,
-                          qpm=qpm, concat=concat)
+    items = m.interpolate(
+        model, melodies[0], melodies[1], steps=steps, temperature=temperature, seed=seed, qpm=qpm, concat=concat
+    )
     _info(f"seed {seed}")
     _write(items, paths, force, wav, soundfont)
 
 
 @cli.command(name="render")
 @click.argument("midi", metavar="IN.mid|-")
-@click.option("--output", "-o", default=None, metavar="OUT.wav|-",
-              help="WAV file, or - for stdout. Default: IN with .wav.")
-@click.option("--rate", type=int, default=44100, show_default=True, callback=_rate,
-              help="Sample rate in Hz (8000 to 192000).")
+@click.option(
+    "--output", "-o", default=None, metavar="OUT.wav|-", help="WAV file, or - for stdout. Default: IN with .wav."
+)
+@click.option(
+    "--rate", type=int, default=44100, show_default=True, callback=_rate, help="Sample rate in Hz (8000 to 192000)."
+)
 @_soundfont_option("SoundFont (.sf2) to play the MIDI with. Default: pretty_midi's TimGM6mb.sf2.")
 @force_option
 def render_cmd(midi, output, rate, soundfont, force):
@@ -501,9 +614,18 @@ def checkpoints_cmd(json_):
     default, entries = registry.load()
     rows = []
     for e in entries.values():
-        rows.append({"name": e.name, "config": e.config, "installed": registry.is_installed(e),
-                     "default": e.name == default, "embedded": bool(e.embedded), "size": e.size,
-                     "playable": e.sampling, "description": e.description})
+        rows.append(
+            {
+                "name": e.name,
+                "config": e.config,
+                "installed": registry.is_installed(e),
+                "default": e.name == default,
+                "embedded": bool(e.embedded),
+                "size": e.size,
+                "playable": e.sampling,
+                "description": e.description,
+            }
+        )
     if json_:
         click.echo(json.dumps(rows, indent=1))
         return
@@ -516,8 +638,12 @@ def checkpoints_cmd(json_):
 
 def _register_optional() -> None:
     """Commands that live in their own modules (still light to import)."""
-    for module, attr in (("muse_cli.cli_download", "download_command"), ("muse_cli.cli_eval", "eval_command"),
-                         ("muse_cli.cli_batch", "batch_command"), ("muse_cli.cli_prompt", "fit_prompt_command")):
+    for module, attr in (
+        ("muse_cli.cli_download", "download_command"),
+        ("muse_cli.cli_eval", "eval_command"),
+        ("muse_cli.cli_batch", "batch_command"),
+        ("muse_cli.cli_prompt", "fit_prompt_command"),
+    ):
         try:
             mod = __import__(module, fromlist=[attr])
         except ModuleNotFoundError as exc:

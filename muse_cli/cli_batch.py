@@ -69,38 +69,100 @@ def _info(msg: str) -> None:
 
 @click.command(name="batch")
 @click.argument("jobs_file", required=False, metavar="[JOBS.jsonl]", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--sample", "sample_count", type=click.IntRange(1, 10_000_000), default=None, metavar="N",
-              help="Instead of a job file: N sample jobs, seeds SEED_START.., into -o DIR/sample_{seed}.mid.")
+@click.option(
+    "--sample",
+    "sample_count",
+    type=click.IntRange(1, 10_000_000),
+    default=None,
+    metavar="N",
+    help="Instead of a job file: N sample jobs, seeds SEED_START.., into -o DIR/sample_{seed}.mid.",
+)
 @click.option("--seconds", "-s", type=float, default=None, help="With --sample: length of each melody.")
 @click.option("--temperature", "-t", type=float, default=1.0, show_default=True, help="With --sample.")
 @click.option("--qpm", type=float, default=120.0, show_default=True, help="With --sample: tempo.")
-@click.option("--seed-start", type=click.IntRange(0), default=0, show_default=True,
-              help="With --sample: seed of the first job.")
+@click.option(
+    "--seed-start", type=click.IntRange(0), default=0, show_default=True, help="With --sample: seed of the first job."
+)
 @click.option("--wav", is_flag=True, help="With --sample: also render each .mid to a .wav beside it.")
-@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
-              help="With --sample: the output directory (also the root outputs must stay in).")
-@click.option("--checkpoint", "-c", default=None, metavar="NAME|PATH",
-              help="Checkpoint for jobs that name none. Default: the embedded model.")
-@click.option("--root", type=click.Path(file_okay=False, path_type=Path), default=None, metavar="DIR",
-              help="Directory that relative paths start from and outputs must stay inside. "
-                   "Default: the job file's directory (with --sample: -o DIR).")
-@click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Where to append the manifest. Default: JOBS.manifest.jsonl beside the job file "
-                   "(with --sample: DIR/sample.manifest.jsonl).")
-@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT",
-              help="Use this Dask scheduler (or MUSE_SCHEDULER) instead of starting a local cluster; "
-                   "its workers must have muse installed and see the same paths.")
-@click.option("--workers", "-j", type=click.IntRange(1, 512), default=None,
-              help="Worker processes of the local cluster. Default: one per CPU core.")
-@click.option("--batch-size", type=click.IntRange(1, 4096), default=None,
-              help="Windows decoded per model call. Default: muse's measured best (model.MAX_BATCH).")
-@click.option("--soundfont", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="SoundFont (.sf2) for WAV rendering. Default: pretty_midi's TimGM6mb.sf2.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="With --sample: the output directory (also the root outputs must stay in).",
+)
+@click.option(
+    "--checkpoint",
+    "-c",
+    default=None,
+    metavar="NAME|PATH",
+    help="Checkpoint for jobs that name none. Default: the embedded model.",
+)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="Directory that relative paths start from and outputs must stay inside. "
+    "Default: the job file's directory (with --sample: -o DIR).",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to append the manifest. Default: JOBS.manifest.jsonl beside the job file "
+    "(with --sample: DIR/sample.manifest.jsonl).",
+)
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="tcp://HOST:PORT",
+    help="Use this Dask scheduler (or MUSE_SCHEDULER) instead of starting a local cluster; "
+    "its workers must have muse installed and see the same paths.",
+)
+@click.option(
+    "--workers",
+    "-j",
+    type=click.IntRange(1, 512),
+    default=None,
+    help="Worker processes of the local cluster. Default: one per CPU core.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 4096),
+    default=None,
+    help="Windows decoded per model call. Default: muse's measured best (model.MAX_BATCH).",
+)
+@click.option(
+    "--soundfont",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="SoundFont (.sf2) for WAV rendering. Default: pretty_midi's TimGM6mb.sf2.",
+)
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed job.")
 @click.option("--force", "-f", is_flag=True, help="Redo every job, overwriting outputs that exist.")
 @click.option("--check", is_flag=True, help="Only validate the job file and show the plan; run nothing.")
-def batch_command(jobs_file, sample_count, seconds, temperature, qpm, seed_start, wav, output, checkpoint, root,
-                  manifest, scheduler, workers, batch_size, soundfont, fail_fast, force, check):
+def batch_command(
+    jobs_file,
+    sample_count,
+    seconds,
+    temperature,
+    qpm,
+    seed_start,
+    wav,
+    output,
+    checkpoint,
+    root,
+    manifest,
+    scheduler,
+    workers,
+    batch_size,
+    soundfont,
+    fail_fast,
+    force,
+    check,
+):
     """Run many jobs on a Dask cluster, resumably, with a manifest.
 
     \b
@@ -149,11 +211,21 @@ def batch_command(jobs_file, sample_count, seconds, temperature, qpm, seed_start
     else:
         if jobs_file is None:
             raise UsageError("give a job file (JSON lines), or --sample N -o DIR")
-        given = [name for name, v in (("--seconds", seconds), ("--wav", wav or None), ("-o", output),
-                                      ("--seed-start", seed_start or None)) if v is not None]
+        given = [
+            name
+            for name, v in (
+                ("--seconds", seconds),
+                ("--wav", wav or None),
+                ("-o", output),
+                ("--seed-start", seed_start or None),
+            )
+            if v is not None
+        ]
         if given or temperature != 1.0 or qpm != 120.0:
-            raise UsageError(f"{', '.join(given) or '--temperature/--qpm'} go with --sample; in a job file, "
-                             "put the settings in each line")
+            raise UsageError(
+                f"{', '.join(given) or '--temperature/--qpm'} go with --sample; in a job file, "
+                "put the settings in each line"
+            )
         try:
             text = jobs_file.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -169,8 +241,9 @@ def batch_command(jobs_file, sample_count, seconds, temperature, qpm, seed_start
         b.check_checkpoints(jobs, str(jobs_file) if jobs_file else "--sample")
     from muse_cli.model import MAX_BATCH
 
-    opts = b.Options(batch_size=batch_size or MAX_BATCH, force=force,
-                     soundfont=str(soundfont.absolute()) if soundfont else None)
+    opts = b.Options(
+        batch_size=batch_size or MAX_BATCH, force=force, soundfont=str(soundfont.absolute()) if soundfont else None
+    )
     n_workers = workers or b.machine_cores()
     tasks = b.plan_tasks(jobs, opts.batch_size)
     where = f"scheduler {scheduler}" if scheduler else f"a local cluster of {n_workers} worker(s)"
@@ -198,9 +271,11 @@ def _run(b, jobs, opts, scheduler, workers, manifest_path, fail_fast):
 
 def _report(b, summary, manifest) -> None:
     rate = summary.done / summary.elapsed if summary.elapsed > 0 else 0.0
-    _info(f"{summary.ok} done, {summary.skipped} skipped (already there), {len(summary.failed)} failed, "
-          f"{summary.total - summary.done} not run, of {summary.total} job(s) in {summary.elapsed:.1f} s "
-          f"({rate:.1f} jobs/s); manifest {manifest}")
+    _info(
+        f"{summary.ok} done, {summary.skipped} skipped (already there), {len(summary.failed)} failed, "
+        f"{summary.total - summary.done} not run, of {summary.total} job(s) in {summary.elapsed:.1f} s "
+        f"({rate:.1f} jobs/s); manifest {manifest}"
+    )
     for line, job_id, error in sorted(summary.failed):
         label = f"line {line}" + (f" (id {job_id})" if job_id != str(line) else "")
         _info(f"  {label}: {error}")

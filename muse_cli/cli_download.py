@@ -19,15 +19,29 @@ REDRAW_SECONDS = 0.1
 @click.command(name="download")
 @click.argument("name", required=False)
 @click.option("--url", metavar="URL", help="Fetch the tarball from URL instead of the registry's URL.")
-@click.option("--file", "tarball", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Install from a tarball already on disk instead of downloading.")
+@click.option(
+    "--file",
+    "tarball",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Install from a tarball already on disk instead of downloading.",
+)
 @click.option("--list", "list_", is_flag=True, help="Show known and installed checkpoints with sizes.")
 @click.option("--force", is_flag=True, help="Download and install again even if installed.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
-@click.option("--retries", type=click.IntRange(min=0), default=dl.Retry.retries, show_default=True,
-              help="Retries after a failed connection or a server error (5xx), with doubling waits.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=dl.Retry.timeout,
-              show_default=True, help="Seconds to wait for the server to connect or send more bytes.")
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=dl.Retry.retries,
+    show_default=True,
+    help="Retries after a failed connection or a server error (5xx), with doubling waits.",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=dl.Retry.timeout,
+    show_default=True,
+    help="Seconds to wait for the server to connect or send more bytes.",
+)
 def download_command(name, url, tarball, list_, force, quiet, retries, timeout):
     """Download checkpoint NAME into the cache, verify it and install it.
 
@@ -53,8 +67,7 @@ def download_command(name, url, tarball, list_, force, quiet, retries, timeout):
     if tarball:
         done = dl.install_file(name, tarball, force=force, report=report)
     else:
-        done = dl.download(name, url=url, force=force, report=report,
-                           retry=dl.Retry(retries=retries, timeout=timeout))
+        done = dl.download(name, url=url, force=force, report=report, retry=dl.Retry(retries=retries, timeout=timeout))
     _print_installed(done)
 
 
@@ -66,15 +79,19 @@ def _print_installed(done: dl.Installed) -> None:
         if done.trust == dl.TRUST_REGISTRY:
             click.echo(f"sha256 {done.sha256} (matches the registry)")
         elif done.recorded:
-            click.echo(f"sha256 {done.sha256} (trusted on first use: the registry has no hash; "
-                       f"recorded in {settings.known_hashes_file()}, later downloads must match)")
+            click.echo(
+                f"sha256 {done.sha256} (trusted on first use: the registry has no hash; "
+                f"recorded in {settings.known_hashes_file()}, later downloads must match)"
+            )
         else:
             click.echo(f"sha256 {done.sha256} (matches the hash recorded on first use)")
     if done.sampling:
         click.echo(f"use it: muse sample --checkpoint {done.name}")
     else:
-        click.echo(f"note: muse sample drives 2-bar melody models only; {done.name} is installed "
-                   f"for magenta's own tools (checkpoint in {done.path})")
+        click.echo(
+            f"note: muse sample drives 2-bar melody models only; {done.name} is installed "
+            f"for magenta's own tools (checkpoint in {done.path})"
+        )
 
 
 def _print_listing(rows: list[dl.Listing]) -> None:
@@ -123,8 +140,10 @@ def _bar_line(done: int, total: int | None, elapsed: float, first_byte: int = 0)
     frac = min(done / total, 1.0)
     filled = int(frac * BAR_WIDTH)
     left = _clock((total - done) / rate) if rate > 0 else "?"
-    return (f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {frac:4.0%}  {_size(done)} / {_size(total)}  "
-            f"{speed}  {left} left")
+    return (
+        f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {frac:4.0%}  {_size(done)} / {_size(total)}  "
+        f"{speed}  {left} left"
+    )
 
 
 def _size(n: float) -> str:

@@ -20,26 +20,58 @@ def _temperature(ctx, param, value):
 @click.option("--checkpoint", "-c", default=None, metavar="NAME|PATH", help="Default: the embedded model.")
 @click.option("--json", "json_", is_flag=True, help="Print JSON.")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Use a random subset of N test windows.")
-@click.option("--samples", type=click.IntRange(1, 4096), default=256, show_default=True,
-              help="Prior samples for the overlapping areas.")
+@click.option(
+    "--samples",
+    type=click.IntRange(1, 4096),
+    default=256,
+    show_default=True,
+    help="Prior samples for the overlapping areas.",
+)
 @click.option("--prompts", is_flag=True, help="Measure prompt adherence instead (needs the checkpoint's prompt head).")
-@click.option("--temperature", "-t", type=float, default=1.0, show_default=True, callback=_temperature,
-              help="With --prompts: the sampling temperature of the prompted melodies.")
-@click.option("--per-pole", type=click.IntRange(2, 512), default=32, show_default=True,
-              help="With --prompts: melodies per prompt pole.")
-@click.option("--candidates", type=click.IntRange(1, 256), default=None,
-              help="With --prompts: melodies drawn per prompted melody for the feature-guided choice "
-                   "(default as muse sample --prompt; 1 measures the head alone).")
-@click.option("--guidance", type=click.FloatRange(0.0, 10.0), default=None,
-              help="With --prompts: how far prompts push away from the neutral prompt (default as muse sample "
-                   "--prompt).")
+@click.option(
+    "--temperature",
+    "-t",
+    type=float,
+    default=1.0,
+    show_default=True,
+    callback=_temperature,
+    help="With --prompts: the sampling temperature of the prompted melodies.",
+)
+@click.option(
+    "--per-pole",
+    type=click.IntRange(2, 512),
+    default=32,
+    show_default=True,
+    help="With --prompts: melodies per prompt pole.",
+)
+@click.option(
+    "--candidates",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="With --prompts: melodies drawn per prompted melody for the feature-guided choice "
+    "(default as muse sample --prompt; 1 measures the head alone).",
+)
+@click.option(
+    "--guidance",
+    type=click.FloatRange(0.0, 10.0),
+    default=None,
+    help="With --prompts: how far prompts push away from the neutral prompt (default as muse sample --prompt).",
+)
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
-@click.option("--refine", "refine_steps", type=click.IntRange(0, 10_000), default=0, show_default=True, metavar="N",
-              help="Also report reconstruction from latents refined by N gradient steps (as muse encode "
-                   "--refine; loads TensorFlow, about 1 minute for 50 steps on the test split).")
+@click.option(
+    "--refine",
+    "refine_steps",
+    type=click.IntRange(0, 10_000),
+    default=0,
+    show_default=True,
+    metavar="N",
+    help="Also report reconstruction from latents refined by N gradient steps (as muse encode "
+    "--refine; loads TensorFlow, about 1 minute for 50 steps on the test split).",
+)
 @engine_option
-def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_pole, candidates, guidance, seed,
-                 refine_steps):
+def eval_command(
+    checkpoint, json_, limit, samples, prompts, temperature, per_pole, candidates, guidance, seed, refine_steps
+):
     """Measure a checkpoint on the test split of muse's corpus.
 
     \b
@@ -62,9 +94,15 @@ def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_po
     if prompts:
         from muse_cli.prompt import adherence
 
-        result = adherence.evaluate_prompts(model, n_per_pole=per_pole, seed=seed, temperature=temperature,
-                                            candidates=candidates, guidance=guidance,
-                                            log=lambda msg: click.echo(msg, err=True))
+        result = adherence.evaluate_prompts(
+            model,
+            n_per_pole=per_pole,
+            seed=seed,
+            temperature=temperature,
+            candidates=candidates,
+            guidance=guidance,
+            log=lambda msg: click.echo(msg, err=True),
+        )
         click.echo(json.dumps(result, indent=1) if json_ else adherence.format_report(result))
         return
     from muse_cli.evaluate import evaluate, format_report

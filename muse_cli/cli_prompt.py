@@ -13,20 +13,54 @@ from muse_cli.prompt.fit import FitOptions
 
 
 @click.command(name="fit-prompt")
-@click.option("--checkpoint", "-c", default=None, metavar="NAME|PATH",
-              help="Registry name or checkpoint directory. Default: the embedded model.")
-@click.option("--steps", type=click.IntRange(1, 1_000_000), default=FitOptions.steps, show_default=True,
-              help="Training steps of the head.")
-@click.option("--windows", type=click.IntRange(2, 1_000_000), default=FitOptions.windows, show_default=True,
-              help="Corpus 2-bar windows to encode (a random subset).")
-@click.option("--captions", type=click.IntRange(1, 1_000_000), default=FitOptions.captions, show_default=True,
-              help="Distinct training captions to embed.")
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=FitOptions.seed, show_default=True,
-              help="Seed of windows, captions and batches.")
-@click.option("--tunes", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Corpus pickle from muse_cli.corpus. Default: build/corpus/tunes.pkl, else $MUSE_HOME/corpus.")
-@click.option("--output", "-o", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Head directory. Default: prompt_head/ inside the checkpoint directory.")
+@click.option(
+    "--checkpoint",
+    "-c",
+    default=None,
+    metavar="NAME|PATH",
+    help="Registry name or checkpoint directory. Default: the embedded model.",
+)
+@click.option(
+    "--steps",
+    type=click.IntRange(1, 1_000_000),
+    default=FitOptions.steps,
+    show_default=True,
+    help="Training steps of the head.",
+)
+@click.option(
+    "--windows",
+    type=click.IntRange(2, 1_000_000),
+    default=FitOptions.windows,
+    show_default=True,
+    help="Corpus 2-bar windows to encode (a random subset).",
+)
+@click.option(
+    "--captions",
+    type=click.IntRange(1, 1_000_000),
+    default=FitOptions.captions,
+    show_default=True,
+    help="Distinct training captions to embed.",
+)
+@click.option(
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    default=FitOptions.seed,
+    show_default=True,
+    help="Seed of windows, captions and batches.",
+)
+@click.option(
+    "--tunes",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Corpus pickle from muse_cli.corpus. Default: build/corpus/tunes.pkl, else $MUSE_HOME/corpus.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Head directory. Default: prompt_head/ inside the checkpoint directory.",
+)
 @click.option("--restart", is_flag=True, help="Start over instead of resuming a stopped run.")
 def fit_prompt_command(checkpoint, steps, windows, captions, seed, tunes, output, restart):
     """Train the text-prompt head of a checkpoint (for --prompt).
@@ -45,6 +79,11 @@ def fit_prompt_command(checkpoint, steps, windows, captions, seed, tunes, output
 
     click.echo("loading model...", err=True)
     model = load_model(checkpoint, batch_size=256)
-    path = fit(model, tunes, FitOptions(steps=steps, windows=windows, captions=captions, seed=seed),
-               out_dir=output, restart=restart)
+    path = fit(
+        model,
+        tunes,
+        FitOptions(steps=steps, windows=windows, captions=captions, seed=seed),
+        out_dir=output,
+        restart=restart,
+    )
     click.echo(str(path))

@@ -34,8 +34,7 @@ def _decoder_class():
 
         gumbel_noise = None
 
-        def sample(self, n, max_length=None, z=None, c_input=None, temperature=1.0,
-                   start_inputs=None, end_fn=None):
+        def sample(self, n, max_length=None, z=None, c_input=None, temperature=1.0, start_inputs=None, end_fn=None):
             # Adapted from magenta's BaseLstmDecoder.sample (Apache-2.0) so that the
             # sampling function sees the time step; melody models have no controls.
             if c_input is not None:
@@ -43,14 +42,16 @@ def _decoder_class():
             depth = self._output_depth
             uniform = tf.random.uniform([n, max_length, depth], minval=1e-20, maxval=1.0)
             self.gumbel_noise = tf.placeholder_with_default(
-                -tf.math.log(-tf.math.log(uniform)), shape=[n, None, depth], name="gumbel_noise")
+                -tf.math.log(-tf.math.log(uniform)), shape=[n, None, depth], name="gumbel_noise"
+            )
             z = tf.zeros((n, 0), tf.float32) if z is None else z
             if start_inputs is None:
                 start_inputs = tf.zeros([n, depth], dtype=tf.float32)
             start_inputs = tf.concat([start_inputs, z], axis=-1)
             end_token = end_fn
-            end_fn = (lambda x: tf.equal(tf.argmax(x, axis=-1), end_token)) if end_token is not None \
-                else (lambda x: False)
+            end_fn = (
+                (lambda x: tf.equal(tf.argmax(x, axis=-1), end_token)) if end_token is not None else (lambda x: False)
+            )
             noise = self.gumbel_noise
 
             def sample_fn(time, outputs, state):
@@ -66,11 +67,13 @@ def _decoder_class():
                 return end_fn(sample_ids), tf.concat([sample_ids, z], axis=-1), state
 
             helper = contrib_seq2seq.CustomHelper(
-                initialize_fn=initialize_fn, sample_fn=sample_fn,
-                next_inputs_fn=next_inputs_fn, sample_ids_shape=[depth],
-                sample_ids_dtype=tf.float32)
-            results = self._decode(z, helper=helper, input_shape=start_inputs.shape[1:],
-                                   max_length=max_length)
+                initialize_fn=initialize_fn,
+                sample_fn=sample_fn,
+                next_inputs_fn=next_inputs_fn,
+                sample_ids_shape=[depth],
+                sample_ids_dtype=tf.float32,
+            )
+            results = self._decode(z, helper=helper, input_shape=start_inputs.shape[1:], max_length=max_length)
             return results.samples, results
 
     return SeededCategoricalLstmDecoder
@@ -125,8 +128,12 @@ def create_variables(config) -> None:
     steps, control = hp.max_seq_len, config.data_converter.control_depth
     z = None
     if hp.z_size:
-        config.model.encode(tf.zeros([1, steps, config.data_converter.input_depth]), tf.constant([steps]),
-                            tf.zeros([1, steps, control]) if control else None)
+        config.model.encode(
+            tf.zeros([1, steps, config.data_converter.input_depth]),
+            tf.constant([steps]),
+            tf.zeros([1, steps, control]) if control else None,
+        )
         z = tf.zeros([1, hp.z_size])
-    config.model.sample(1, max_length=steps, z=z, temperature=1.0,
-                        c_input=tf.zeros([steps, control]) if control else None)
+    config.model.sample(
+        1, max_length=steps, z=z, temperature=1.0, c_input=tf.zeros([steps, control]) if control else None
+    )

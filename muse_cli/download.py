@@ -147,18 +147,23 @@ def source_url(entry: registry.Entry, url: str | None = None) -> str:
         chosen = entry.url
         mirror = settings.mirror()
         if mirror and (chosen == MAGENTA_BASE or chosen.startswith(MAGENTA_BASE + "/")):
-            chosen = mirror.rstrip("/") + chosen[len(MAGENTA_BASE):]
+            chosen = mirror.rstrip("/") + chosen[len(MAGENTA_BASE) :]
     else:
-        raise DownloadError(f"checkpoint {entry.name} has no url in the registry; "
-                            f"give one with: muse download {entry.name} --url URL (or --file TAR)")
+        raise DownloadError(
+            f"checkpoint {entry.name} has no url in the registry; "
+            f"give one with: muse download {entry.name} --url URL (or --file TAR)"
+        )
     if urllib.parse.urlsplit(chosen).scheme not in ("http", "https"):
-        raise DownloadError(f"cannot download {chosen!r}: only http:// and https:// URLs are supported "
-                            "(use --file for a tarball on disk)")
+        raise DownloadError(
+            f"cannot download {chosen!r}: only http:// and https:// URLs are supported "
+            "(use --file for a tarball on disk)"
+        )
     return chosen
 
 
-def download(name: str, *, url: str | None = None, force: bool = False, retry: Retry = Retry(),
-             report: Report | None = None) -> Installed:
+def download(
+    name: str, *, url: str | None = None, force: bool = False, retry: Retry = Retry(), report: Report | None = None
+) -> Installed:
     """Download, verify, unpack, check and install registry checkpoint ``name``."""
     emit = report or (lambda event: None)
     entry = _entry(name)
@@ -178,14 +183,19 @@ def download(name: str, *, url: str | None = None, force: bool = False, retry: R
             held = part.stat().st_size if part.exists() else 0
             if not held:
                 _discard(part)
-                advice = (f"check the connection or the mirror MUSE_MIRROR={settings.mirror()}, or give --url URL"
-                          if settings.mirror() and not url else
-                          "check the connection or use a mirror (--url URL or MUSE_MIRROR)")
-                raise DownloadError(f"download of {name} from {src} failed after {retry.retries + 1} "
-                                    f"tries: {exc}; {advice}") from None
-            raise DownloadError(f"download of {name} failed after {retry.retries + 1} tries: {exc}; "
-                                f"run the same command again to resume from byte {held} "
-                                f"(partial file kept: {part})") from None
+                advice = (
+                    f"check the connection or the mirror MUSE_MIRROR={settings.mirror()}, or give --url URL"
+                    if settings.mirror() and not url
+                    else "check the connection or use a mirror (--url URL or MUSE_MIRROR)"
+                )
+                raise DownloadError(
+                    f"download of {name} from {src} failed after {retry.retries + 1} tries: {exc}; {advice}"
+                ) from None
+            raise DownloadError(
+                f"download of {name} failed after {retry.retries + 1} tries: {exc}; "
+                f"run the same command again to resume from byte {held} "
+                f"(partial file kept: {part})"
+            ) from None
         except KeyboardInterrupt:
             raise  # an interrupted transfer keeps its partial file for the next run
         except BaseException:
@@ -197,8 +207,7 @@ def download(name: str, *, url: str | None = None, force: bool = False, retry: R
             _discard(part)
 
 
-def install_file(name: str, tarball: Path, *, force: bool = False,
-                 report: Report | None = None) -> Installed:
+def install_file(name: str, tarball: Path, *, force: bool = False, report: Report | None = None) -> Installed:
     """Install registry checkpoint ``name`` from a tarball on disk (verified like a download)."""
     emit = report or (lambda event: None)
     entry = _entry(name)
@@ -215,8 +224,7 @@ def install_file(name: str, tarball: Path, *, force: bool = False,
         emit(Event("verifying", f"hashing {tarball}"))
         hasher = hashlib.sha256()
         _hash_into(hasher, tarball)
-        return _verify_and_install(entry, tarball, hasher.hexdigest(), tarball.stat().st_size,
-                                   tarball.as_uri(), emit)
+        return _verify_and_install(entry, tarball, hasher.hexdigest(), tarball.stat().st_size, tarball.as_uri(), emit)
 
 
 def list_checkpoints() -> list[Listing]:
@@ -229,21 +237,48 @@ def list_checkpoints() -> list[Listing]:
         if installed:
             path = settings.EMBEDDED_DIR / entry.embedded if entry.embedded else registry.installed_dir(name)
         manifest = _manifest(path) if path else {}
-        rows.append(Listing(name=name, config=entry.config, known=True, installed=installed,
-                            embedded=bool(entry.embedded), path=path,
-                            download_size=entry.size or int(manifest.get("size", 0) or 0),
-                            disk_size=_disk_size(path) if path else 0,
-                            sha256=manifest.get("sha256") or entry.sha256,
-                            trust=manifest.get("trust", ""), description=entry.description))
+        rows.append(
+            Listing(
+                name=name,
+                config=entry.config,
+                known=True,
+                installed=installed,
+                embedded=bool(entry.embedded),
+                path=path,
+                download_size=entry.size or int(manifest.get("size", 0) or 0),
+                disk_size=_disk_size(path) if path else 0,
+                sha256=manifest.get("sha256") or entry.sha256,
+                trust=manifest.get("trust", ""),
+                description=entry.description,
+            )
+        )
     root = settings.checkpoints_dir()
-    extra = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")
-                   and d.name not in entries and any(d.glob("*.index"))) if root.is_dir() else []
+    extra = (
+        sorted(
+            d
+            for d in root.iterdir()
+            if d.is_dir() and not d.name.startswith(".") and d.name not in entries and any(d.glob("*.index"))
+        )
+        if root.is_dir()
+        else []
+    )
     for d in extra:
         manifest = _manifest(d)
-        rows.append(Listing(name=d.name, config=manifest.get("config", ""), known=False, installed=True,
-                            embedded=False, path=d, download_size=int(manifest.get("size", 0) or 0),
-                            disk_size=_disk_size(d), sha256=manifest.get("sha256", ""),
-                            trust=manifest.get("trust", ""), description=""))
+        rows.append(
+            Listing(
+                name=d.name,
+                config=manifest.get("config", ""),
+                known=False,
+                installed=True,
+                embedded=False,
+                path=d,
+                download_size=int(manifest.get("size", 0) or 0),
+                disk_size=_disk_size(d),
+                sha256=manifest.get("sha256", ""),
+                trust=manifest.get("trust", ""),
+                description="",
+            )
+        )
     return rows
 
 
@@ -264,8 +299,10 @@ def check_checkpoint(path: Path, config: str, hparams: dict | None = None, name:
         if not name:
             raise
         # ``path`` is a temporary unpacking folder, gone by the time the user reads this: name the archive
-        raise CheckpointError(f"checkpoint {name} is incomplete: the archive has no model.ckpt.data-* file "
-                              "beside its .index; nothing was installed") from None
+        raise CheckpointError(
+            f"checkpoint {name} is incomplete: the archive has no model.ckpt.data-* file "
+            "beside its .index; nothing was installed"
+        ) from None
     quiet_tensorflow()
     import tensorflow as tf
 
@@ -297,8 +334,10 @@ def check_checkpoint(path: Path, config: str, hparams: dict | None = None, name:
             need += count * dtype.size
     have = sum(p.stat().st_size for p in Path(prefix).parent.glob(Path(prefix).name + ".data-*"))
     if have < need:
-        raise CheckpointError(f"checkpoint {label} is truncated: its data files hold {have} bytes, "
-                              f"its variables need {need}; download it again with --force")
+        raise CheckpointError(
+            f"checkpoint {label} is truncated: its data files hold {have} bytes, "
+            f"its variables need {need}; download it again with --force"
+        )
 
 
 # ---------------------------------------------------------------- steps
@@ -316,10 +355,17 @@ def _entry(name: str) -> registry.Entry:
 
 def _result(entry: registry.Entry, path: Path, reused: bool) -> Installed:
     manifest = _manifest(path)
-    return Installed(name=entry.name, path=path, config=entry.config,
-                     url=manifest.get("url", entry.url), sha256=manifest.get("sha256") or entry.sha256,
-                     size=int(manifest.get("size", 0) or entry.size), reused=reused,
-                     trust=manifest.get("trust", TRUST_REGISTRY), sampling=entry.sampling)
+    return Installed(
+        name=entry.name,
+        path=path,
+        config=entry.config,
+        url=manifest.get("url", entry.url),
+        sha256=manifest.get("sha256") or entry.sha256,
+        size=int(manifest.get("size", 0) or entry.size),
+        reused=reused,
+        trust=manifest.get("trust", TRUST_REGISTRY),
+        sampling=entry.sampling,
+    )
 
 
 def _fetch(url: str, part: Path, expected_size: int, retry: Retry, emit: Report) -> tuple[str, int]:
@@ -351,8 +397,9 @@ def _fetch(url: str, part: Path, expected_size: int, retry: Retry, emit: Report)
             time.sleep(delay)
 
 
-def _fetch_once(url, part: Path, note: Path, expected_size: int, timeout: float, hashed: list,
-                emit: Report) -> tuple[str, int]:
+def _fetch_once(
+    url, part: Path, note: Path, expected_size: int, timeout: float, hashed: list, emit: Report
+) -> tuple[str, int]:
     have = part.stat().st_size if part.exists() else 0
     headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity"}
     if have:
@@ -374,8 +421,9 @@ def _fetch_once(url, part: Path, note: Path, expected_size: int, timeout: float,
             raise _Restart() from None
         if exc.code >= 500 or exc.code in (408, 429):
             raise _Transient(f"{host} answered HTTP {exc.code} {exc.reason}") from None
-        raise DownloadError(f"{url} answered HTTP {exc.code} {exc.reason}; check the checkpoint name "
-                            "and the URL (--url, MUSE_MIRROR)") from None
+        raise DownloadError(
+            f"{url} answered HTTP {exc.code} {exc.reason}; check the checkpoint name and the URL (--url, MUSE_MIRROR)"
+        ) from None
     except urllib.error.URLError as exc:
         if not isinstance(exc.reason, OSError):
             raise DownloadError(f"cannot download {url}: {exc.reason}") from None
@@ -390,8 +438,14 @@ def _fetch_once(url, part: Path, note: Path, expected_size: int, timeout: float,
             if not match or int(match.group(1)) != have:
                 raise _Restart()
             total = int(match.group(3)) if match.group(3) != "*" else None
-            emit(Event("resuming", f"resuming at byte {have} of {total if total is not None else '?'}",
-                       done=have, total=total))
+            emit(
+                Event(
+                    "resuming",
+                    f"resuming at byte {have} of {total if total is not None else '?'}",
+                    done=have,
+                    total=total,
+                )
+            )
             _hash_part(part, hashed)
             mode = "ab"
         elif response.status == 200:
@@ -399,17 +453,31 @@ def _fetch_once(url, part: Path, note: Path, expected_size: int, timeout: float,
                 emit(Event("restarting", f"{host} ignored the Range request (HTTP 200): starting over"))
             have, total, mode = 0, length, "wb"
             hashed[:] = [hashlib.sha256(), 0]
-            emit(Event("downloading", f"downloading {total} bytes" if total is not None
-                       else "downloading (size unknown)", total=total))
+            emit(
+                Event(
+                    "downloading",
+                    f"downloading {total} bytes" if total is not None else "downloading (size unknown)",
+                    total=total,
+                )
+            )
         else:
             raise DownloadError(f"{url} answered HTTP {response.status}, expected 200 or 206")
         if expected_size and total is not None and total != expected_size:
-            raise IntegrityError(f"{url} offers {total} bytes but the registry says {expected_size}; "
-                                 "the file changed or the URL is wrong; nothing was installed")
+            raise IntegrityError(
+                f"{url} offers {total} bytes but the registry says {expected_size}; "
+                "the file changed or the URL is wrong; nothing was installed"
+            )
         if total is not None:
             _check_disk(part.parent, need=(total - have) + total)
-        note.write_text(json.dumps({"url": url, "total": total, "validator":
-                                    response.headers.get("ETag") or response.headers.get("Last-Modified")}))
+        note.write_text(
+            json.dumps(
+                {
+                    "url": url,
+                    "total": total,
+                    "validator": response.headers.get("ETag") or response.headers.get("Last-Modified"),
+                }
+            )
+        )
         done = have
         with open(part, mode) as out:
             while True:
@@ -434,8 +502,7 @@ def _fetch_once(url, part: Path, note: Path, expected_size: int, timeout: float,
     return hashed[0].hexdigest(), done
 
 
-def _verify_and_install(entry: registry.Entry, tarball: Path, sha: str, size: int, url: str,
-                        emit: Report) -> Installed:
+def _verify_and_install(entry: registry.Entry, tarball: Path, sha: str, size: int, url: str, emit: Report) -> Installed:
     """Check sha256 and size, unpack beside the target, check the variables, move into place."""
     name = entry.name
     emit(Event("verifying", "verifying sha256"))
@@ -446,11 +513,14 @@ def _verify_and_install(entry: registry.Entry, tarball: Path, sha: str, size: in
         trust, expected = TRUST_FIRST_USE, known
         source = f"the hash recorded on first use in {settings.known_hashes_file()}"
     if expected and sha != expected:
-        hint = ("if the new file is the right one, delete its entry from "
-                f"{settings.known_hashes_file()}") if trust == TRUST_FIRST_USE else \
-            "the download is corrupt or the file changed; try again or check the registry"
-        raise IntegrityError(f"sha256 of {name} is {sha}, expected {expected} from {source}; "
-                             f"nothing was installed; {hint}")
+        hint = (
+            (f"if the new file is the right one, delete its entry from {settings.known_hashes_file()}")
+            if trust == TRUST_FIRST_USE
+            else "the download is corrupt or the file changed; try again or check the registry"
+        )
+        raise IntegrityError(
+            f"sha256 of {name} is {sha}, expected {expected} from {source}; nothing was installed; {hint}"
+        )
     if entry.size and size != entry.size:
         raise IntegrityError(f"{name} is {size} bytes, the registry says {entry.size}; nothing was installed")
     target = registry.installed_dir(name)
@@ -471,9 +541,16 @@ def _verify_and_install(entry: registry.Entry, tarball: Path, sha: str, size: in
 
             emit(Event("exporting", "exporting the weights for the NumPy engine"))
             weights.export(folder)
-        manifest = {"name": name, "config": entry.config, "hparams": dict(entry.hparams), "url": url,
-                    "sha256": sha, "size": size,
-                    "installed_at": datetime.now(UTC).isoformat(timespec="seconds"), "trust": trust}
+        manifest = {
+            "name": name,
+            "config": entry.config,
+            "hparams": dict(entry.hparams),
+            "url": url,
+            "sha256": sha,
+            "size": size,
+            "installed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "trust": trust,
+        }
         (folder / registry.MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
         _replace_dir(folder, target)
     finally:
@@ -482,8 +559,17 @@ def _verify_and_install(entry: registry.Entry, tarball: Path, sha: str, size: in
     if recorded:
         _remember_hash(name, sha, size, url)
     emit(Event("installed", f"installed {name} in {target}"))
-    return Installed(name=name, path=target, config=entry.config, url=url, sha256=sha, size=size,
-                     trust=trust, recorded=recorded, sampling=entry.sampling)
+    return Installed(
+        name=name,
+        path=target,
+        config=entry.config,
+        url=url,
+        sha256=sha,
+        size=size,
+        trust=trust,
+        recorded=recorded,
+        sampling=entry.sampling,
+    )
 
 
 def _unpack(tarball: Path, dest: Path, label: str) -> Path:
@@ -494,8 +580,7 @@ def _unpack(tarball: Path, dest: Path, label: str) -> Path:
                 _check_member(member, label)
             tar.extractall(dest, filter="data")
     except tarfile.ReadError:
-        raise IntegrityError(f"{label} is not a tar archive (plain, .gz, .bz2 or .xz); "
-                             "nothing was installed") from None
+        raise IntegrityError(f"{label} is not a tar archive (plain, .gz, .bz2 or .xz); nothing was installed") from None
     except (tarfile.TarError, EOFError, zlib.error) as exc:
         why = " ".join(str(exc).split())[:160] or type(exc).__name__
         raise IntegrityError(f"{label} is not a readable tar archive ({why}); nothing was installed") from None
@@ -504,8 +589,9 @@ def _unpack(tarball: Path, dest: Path, label: str) -> Path:
         raise CheckpointError(f"{label} holds no TensorFlow checkpoint (no *.index file); nothing was installed")
     if len(folders) > 1:
         where = ", ".join(str(f.relative_to(dest)) for f in folders)
-        raise CheckpointError(f"{label} holds checkpoints in several folders ({where}); "
-                              "expected one; nothing was installed")
+        raise CheckpointError(
+            f"{label} holds checkpoints in several folders ({where}); expected one; nothing was installed"
+        )
     return folders[0]
 
 
@@ -578,8 +664,11 @@ def _config_variables(config: str, hparams: dict) -> dict[str, list[int]]:
         raise CheckpointError(f"bad hparams for config {config} in the registry: {exc}") from None
     with tf.Graph().as_default() as graph:
         create_variables(cfg)
-        shapes = {v.op.name: v.shape.as_list() for v in graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
-                  if v.op.name != "global_step"}
+        shapes = {
+            v.op.name: v.shape.as_list()
+            for v in graph.get_collection(tf.GraphKeys.GLOBAL_VARIABLES)
+            if v.op.name != "global_step"
+        }
     _VARIABLES[key] = shapes
     return shapes
 
@@ -635,12 +724,16 @@ def _known_hashes() -> dict:
         return {}
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         why = getattr(exc, "strerror", None) or " ".join(str(exc).split())[:80]
-        raise IntegrityError(f"the pin file {path} is unreadable ({why}), so first-use hashes cannot be "
-                             f"checked; {reset}") from None
-    if not isinstance(data, dict) or not all(isinstance(v, dict) and isinstance(v.get("sha256", ""), str)
-                                             for v in data.values()):
-        raise IntegrityError(f"the pin file {path} is not a JSON object of {{name: {{\"sha256\": ...}}}}, so "
-                             f"first-use hashes cannot be checked; {reset}")
+        raise IntegrityError(
+            f"the pin file {path} is unreadable ({why}), so first-use hashes cannot be checked; {reset}"
+        ) from None
+    if not isinstance(data, dict) or not all(
+        isinstance(v, dict) and isinstance(v.get("sha256", ""), str) for v in data.values()
+    ):
+        raise IntegrityError(
+            f'the pin file {path} is not a JSON object of {{name: {{"sha256": ...}}}}, so '
+            f"first-use hashes cannot be checked; {reset}"
+        )
     return data
 
 
@@ -649,8 +742,12 @@ def _remember_hash(name: str, sha: str, size: int, url: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path.with_name(path.name + ".lock"), lambda event: None, "another muse process"):
         known = _known_hashes()
-        known[name] = {"sha256": sha, "size": size, "url": url,
-                       "first_seen": datetime.now(UTC).isoformat(timespec="seconds")}
+        known[name] = {
+            "sha256": sha,
+            "size": size,
+            "url": url,
+            "first_seen": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps(known, indent=1, sort_keys=True) + "\n")
         os.replace(tmp, path)
@@ -692,8 +789,10 @@ def _range_total(content_range: str) -> int | None:
 def _check_disk(folder: Path, need: int) -> None:
     free = shutil.disk_usage(folder).free
     if need > free:
-        raise DownloadError(f"not enough disk space in {folder}: need {_mb(need)} (download and unpacked "
-                            f"copy), {_mb(free)} free; free some space or set MUSE_HOME to a bigger disk")
+        raise DownloadError(
+            f"not enough disk space in {folder}: need {_mb(need)} (download and unpacked "
+            f"copy), {_mb(free)} free; free some space or set MUSE_HOME to a bigger disk"
+        )
 
 
 def _discard(part: Path) -> None:

@@ -73,9 +73,14 @@ def rhythm_classes(windows: np.ndarray) -> dict[str, np.ndarray]:
 
 def _scores(windows: np.ndarray, rec: np.ndarray, classes: dict[str, np.ndarray]) -> dict:
     out = reconstruction_scores(windows, rec)
-    out["by_class"] = {name: {k: v for k, v in reconstruction_scores(windows[m], rec[m]).items()
-                              if k in ("windows", "step_accuracy", "note_on_accuracy")}
-                       for name, m in classes.items()}
+    out["by_class"] = {
+        name: {
+            k: v
+            for k, v in reconstruction_scores(windows[m], rec[m]).items()
+            if k in ("windows", "step_accuracy", "note_on_accuracy")
+        }
+        for name, m in classes.items()
+    }
     return out
 
 
@@ -105,9 +110,13 @@ def evaluate(model, limit: int | None = None, samples: int = 256, seed: int = 0,
         "test_windows": int(len(windows)),
         "reconstruction": rec,
         "refined": refined,
-        "prior": {"samples": samples, "temperature": 1.0, "overlapping_area": overlap,
-                  "mean_notes_per_sample": float(fs["note_count"].mean()),
-                  "mean_notes_per_test_window": float(ft["note_count"].mean())},
+        "prior": {
+            "samples": samples,
+            "temperature": 1.0,
+            "overlapping_area": overlap,
+            "mean_notes_per_sample": float(fs["note_count"].mean()),
+            "mean_notes_per_test_window": float(ft["note_count"].mean()),
+        },
         "seconds": {"reconstruction": round(t_rec, 1), "total": round(time.time() - t0, 1)},
         "targets": TARGETS,
         "batch_size": model.batch_size,
@@ -115,8 +124,10 @@ def evaluate(model, limit: int | None = None, samples: int = 256, seed: int = 0,
 
 
 def _class_lines(by_class: dict) -> list[str]:
-    return [f"    {name:<16} {c['windows']:>5} windows: step {c['step_accuracy']:.3f}, "
-            f"note-on {c['note_on_accuracy']:.3f}" for name, c in by_class.items()]
+    return [
+        f"    {name:<16} {c['windows']:>5} windows: step {c['step_accuracy']:.3f}, note-on {c['note_on_accuracy']:.3f}"
+        for name, c in by_class.items()
+    ]
 
 
 def format_report(r: dict) -> str:
@@ -137,18 +148,22 @@ def format_report(r: dict) -> str:
     ]
     refined = r.get("refined")
     if refined:
-        lines += [f"reconstruction from latents refined by {refined['steps']} steps (muse encode --refine):",
-                  f"  step accuracy      {refined['step_accuracy']:.3f}",
-                  f"  exact windows      {refined['exact_windows']:.3f}",
-                  f"  note-on accuracy   {refined['note_on_accuracy']:.3f}",
-                  *_class_lines(refined["by_class"])]
+        lines += [
+            f"reconstruction from latents refined by {refined['steps']} steps (muse encode --refine):",
+            f"  step accuracy      {refined['step_accuracy']:.3f}",
+            f"  exact windows      {refined['exact_windows']:.3f}",
+            f"  note-on accuracy   {refined['note_on_accuracy']:.3f}",
+            *_class_lines(refined["by_class"]),
+        ]
     lines += [
         f"prior samples: {prior['samples']} at temperature {prior['temperature']}, overlapping area with the test set "
         f"(target >= {TARGETS['overlap']:.2f} each):",
     ]
     for k, v in prior["overlapping_area"].items():
         lines.append(f"  {k:<18} {v:.3f}   {mark(v >= TARGETS['overlap'])}")
-    lines.append(f"  notes per 2 bars: samples {prior['mean_notes_per_sample']:.1f}, "
-                 f"test set {prior['mean_notes_per_test_window']:.1f}")
+    lines.append(
+        f"  notes per 2 bars: samples {prior['mean_notes_per_sample']:.1f}, "
+        f"test set {prior['mean_notes_per_test_window']:.1f}"
+    )
     lines.append(f"time: {r['seconds']['total']:.1f} s (reconstruction {r['seconds']['reconstruction']:.1f} s)")
     return "\n".join(lines)

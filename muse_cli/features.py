@@ -20,8 +20,19 @@ from muse_cli.midi import STEPS_PER_BAR, events_to_notes
 
 KRUMHANSL_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 KRUMHANSL_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-NAMES = ("pitch_range", "mean_abs_interval", "note_count", "pch_entropy", "mean_ioi", "mean_pitch", "density",
-         "slope", "stepwise", "arch", "major_minus_minor")
+NAMES = (
+    "pitch_range",
+    "mean_abs_interval",
+    "note_count",
+    "pch_entropy",
+    "mean_ioi",
+    "mean_pitch",
+    "density",
+    "slope",
+    "stepwise",
+    "arch",
+    "major_minus_minor",
+)
 
 
 def measure(events: np.ndarray) -> list[dict[str, float]]:
@@ -53,11 +64,18 @@ def _note_features(notes: list) -> dict[str, float]:
     slope = float((sx * (p - p.mean())).sum() / (sx * sx).sum()) if len(p) > 1 and np.ptp(s) > 0 else 0.0
     pc = np.bincount(p.astype(int) % 12, minlength=12).astype(float)
     share = pc[pc > 0] / pc.sum()
-    return {"pitch_range": float(np.ptp(p)), "mean_abs_interval": float(np.abs(iv).mean()) if len(iv) else 0.0,
-            "note_count": float(len(p)), "pch_entropy": float(-(share * np.log2(share)).sum()),
-            "mean_ioi": float(np.diff(s).mean()) if len(s) > 1 else 0.0, "mean_pitch": float(p.mean()),
-            "density": float(len(p) / span), "slope": slope,
-            "stepwise": float(np.mean(moves <= 2)) if len(moves) else 1.0, "arch": _arch(p)}
+    return {
+        "pitch_range": float(np.ptp(p)),
+        "mean_abs_interval": float(np.abs(iv).mean()) if len(iv) else 0.0,
+        "note_count": float(len(p)),
+        "pch_entropy": float(-(share * np.log2(share)).sum()),
+        "mean_ioi": float(np.diff(s).mean()) if len(s) > 1 else 0.0,
+        "mean_pitch": float(p.mean()),
+        "density": float(len(p) / span),
+        "slope": slope,
+        "stepwise": float(np.mean(moves <= 2)) if len(moves) else 1.0,
+        "arch": _arch(p),
+    }
 
 
 def _arch(p: np.ndarray) -> float:

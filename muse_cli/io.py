@@ -113,8 +113,10 @@ def read_bytes(path: str) -> bytes:
             with open(path, "rb") as f:
                 data = f.read(limit + 1)
         if len(data) > limit:
-            raise InputError(f"{'stdin' if path == STDIO else path} is larger than {limit // 2**20} MB; "
-                             "muse reads MIDI files and latents, which are far smaller")
+            raise InputError(
+                f"{'stdin' if path == STDIO else path} is larger than {limit // 2**20} MB; "
+                "muse reads MIDI files and latents, which are far smaller"
+            )
         return data
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
@@ -133,8 +135,9 @@ def read_latents(data: bytes, source: str) -> list[LatentWindow]:
     if not data.strip():
         raise LatentError(f"{source} is empty; give the output of muse encode")
     if data[:4] == b"MThd":
-        raise LatentError(f"{source} is a MIDI file, not latents; to decode a MIDI primer run: "
-                          f"muse decode --midi {source}")
+        raise LatentError(
+            f"{source} is a MIDI file, not latents; to decode a MIDI primer run: muse decode --midi {source}"
+        )
     if data[:6] == b"\x93NUMPY":
         z = _load_npy(data, source)
         return [LatentWindow(source=Path(source).stem, start_bar=2 * i, z=row) for i, row in enumerate(z)]
@@ -150,13 +153,18 @@ def read_latents(data: bytes, source: str) -> list[LatentWindow]:
             values = obj["z"]
         except (json.JSONDecodeError, KeyError, TypeError, IndexError):
             raise LatentError(f"{where} is not a latent (JSON with a 'z' list); give muse encode's output") from None
-        if not isinstance(values, list) or not values or not all(
-                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        if (
+            not isinstance(values, list)
+            or not values
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        ):
             raise LatentError(f"{where}: 'z' must be a flat, non-empty list of numbers")
         z = np.asarray(values, dtype=np.float32)
         if len(out) >= settings.MAX_LATENT_ROWS:
-            raise LatentError(f"{source} holds more than {settings.MAX_LATENT_ROWS} latents; split it into "
-                              "smaller files (or use muse batch)")
+            raise LatentError(
+                f"{source} holds more than {settings.MAX_LATENT_ROWS} latents; split it into "
+                "smaller files (or use muse batch)"
+            )
         bar = _start_bar(obj.get("start_bar", 2 * len(out)), where)
         src, ckpt = obj.get("source", Path(source).stem), obj.get("checkpoint", "")
         if not isinstance(src, str) or not isinstance(ckpt, str):
@@ -178,8 +186,9 @@ def _start_bar(value, where: str) -> int:
     if isinstance(value, np.integer):
         value = int(value)
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= settings.MAX_START_BAR:
-        raise LatentError(f"{where}: start_bar must be a whole number of bars from 0 to "
-                          f"{settings.MAX_START_BAR}, got {value!r}")
+        raise LatentError(
+            f"{where}: start_bar must be a whole number of bars from 0 to {settings.MAX_START_BAR}, got {value!r}"
+        )
     return value
 
 
@@ -214,14 +223,17 @@ def _load_npy(data: bytes, source: str) -> np.ndarray:
     try:
         buf = io.BytesIO(data)
         version = np.lib.format.read_magic(buf)
-        read_header = {(1, 0): np.lib.format.read_array_header_1_0,
-                       (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+        read_header = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}.get(
+            version
+        )
         if read_header is None:
             raise ValueError(f"unsupported .npy format version {version}")
         shape, _, _ = read_header(buf)  # the header only: no data read yet
         if len(shape) and shape[0] > settings.MAX_LATENT_ROWS:
-            raise LatentError(f"{source} holds {shape[0]} latents, more than {settings.MAX_LATENT_ROWS}; "
-                              "split it into smaller files (or use muse batch)")
+            raise LatentError(
+                f"{source} holds {shape[0]} latents, more than {settings.MAX_LATENT_ROWS}; "
+                "split it into smaller files (or use muse batch)"
+            )
         z = np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise LatentError(f"{source} is not a readable .npy file: {exc}") from None
@@ -236,8 +248,10 @@ def _check_2d(z: np.ndarray, source: str) -> None:
     if z.ndim != 2 or z.shape[0] == 0 or z.shape[1] == 0:
         raise LatentError(f"{source}: latents must be a [windows, z_size] array, got shape {list(z.shape)}")
     if z.shape[0] > settings.MAX_LATENT_ROWS:
-        raise LatentError(f"{source} holds {z.shape[0]} latents, more than {settings.MAX_LATENT_ROWS}; "
-                          "split it into smaller files (or use muse batch)")
+        raise LatentError(
+            f"{source} holds {z.shape[0]} latents, more than {settings.MAX_LATENT_ROWS}; "
+            "split it into smaller files (or use muse batch)"
+        )
 
 
 def check_latent_length(windows: list[LatentWindow], qpm: float) -> None:
@@ -249,24 +263,39 @@ def check_latent_length(windows: list[LatentWindow], qpm: float) -> None:
     for src, (lo, hi) in spans.items():
         seconds = (hi - lo + 2) * 4 * 60.0 / qpm
         if seconds > settings.MAX_SECONDS:
-            raise LatentError(f"latents of {src!r} span bars {lo} to {hi + 2}: {seconds:.0f} s at {qpm:g} qpm, "
-                              f"more than the {settings.MAX_SECONDS:g} s maximum; check their start_bar values")
+            raise LatentError(
+                f"latents of {src!r} span bars {lo} to {hi + 2}: {seconds:.0f} s at {qpm:g} qpm, "
+                f"more than the {settings.MAX_SECONDS:g} s maximum; check their start_bar values"
+            )
 
 
 def latents_bytes(windows: list[LatentWindow], fmt: str) -> bytes:
     """Serialise latents as 'ndjson', 'npz' or 'npy'."""
     if fmt == "ndjson":
-        lines = [json.dumps({"source": w.source, "start_bar": w.start_bar, "checkpoint": w.checkpoint,
-                             "z": [round(float(v), 7) for v in w.z]}) for w in windows]
+        lines = [
+            json.dumps(
+                {
+                    "source": w.source,
+                    "start_bar": w.start_bar,
+                    "checkpoint": w.checkpoint,
+                    "z": [round(float(v), 7) for v in w.z],
+                }
+            )
+            for w in windows
+        ]
         return ("\n".join(lines) + "\n").encode()
     buf = io.BytesIO()
     z = np.stack([w.z for w in windows]).astype(np.float32)
     if fmt == "npy":
         np.save(buf, z)
     else:
-        np.savez(buf, z=z, source=np.array([w.source for w in windows]),
-                 start_bar=np.array([w.start_bar for w in windows], np.int64),
-                 checkpoint=np.array(windows[0].checkpoint if windows else ""))
+        np.savez(
+            buf,
+            z=z,
+            source=np.array([w.source for w in windows]),
+            start_bar=np.array([w.start_bar for w in windows], np.int64),
+            checkpoint=np.array(windows[0].checkpoint if windows else ""),
+        )
     return buf.getvalue()
 
 
@@ -317,11 +346,14 @@ def check_writable(paths: list[Path], force: bool) -> None:
 def _check_target(path: Path) -> None:
     """A rename replaces what is at ``path``: refuse a symbolic link (/dev/stdout is one) or a device or pipe."""
     if path.is_symlink():
-        raise WriteError(f"cannot write {path}: it is a symbolic link (to {os.readlink(path)}); give the real path, "
-                         "or -o - for stdout")
+        raise WriteError(
+            f"cannot write {path}: it is a symbolic link (to {os.readlink(path)}); give the real path, "
+            "or -o - for stdout"
+        )
     if path.exists() and not path.is_file() and not path.is_dir():
-        raise WriteError(f"cannot write {path}: it is a device or pipe, not a file; give a file name, "
-                         "or -o - for stdout")
+        raise WriteError(
+            f"cannot write {path}: it is a device or pipe, not a file; give a file name, or -o - for stdout"
+        )
 
 
 def remove_stale_parts(paths) -> None:
@@ -338,7 +370,7 @@ def remove_stale_parts(paths) -> None:
         except OSError:
             continue
         for entry in entries:
-            if entry[1:-len(".part")].rsplit(".", 1)[0] in names:
+            if entry[1 : -len(".part")].rsplit(".", 1)[0] in names:
                 try:
                     os.unlink(os.path.join(directory, entry))
                 except OSError:
@@ -399,8 +431,9 @@ class OutputSet:
         try:
             for _tmp, path, existed in self.pending:
                 if not self.force and not existed and path.exists():
-                    raise OutputExistsError(f"{path} appeared while muse was writing it; nothing was written "
-                                            "(use --force to overwrite it)")
+                    raise OutputExistsError(
+                        f"{path} appeared while muse was writing it; nothing was written (use --force to overwrite it)"
+                    )
             for tmp, path, existed in self.pending:
                 os.replace(tmp, path)
                 done.append((path, existed))
@@ -412,7 +445,7 @@ class OutputSet:
             raise write_error(exc, self.pending[len(done)][1]) from None
         finally:
             if len(done) < len(self.pending):
-                for tmp, _, _ in self.pending[len(done):]:
+                for tmp, _, _ in self.pending[len(done) :]:
                     _unlink(tmp)
         self.pending = []
 

@@ -113,7 +113,8 @@ def read_melody(data: bytes, source: str) -> Melody:
         if (ts.numerator, ts.denominator) not in DUPLE_METERS:
             raise NoMelodyError(
                 f"{source} is in {ts.numerator}/{ts.denominator} time; muse's 2-bar models need 4/4 "
-                "(2/4 and 2/2 work too)")
+                "(2/4 and 2/2 work too)"
+            )
 
     def to_step(t: float) -> int:
         return int(round(pm.time_to_tick(t) / pm.resolution * STEPS_PER_QUARTER))
@@ -122,16 +123,16 @@ def read_melody(data: bytes, source: str) -> Melody:
         return [n for n in inst.notes if MIN_PITCH <= n.pitch <= MAX_PITCH]
 
     inst = max(pitched, key=lambda i: len(in_range(i)))
-    raw = sorted(((n.pitch, to_step(n.start), to_step(n.end)) for n in in_range(inst)),
-                 key=lambda x: (x[1], -x[0]))
+    raw = sorted(((n.pitch, to_step(n.start), to_step(n.end)) for n in in_range(inst)), key=lambda x: (x[1], -x[0]))
     if not raw:
         raise NoMelodyError(f"{source} has no notes in the piano range {MIN_PITCH}-{MAX_PITCH}")
     onsets: dict[int, int] = {}
     for _, s, _ in raw:
         onsets[s] = onsets.get(s, 0) + 1
     if len(onsets) > 1 and all(c >= 2 for c in onsets.values()):
-        raise NoMelodyError(f"{source} holds only chords (every onset has several notes); "
-                            "give a file with a single-line melody")
+        raise NoMelodyError(
+            f"{source} holds only chords (every onset has several notes); give a file with a single-line melody"
+        )
     notes: list[Note] = []
     for p, s, e in raw:  # skyline: the highest note at each onset; a new onset ends the last note
         if notes and notes[-1][1] == s:
@@ -141,8 +142,7 @@ def read_melody(data: bytes, source: str) -> Melody:
         notes.append((p, s, max(e, s + 1)))
     total = max(e for _, _, e in notes)
     if total < STEPS_PER_BAR:
-        raise NoMelodyError(f"{source} is too short: {total} steps (16th notes); muse needs at least "
-                            "one 4/4 bar")
+        raise NoMelodyError(f"{source} is too short: {total} steps (16th notes); muse needs at least one 4/4 bar")
     tempi = pm.get_tempo_changes()[1]
     qpm = float(tempi[0]) if len(tempi) else 120.0
     return Melody(source=source, notes=notes, total_steps=total, qpm=qpm)
@@ -169,8 +169,13 @@ _STATUS = {"program_change": 0xC0, "control_change": 0xB0, "note_on": 0x90}
 _END_OF_TRACK = b"\x01\xff\x2f\x00"  # one tick after the last event
 
 
-def to_midi_bytes(notes: list[Note], qpm: float = 120.0, provenance: dict | None = None,
-                  seconds: float | None = None, velocity: int = 90) -> bytes:
+def to_midi_bytes(
+    notes: list[Note],
+    qpm: float = 120.0,
+    provenance: dict | None = None,
+    seconds: float | None = None,
+    velocity: int = 90,
+) -> bytes:
     """A one-track MIDI file of ``notes`` at ``qpm``, with provenance in a text meta event.
 
     With ``seconds`` the file lasts exactly that long: notes are cut there and an
@@ -180,8 +185,11 @@ def to_midi_bytes(notes: list[Note], qpm: float = 120.0, provenance: dict | None
 
     tick_scale = 60.0 / (qpm * RESOLUTION)  # seconds per tick
     tracks = [_timing_track(tick_scale, provenance), _note_track(notes, qpm, tick_scale, seconds, velocity)]
-    return (b"MThd" + struct.pack(">Lhhh", 6, 1, len(tracks), RESOLUTION)
-            + b"".join(b"MTrk" + struct.pack(">L", len(t)) + t for t in tracks))
+    return (
+        b"MThd"
+        + struct.pack(">Lhhh", 6, 1, len(tracks), RESOLUTION)
+        + b"".join(b"MTrk" + struct.pack(">L", len(t)) + t for t in tracks)
+    )
 
 
 def _vlq(n: int) -> bytes:
@@ -206,6 +214,7 @@ def _timing_track(tick_scale: float, provenance: dict | None) -> bytes:
 
 def _note_track(notes: list[Note], qpm: float, tick_scale: float, seconds: float | None, velocity: int) -> bytes:
     """The piano track: its name, the program, the notes (cut at ``seconds``) and the closing controller."""
+
     def tick(t: float) -> int:
         return int(round(t / tick_scale)) if t > 0 else 0
 
@@ -242,5 +251,5 @@ def read_provenance(data: bytes) -> dict | None:
     pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
     for t in pm.text_events:
         if t.text.startswith(PROVENANCE_PREFIX):
-            return json.loads(t.text[len(PROVENANCE_PREFIX):])
+            return json.loads(t.text[len(PROVENANCE_PREFIX) :])
     return None

@@ -40,8 +40,9 @@ def segments_for(seconds: float | None, qpm: float) -> int:
     return max(1, math.ceil(seconds / seg_seconds - 1e-9))
 
 
-def latent_path(seed: int, index: int, segments: int, z_size: int, rho: float = LONGFORM_RHO,
-                candidate: int = 0) -> np.ndarray:
+def latent_path(
+    seed: int, index: int, segments: int, z_size: int, rho: float = LONGFORM_RHO, candidate: int = 0
+) -> np.ndarray:
     """A smooth latent path: an AR(1) walk that keeps every step distributed as the prior N(0, I).
 
     ``candidate`` > 0 draws an alternative path for the same melody (prompt candidates)."""
@@ -53,8 +54,16 @@ def latent_path(seed: int, index: int, segments: int, z_size: int, rho: float = 
     return z
 
 
-def walk_around(mean: np.ndarray, scale: np.ndarray, seed: int, index: int, segments: int,
-                temperature: float, rho: float = LONGFORM_RHO, candidate: int = 0) -> np.ndarray:
+def walk_around(
+    mean: np.ndarray,
+    scale: np.ndarray,
+    seed: int,
+    index: int,
+    segments: int,
+    temperature: float,
+    rho: float = LONGFORM_RHO,
+    candidate: int = 0,
+) -> np.ndarray:
     """The same AR(1) walk inside a Gaussian N(mean, diag(scale²)) (used by prompts)."""
     eps = latent_path(seed, index, segments, len(mean), rho, candidate)
     return (mean[None, :] + temperature * scale[None, :] * eps).astype(np.float32)
@@ -71,8 +80,9 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return (np.sin((1.0 - t) * omega) / so * a + np.sin(t * omega) / so * b).astype(np.float32)
 
 
-def decode_paths(model: Model, paths: list[np.ndarray], seeds: list[tuple[int, ...]],
-                 temperature: float) -> list[np.ndarray]:
+def decode_paths(
+    model: Model, paths: list[np.ndarray], seeds: list[tuple[int, ...]], temperature: float
+) -> list[np.ndarray]:
     """Decode several latent paths (one per melody) in shared batches; join each path's windows.
 
     ``seeds[m]`` is (seed, index) or (seed, index, candidate): window k of path m decodes with
@@ -82,7 +92,7 @@ def decode_paths(model: Model, paths: list[np.ndarray], seeds: list[tuple[int, .
     events = model.decode_events(flat, temperature=temperature, noise_seeds=noise)
     out, pos = [], 0
     for p in paths:
-        out.append(events[pos:pos + len(p)].reshape(-1))
+        out.append(events[pos : pos + len(p)].reshape(-1))
         pos += len(p)
     return out
 
@@ -117,10 +127,17 @@ def load_model(checkpoint: str | None = None, batch_size: int = 8, engine: str |
     engine = engine or settings.engine()
     ckpt = registry.resolve(checkpoint)
     if not ckpt.sampling:
-        raise CheckpointError(f"checkpoint {ckpt.name} uses config {ckpt.config}, which muse can download but "
-                              "not play: muse drives 2-bar melody models (cat-mel_2bar_*)")
-    key = (str(Path(ckpt.path).resolve()), ckpt.config, repr(sorted(ckpt.hparams.items())), engine,
-           batch_size if engine == "magenta" else 0)
+        raise CheckpointError(
+            f"checkpoint {ckpt.name} uses config {ckpt.config}, which muse can download but "
+            "not play: muse drives 2-bar melody models (cat-mel_2bar_*)"
+        )
+    key = (
+        str(Path(ckpt.path).resolve()),
+        ckpt.config,
+        repr(sorted(ckpt.hparams.items())),
+        engine,
+        batch_size if engine == "magenta" else 0,
+    )
     if key not in _LOADED:
         _LOADED[key] = engines.load(ckpt, engine, batch_size=batch_size)
     return _LOADED[key]
@@ -145,19 +162,36 @@ def sample_name(seed: int, index: int) -> str:
     return f"sample_s{seed}_{index + 1:03d}"
 
 
-def sampled(model: Model, events: np.ndarray, seed: int, index: int, seconds: float | None, temperature: float,
-            qpm: float, **extra) -> Generated:
+def sampled(
+    model: Model,
+    events: np.ndarray,
+    seed: int,
+    index: int,
+    seconds: float | None,
+    temperature: float,
+    qpm: float,
+    **extra,
+) -> Generated:
     """Decoded events as melody ``index`` of ``seed``: its name, notes, length and provenance (plus ``extra``)."""
     from muse_cli.midi import events_to_notes
 
     length = sample_seconds(seconds, qpm)
-    prov = {"checkpoint": model.name, "seed": seed, "index": index, "temperature": temperature, "qpm": qpm,
-            "seconds": length, "mode": "sample", **extra}
+    prov = {
+        "checkpoint": model.name,
+        "seed": seed,
+        "index": index,
+        "temperature": temperature,
+        "qpm": qpm,
+        "seconds": length,
+        "mode": "sample",
+        **extra,
+    }
     return Generated(sample_name(seed, index), events_to_notes(events), qpm, length, prov)
 
 
-def sample_draws(model: Model, draws: list[tuple[int, int, float | None]], temperature: float = 1.0,
-                 qpm: float = 120.0) -> list[Generated]:
+def sample_draws(
+    model: Model, draws: list[tuple[int, int, float | None]], temperature: float = 1.0, qpm: float = 120.0
+) -> list[Generated]:
     """One melody per draw (seed, index, seconds), all decoded in shared batches: the recipe of a sample.
 
     Draw (s, i, S) walks ``latent_path(s, i)`` over the windows that cover S seconds and decodes
@@ -169,8 +203,15 @@ def sample_draws(model: Model, draws: list[tuple[int, int, float | None]], tempe
     return [sampled(model, ev, s, i, sec, temperature, qpm) for (s, i, sec), ev in zip(draws, events)]
 
 
-def sample(model: Model, n: int = 1, seconds: float | None = None, temperature: float = 1.0,
-           seed: int | None = None, qpm: float = 120.0, first_index: int = 0) -> list[Generated]:
+def sample(
+    model: Model,
+    n: int = 1,
+    seconds: float | None = None,
+    temperature: float = 1.0,
+    seed: int | None = None,
+    qpm: float = 120.0,
+    first_index: int = 0,
+) -> list[Generated]:
     """``n`` melodies from the prior; with ``seconds``, each follows a smooth latent path."""
     seed = new_seed() if seed is None else int(seed)
     draws = [(seed, i, seconds) for i in range(first_index, first_index + n)]
@@ -197,8 +238,9 @@ def encode(model: Model, melodies: list, sample_z: bool = False, seed: int | Non
     return [LatentWindow(src, bar, z.astype(np.float32), model.name) for (src, bar, _), z in zip(items, mu)]
 
 
-def decode(model: Model, latents: list, temperature: float = 1.0, seed: int | None = None,
-           qpm: float = 120.0) -> list[Generated]:
+def decode(
+    model: Model, latents: list, temperature: float = 1.0, seed: int | None = None, qpm: float = 120.0
+) -> list[Generated]:
     """Latent windows -> one melody per source, its windows laid end to end in bar order."""
     from muse_cli.midi import events_to_notes
 
@@ -216,17 +258,32 @@ def decode(model: Model, latents: list, temperature: float = 1.0, seed: int | No
         total = np.zeros((wins[-1].start_bar - first) * STEPS_PER_BAR + WINDOW_STEPS, np.int64)
         for w, ev in zip(wins, events):
             pos = (w.start_bar - first) * STEPS_PER_BAR
-            total[pos:pos + WINDOW_STEPS] = ev
+            total[pos : pos + WINDOW_STEPS] = ev
         seconds = len(total) / STEPS_PER_BAR * 4 * 60.0 / qpm
-        prov = {"checkpoint": model.name, "seed": seed, "temperature": temperature, "qpm": qpm,
-                "source": source, "windows": len(wins), "mode": "decode"}
+        prov = {
+            "checkpoint": model.name,
+            "seed": seed,
+            "temperature": temperature,
+            "qpm": qpm,
+            "source": source,
+            "windows": len(wins),
+            "mode": "decode",
+        }
         stem = Path(source).stem if source not in ("-", "") else "stdin"
         out.append(Generated(f"{stem}.decoded", events_to_notes(total), qpm, seconds, prov))
     return out
 
 
-def interpolate(model: Model, a, b, steps: int = 5, temperature: float = 1.0, seed: int | None = None,
-                qpm: float = 120.0, concat: bool = False) -> list[Generated]:
+def interpolate(
+    model: Model,
+    a,
+    b,
+    steps: int = 5,
+    temperature: float = 1.0,
+    seed: int | None = None,
+    qpm: float = 120.0,
+    concat: bool = False,
+) -> list[Generated]:
     """Spherical interpolation between the first 2-bar windows of melodies ``a`` and ``b``."""
     from muse_cli.midi import events_to_notes, windows
 
@@ -236,9 +293,19 @@ def interpolate(model: Model, a, b, steps: int = 5, temperature: float = 1.0, se
     # One noise seed for every step: only the latent changes along the way.
     events = model.decode_events(z, temperature=temperature, noise_seeds=[(seed, 0, 1, 0)] * steps)
     seg = WINDOW_BARS * 4 * 60.0 / qpm
-    base = {"checkpoint": model.name, "seed": seed, "temperature": temperature, "qpm": qpm,
-            "mode": "interpolate", "a": a.source, "b": b.source, "steps": steps}
+    base = {
+        "checkpoint": model.name,
+        "seed": seed,
+        "temperature": temperature,
+        "qpm": qpm,
+        "mode": "interpolate",
+        "a": a.source,
+        "b": b.source,
+        "steps": steps,
+    }
     if concat:
         return [Generated("interp", events_to_notes(events.reshape(-1)), qpm, seg * steps, base)]
-    return [Generated(f"interp_{k + 1:03d}", events_to_notes(ev), qpm, seg, {**base, "step": k + 1})
-            for k, ev in enumerate(events)]
+    return [
+        Generated(f"interp_{k + 1:03d}", events_to_notes(ev), qpm, seg, {**base, "step": k + 1})
+        for k, ev in enumerate(events)
+    ]

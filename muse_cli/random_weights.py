@@ -18,8 +18,9 @@ from pathlib import Path
 from muse_cli.registry import MANIFEST
 
 
-def make_random_checkpoint(out_dir: Path, config: str, hparams: dict | None = None, seed: int = 0,
-                           name: str | None = None) -> Path:
+def make_random_checkpoint(
+    out_dir: Path, config: str, hparams: dict | None = None, seed: int = 0, name: str | None = None
+) -> Path:
     """Save a randomly initialised inference graph of ``config`` to ``out_dir``/model.ckpt."""
     from muse_cli.engines.magenta import quiet_tensorflow
 
@@ -37,8 +38,13 @@ def make_random_checkpoint(out_dir: Path, config: str, hparams: dict | None = No
         with tf.Session() as sess:
             sess.run(tf.global_variables_initializer())
             tf.train.Saver().save(sess, str(out_dir / "model.ckpt"), write_meta_graph=False)
-    manifest = {"name": name or out_dir.name, "config": config, "hparams": hparams or {},
-                "random_weights": True, "seed": seed}
+    manifest = {
+        "name": name or out_dir.name,
+        "config": config,
+        "hparams": hparams or {},
+        "random_weights": True,
+        "seed": seed,
+    }
     (out_dir / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     return out_dir
 

@@ -21,8 +21,13 @@ CHUNK = 512  # windows refined at once
 
 def _decoder_loss(tf, w: dict, layers: int):
     """A function (z [n, z_size], onehot targets [n, T, 90]) -> per-window summed cross-entropy."""
-    dec = [(tf.constant(w[f"decoder/multi_rnn_cell/cell_{k}/lstm_cell/kernel"]),
-            tf.constant(w[f"decoder/multi_rnn_cell/cell_{k}/lstm_cell/bias"])) for k in range(layers)]
+    dec = [
+        (
+            tf.constant(w[f"decoder/multi_rnn_cell/cell_{k}/lstm_cell/kernel"]),
+            tf.constant(w[f"decoder/multi_rnn_cell/cell_{k}/lstm_cell/bias"]),
+        )
+        for k in range(layers)
+    ]
     init_w = tf.constant(w["decoder/z_to_initial_state/kernel"])
     init_b = tf.constant(w["decoder/z_to_initial_state/bias"])
     out_w, out_b = tf.constant(w["decoder/output_projection/kernel"]), tf.constant(w["decoder/output_projection/bias"])
@@ -32,7 +37,7 @@ def _decoder_loss(tf, w: dict, layers: int):
         units = [int(b.shape[0]) // 4 for _, b in dec]
         state, pos = [], 0
         for u in units:
-            state.append((flat[:, pos:pos + u], flat[:, pos + u:pos + 2 * u]))
+            state.append((flat[:, pos : pos + u], flat[:, pos + u : pos + 2 * u]))
             pos += 2 * u
         steps = targets.shape[1]
         prev = tf.zeros_like(targets[:, 0])
@@ -70,8 +75,8 @@ def refine(model, events: np.ndarray, mu: np.ndarray, steps: int, learning_rate:
     loss_of = _decoder_loss(tf, w, layers)
     out = np.empty_like(mu)
     for b in range(0, len(mu), CHUNK):
-        targets = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(events[b:b + CHUNK], np.int64)]
-        out[b:b + CHUNK] = _fit(tf, loss_of, mu[b:b + CHUNK], targets, steps, learning_rate)
+        targets = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(events[b : b + CHUNK], np.int64)]
+        out[b : b + CHUNK] = _fit(tf, loss_of, mu[b : b + CHUNK], targets, steps, learning_rate)
     return out
 
 

@@ -106,12 +106,15 @@ def _read_manifest(directory: Path) -> dict:
         why = getattr(exc, "strerror", None) or " ".join(str(exc).split())
         raise CheckpointError(f"{path} is unreadable ({why}); fix it or delete it") from None
     if not isinstance(data, dict):
-        raise CheckpointError(f"{path} must hold a JSON object such as {{\"config\": \"cat-mel_2bar_big\"}}, "
-                              f"not a {type(data).__name__}")
+        raise CheckpointError(
+            f'{path} must hold a JSON object such as {{"config": "cat-mel_2bar_big"}}, not a {type(data).__name__}'
+        )
     for key, kind in _MANIFEST_TYPES.items():
         if key in data and not isinstance(data[key], kind):
-            raise CheckpointError(f"{path}: {key!r} must be a JSON {'object' if kind is dict else 'string'}, "
-                                  f"got {json.dumps(data[key])[:40]}")
+            raise CheckpointError(
+                f"{path}: {key!r} must be a JSON {'object' if kind is dict else 'string'}, "
+                f"got {json.dumps(data[key])[:40]}"
+            )
     return data
 
 
@@ -121,10 +124,13 @@ def resolve(name_or_path: str | None = None) -> Checkpoint:
     key = name_or_path or default
     path = Path(key).expanduser()
     if key not in entries and (path.exists() or Path(str(path) + ".index").exists()):
-        if path.is_file() and not (path.suffix == ".index" or ".data-" in path.name
-                                   or Path(str(path) + ".index").exists()):
-            raise CheckpointError(f"{path} is a file, not a checkpoint; give the directory that holds "
-                                  "model.ckpt.index, or a registry name (see: muse checkpoints)")
+        if path.is_file() and not (
+            path.suffix == ".index" or ".data-" in path.name or Path(str(path) + ".index").exists()
+        ):
+            raise CheckpointError(
+                f"{path} is a file, not a checkpoint; give the directory that holds "
+                "model.ckpt.index, or a registry name (see: muse checkpoints)"
+            )
         directory = path if path.is_dir() else path.parent
         manifest = _read_manifest(directory)
         config = manifest.get("config")
@@ -133,27 +139,43 @@ def resolve(name_or_path: str | None = None) -> Checkpoint:
         if not config:
             raise CheckpointError(
                 f"checkpoint {path} has no {MANIFEST} naming its config; write "
-                f'{{"config": "cat-mel_2bar_big"}} (or the right magenta config) into {directory / MANIFEST}')
-        return Checkpoint(name=manifest.get("name", directory.name), config=config,
-                          hparams=manifest.get("hparams", {}), path=path,
-                          sha256=manifest.get("sha256", ""), sampling=True)
+                f'{{"config": "cat-mel_2bar_big"}} (or the right magenta config) into {directory / MANIFEST}'
+            )
+        return Checkpoint(
+            name=manifest.get("name", directory.name),
+            config=config,
+            hparams=manifest.get("hparams", {}),
+            path=path,
+            sha256=manifest.get("sha256", ""),
+            sampling=True,
+        )
     if key not in entries:
         known = ", ".join(sorted(entries))
-        raise CheckpointError(f"unknown checkpoint {key!r}: not a registry name ({known}) "
-                              "and no such directory")
+        raise CheckpointError(f"unknown checkpoint {key!r}: not a registry name ({known}) and no such directory")
     entry = entries[key]
     if entry.embedded:
         directory = settings.EMBEDDED_DIR / entry.embedded
         if not directory.is_dir():
-            raise CheckpointError(f"embedded checkpoint {entry.name} is missing from the package "
-                                  f"({directory}); reinstall muse")
-        return Checkpoint(name=entry.name, config=entry.config, hparams=dict(entry.hparams),
-                          path=directory, sha256=entry.sha256, sampling=entry.sampling)
+            raise CheckpointError(
+                f"embedded checkpoint {entry.name} is missing from the package ({directory}); reinstall muse"
+            )
+        return Checkpoint(
+            name=entry.name,
+            config=entry.config,
+            hparams=dict(entry.hparams),
+            path=directory,
+            sha256=entry.sha256,
+            sampling=entry.sampling,
+        )
     directory = installed_dir(entry.name)
     if not is_installed(entry):
-        raise CheckpointNotInstalled(
-            f"checkpoint {entry.name} is not installed; run: muse download {entry.name}")
+        raise CheckpointNotInstalled(f"checkpoint {entry.name} is not installed; run: muse download {entry.name}")
     manifest = _read_manifest(directory)
-    return Checkpoint(name=entry.name, config=entry.config,
-                      hparams={**entry.hparams, **manifest.get("hparams", {})}, path=directory,
-                      sha256=manifest.get("sha256") or entry.sha256, sampling=entry.sampling)
+    return Checkpoint(
+        name=entry.name,
+        config=entry.config,
+        hparams={**entry.hparams, **manifest.get("hparams", {})},
+        path=directory,
+        sha256=manifest.get("sha256") or entry.sha256,
+        sampling=entry.sampling,
+    )

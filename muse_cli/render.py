@@ -37,8 +37,9 @@ def check_soundfont(path: Path) -> Path:
     except OSError as exc:
         raise RenderError(f"SoundFont {sf2} cannot be read: {exc.strerror or exc}") from None
     if head[:4] != b"RIFF" or head[8:12] != b"sfbk":
-        raise RenderError(f"{sf2} is not a SoundFont (.sf2 files start with RIFF...sfbk); "
-                          "give --soundfont PATH to an .sf2 file")
+        raise RenderError(
+            f"{sf2} is not a SoundFont (.sf2 files start with RIFF...sfbk); give --soundfont PATH to an .sf2 file"
+        )
     return sf2
 
 
@@ -70,13 +71,14 @@ def _check_fluidsynth() -> None:
             import fluidsynth  # noqa: F401
     except ImportError as exc:
         if "FluidSynth library" in str(exc):
-            raise RenderError(f"the FluidSynth library is not installed; install Debian's {FLUIDSYNTH_PACKAGE} "
-                              f"(sudo apt-get install {FLUIDSYNTH_PACKAGE}) or your system's FluidSynth 2.x") from None
+            raise RenderError(
+                f"the FluidSynth library is not installed; install Debian's {FLUIDSYNTH_PACKAGE} "
+                f"(sudo apt-get install {FLUIDSYNTH_PACKAGE}) or your system's FluidSynth 2.x"
+            ) from None
         raise RenderError(f"pyfluidsynth cannot be imported ({exc}); reinstall muse") from None
 
 
-def synthesize(midi: bytes, rate: int = SAMPLE_RATE, soundfont: Path | None = None,
-               source: str = "MIDI") -> np.ndarray:
+def synthesize(midi: bytes, rate: int = SAMPLE_RATE, soundfont: Path | None = None, source: str = "MIDI") -> np.ndarray:
     """Float audio in [-1, 1], exactly as long as the MIDI file, rendered by FluidSynth."""
     from muse_cli.midi import load_pretty_midi
 
@@ -103,8 +105,10 @@ def synthesize(midi: bytes, rate: int = SAMPLE_RATE, soundfont: Path | None = No
         audio[-fade:] *= np.linspace(1.0, 0.0, fade)
     peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
     if peak < SILENCE_PEAK:
-        raise RenderError(f"rendering {source} with {sf2.name} gave silence; check that the SoundFont "
-                          "has General MIDI piano (program 0)")
+        raise RenderError(
+            f"rendering {source} with {sf2.name} gave silence; check that the SoundFont "
+            "has General MIDI piano (program 0)"
+        )
     if peak > 0.99:
         audio *= 0.99 / peak
     return audio

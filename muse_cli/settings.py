@@ -17,8 +17,10 @@ from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # checkpoints.toml lives at the top of the source tree; wheels carry a copy inside the package.
-REGISTRY_FILE = next((p for p in (PACKAGE_DIR / "checkpoints.toml", PACKAGE_DIR.parent / "checkpoints.toml")
-                      if p.exists()), PACKAGE_DIR.parent / "checkpoints.toml")
+REGISTRY_FILE = next(
+    (p for p in (PACKAGE_DIR / "checkpoints.toml", PACKAGE_DIR.parent / "checkpoints.toml") if p.exists()),
+    PACKAGE_DIR.parent / "checkpoints.toml",
+)
 EMBEDDED_DIR = PACKAGE_DIR / "checkpoints"
 MAX_SECONDS = 600.0  # longest --seconds accepted: 10 minutes of melody
 MAX_NUM = 10000  # most melodies one `muse sample` call makes

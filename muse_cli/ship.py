@@ -22,13 +22,19 @@ from muse_cli.registry import MANIFEST
 NAME = "muse-mel_2bar"
 BEGIN = f"# BEGIN {NAME} (written by `make ship`; edit muse_cli/ship.py instead)"
 END = f"# END {NAME}"
-DESCRIPTION = ("muse's default 2-bar melody MusicVAE (z 128, encoder 256, decoder 2x256), trained with magenta's "
-               "own model code on 7,465 duple-meter tunes of music21's corpus")
-SOURCE = ("music21 9.7.0 corpus: Essen folksongs, O'Neill's Music of Ireland (1850), Ryan's Mammoth Collection, "
-          "Aird's Airs, misc folk, Bach chorale sopranos; see README 'The default model'")
-LICENSE = ("weights: Apache-2.0 like muse; training data: music21's corpus, whose Essen folksong files are "
-           "distributed 'for non-commercial distribution and use' (music21 corpus/essenFolksong/license.txt); "
-           "the other collections are public-domain tunes")
+DESCRIPTION = (
+    "muse's default 2-bar melody MusicVAE (z 128, encoder 256, decoder 2x256), trained with magenta's "
+    "own model code on 7,465 duple-meter tunes of music21's corpus"
+)
+SOURCE = (
+    "music21 9.7.0 corpus: Essen folksongs, O'Neill's Music of Ireland (1850), Ryan's Mammoth Collection, "
+    "Aird's Airs, misc folk, Bach chorale sopranos; see README 'The default model'"
+)
+LICENSE = (
+    "weights: Apache-2.0 like muse; training data: music21's corpus, whose Essen folksong files are "
+    "distributed 'for non-commercial distribution and use' (music21 corpus/essenFolksong/license.txt); "
+    "the other collections are public-domain tunes"
+)
 
 
 def ship(export: Path, hparams: dict, base: str, extra: dict | None = None) -> Path:
@@ -42,13 +48,21 @@ def ship(export: Path, hparams: dict, base: str, extra: dict | None = None) -> P
         if old.exists():
             old.unlink()
     for src in prefix.parent.glob(prefix.name + ".*"):
-        shutil.copy2(src, dest / ("model.ckpt" + src.name[len(prefix.name):]))
+        shutil.copy2(src, dest / ("model.ckpt" + src.name[len(prefix.name) :]))
     digest = checkpoint_identity(dest)
     size = sum(p.stat().st_size for p in dest.glob("model.ckpt*"))
     weights.export(dest)  # the NumPy engine's weights, shipped beside the checkpoint
-    manifest = {"name": NAME, "config": base, "hparams": hparams, "sha256": digest, "size": size,
-                "numpy_weights_sha256": sha256_of(dest / weights.FILENAME),
-                "source": SOURCE, "license": LICENSE, **(extra or {})}
+    manifest = {
+        "name": NAME,
+        "config": base,
+        "hparams": hparams,
+        "sha256": digest,
+        "size": size,
+        "numpy_weights_sha256": sha256_of(dest / weights.FILENAME),
+        "source": SOURCE,
+        "license": LICENSE,
+        **(extra or {}),
+    }
     (dest / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     _write_registry_block(base, hparams, digest, size)
     return dest
@@ -62,20 +76,22 @@ def _write_registry_block(base: str, hparams: dict, digest: str, size: int) -> N
     path = settings.REGISTRY_FILE
     text = path.read_text()
     hp = ", ".join(f"{k} = {_toml_value(v)}" for k, v in hparams.items())
-    block = "\n".join([
-        BEGIN,
-        f'[checkpoints."{NAME}"]',
-        f'config = "{base}"',
-        f'embedded = "{NAME}"',
-        f'sha256 = "{digest}"',
-        f"size = {size}",
-        "sampling = true",
-        f"hparams = {{ {hp} }}",
-        f"description = {_toml_value(DESCRIPTION)}",
-        f"source = {_toml_value(SOURCE)}",
-        f"license = {_toml_value(LICENSE)}",
-        END,
-    ])
+    block = "\n".join(
+        [
+            BEGIN,
+            f'[checkpoints."{NAME}"]',
+            f'config = "{base}"',
+            f'embedded = "{NAME}"',
+            f'sha256 = "{digest}"',
+            f"size = {size}",
+            "sampling = true",
+            f"hparams = {{ {hp} }}",
+            f"description = {_toml_value(DESCRIPTION)}",
+            f"source = {_toml_value(SOURCE)}",
+            f"license = {_toml_value(LICENSE)}",
+            END,
+        ]
+    )
     if BEGIN in text:
         head, rest = text.split(BEGIN, 1)
         tail = rest.split(END, 1)[1]

@@ -58,14 +58,13 @@ def tune_to_sequence(tune: dict, label_4_4: bool = True):
     for pitch, start, end in tune["notes"]:
         if start < 0:
             continue
-        ns.notes.add(pitch=pitch, start_time=start * sec, end_time=end * sec, velocity=80,
-                     instrument=0, program=0)
+        ns.notes.add(pitch=pitch, start_time=start * sec, end_time=end * sec, velocity=80, instrument=0, program=0)
     ns.total_time = max((n.end_time for n in ns.notes), default=0.0)
     return ns
 
 
 def _windows_of(args):
-    tune, = args
+    (tune,) = args
     from magenta.models.music_vae import configs
 
     conv = configs.CONFIG_MAP[BASE_CONFIG].data_converter
@@ -110,9 +109,18 @@ def _onehot(idx: np.ndarray, depth: int = 90) -> np.ndarray:
     return np.eye(depth, dtype=np.float32)[idx]
 
 
-def train(data: dict[str, np.ndarray], workdir: Path, max_steps: int, seed: int = 0,
-          save_every: int = 500, eval_every: int = 1000, max_minutes: float | None = None,
-          hparams: dict | None = None, init_from: Path | None = None, log=print) -> Path:
+def train(
+    data: dict[str, np.ndarray],
+    workdir: Path,
+    max_steps: int,
+    seed: int = 0,
+    save_every: int = 500,
+    eval_every: int = 1000,
+    max_minutes: float | None = None,
+    hparams: dict | None = None,
+    init_from: Path | None = None,
+    log=print,
+) -> Path:
     """Train (or resume) and return the export directory of the latest model variables.
 
     ``init_from`` (a checkpoint of model variables only, e.g. the shipped one) starts a new workdir from
@@ -140,7 +148,8 @@ def train(data: dict[str, np.ndarray], workdir: Path, max_steps: int, seed: int 
         clipped = tf.cond(
             global_norm < config.hparams.grad_norm_clip_to_zero,
             lambda: tf.clip_by_global_norm(grads, config.hparams.grad_clip, use_norm=global_norm)[0],
-            lambda: [tf.zeros(tf.shape(g)) for g in grads])
+            lambda: [tf.zeros(tf.shape(g)) for g in grads],
+        )
         train_op = optimizer.apply_gradients(list(zip(clipped, var_list)), global_step=model.global_step)
         step_t = tf.to_float(model.global_step)
         beta_t = (1.0 - tf.pow(config.hparams.beta_rate, step_t)) * config.hparams.max_beta
@@ -155,8 +164,7 @@ def train(data: dict[str, np.ndarray], workdir: Path, max_steps: int, seed: int 
         }
         for name, tensor in _summary_tensors(graph).items():
             fetch[name] = tensor
-        session_config = tf.ConfigProto(intra_op_parallelism_threads=os.cpu_count(),
-                                        inter_op_parallelism_threads=1)
+        session_config = tf.ConfigProto(intra_op_parallelism_threads=os.cpu_count(), inter_op_parallelism_threads=1)
         with tf.Session(config=session_config) as sess:
             sess.run(tf.global_variables_initializer())
             latest = tf.train.latest_checkpoint(str(workdir / "state"))
@@ -173,8 +181,19 @@ def train(data: dict[str, np.ndarray], workdir: Path, max_steps: int, seed: int 
             with open(log_path, "a", newline="") as f:
                 writer = csv.writer(f)
                 if new_log:
-                    writer.writerow(["step", "wall_s", "loss", "r_loss", "kl_bits", "beta",
-                                     "sampling_prob", "valid_acc", "valid_note_on_acc"])
+                    writer.writerow(
+                        [
+                            "step",
+                            "wall_s",
+                            "loss",
+                            "r_loss",
+                            "kl_bits",
+                            "beta",
+                            "sampling_prob",
+                            "valid_acc",
+                            "valid_note_on_acc",
+                        ]
+                    )
                 t_start = time.time()
                 wall0 = _previous_wall(log_path)
                 if new_log and init_from is not None:
@@ -192,18 +211,29 @@ def train(data: dict[str, np.ndarray], workdir: Path, max_steps: int, seed: int 
                         state_saver.save(sess, str(workdir / "state" / "model.ckpt"), global_step=step)
                     if step % eval_every == 0 or step == max_steps or stop:
                         export_dir = workdir / "export"
-                        export_saver.save(sess, str(export_dir / "model.ckpt"), global_step=step,
-                                          write_meta_graph=False)
+                        export_saver.save(
+                            sess, str(export_dir / "model.ckpt"), global_step=step, write_meta_graph=False
+                        )
                         valid = evaluate_reconstruction(export_dir, hp, data["valid"][:1024])
-                        writer.writerow([step, round(wall0 + time.time() - t_start, 1),
-                                         float(out["loss"]), float(out.get("r_loss", np.nan)),
-                                         float(out.get("kl_bits", np.nan)), float(out["beta"]),
-                                         _sampling_prob(hp, step),
-                                         valid["step_accuracy"], valid["note_on_accuracy"]])
+                        writer.writerow(
+                            [
+                                step,
+                                round(wall0 + time.time() - t_start, 1),
+                                float(out["loss"]),
+                                float(out.get("r_loss", np.nan)),
+                                float(out.get("kl_bits", np.nan)),
+                                float(out["beta"]),
+                                _sampling_prob(hp, step),
+                                valid["step_accuracy"],
+                                valid["note_on_accuracy"],
+                            ]
+                        )
                         f.flush()
-                        log(f"step {step}: loss {out['loss']:.3f} kl_bits {out.get('kl_bits', 0):.1f} "
+                        log(
+                            f"step {step}: loss {out['loss']:.3f} kl_bits {out.get('kl_bits', 0):.1f} "
                             f"beta {out['beta']:.3f} valid acc {valid['step_accuracy']:.3f} "
-                            f"note-on {valid['note_on_accuracy']:.3f} ({done_minutes:.1f} min)")
+                            f"note-on {valid['note_on_accuracy']:.3f} ({done_minutes:.1f} min)"
+                        )
                     if stop:
                         log(f"stopping after {max_minutes} minutes at step {step}")
                         break
@@ -250,8 +280,9 @@ def evaluate_reconstruction(checkpoint_dir: Path, hp: dict, windows: np.ndarray)
     """Argmax reconstruction of ``windows`` through TrainedModel: step and note-on accuracy."""
     from muse_cli.engines.magenta import MagentaEngine
 
-    model = MagentaEngine.from_config(BASE_CONFIG, hp, checkpoint_dir,
-                                      batch_size=min(256, max(1, len(windows))), name="train-eval")
+    model = MagentaEngine.from_config(
+        BASE_CONFIG, hp, checkpoint_dir, batch_size=min(256, max(1, len(windows))), name="train-eval"
+    )
     try:
         return model.reconstruction_metrics(windows)
     finally:
@@ -294,8 +325,12 @@ def main(argv=None) -> int:
     ap.add_argument("--save-every", type=int, default=500)
     ap.add_argument("--windows", type=Path, default=None, help="an .npz of train/valid/test windows to use")
     ap.add_argument("--hparams", default="{}", help="JSON overrides of the shipped hparams")
-    ap.add_argument("--init-from", type=Path, default=None,
-                    help="continue from a checkpoint of model variables (e.g. the shipped one)")
+    ap.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="continue from a checkpoint of model variables (e.g. the shipped one)",
+    )
     args = ap.parse_args(argv)
     from muse_cli import corpus
 
@@ -309,9 +344,18 @@ def main(argv=None) -> int:
         windows_path.parent.mkdir(parents=True, exist_ok=True)
         np.savez_compressed(windows_path, **data)
     print({k: v.shape[0] for k, v in data.items()}, file=sys.stderr)
-    train(data, args.workdir, args.steps, seed=args.seed, save_every=args.save_every,
-          eval_every=args.eval_every, max_minutes=args.max_minutes, hparams=json.loads(args.hparams),
-          init_from=args.init_from, log=lambda m: print(m, file=sys.stderr, flush=True))
+    train(
+        data,
+        args.workdir,
+        args.steps,
+        seed=args.seed,
+        save_every=args.save_every,
+        eval_every=args.eval_every,
+        max_minutes=args.max_minutes,
+        hparams=json.loads(args.hparams),
+        init_from=args.init_from,
+        log=lambda m: print(m, file=sys.stderr, flush=True),
+    )
     plot(args.workdir / "log.csv", args.workdir / "curves.png")
     return 0
 

@@ -35,8 +35,9 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     """A real MusicVAE checkpoint (cat-mel_2bar_small's classes, tiny sizes, random weights)."""
     from muse_cli.random_weights import make_random_checkpoint
 
-    return make_random_checkpoint(tmp_path_factory.mktemp("ckpt") / "tiny", "cat-mel_2bar_small",
-                                  TINY_HPARAMS, seed=0, name="tiny")
+    return make_random_checkpoint(
+        tmp_path_factory.mktemp("ckpt") / "tiny", "cat-mel_2bar_small", TINY_HPARAMS, seed=0, name="tiny"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -48,8 +49,9 @@ def run_muse(*args, input: bytes | None = None, env: dict | None = None, cwd=Non
     """Run the installed `muse` as a user would; returns CompletedProcess with bytes output."""
     full_env = dict(os.environ)
     full_env.update(env or {})
-    return subprocess.run([MUSE, *map(str, args)], input=input, capture_output=True, env=full_env,
-                          cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [MUSE, *map(str, args)], input=input, capture_output=True, env=full_env, cwd=cwd, timeout=timeout
+    )
 
 
 @pytest.fixture

@@ -61,8 +61,11 @@ def checkpoint_members(folder: Path, prefix: str = "tiny/", truncate: bool = Fal
 def tarballs(tiny_checkpoint) -> Tarballs:
     """Tarballs of conftest.py's tiny checkpoint (cat-mel_2bar_small classes, TINY_HPARAMS)."""
     assert json.loads((tiny_checkpoint / "muse.json").read_text())["hparams"] == TINY_HPARAMS
-    return Tarballs(dir=tiny_checkpoint, nested=make_tar(checkpoint_members(tiny_checkpoint)),
-                    flat=make_tar(checkpoint_members(tiny_checkpoint, prefix="")))
+    return Tarballs(
+        dir=tiny_checkpoint,
+        nested=make_tar(checkpoint_members(tiny_checkpoint)),
+        flat=make_tar(checkpoint_members(tiny_checkpoint, prefix="")),
+    )
 
 
 def _toml(value) -> str:
@@ -111,8 +114,11 @@ class Env:
 
     def files(self) -> list[str]:
         """Every file under MUSE_HOME, relative to it."""
-        return sorted(str(p.relative_to(self.home)) for p in self.home.rglob("*") if not p.is_dir()) \
-            if self.home.exists() else []
+        return (
+            sorted(str(p.relative_to(self.home)) for p in self.home.rglob("*") if not p.is_dir())
+            if self.home.exists()
+            else []
+        )
 
 
 @pytest.fixture
@@ -151,8 +157,7 @@ class Server:
         self.httpd.daemon_threads = True
         self.httpd.owner = self
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
 
     def url(self, path: str) -> str:
@@ -217,7 +222,7 @@ class _Handler(BaseHTTPRequestHandler):
             elif isinstance(action, tuple) and action[0] == "gate":
                 self._send(record, payload[: action[1]])
                 action[2].wait(180)
-                self._send(record, payload[action[1]:])
+                self._send(record, payload[action[1] :])
             else:
                 self._send(record, payload)
         except (BrokenPipeError, ConnectionResetError):

@@ -54,8 +54,11 @@ def manifest(path: Path) -> list[dict]:
 
 
 def outputs(directory: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*"))
-            if p.is_file() and p.suffix in (".mid", ".wav")}
+    return {
+        str(p.relative_to(directory)): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file() and p.suffix in (".mid", ".wav")
+    }
 
 
 def no_partial_files(directory: Path) -> list[Path]:
@@ -73,8 +76,9 @@ def wait_for(cond, timeout: float, what: str):
 
 # -- validation: no cluster, no TensorFlow ----------------------------------------------
 def parse(tmp_path, lines, checkpoint="tiny"):
-    return b.parse_jobs("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines), "jobs.jsonl",
-                        tmp_path, checkpoint)
+    return b.parse_jobs(
+        "\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines), "jobs.jsonl", tmp_path, checkpoint
+    )
 
 
 BAD_LINES = [
@@ -111,8 +115,13 @@ def test_each_bad_line_kind_is_reported_with_its_line_number(tmp_path, line, mes
 
 def test_output_used_twice_names_both_lines(tmp_path):
     with pytest.raises(b.JobFileError) as err:
-        parse(tmp_path, [{"op": "sample", "seed": 0, "out": "a.mid", "wav": True},
-                         {"op": "render", "midi": "x.mid", "out": "a.wav"}])
+        parse(
+            tmp_path,
+            [
+                {"op": "sample", "seed": 0, "out": "a.mid", "wav": True},
+                {"op": "render", "midi": "x.mid", "out": "a.wav"},
+            ],
+        )
     assert "line 2: output" in str(err.value) and "also written by line 1" in str(err.value)
 
 
@@ -129,33 +138,41 @@ def test_outputs_cannot_leave_the_root_through_a_symlink(tmp_path):
     (root / "link").symlink_to("../outside")  # ln -s ../outside root/link
     (root / "file.mid").symlink_to(outside / "file.mid")  # a file link, to a file not made yet
     (root / "same").symlink_to("inner")  # a link that stays inside is fine
-    jobs = write_jobs(root / "jobs.jsonl", [
-        {"op": "sample", "seed": 0, "out": "same/a.mid"},
-        {"op": "sample", "seed": 1, "out": "link/x.mid"},
-        {"op": "sample", "seed": 2, "out": str(root / "file.mid")},
-        {"op": "render", "midi": "x.mid", "out": "link/sub/x.wav"},
-        {"op": "sample", "seed": 3, "out": "inner/a.mid"},  # the file of line 1, by its other name
-    ])
+    jobs = write_jobs(
+        root / "jobs.jsonl",
+        [
+            {"op": "sample", "seed": 0, "out": "same/a.mid"},
+            {"op": "sample", "seed": 1, "out": "link/x.mid"},
+            {"op": "sample", "seed": 2, "out": str(root / "file.mid")},
+            {"op": "render", "midi": "x.mid", "out": "link/sub/x.wav"},
+            {"op": "sample", "seed": 3, "out": "inner/a.mid"},  # the file of line 1, by its other name
+        ],
+    )
     r = run_muse("batch", jobs, "-c", "unused")
     err = r.stderr.decode()
     assert r.returncode == 2 and "4 bad lines, nothing was run" in err, err
     for n, name in ((2, "link/x.mid"), (3, "file.mid"), (4, "link/sub/x.wav")):
-        assert f"line {n}: output {root / name} leads to {outside / name.replace('link/', '')} through a symbolic " \
-               f"link; outputs must stay inside {root}" in err, err
+        assert (
+            f"line {n}: output {root / name} leads to {outside / name.replace('link/', '')} through a symbolic "
+            f"link; outputs must stay inside {root}" in err
+        ), err
     assert f"line 5: output {root / 'inner' / 'a.mid'} is also written by line 1" in err
     assert list(outside.iterdir()) == [] and not (root / "jobs.manifest.jsonl").exists()
 
 
 def test_all_lines_checked_in_one_pass_and_nothing_runs(tmp_path):
-    jobs = write_jobs(tmp_path / "jobs.jsonl", [
-        {"op": "sample", "seed": 0, "out": "out/a.mid"},
-        "{oops",
-        {"op": "nope"},
-        {"op": "sample", "seed": 1},
-        {"op": "sample", "seed": 2, "out": "out/a.mid"},
-        {"op": "sample", "seed": 3, "out": "../../a.mid"},
-        {"op": "sample", "seed": 4, "out": "jobs.manifest.jsonl"},
-    ])
+    jobs = write_jobs(
+        tmp_path / "jobs.jsonl",
+        [
+            {"op": "sample", "seed": 0, "out": "out/a.mid"},
+            "{oops",
+            {"op": "nope"},
+            {"op": "sample", "seed": 1},
+            {"op": "sample", "seed": 2, "out": "out/a.mid"},
+            {"op": "sample", "seed": 3, "out": "../../a.mid"},
+            {"op": "sample", "seed": 4, "out": "jobs.manifest.jsonl"},
+        ],
+    )
     r = run_muse("batch", jobs, "-c", "unused")
     err = r.stderr.decode()
     assert r.returncode == 2, err
@@ -174,9 +191,15 @@ def test_unknown_checkpoint_is_a_validation_error(tmp_path):
 
 
 def test_checkpoint_paths_become_absolute_and_names_stay(tmp_path):
-    jobs = parse(tmp_path, [{"op": "sample", "seed": 0, "out": "a.mid", "checkpoint": "../models/x"},
-                            {"op": "sample", "seed": 1, "out": "b.mid", "checkpoint": "cat-mel_2bar_big"},
-                            {"op": "sample", "seed": 2, "out": "c.mid"}], checkpoint="tiny")
+    jobs = parse(
+        tmp_path,
+        [
+            {"op": "sample", "seed": 0, "out": "a.mid", "checkpoint": "../models/x"},
+            {"op": "sample", "seed": 1, "out": "b.mid", "checkpoint": "cat-mel_2bar_big"},
+            {"op": "sample", "seed": 2, "out": "c.mid"},
+        ],
+        checkpoint="tiny",
+    )
     assert [j.checkpoint for j in jobs] == [str(tmp_path.parent / "models" / "x"), "cat-mel_2bar_big", "tiny"]
 
 
@@ -195,8 +218,11 @@ def test_sample_shorthand_makes_seeded_jobs(tmp_path):
 
 
 def test_plan_groups_compatible_sample_jobs_up_to_the_batch_size(tmp_path):
-    lines = sample_lines(10) + sample_lines(3, seconds=16, start=100) \
+    lines = (
+        sample_lines(10)
+        + sample_lines(3, seconds=16, start=100)
         + [{"op": "sample", "seed": 50, "out": "t.mid", "temperature": 0.5}]
+    )
     tasks = b.plan_tasks(parse(tmp_path, lines), batch_size=8)
     sizes = sorted(len(t) for t in tasks)
     assert sizes == [1, 1, 2, 2, 8]  # 10 two-bar jobs -> 8 + 2; 16 s = 8 windows -> 1 per task
@@ -205,8 +231,10 @@ def test_plan_groups_compatible_sample_jobs_up_to_the_batch_size(tmp_path):
 
 
 def test_import_cli_batch_stays_light():
-    code = ("import sys, muse_cli.cli, muse_cli.batch; assert 'muse_cli.cli_batch' in sys.modules; "
-            "print(any(m in sys.modules for m in ('tensorflow', 'distributed', 'dask', 'pretty_midi')))")
+    code = (
+        "import sys, muse_cli.cli, muse_cli.batch; assert 'muse_cli.cli_batch' in sys.modules; "
+        "print(any(m in sys.modules for m in ('tensorflow', 'distributed', 'dask', 'pretty_midi')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -232,13 +260,46 @@ def real_cluster(tmp_path_factory):
     sched_file = d / "scheduler.json"
     env = {**os.environ, "MUSE_HOME": str(d / "home"), "PYTHONWARNINGS": "ignore"}
     log = open(d / "dask.log", "wb")
-    procs = [subprocess.Popen([DASK, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                               "--scheduler-file", str(sched_file)], stdout=log, stderr=log, env=env)]
+    procs = [
+        subprocess.Popen(
+            [
+                DASK,
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(sched_file),
+            ],
+            stdout=log,
+            stderr=log,
+            env=env,
+        )
+    ]
     try:
         wait_for(sched_file.exists, 60, "the scheduler file")
-        procs.append(subprocess.Popen([DASK, "worker", "--scheduler-file", str(sched_file), "--nworkers", "2",
-                                       "--nthreads", "1", "--no-dashboard", "--local-directory", str(d / "w")],
-                                      stdout=log, stderr=log, env=env))
+        procs.append(
+            subprocess.Popen(
+                [
+                    DASK,
+                    "worker",
+                    "--scheduler-file",
+                    str(sched_file),
+                    "--nworkers",
+                    "2",
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--local-directory",
+                    str(d / "w"),
+                ],
+                stdout=log,
+                stderr=log,
+                env=env,
+            )
+        )
         from distributed import Client
 
         address = json.loads(sched_file.read_text())["address"]
@@ -257,13 +318,23 @@ def real_cluster(tmp_path_factory):
 
 
 def test_real_cluster_runs_a_mixed_job_file(tmp_path, tiny_checkpoint, real_cluster, data_dir):
-    jobs = write_jobs(tmp_path / "jobs.jsonl", sample_lines(6, seconds=8) + [
-        {"op": "sample", "seed": 99, "out": "out/long.mid", "seconds": 12, "wav": True, "id": "long"},
-        {"op": "interpolate", "a": str(data_dir / "folk_16bar.mid"), "b": str(data_dir / "folk_b.mid"),
-         "steps": 3, "seed": 1, "out": "out/morph/"},
-        {"op": "render", "midi": str(data_dir / "folk_b.mid"), "out": "out/folk_b.wav", "rate": 22050},
-        {"op": "decode", "prompt": "a calm tune", "seed": 3, "out": "out/prompt.mid"},
-    ])
+    jobs = write_jobs(
+        tmp_path / "jobs.jsonl",
+        sample_lines(6, seconds=8)
+        + [
+            {"op": "sample", "seed": 99, "out": "out/long.mid", "seconds": 12, "wav": True, "id": "long"},
+            {
+                "op": "interpolate",
+                "a": str(data_dir / "folk_16bar.mid"),
+                "b": str(data_dir / "folk_b.mid"),
+                "steps": 3,
+                "seed": 1,
+                "out": "out/morph/",
+            },
+            {"op": "render", "midi": str(data_dir / "folk_b.mid"), "out": "out/folk_b.wav", "rate": 22050},
+            {"op": "decode", "prompt": "a calm tune", "seed": 3, "out": "out/prompt.mid"},
+        ],
+    )
     r = run_muse("batch", jobs, "-c", tiny_checkpoint, "--scheduler", real_cluster)
     err = r.stderr.decode()
     recs = {rec["id"]: rec for rec in manifest(tmp_path / "jobs.manifest.jsonl")}
@@ -276,8 +347,15 @@ def test_real_cluster_runs_a_mixed_job_file(tmp_path, tiny_checkpoint, real_clus
         assert "line 10: " in err and "1 failed" in err
     assert all(rec["status"] == "ok" for rec in recs.values()), recs
     out = tmp_path / "out"
-    for name in ["0000.mid", "0005.mid", "long.mid", "long.wav", "morph/interp_001.mid", "morph/interp_003.mid",
-                 "folk_b.wav"]:
+    for name in [
+        "0000.mid",
+        "0005.mid",
+        "long.mid",
+        "long.wav",
+        "morph/interp_001.mid",
+        "morph/interp_003.mid",
+        "folk_b.wav",
+    ]:
         assert (out / name).stat().st_size > 0, name
     with wave.open(str(out / "long.wav")) as w:
         assert w.getnframes() == 12 * 44100
@@ -288,22 +366,32 @@ def test_real_cluster_runs_a_mixed_job_file(tmp_path, tiny_checkpoint, real_clus
 
 
 def test_failures_are_listed_and_exit_nonzero(tmp_path, tiny_checkpoint, real_cluster):
-    jobs = write_jobs(tmp_path / "jobs.jsonl", sample_lines(3) + [
-        {"op": "render", "midi": "missing.mid", "out": "out/missing.wav"},
-        {"op": "decode", "latents": "missing.npz", "seed": 1, "out": "out/d.mid"},
-    ])
+    jobs = write_jobs(
+        tmp_path / "jobs.jsonl",
+        sample_lines(3)
+        + [
+            {"op": "render", "midi": "missing.mid", "out": "out/missing.wav"},
+            {"op": "decode", "latents": "missing.npz", "seed": 1, "out": "out/d.mid"},
+        ],
+    )
     r = run_muse("batch", jobs, "-c", tiny_checkpoint, "--scheduler", real_cluster)
     err = r.stderr.decode()
     assert r.returncode == 1, err
     assert "line 4: missing.mid: no such file" in err and "line 5: missing.npz: no such file" in err
     assert "3 done, 0 skipped (already there), 2 failed" in err
-    assert sorted(rec["status"] for rec in manifest(tmp_path / "jobs.manifest.jsonl")) == \
-        ["failed", "failed", "ok", "ok", "ok"]
+    assert sorted(rec["status"] for rec in manifest(tmp_path / "jobs.manifest.jsonl")) == [
+        "failed",
+        "failed",
+        "ok",
+        "ok",
+        "ok",
+    ]
 
 
 def test_fail_fast_stops_at_the_first_failure(tmp_path, tiny_checkpoint, real_cluster):
-    jobs = write_jobs(tmp_path / "jobs.jsonl", [{"op": "render", "midi": "missing.mid", "out": "m.wav"}]
-                      + sample_lines(200, wav=True))
+    jobs = write_jobs(
+        tmp_path / "jobs.jsonl", [{"op": "render", "midi": "missing.mid", "out": "m.wav"}] + sample_lines(200, wav=True)
+    )
     r = run_muse("batch", jobs, "-c", tiny_checkpoint, "--scheduler", real_cluster, "--fail-fast")
     err = r.stderr.decode()
     assert r.returncode == 1 and "--fail-fast: stopped" in err and "line 1: missing.mid" in err, err
@@ -331,10 +419,13 @@ def test_interrupted_run_leaves_whole_files_and_resumes(tmp_path, tiny_checkpoin
     jobs = write_jobs(tmp_path / "jobs.jsonl", sample_lines(80, seconds=16, wav=True))
     man = tmp_path / "jobs.manifest.jsonl"
     # Small tasks (4 jobs each), so that the run cannot finish before the interrupt even on a busy machine.
-    p = subprocess.Popen([MUSE, "batch", str(jobs), "-c", str(tiny_checkpoint), "--scheduler", real_cluster,
-                          "--batch-size", "4"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-                         preexec_fn=_default_sigint)
+    p = subprocess.Popen(
+        [MUSE, "batch", str(jobs), "-c", str(tiny_checkpoint), "--scheduler", real_cluster, "--batch-size", "4"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=_default_sigint,
+    )
     wait_for(lambda: man.exists() and len(man.read_text().splitlines()) >= 3, 120, "three finished jobs")
     os.killpg(p.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     _, err = p.communicate(timeout=60)
@@ -359,8 +450,11 @@ def test_worker_killed_mid_run_loses_and_duplicates_nothing(tmp_path, tiny_check
 
     jobs = write_jobs(tmp_path / "jobs.jsonl", sample_lines(60, seconds=16, wav=True))
     man = tmp_path / "jobs.manifest.jsonl"
-    p = subprocess.Popen([MUSE, "batch", str(jobs), "-c", str(tiny_checkpoint), "--scheduler", real_cluster,
-                          "--batch-size", "8"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        [MUSE, "batch", str(jobs), "-c", str(tiny_checkpoint), "--scheduler", real_cluster, "--batch-size", "8"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     wait_for(lambda: man.exists() and len(man.read_text().splitlines()) >= 2, 120, "two finished jobs")
     with Client(real_cluster, timeout="10s") as client:
         pids = client.run(os.getpid)
@@ -376,13 +470,16 @@ def test_worker_killed_mid_run_loses_and_duplicates_nothing(tmp_path, tiny_check
     by_path = {o["path"]: o["sha256"] for rec in recs for o in rec["outputs"]}
     import hashlib
 
-    assert all(hashlib.sha256(files[k[len("out/"):]]).hexdigest() == v for k, v in by_path.items())
+    assert all(hashlib.sha256(files[k[len("out/") :]]).hexdigest() == v for k, v in by_path.items())
 
 
 # -- the embedded LocalCluster, and determinism -------------------------------------------
 def test_same_bytes_with_one_worker_two_workers_and_muse_sample(tmp_path, tiny_checkpoint, real_cluster):
-    lines = sample_lines(5, seconds=8, wav=True) + sample_lines(5, start=10) + \
-        [{"op": "sample", "seed": 77, "seconds": 9.5, "temperature": 0.7, "qpm": 100, "out": "out/odd.mid"}]
+    lines = (
+        sample_lines(5, seconds=8, wav=True)
+        + sample_lines(5, start=10)
+        + [{"op": "sample", "seed": 77, "seconds": 9.5, "temperature": 0.7, "qpm": 100, "out": "out/odd.mid"}]
+    )
     one = write_jobs(tmp_path / "one" / "jobs.jsonl", lines)
     two = write_jobs(tmp_path / "two" / "jobs.jsonl", lines)
     r1 = run_muse("batch", one, "-c", tiny_checkpoint, "--workers", "1", "--batch-size", "3")
@@ -393,16 +490,46 @@ def test_same_bytes_with_one_worker_two_workers_and_muse_sample(tmp_path, tiny_c
     a, b2 = outputs(tmp_path / "one" / "out"), outputs(tmp_path / "two" / "out")
     assert len(a) == 16 and a == b2
 
-    r = run_muse("sample", "-n", "1", "--seed", "77", "--seconds", "9.5", "--temperature", "0.7", "--qpm", "100",
-                 "-c", tiny_checkpoint, "-o", tmp_path / "single.mid")
+    r = run_muse(
+        "sample",
+        "-n",
+        "1",
+        "--seed",
+        "77",
+        "--seconds",
+        "9.5",
+        "--temperature",
+        "0.7",
+        "--qpm",
+        "100",
+        "-c",
+        tiny_checkpoint,
+        "-o",
+        tmp_path / "single.mid",
+    )
     assert r.returncode == 0, r.stderr.decode()
     assert (tmp_path / "single.mid").read_bytes() == a["odd.mid"]
 
 
 def test_embedded_local_cluster_with_two_workers(tmp_path, tiny_checkpoint):
     out = tmp_path / "gen"
-    r = run_muse("batch", "--sample", "12", "--seed-start", "5", "--seconds", "4", "-o", out, "-c", tiny_checkpoint,
-                 "--workers", "2", "--batch-size", "4")
+    r = run_muse(
+        "batch",
+        "--sample",
+        "12",
+        "--seed-start",
+        "5",
+        "--seconds",
+        "4",
+        "-o",
+        out,
+        "-c",
+        tiny_checkpoint,
+        "--workers",
+        "2",
+        "--batch-size",
+        "4",
+    )
     err = r.stderr.decode()
     assert r.returncode == 0, err
     assert "12 job(s) in 3 task(s) on a local cluster of 2 worker(s)" in err

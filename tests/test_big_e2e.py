@@ -43,8 +43,9 @@ def test_download_sample_and_render_the_big_shaped_checkpoint(big_checkpoint, tm
         assert p.returncode == 0, p.stderr.decode()[-2000:]
         assert b"first use" in p.stdout + p.stderr
         out = tmp_path / "big.mid"
-        p = run_muse("sample", "--seconds", 8, "--seed", 1, "-c", "cat-mel_2bar_big", "--wav", "-o", out,
-                     env=env, timeout=900)
+        p = run_muse(
+            "sample", "--seconds", 8, "--seed", 1, "-c", "cat-mel_2bar_big", "--wav", "-o", out, env=env, timeout=900
+        )
         assert p.returncode == 0, p.stderr.decode()[-2000:]
         assert pretty_midi.PrettyMIDI(str(out)).get_end_time() == pytest.approx(8.0, abs=0.125)
         with wave.open(str(out.with_suffix(".wav"))) as w:

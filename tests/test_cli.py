@@ -159,8 +159,9 @@ def test_interpolate_writes_steps_and_concat(tiny_checkpoint, data_dir, tmp_path
     r = invoke("interpolate", a, b, "--steps", 4, "--seed", 3, "-c", tiny_checkpoint, "-o", tmp_path / "m")
     assert r.exit_code == 0, r.output
     assert len(list((tmp_path / "m").glob("interp_*.mid"))) == 4
-    r = invoke("interpolate", a, b, "--steps", 4, "--concat", "--seed", 3, "-c", tiny_checkpoint,
-               "-o", tmp_path / "m.mid")
+    r = invoke(
+        "interpolate", a, b, "--steps", 4, "--concat", "--seed", 3, "-c", tiny_checkpoint, "-o", tmp_path / "m.mid"
+    )
     assert r.exit_code == 0
     assert midi_of(tmp_path / "m.mid").get_end_time() == pytest.approx(16.0, abs=1e-3)
 
@@ -200,11 +201,16 @@ def test_sample_pipe_into_render_under_ci(tiny_checkpoint, muse):
 
 
 def test_render_never_imports_tensorflow(data_dir, tmp_path):
-    code = ("import sys; from muse_cli.cli import main; sys.argv=['muse','render',sys.argv[1],'-o',sys.argv[2]];\n"
-            "try: main()\nexcept SystemExit: pass\n"
-            "print([m for m in ('tensorflow','magenta','note_seq') if m in sys.modules])")
-    p = subprocess.run([sys.executable, "-c", code, str(data_dir / "folk_b.mid"), str(tmp_path / "x.wav")],
-                       capture_output=True, text=True)
+    code = (
+        "import sys; from muse_cli.cli import main; sys.argv=['muse','render',sys.argv[1],'-o',sys.argv[2]];\n"
+        "try: main()\nexcept SystemExit: pass\n"
+        "print([m for m in ('tensorflow','magenta','note_seq') if m in sys.modules])"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", code, str(data_dir / "folk_b.mid"), str(tmp_path / "x.wav")],
+        capture_output=True,
+        text=True,
+    )
     assert p.stdout.strip().splitlines()[-1] == "[]"
     assert (tmp_path / "x.wav").exists()
 
@@ -228,8 +234,9 @@ def test_missing_libfluidsynth_names_the_debian_package(data_dir, tmp_path):
 def test_binary_output_to_a_terminal_is_refused(data_dir):
     master, slave = pty.openpty()
     muse_bin = os.path.join(os.path.dirname(sys.executable), "muse")
-    p = subprocess.run([muse_bin, "render", str(data_dir / "folk_b.mid"), "-o", "-"], stdout=slave,
-                       stderr=subprocess.PIPE, text=True)
+    p = subprocess.run(
+        [muse_bin, "render", str(data_dir / "folk_b.mid"), "-o", "-"], stdout=slave, stderr=subprocess.PIPE, text=True
+    )
     os.close(slave)
     os.close(master)
     assert p.returncode == 2
@@ -237,15 +244,18 @@ def test_binary_output_to_a_terminal_is_refused(data_dir):
 
 
 # -- bad input: one line, an exit code, nothing left behind ----------------------------
-@pytest.mark.parametrize("name, code, words", [
-    ("not_midi.mid", 3, "not a MIDI file"),
-    ("empty.mid", 3, "has no notes"),
-    ("drums.mid", 3, "only drum tracks"),
-    ("waltz_3_4.mid", 3, "3/4"),
-    ("chords.mid", 3, "only chords"),
-    ("short.mid", 3, "too short"),
-    ("missing.mid", 3, "no such file"),
-])
+@pytest.mark.parametrize(
+    "name, code, words",
+    [
+        ("not_midi.mid", 3, "not a MIDI file"),
+        ("empty.mid", 3, "has no notes"),
+        ("drums.mid", 3, "only drum tracks"),
+        ("waltz_3_4.mid", 3, "3/4"),
+        ("chords.mid", 3, "only chords"),
+        ("short.mid", 3, "too short"),
+        ("missing.mid", 3, "no such file"),
+    ],
+)
 def test_bad_midi_inputs(tiny_checkpoint, data_dir, tmp_path, name, code, words):
     out = tmp_path / "o.npz"
     r = invoke("encode", data_dir / name, "-c", tiny_checkpoint, "-o", out)
@@ -255,13 +265,16 @@ def test_bad_midi_inputs(tiny_checkpoint, data_dir, tmp_path, name, code, words)
     assert not out.exists()
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--temperature", "0"], "must be > 0"),
-    (["--temperature", "-1"], "must be > 0"),
-    (["--seconds", "0"], "between 0 and 600"),
-    (["--seconds", "100000"], "between 0 and 600"),
-    (["--qpm", "5"], "between 20 and 400"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--temperature", "0"], "must be > 0"),
+        (["--temperature", "-1"], "must be > 0"),
+        (["--seconds", "0"], "between 0 and 600"),
+        (["--seconds", "100000"], "between 0 and 600"),
+        (["--qpm", "5"], "between 20 and 400"),
+    ],
+)
 def test_bad_options(tmp_path, args, words):
     r = invoke("sample", *args, "-o", tmp_path / "x.mid")
     assert r.exit_code == 2 and words in r.stderr
@@ -300,8 +313,9 @@ def test_errors_are_one_line_without_traceback_unless_debug(muse, data_dir, tmp_
 
 # -- the installed command -----------------------------------------------------------
 def test_installed_muse_sample_16_seconds_with_wav_and_quiet_stderr(tiny_checkpoint, muse, tmp_path):
-    p = muse("sample", "--seconds", 16, "--temperature", 1.0, "--seed", 9, "-c", tiny_checkpoint, "--wav",
-             "-o", tmp_path)
+    p = muse(
+        "sample", "--seconds", 16, "--temperature", 1.0, "--seed", 9, "-c", tiny_checkpoint, "--wav", "-o", tmp_path
+    )
     assert p.returncode == 0, p.stderr
     mid, wav = tmp_path / "sample_s9_001.mid", tmp_path / "sample_s9_001.wav"
     assert abs(midi_of(mid).get_end_time() - 16.0) <= STEP
@@ -314,8 +328,10 @@ def test_installed_muse_sample_16_seconds_with_wav_and_quiet_stderr(tiny_checkpo
 
 
 def test_import_cli_stays_light():
-    code = ("import sys, muse_cli.cli, muse_cli; "
-            "print([m for m in ('tensorflow','magenta','note_seq','transformers','dask') if m in sys.modules])")
+    code = (
+        "import sys, muse_cli.cli, muse_cli; "
+        "print([m for m in ('tensorflow','magenta','note_seq','transformers','dask') if m in sys.modules])"
+    )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert p.stdout.strip() == "[]", p.stderr
 

@@ -72,8 +72,13 @@ def test_muse_eval_prints_every_field():
     rec = out["reconstruction"]
     for k in ("step_accuracy", "exact_windows", "note_on_accuracy", "hold_baseline"):
         assert 0.0 <= rec[k] <= 1.0
-    assert set(out["prior"]["overlapping_area"]) == {"pitch_range", "mean_abs_interval", "note_count",
-                                                      "pch_entropy", "mean_ioi"}
+    assert set(out["prior"]["overlapping_area"]) == {
+        "pitch_range",
+        "mean_abs_interval",
+        "note_count",
+        "pch_entropy",
+        "mean_ioi",
+    }
     assert out["seconds"]["total"] > 0
     text = CliRunner().invoke(cli, ["eval", "--limit", "32", "--samples", "16"]).stdout
     assert "always-hold baseline" in text and "overlapping area" in text and "time:" in text
@@ -95,8 +100,10 @@ def test_prompts_move_the_measured_attributes_of_the_shipped_model(default_model
     def accuracy(a, b):
         return np.mean(a[:, None] > b[None, :]) + 0.5 * np.mean(a[:, None] == b[None, :])
 
-    for high, low, key in (("a tune in a high register", "a tune in a low register", "mean_pitch"),
-                           ("a busy tune", "a sparse tune", "density")):
+    for high, low, key in (
+        ("a tune in a high register", "a tune in a low register", "mean_pitch"),
+        ("a busy tune", "a sparse tune", "density"),
+    ):
         guided = accuracy(measure(high, key), measure(low, key))
         alone = accuracy(measure(high, key, candidates=1), measure(low, key, candidates=1))
         assert guided >= 0.9 and guided >= alone, (key, guided, alone)

@@ -59,11 +59,23 @@ def test_happy_path_installs_verifies_and_resolves(env, server, tarballs):
     assert (target / "model.ckpt.index").read_bytes() == (tarballs.dir / "model.ckpt.index").read_bytes()
     manifest = json.loads((target / "muse.json").read_text())
     assert {k: manifest[k] for k in ("name", "config", "url", "sha256", "size", "trust")} == {
-        "name": "tiny", "config": "cat-mel_2bar_small", "url": server.url(PATH), "sha256": sha,
-        "size": len(tarballs.nested), "trust": "registry"}
+        "name": "tiny",
+        "config": "cat-mel_2bar_small",
+        "url": server.url(PATH),
+        "sha256": sha,
+        "size": len(tarballs.nested),
+        "trust": "registry",
+    }
     assert manifest["installed_at"].endswith("+00:00")
     assert [e.state for e in events if e.state != "bytes"] == [
-        "connecting", "downloading", "verifying", "unpacking", "checking", "exporting", "installed"]
+        "connecting",
+        "downloading",
+        "verifying",
+        "unpacking",
+        "checking",
+        "exporting",
+        "installed",
+    ]
     assert f"downloading {len(tarballs.nested)} bytes" in _messages(events)
     assert [e.done for e in events if e.state == "bytes"][-1] == len(tarballs.nested)
     assert env.files() == [f"checkpoints/tiny/{n}" for n in INSTALLED]  # no .part, no lock, no temp dir
@@ -94,10 +106,14 @@ def test_cli_trust_on_first_use_through_mirror(env, server, tarballs, monkeypatc
     assert f"sha256 {sha} (trusted on first use" in result.stdout
     assert "use it: muse sample --checkpoint tiny" in result.stdout
     assert result.stderr.splitlines() == [
-        f"connecting to {server.base.removeprefix('http://')}", f"downloading {len(tarballs.nested)} bytes",
-        "verifying sha256", f"unpacking into {env.checkpoints}",
-        "checking variables against config cat-mel_2bar_small", "exporting the weights for the NumPy engine",
-        f"installed tiny in {env.checkpoints / 'tiny'}"]
+        f"connecting to {server.base.removeprefix('http://')}",
+        f"downloading {len(tarballs.nested)} bytes",
+        "verifying sha256",
+        f"unpacking into {env.checkpoints}",
+        "checking variables against config cat-mel_2bar_small",
+        "exporting the weights for the NumPy engine",
+        f"installed tiny in {env.checkpoints / 'tiny'}",
+    ]
     assert [r.path for r in server.requests] == [mirrored]
     manifest = json.loads((env.checkpoints / "tiny" / "muse.json").read_text())
     assert (manifest["trust"], manifest["sha256"], manifest["url"]) == ("first-use", sha, server.url(mirrored))
@@ -127,7 +143,9 @@ def test_cut_connection_resumes_with_range(env, server, tarballs):
     done = download.download("tiny", retry=FAST, report=events.append)
     assert done.sha256 == sha and _installed(env) == INSTALLED
     assert [(r.range, r.status, r.sent) for r in server.requests] == [
-        (None, 200, half), (f"bytes={half}-", 206, len(tarballs.nested) - half)]
+        (None, 200, half),
+        (f"bytes={half}-", 206, len(tarballs.nested) - half),
+    ]
     assert f"resuming at byte {half} of {len(tarballs.nested)}" in _messages(events)
     assert any(m.startswith(f"connection cut at byte {half} of") for m in _messages(events))
 
@@ -138,8 +156,9 @@ def test_stalled_transfer_times_out_and_resumes(env, server, tarballs):
     server.plan(PATH, [("gate", 1000, never)])
     events = []
     try:
-        done = download.download("tiny", retry=download.Retry(retries=1, backoff=0.01, timeout=0.5),
-                                 report=events.append)
+        done = download.download(
+            "tiny", retry=download.Retry(retries=1, backoff=0.01, timeout=0.5), report=events.append
+        )
     finally:
         never.set()
     assert done.sha256 == sha
@@ -162,8 +181,10 @@ def test_404_is_a_clear_error_and_leaves_nothing(env, server, tarballs):
     env.register("tiny", url=server.url("/missing.tar"))
     with pytest.raises(DownloadError) as err:
         download.download("tiny", retry=FAST)
-    assert str(err.value) == (f"{server.url('/missing.tar')} answered HTTP 404 Not Found; check the "
-                              "checkpoint name and the URL (--url, MUSE_MIRROR)")
+    assert str(err.value) == (
+        f"{server.url('/missing.tar')} answered HTTP 404 Not Found; check the "
+        "checkpoint name and the URL (--url, MUSE_MIRROR)"
+    )
     assert err.value.exit_code == 6
     assert len(server.requests) == 1  # a 404 is not retried
     assert env.files() == []
@@ -257,8 +278,10 @@ def test_checkpoint_that_does_not_match_its_config_is_refused(env, server, tarba
     _serve(env, server, tarballs.nested, sha=False, hparams={**TINY_HPARAMS, "z_size": 4})
     with pytest.raises(CheckpointError) as err:
         download.download("tiny", retry=FAST)
-    assert str(err.value) == ("checkpoint tiny does not match config cat-mel_2bar_small: "
-                              "encoder/mu/kernel is [32, 8], expected [32, 4] (and 5 more differences)")
+    assert str(err.value) == (
+        "checkpoint tiny does not match config cat-mel_2bar_small: "
+        "encoder/mu/kernel is [32, 8], expected [32, 4] (and 5 more differences)"
+    )
     assert err.value.exit_code == 5
     assert env.files() == []  # nothing installed, no hash recorded on first use
 
@@ -283,6 +306,7 @@ def test_two_concurrent_downloads_make_one_install(env, server, tarballs):
             events[tag].append(event)
             if tag == "b" and event.state == "waiting":
                 b_waits.set()
+
         try:
             results[tag] = download.download("tiny", retry=FAST, report=report)
         except Exception as exc:  # noqa: BLE001  (reported below)
@@ -329,9 +353,14 @@ def test_interrupted_process_is_resumed_by_the_next_run(env, server, tarballs):
     server.default[PATH] = ("gate", quarter, release)
     part = env.downloads / "tiny.tar.part"
     # preexec_fn: a shell that ran the tests in the background leaves SIGINT ignored; restore the default.
-    proc = subprocess.Popen([MUSE, "download", "tiny"], cwd=ROOT, env=dict(os.environ),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [MUSE, "download", "tiny"],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 120  # generous: a loaded 2-core CI machine starts processes slowly
     while (not part.exists() or part.stat().st_size < quarter) and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -354,12 +383,15 @@ def test_cli_file_flat_tarball_quietly_then_list(env, tarballs, tmp_path):
     sha = download_sha(tarballs.flat)
     env.register("tiny", sha256=sha)
     runner = CliRunner()
-    result = runner.invoke(download_command, ["tiny", "--file", str(tmp_path / "flat.tar"), "--quiet"],
-                           catch_exceptions=False)
+    result = runner.invoke(
+        download_command, ["tiny", "--file", str(tmp_path / "flat.tar"), "--quiet"], catch_exceptions=False
+    )
     assert result.exit_code == 0 and result.stderr == ""
     assert result.stdout.splitlines() == [
         f"tiny: {env.checkpoints / 'tiny'} ({len(tarballs.flat) / 1000:.1f} kB tarball)",
-        f"sha256 {sha} (matches the registry)", "use it: muse sample --checkpoint tiny"]
+        f"sha256 {sha} (matches the registry)",
+        "use it: muse sample --checkpoint tiny",
+    ]
     manifest = json.loads((env.checkpoints / "tiny" / "muse.json").read_text())
     assert manifest["url"] == (tmp_path / "flat.tar").as_uri() and manifest["trust"] == "registry"
     assert _installed(env) == INSTALLED
@@ -374,8 +406,11 @@ def test_cli_file_flat_tarball_quietly_then_list(env, tarballs, tmp_path):
 
 def test_cli_usage_errors(env):
     runner = CliRunner()
-    for args, text in [([], "give a checkpoint name"), (["tiny", "--url", "http://x/a.tar", "--file", __file__],
-                                                         "not both"), (["--list", "tiny"], "--list takes no")]:
+    for args, text in [
+        ([], "give a checkpoint name"),
+        (["tiny", "--url", "http://x/a.tar", "--file", __file__], "not both"),
+        (["--list", "tiny"], "--list takes no"),
+    ]:
         result = runner.invoke(download_command, args)
         assert isinstance(result.exception, UsageError) and text in str(result.exception), args
     result = runner.invoke(download_command, ["no-such-checkpoint"])
@@ -398,8 +433,9 @@ def test_source_url_and_mirror(env, monkeypatch):
 
 
 def test_progress_bar_and_lines(capsys):
-    assert _bar_line(1_200_000, 2_900_000, 1.0) == \
-        "[#########---------------]  41%  1.2 MB / 2.9 MB  1.2 MB/s  0:01 left"
+    assert (
+        _bar_line(1_200_000, 2_900_000, 1.0) == "[#########---------------]  41%  1.2 MB / 2.9 MB  1.2 MB/s  0:01 left"
+    )
     assert _bar_line(5000, None, 2.0) == "5.0 kB  2.5 kB/s"
     report = _Reporter(tty=True)
     report(download.Event("downloading", "downloading 100 bytes", total=100))
@@ -418,7 +454,9 @@ def test_installed_muse_download_exit_codes(env, server):
     env.register("tiny", url=server.url("/missing.tar"))
     run = subprocess.run([MUSE, "download", "tiny", "--retries", "0"], capture_output=True, text=True)
     assert run.returncode == 6 and run.stdout == ""
-    assert run.stderr.splitlines()[-1] == (f"muse: error: {server.url('/missing.tar')} answered HTTP 404 Not Found; "
-                                           "check the checkpoint name and the URL (--url, MUSE_MIRROR)")
+    assert run.stderr.splitlines()[-1] == (
+        f"muse: error: {server.url('/missing.tar')} answered HTTP 404 Not Found; "
+        "check the checkpoint name and the URL (--url, MUSE_MIRROR)"
+    )
     run = subprocess.run([MUSE, "download", "nope"], capture_output=True, text=True)
     assert run.returncode == 5 and "unknown checkpoint 'nope'" in run.stderr

@@ -49,8 +49,9 @@ def test_sampled_windows_agree_on_at_least_999_of_1000(engines):
 
 def test_encoder_mu_and_sigma_within_1e_4(engines):
     np_engine, tf_engine = engines
-    events = tf_engine.decode_events(np.random.default_rng(3).standard_normal((200, tf_engine.z_size)), 1.0,
-                                     [(3, i, 1, 0) for i in range(200)])
+    events = tf_engine.decode_events(
+        np.random.default_rng(3).standard_normal((200, tf_engine.z_size)), 1.0, [(3, i, 1, 0) for i in range(200)]
+    )
     (mu_n, sigma_n), (mu_t, sigma_t) = np_engine.encode_events(events), tf_engine.encode_events(events)
     assert np.abs(mu_n - mu_t).max() < 1e-4
     assert np.abs(sigma_n - sigma_t).max() < 1e-4
@@ -78,8 +79,13 @@ def test_prompted_sample_with_candidates_same_bytes(engines, request):
 
     if engines[0].name != "muse-mel_2bar":
         pytest.skip("the tiny checkpoint has no prompt head")
-    made = [[g.midi() for g in api.sample_with_prompt(e, "a slow sad tune in A minor", n=2, seconds=8, seed=4,
-                                                      candidates=8)] for e in engines]
+    made = [
+        [
+            g.midi()
+            for g in api.sample_with_prompt(e, "a slow sad tune in A minor", n=2, seconds=8, seed=4, candidates=8)
+        ]
+        for e in engines
+    ]
     assert made[0] == made[1]
 
 
@@ -162,7 +168,8 @@ def test_engine_option_and_variable(muse, tmp_path):
     assert (tmp_path / "a.mid").read_bytes() == (tmp_path / "b.mid").read_bytes() == (tmp_path / "c.mid").read_bytes()
     bad = muse("sample", "-o", tmp_path / "d.mid", env={"MUSE_ENGINE": "torch"})
     assert bad.returncode == 2 and bad.stderr.decode().strip().splitlines() == [
-        "muse: error: MUSE_ENGINE='torch' is not an engine; use one of: numpy, magenta"]
+        "muse: error: MUSE_ENGINE='torch' is not an engine; use one of: numpy, magenta"
+    ]
     assert not (tmp_path / "d.mid").exists()
 
 
@@ -181,31 +188,38 @@ open(report, "w").write(json.dumps({"code": code, "heavy": heavy}))
 """.replace("HEAVY", repr(HEAVY))
 
 
-@pytest.mark.parametrize("args", [
-    ["sample", "--seconds", "16", "--seed", "1", "-o", "s.mid"],
-    ["encode", str(DATA / "folk_16bar.mid"), "-o", "t.npz"],
-    ["interpolate", str(DATA / "folk_16bar.mid"), str(DATA / "folk_b.mid"), "-o", "i/"],
-    ["decode", "--midi", str(DATA / "folk_16bar.mid"), "-o", "d.mid"],
-    ["decode", "--prompt", "a slow sad tune in A minor", "--seed", "1", "-o", "p.mid"],
-    ["sample", "--prompt", "a fast happy reel", "--seconds", "16", "-n", "2", "-o", "p/"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sample", "--seconds", "16", "--seed", "1", "-o", "s.mid"],
+        ["encode", str(DATA / "folk_16bar.mid"), "-o", "t.npz"],
+        ["interpolate", str(DATA / "folk_16bar.mid"), str(DATA / "folk_b.mid"), "-o", "i/"],
+        ["decode", "--midi", str(DATA / "folk_16bar.mid"), "-o", "d.mid"],
+        ["decode", "--prompt", "a slow sad tune in A minor", "--seed", "1", "-o", "p.mid"],
+        ["sample", "--prompt", "a fast happy reel", "--seconds", "16", "-n", "2", "-o", "p/"],
+    ],
+)
 def test_generating_a_melody_imports_no_tensorflow(args, tmp_path):
     report = tmp_path / "report.json"
-    out = subprocess.run([sys.executable, "-c", _DRIVER, str(report), *args], cwd=tmp_path,
-                         capture_output=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", _DRIVER, str(report), *args], cwd=tmp_path, capture_output=True, timeout=120
+    )
     result = json.loads(report.read_text())
     assert result["code"] in (0, None), out.stderr.decode()
     assert result["heavy"] == [], f"{args[0]} imported {result['heavy']}"
 
 
 # -- the BLAS kernels the muse command picks ---------------------------------------------------------
-@pytest.mark.parametrize("flags,kernel", [
-    ({"sse3", "avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl"}, "SkylakeX"),
-    ({"sse3", "avx2", "fma", "avx512f"}, "Haswell"),  # AVX-512 without BW/DQ/VL (Knights Landing)
-    ({"sse3", "avx2", "fma"}, "Haswell"),
-    ({"sse3", "avx"}, None),
-    (set(), None),
-])
+@pytest.mark.parametrize(
+    "flags,kernel",
+    [
+        ({"sse3", "avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl"}, "SkylakeX"),
+        ({"sse3", "avx2", "fma", "avx512f"}, "Haswell"),  # AVX-512 without BW/DQ/VL (Knights Landing)
+        ({"sse3", "avx2", "fma"}, "Haswell"),
+        ({"sse3", "avx"}, None),
+        (set(), None),
+    ],
+)
 def test_openblas_kernel_follows_the_cpu_flags(flags, kernel):
     from muse_cli.cpu import openblas_kernel
 
@@ -216,8 +230,11 @@ def test_a_chosen_openblas_kernel_is_kept_and_the_command_gives_magentas_bytes(m
     """Whatever kernel the command runs (its own choice, or the user's), the NumPy engine's melodies
     are TrainedModel's: 40 long-form melodies (320 windows) byte for byte."""
     outs = {}
-    for label, env in (("chosen", {}), ("user's", {"OPENBLAS_CORETYPE": "Prescott"}),
-                       ("magenta", {"MUSE_ENGINE": "magenta"})):
+    for label, env in (
+        ("chosen", {}),
+        ("user's", {"OPENBLAS_CORETYPE": "Prescott"}),
+        ("magenta", {"MUSE_ENGINE": "magenta"}),
+    ):
         out = tmp_path / label
         p = muse("sample", "-n", 40, "--seconds", 32, "--seed", 9, "-o", out, env=env)
         assert p.returncode == 0, p.stderr.decode()

@@ -38,9 +38,12 @@ def test_slope_and_key_follow_their_textbook_definitions():
             continue
         pitches = np.array([n[0] for n in notes], float)
         starts = np.array([n[1] for n in notes], float)
-        assert got["slope"] == pytest.approx(np.polyfit(starts / 16, pitches, 1)[0] if np.ptp(starts) else 0.0,
-                                             abs=1e-9)
+        assert got["slope"] == pytest.approx(
+            np.polyfit(starts / 16, pitches, 1)[0] if np.ptp(starts) else 0.0, abs=1e-9
+        )
         hist = np.bincount(pitches.astype(int) % 12, weights=[max(1, e - s) for _, s, e in notes], minlength=12)
-        best = [max(np.corrcoef(np.roll(profile, k), hist)[0, 1] for k in range(12)) if np.std(hist) > 0 else 0.0
-                for profile in (KRUMHANSL_MAJOR, KRUMHANSL_MINOR)]
+        best = [
+            max(np.corrcoef(np.roll(profile, k), hist)[0, 1] for k in range(12)) if np.std(hist) > 0 else 0.0
+            for profile in (KRUMHANSL_MAJOR, KRUMHANSL_MINOR)
+        ]
         assert got["major_minus_minor"] == pytest.approx(best[0] - best[1], abs=1e-9)

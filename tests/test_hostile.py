@@ -76,8 +76,9 @@ def run_inprocess(args, input=None) -> Outcome:
 
 def run_subprocess(args, input=None, env=None, timeout=120, **kw) -> Outcome:
     full_env = {**os.environ, **(env or {})}
-    p = subprocess.run([MUSE, *map(str, args)], input=input, capture_output="stdout" not in kw, env=full_env,
-                       timeout=timeout, **kw)
+    p = subprocess.run(
+        [MUSE, *map(str, args)], input=input, capture_output="stdout" not in kw, env=full_env, timeout=timeout, **kw
+    )
     err = p.stderr.decode("utf-8", "replace") if isinstance(p.stderr, bytes) else (p.stderr or "")
     return Outcome(p.returncode, p.stdout or b"", err)
 
@@ -85,8 +86,9 @@ def run_subprocess(args, input=None, env=None, timeout=120, **kw) -> Outcome:
 PROGRESS = ("loading model...", "checkpoint ", "seed ")  # what a run that got as far as the model prints first
 
 
-def check(case: str, tmp: Path, before: dict, out: Outcome, code: int, words: str = "",
-          after_model: bool = False) -> None:
+def check(
+    case: str, tmp: Path, before: dict, out: Outcome, code: int, words: str = "", after_model: bool = False
+) -> None:
     """The assertions every hostile case shares (and the optional JSON log of its outcome).
 
     ``after_model``: a failure that can only happen once the model has run (a disk that fills up);
@@ -108,10 +110,21 @@ def check(case: str, tmp: Path, before: dict, out: Outcome, code: int, words: st
     log = os.environ.get("MUSE_HOSTILE_LOG")
     if log:
         with open(log, "a") as f:
-            f.write(json.dumps({"case": case, "want": code, "code": out.code, "lines": len(lines),
-                                "traceback": traceback, "new": new, "changed": changed,
-                                "clean": out.code == code and shape_ok and not traceback and not new
-                                and not changed}) + "\n")
+            f.write(
+                json.dumps(
+                    {
+                        "case": case,
+                        "want": code,
+                        "code": out.code,
+                        "lines": len(lines),
+                        "traceback": traceback,
+                        "new": new,
+                        "changed": changed,
+                        "clean": out.code == code and shape_ok and not traceback and not new and not changed,
+                    }
+                )
+                + "\n"
+            )
     assert not traceback, out.stderr[-2000:]
     assert out.code == code, out.stderr
     assert shape_ok, out.stderr
@@ -159,9 +172,19 @@ def mounts(tmp_path):
 # -- 1. options the parser must refuse (Click's usage form, exit 2) -------------------------------
 GEN = [["sample"], ["decode", "lat.ndjson"], ["interpolate", "folk_b.mid", "folk_16bar.mid"]]
 BAD_GENERATION_OPTIONS = [
-    ["--seed", "-1"], ["--seed", "x"], ["--seed", str(2**64)],
-    ["-t", "inf"], ["-t", "-inf"], ["-t", "nan"], ["-t", "1e9"], ["-t", "0"], ["-t", "-1"],
-    ["--qpm", "0"], ["--qpm", "inf"], ["--qpm", "nan"], ["--qpm", "1e6"],
+    ["--seed", "-1"],
+    ["--seed", "x"],
+    ["--seed", str(2**64)],
+    ["-t", "inf"],
+    ["-t", "-inf"],
+    ["-t", "nan"],
+    ["-t", "1e9"],
+    ["-t", "0"],
+    ["-t", "-1"],
+    ["--qpm", "0"],
+    ["--qpm", "inf"],
+    ["--qpm", "nan"],
+    ["--qpm", "1e6"],
 ]
 
 
@@ -172,18 +195,31 @@ def test_bad_generation_option(work, command, option):
     check(f"{command[0]} {' '.join(option)}", work, before, run_inprocess([*command, *option, "-o", "out/"]), 2)
 
 
-@pytest.mark.parametrize("args", [
-    ["sample", "-n", "0"], ["sample", "-n", "10001"], ["sample", "--seconds", "0"], ["sample", "--seconds", "inf"],
-    ["sample", "--seconds", "nan"], ["sample", "--seconds", "601"], ["sample", "--candidates", "0"],
-    ["interpolate", "folk_b.mid", "folk_16bar.mid", "--steps", "1"],
-    ["interpolate", "folk_b.mid", "folk_16bar.mid", "--steps", "65"],
-    ["render", "folk_b.mid", "--rate", "0"], ["render", "folk_b.mid", "--rate", "-44100"],
-    ["render", "folk_b.mid", "--rate", "44.1"], ["render", "folk_b.mid", "--rate", "1000000"],
-    ["render", "folk_b.mid", "--soundfont", "."],
-    ["download", "cat-mel_2bar_big", "--retries", "-1"], ["download", "cat-mel_2bar_big", "--timeout", "0"],
-    ["download", "cat-mel_2bar_big", "--file", "no-such.tar"],
-    ["sample", "--no-such-option"], ["no-such-command"],
-], ids=" ".join)
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sample", "-n", "0"],
+        ["sample", "-n", "10001"],
+        ["sample", "--seconds", "0"],
+        ["sample", "--seconds", "inf"],
+        ["sample", "--seconds", "nan"],
+        ["sample", "--seconds", "601"],
+        ["sample", "--candidates", "0"],
+        ["interpolate", "folk_b.mid", "folk_16bar.mid", "--steps", "1"],
+        ["interpolate", "folk_b.mid", "folk_16bar.mid", "--steps", "65"],
+        ["render", "folk_b.mid", "--rate", "0"],
+        ["render", "folk_b.mid", "--rate", "-44100"],
+        ["render", "folk_b.mid", "--rate", "44.1"],
+        ["render", "folk_b.mid", "--rate", "1000000"],
+        ["render", "folk_b.mid", "--soundfont", "."],
+        ["download", "cat-mel_2bar_big", "--retries", "-1"],
+        ["download", "cat-mel_2bar_big", "--timeout", "0"],
+        ["download", "cat-mel_2bar_big", "--file", "no-such.tar"],
+        ["sample", "--no-such-option"],
+        ["no-such-command"],
+    ],
+    ids=" ".join,
+)
 def test_bad_option(work, args):
     before = _snapshot(work)
     check(" ".join(args), work, before, run_inprocess(args), 2)
@@ -199,8 +235,14 @@ def test_verbose_is_accepted_after_the_command(work, monkeypatch):
 
 
 # -- 2. prompts ---------------------------------------------------------------------------------
-PROMPTS = {"empty": "", "spaces": "   ", "control": "\x01\x02\x03", "tabs-newlines": "\t\n\r",
-           "escape-sequence": "\x1b\x1b\x07", "not-utf8": b"\xff\xfe tune".decode("utf-8", "surrogateescape")}
+PROMPTS = {
+    "empty": "",
+    "spaces": "   ",
+    "control": "\x01\x02\x03",
+    "tabs-newlines": "\t\n\r",
+    "escape-sequence": "\x1b\x1b\x07",
+    "not-utf8": b"\xff\xfe tune".decode("utf-8", "surrogateescape"),
+}
 
 
 @pytest.mark.parametrize("command", [["sample"], ["decode"]], ids=lambda c: c[0])
@@ -214,10 +256,12 @@ def test_unreadable_prompt_is_a_prompt_error_before_any_model_work(work, command
 
 def test_non_utf8_prompt_bytes_from_the_shell(work):
     before = _snapshot(work)
-    p = subprocess.run([MUSE.encode(), b"sample", b"--prompt", b"\xff\xfe\xfd", b"-o", b"out/"],
-                       capture_output=True, timeout=60)
-    check("sample --prompt <non-utf8 argv>", work, before, Outcome(p.returncode, p.stdout, p.stderr.decode()), 2,
-          "UTF-8")
+    p = subprocess.run(
+        [MUSE.encode(), b"sample", b"--prompt", b"\xff\xfe\xfd", b"-o", b"out/"], capture_output=True, timeout=60
+    )
+    check(
+        "sample --prompt <non-utf8 argv>", work, before, Outcome(p.returncode, p.stdout, p.stderr.decode()), 2, "UTF-8"
+    )
 
 
 # -- 3. outputs that cannot be written, refused before any model work -----------------------------
@@ -235,8 +279,12 @@ OUTPUTS = [
     ("encode-bad-suffix", ["encode", "folk_b.mid", "-o", "x.txt"], 2, ".npz"),
     ("encode-existing", ["encode", "folk_b.mid", "-o", "taken.mid.npz"], 4, "--force"),
     ("decode-under-a-file", ["decode", "lat.ndjson", "-o", "afile/x.mid"], 8, "not a directory"),
-    ("interpolate-under-a-file", ["interpolate", "folk_b.mid", "folk_16bar.mid", "-o", "afile/m/"], 8,
-     "not a directory"),
+    (
+        "interpolate-under-a-file",
+        ["interpolate", "folk_b.mid", "folk_16bar.mid", "-o", "afile/m/"],
+        8,
+        "not a directory",
+    ),
     ("render-under-a-file", ["render", "folk_b.mid", "-o", "afile/x.wav"], 8, "not a directory"),
     ("render-existing", ["render", "folk_b.mid", "-o", "taken.mid"], 4, "--force"),
     ("render-into-a-dir", ["render", "folk_b.mid", "-o", "adir.mid"], 4, "directory"),
@@ -269,8 +317,14 @@ def test_read_only_folder_is_refused_first(work, mounts, args):
 def test_full_disk_render_leaves_nothing(work, mounts):
     full = mounts("full", "200k")
     before = _snapshot(work)
-    check("render 16 bars into a 200 kB tmpfs", work, before,
-          run_inprocess(["render", "folk_16bar.mid", "-o", f"{full}/a/b/t.wav"]), 8, "no space")
+    check(
+        "render 16 bars into a 200 kB tmpfs",
+        work,
+        before,
+        run_inprocess(["render", "folk_16bar.mid", "-o", f"{full}/a/b/t.wav"]),
+        8,
+        "no space",
+    )
     assert os.listdir(full) == []
 
 
@@ -279,9 +333,15 @@ def test_full_disk_sample_wav_leaves_neither_mid_nor_wav(work, mounts):
     """The issue's reproduction: the .mid fits, the .wav does not; neither may stay."""
     full = mounts("full", "200k")
     before = _snapshot(work)
-    check("sample --seconds 16 --wav into a 200 kB tmpfs", work, before,
-          run_inprocess(["sample", "--seconds", "16", "--seed", "1", "--wav", "-o", f"{full}/new/t.mid"]), 8,
-          "no space", after_model=True)
+    check(
+        "sample --seconds 16 --wav into a 200 kB tmpfs",
+        work,
+        before,
+        run_inprocess(["sample", "--seconds", "16", "--seed", "1", "--wav", "-o", f"{full}/new/t.mid"]),
+        8,
+        "no space",
+        after_model=True,
+    )
     assert os.listdir(full) == []  # not even the folder new/ that the run made
 
 
@@ -292,8 +352,12 @@ def test_ctrl_c_while_writing_leaves_no_output_and_no_temporary_file(work):
 
     before = _snapshot(work)
     env = {k: v for k, v in os.environ.items() if k != "MUSE_VERBOSE"}
-    p = subprocess.Popen([MUSE, "sample", "-n", "6", "--seconds", "300", "--seed", "1", "--wav", "-o", "out/"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    p = subprocess.Popen(
+        [MUSE, "sample", "-n", "6", "--seconds", "300", "--seed", "1", "--wav", "-o", "out/"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     lines = []
     for raw in p.stderr:
         lines.append(raw.decode())
@@ -345,8 +409,9 @@ def test_stdout_on_a_full_device(work, args):
 
 def test_stdout_closed(work):
     before = _snapshot(work)
-    p = subprocess.run([MUSE, "render", "folk_b.mid", "-o", "-"], stderr=subprocess.PIPE, timeout=60,
-                       preexec_fn=lambda: os.close(1))
+    p = subprocess.run(
+        [MUSE, "render", "folk_b.mid", "-o", "-"], stderr=subprocess.PIPE, timeout=60, preexec_fn=lambda: os.close(1)
+    )
     check("render -o - with stdout closed", work, before, Outcome(p.returncode, b"", p.stderr.decode()), 8, "closed")
 
 
@@ -354,15 +419,27 @@ def test_stdout_closed(work):
 def test_muse_home_is_a_file(work, monkeypatch, tarball):
     monkeypatch.setenv("MUSE_HOME", str(work / "afile"))
     before = _snapshot(work)
-    check("download with MUSE_HOME a file", work, before,
-          run_inprocess(["download", "cat-mel_2bar_small", "--file", str(tarball)]), 8, "MUSE_HOME")
+    check(
+        "download with MUSE_HOME a file",
+        work,
+        before,
+        run_inprocess(["download", "cat-mel_2bar_small", "--file", str(tarball)]),
+        8,
+        "MUSE_HOME",
+    )
 
 
 def test_muse_home_read_only(work, mounts, monkeypatch, tarball):
     monkeypatch.setenv("MUSE_HOME", str(mounts("home", read_only=True)))
     before = _snapshot(work)
-    check("download with MUSE_HOME read-only", work, before,
-          run_inprocess(["download", "cat-mel_2bar_small", "--file", str(tarball)]), 8, "read-only")
+    check(
+        "download with MUSE_HOME read-only",
+        work,
+        before,
+        run_inprocess(["download", "cat-mel_2bar_small", "--file", str(tarball)]),
+        8,
+        "read-only",
+    )
 
 
 # -- 5. latent files ---------------------------------------------------------------------------
@@ -448,8 +525,14 @@ def test_bad_latent_file(work, name):
 
 def test_bad_latents_on_stdin(work):
     before = _snapshot(work)
-    check("decode - <complex npy>", work, before,
-          run_inprocess(["decode", "-", "-o", "out/"], input=LATENTS["npy-complex"]), 3, "real numbers")
+    check(
+        "decode - <complex npy>",
+        work,
+        before,
+        run_inprocess(["decode", "-", "-o", "out/"], input=LATENTS["npy-complex"]),
+        3,
+        "real numbers",
+    )
 
 
 # -- 6. MIDI inputs ----------------------------------------------------------------------------
@@ -463,9 +546,16 @@ MIDI = {
 }
 
 
-@pytest.mark.parametrize("command", [["render", "{}", "-o", "x.wav"], ["encode", "{}", "-o", "x.npz"],
-                                     ["interpolate", "{}", "folk_b.mid", "-o", "m/"],
-                                     ["decode", "--midi", "{}", "-o", "d.mid"]], ids=lambda c: c[0])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["render", "{}", "-o", "x.wav"],
+        ["encode", "{}", "-o", "x.npz"],
+        ["interpolate", "{}", "folk_b.mid", "-o", "m/"],
+        ["decode", "--midi", "{}", "-o", "d.mid"],
+    ],
+    ids=lambda c: c[0],
+)
 @pytest.mark.parametrize("name", MIDI)
 def test_bad_midi(work, command, name):
     (work / "bad.mid").write_bytes(MIDI[name])
@@ -477,25 +567,37 @@ def test_bad_midi(work, command, name):
 
 def test_missing_and_directory_inputs(work):
     (work / "d").mkdir()
-    for args, words in ((["render", "nope.mid", "-o", "x.wav"], "no such file"),
-                        (["render", "d", "-o", "x.wav"], "directory"),
-                        (["encode", "nope.mid"], "no such file")):
+    for args, words in (
+        (["render", "nope.mid", "-o", "x.wav"], "no such file"),
+        (["render", "d", "-o", "x.wav"], "directory"),
+        (["encode", "nope.mid"], "no such file"),
+    ):
         before = _snapshot(work)
         check(" ".join(args), work, before, run_inprocess(args), 3, words)
 
 
 # -- 7. SoundFonts -----------------------------------------------------------------------------
-SOUNDFONTS = {"random-bytes": os.urandom(4096), "a-midi-file": (DATA / "folk_b.mid").read_bytes(), "empty": b"",
-              "riff-but-wav": b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\0" * 40,
-              "truncated-sf2": b"RIFF\xff\xff\x00\x00sfbkLIST" + b"\0" * 64}
+SOUNDFONTS = {
+    "random-bytes": os.urandom(4096),
+    "a-midi-file": (DATA / "folk_b.mid").read_bytes(),
+    "empty": b"",
+    "riff-but-wav": b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\0" * 40,
+    "truncated-sf2": b"RIFF\xff\xff\x00\x00sfbkLIST" + b"\0" * 64,
+}
 
 
 @pytest.mark.parametrize("name", SOUNDFONTS)
 def test_unreadable_soundfont_is_a_render_error(work, name):
     (work / "bad.sf2").write_bytes(SOUNDFONTS[name])
     before = _snapshot(work)
-    check(f"render --soundfont {name}", work, before,
-          run_inprocess(["render", "folk_b.mid", "-o", "x.wav", "--soundfont", "bad.sf2"]), 7, "SoundFont")
+    check(
+        f"render --soundfont {name}",
+        work,
+        before,
+        run_inprocess(["render", "folk_b.mid", "-o", "x.wav", "--soundfont", "bad.sf2"]),
+        7,
+        "SoundFont",
+    )
 
 
 def test_missing_soundfont_for_sample_wav_is_refused_before_the_model(work):
@@ -508,10 +610,18 @@ def test_missing_soundfont_for_sample_wav_is_refused_before_the_model(work):
 
 
 # -- 8. checkpoints ----------------------------------------------------------------------------
-MANIFESTS = {"a-list": "[]", "a-string": '"x"', "null": "null", "hparams-a-string": '{"config": "cat-mel_2bar_small", '
-             '"hparams": "x"}', "config-a-number": '{"config": 5}', "config-a-list": '{"config": ["a"]}',
-             "name-a-dict": '{"config": "cat-mel_2bar_small", "name": {}}', "not-json": "{config:",
-             "binary": "\udcff\udcfe", "no-config": "{}"}
+MANIFESTS = {
+    "a-list": "[]",
+    "a-string": '"x"',
+    "null": "null",
+    "hparams-a-string": '{"config": "cat-mel_2bar_small", "hparams": "x"}',
+    "config-a-number": '{"config": 5}',
+    "config-a-list": '{"config": ["a"]}',
+    "name-a-dict": '{"config": "cat-mel_2bar_small", "name": {}}',
+    "not-json": "{config:",
+    "binary": "\udcff\udcfe",
+    "no-config": "{}",
+}
 
 
 @pytest.mark.parametrize("name", MANIFESTS)
@@ -522,15 +632,27 @@ def test_checkpoint_manifest_of_the_wrong_types(work, name):
     (ck / "model.ckpt.data-00000-of-00001").write_bytes(b"x")
     (ck / "muse.json").write_bytes(MANIFESTS[name].encode("utf-8", "surrogateescape"))
     before = _snapshot(work)
-    check(f"checkpoint muse.json {name}", work, before, run_inprocess(["sample", "-c", "ck", "-o", "out/"]), 5,
-          "muse.json")
+    check(
+        f"checkpoint muse.json {name}",
+        work,
+        before,
+        run_inprocess(["sample", "-c", "ck", "-o", "out/"]),
+        5,
+        "muse.json",
+    )
 
 
-@pytest.mark.parametrize("args,words", [
-    (["-c", "/etc/passwd"], "not a checkpoint"), (["-c", "no-such-name"], "unknown checkpoint"),
-    (["-c", "cat-mel_2bar_big"], "muse download"), (["-c", "hierdec-mel_16bar"], "muse download"),
-    (["-c", "afile"], "not a checkpoint"),
-], ids=lambda a: " ".join(a) if isinstance(a, list) else None)
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["-c", "/etc/passwd"], "not a checkpoint"),
+        (["-c", "no-such-name"], "unknown checkpoint"),
+        (["-c", "cat-mel_2bar_big"], "muse download"),
+        (["-c", "hierdec-mel_16bar"], "muse download"),
+        (["-c", "afile"], "not a checkpoint"),
+    ],
+    ids=lambda a: " ".join(a) if isinstance(a, list) else None,
+)
 def test_bad_checkpoint_option(work, args, words):
     before = _snapshot(work)
     out = run_inprocess(["sample", *args, "-o", "out/"])
@@ -543,8 +665,14 @@ def test_unknown_config_name_in_muse_json(work, tiny_checkpoint):
     shutil.copytree(tiny_checkpoint, ck)
     (ck / "muse.json").write_text('{"config": "no-such-config"}')
     before = _snapshot(work)
-    check("checkpoint config unknown", work, before, run_inprocess(["sample", "-c", "ck", "-o", "out/"]), 5,
-          "no-such-config")
+    check(
+        "checkpoint config unknown",
+        work,
+        before,
+        run_inprocess(["sample", "-c", "ck", "-o", "out/"]),
+        5,
+        "no-such-config",
+    )
 
 
 # -- 9. registry and downloads ----------------------------------------------------------------
@@ -560,8 +688,14 @@ def tarball(tmp_path_factory) -> Path:
     return path
 
 
-PINS = {"not-json": b"{oops", "a-list": b"[]", "entry-a-number": b'{"cat-mel_2bar_small": 5}',
-        "sha-a-number": b'{"cat-mel_2bar_small": {"sha256": 5}}', "binary": b"\xff\xfe\x00", "empty": b""}
+PINS = {
+    "not-json": b"{oops",
+    "a-list": b"[]",
+    "entry-a-number": b'{"cat-mel_2bar_small": 5}',
+    "sha-a-number": b'{"cat-mel_2bar_small": {"sha256": 5}}',
+    "binary": b"\xff\xfe\x00",
+    "empty": b"",
+}
 
 
 @pytest.mark.parametrize("name", PINS)
@@ -569,8 +703,14 @@ def test_corrupt_pin_file_stops_the_install(work, muse_home, tarball, name):
     muse_home.mkdir(parents=True)
     (muse_home / "known_hashes.json").write_bytes(PINS[name])
     before = _snapshot(work)
-    check(f"known_hashes.json {name}", work, before,
-          run_inprocess(["download", "-q", "cat-mel_2bar_small", "--file", str(tarball)]), 6, "rm ")
+    check(
+        f"known_hashes.json {name}",
+        work,
+        before,
+        run_inprocess(["download", "-q", "cat-mel_2bar_small", "--file", str(tarball)]),
+        6,
+        "rm ",
+    )
 
 
 @pytest.mark.parametrize("content", [b"not a tarball at all\n", b"\x1f\x8b\x08junk", b""], ids=["text", "gz", "empty"])
@@ -578,20 +718,30 @@ def test_non_tar_file_is_one_line(work, tmp_path_factory, content):
     bad = tmp_path_factory.mktemp("bad") / "x.tar"
     bad.write_bytes(content)
     before = _snapshot(work)
-    check("download --file non-tar", work, before,
-          run_inprocess(["download", "-q", "cat-mel_2bar_small", "--file", str(bad)]), 6, "tar")
+    check(
+        "download --file non-tar",
+        work,
+        before,
+        run_inprocess(["download", "-q", "cat-mel_2bar_small", "--file", str(bad)]),
+        6,
+        "tar",
+    )
 
 
-@pytest.mark.parametrize("args,env,code", [
-    (["download", "no-such"], {}, 5),
-    (["download", "cat-mel_2bar_big", "--url", "file:///etc/passwd"], {}, 6),
-    (["download", "cat-mel_2bar_big", "--url", "ftp://x/y.tar"], {}, 6),
-    (["download", "-q", "cat-mel_2bar_big", "--url", "http://127.0.0.1:9/x.tar", "--retries", "0"], {}, 6),
-    (["download", "../evil"], {}, 5),
-    (["checkpoints"], {"MUSE_REGISTRY": "no-such.toml"}, 5),
-    (["checkpoints"], {"MUSE_REGISTRY": "afile"}, 5),
-    (["download", "muse-mel_2bar", "--file", "afile"], {}, 5),
-], ids=lambda a: " ".join(a) if isinstance(a, list) else None)
+@pytest.mark.parametrize(
+    "args,env,code",
+    [
+        (["download", "no-such"], {}, 5),
+        (["download", "cat-mel_2bar_big", "--url", "file:///etc/passwd"], {}, 6),
+        (["download", "cat-mel_2bar_big", "--url", "ftp://x/y.tar"], {}, 6),
+        (["download", "-q", "cat-mel_2bar_big", "--url", "http://127.0.0.1:9/x.tar", "--retries", "0"], {}, 6),
+        (["download", "../evil"], {}, 5),
+        (["checkpoints"], {"MUSE_REGISTRY": "no-such.toml"}, 5),
+        (["checkpoints"], {"MUSE_REGISTRY": "afile"}, 5),
+        (["download", "muse-mel_2bar", "--file", "afile"], {}, 5),
+    ],
+    ids=lambda a: " ".join(a) if isinstance(a, list) else None,
+)
 def test_bad_registry_or_download(work, monkeypatch, args, env, code):
     for k, v in env.items():
         monkeypatch.setenv(k, v)
@@ -609,8 +759,14 @@ def test_registry_that_is_not_toml(work, monkeypatch):
 # -- 10. new users' first tries ----------------------------------------------------------------
 def test_decode_of_a_midi_file_points_to_midi_option(work):
     before = _snapshot(work)
-    check("decode tune.mid", work, before, run_inprocess(["decode", "folk_b.mid", "-o", "x.mid"]), 3,
-          "muse decode --midi folk_b.mid")
+    check(
+        "decode tune.mid",
+        work,
+        before,
+        run_inprocess(["decode", "folk_b.mid", "-o", "x.mid"]),
+        3,
+        "muse decode --midi folk_b.mid",
+    )
 
 
 def test_render_help_does_not_speak_of_wav_option():
@@ -652,8 +808,10 @@ def test_archive_without_data_file_names_the_archive_not_a_deleted_folder(work, 
 
 
 def test_decode_and_interpolate_print_their_seed(work, tiny_checkpoint):
-    for args in (["decode", "--midi", "folk_b.mid", "-o", "d.mid"],
-                 ["interpolate", "folk_b.mid", "folk_16bar.mid", "--steps", "2", "--concat", "-o", "m.mid"]):
+    for args in (
+        ["decode", "--midi", "folk_b.mid", "-o", "d.mid"],
+        ["interpolate", "folk_b.mid", "folk_16bar.mid", "--steps", "2", "--concat", "-o", "m.mid"],
+    ):
         out = run_inprocess([*args, "-c", tiny_checkpoint])
         assert out.code == 0, out.stderr
         seeds = [ln.split()[1] for ln in out.stderr.splitlines() if ln.startswith("seed ")]
@@ -685,8 +843,11 @@ def test_installed_checkpoint_folder_is_readable_by_others(env, tarballs, tmp_pa
     assert (env.checkpoints / "tiny").stat().st_mode & 0o777 == 0o777 & ~mask
 
 
-@pytest.mark.parametrize("args", [["eval", "-t", "inf"], ["eval", "-t", "nan"], ["eval", "--seed", "-1"],
-                                  ["fit-prompt", "--seed", "-1"]], ids=" ".join)
+@pytest.mark.parametrize(
+    "args",
+    [["eval", "-t", "inf"], ["eval", "-t", "nan"], ["eval", "--seed", "-1"], ["fit-prompt", "--seed", "-1"]],
+    ids=" ".join,
+)
 def test_eval_and_fit_prompt_options(work, args):
     before = _snapshot(work)
     check(" ".join(args), work, before, run_inprocess(args), 2)
@@ -699,9 +860,14 @@ def test_unpacking_folders_of_a_killed_install_are_removed(work, muse_home, tarb
     other = muse_home / "checkpoints" / ".cat-mel_2bar_big.k1ll3d00.tmp"  # another name's: kept
     other.mkdir()
     before = _snapshot(work)
-    check("download --file after a killed install", work, before,
-          run_inprocess(["download", "-q", "cat-mel_2bar_small", "--file", str(tarball)]), 5,
-          "no TensorFlow checkpoint")
+    check(
+        "download --file after a killed install",
+        work,
+        before,
+        run_inprocess(["download", "-q", "cat-mel_2bar_small", "--file", str(tarball)]),
+        5,
+        "no TensorFlow checkpoint",
+    )
     assert not stale.exists() and other.exists()
 
 
@@ -710,8 +876,12 @@ def test_sigkill_while_writing_leaves_only_hidden_parts_that_the_next_run_remove
     import signal
 
     env = {k: v for k, v in os.environ.items() if k != "MUSE_VERBOSE"}
-    p = subprocess.Popen([MUSE, "sample", "-n", "6", "--seconds", "300", "--seed", "1", "--wav", "-o", "out/"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    p = subprocess.Popen(
+        [MUSE, "sample", "-n", "6", "--seconds", "300", "--seed", "1", "--wav", "-o", "out/"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     deadline = time.monotonic() + 120
     while not list(work.glob("out/.*.part")) and time.monotonic() < deadline and p.poll() is None:
         time.sleep(0.02)
@@ -732,14 +902,23 @@ def test_devices_pipes_and_links_are_neither_read_forever_nor_replaced(work):
     os.symlink("/dev/null", work / "null.wav")
     os.symlink("folk_b.mid", work / "link.mid")
     for case, args, code, words in (
-            ("render /dev/zero", ["render", "/dev/zero", "-o", "z.wav"], 3, "larger than"),
-            ("render -o a link like /dev/stdout --force", ["render", "folk_b.mid", "-o", "stdout.wav", "--force"], 8,
-             "symbolic link"),
-            ("render -o a link to /dev/null --force", ["render", "folk_b.mid", "-o", "null.wav", "--force"], 8,
-             "symbolic link"),
-            ("sample -o a link to a file --force", ["sample", "-o", "link.mid", "--force"], 8, "symbolic link"),
-            ("render -o a fifo --force", ["render", "folk_b.mid", "-o", "fifo.wav", "--force"], 8, "device"),
-            ("sample -o /dev/null", ["sample", "-o", "/dev/null"], 2, "not a directory")):
+        ("render /dev/zero", ["render", "/dev/zero", "-o", "z.wav"], 3, "larger than"),
+        (
+            "render -o a link like /dev/stdout --force",
+            ["render", "folk_b.mid", "-o", "stdout.wav", "--force"],
+            8,
+            "symbolic link",
+        ),
+        (
+            "render -o a link to /dev/null --force",
+            ["render", "folk_b.mid", "-o", "null.wav", "--force"],
+            8,
+            "symbolic link",
+        ),
+        ("sample -o a link to a file --force", ["sample", "-o", "link.mid", "--force"], 8, "symbolic link"),
+        ("render -o a fifo --force", ["render", "folk_b.mid", "-o", "fifo.wav", "--force"], 8, "device"),
+        ("sample -o /dev/null", ["sample", "-o", "/dev/null"], 2, "not a directory"),
+    ):
         before = _snapshot(work)
         check(case, work, before, run_inprocess(args), code, words)
     assert (work / "fifo.wav").is_fifo() and os.readlink(work / "stdout.wav") == "/proc/self/fd/1"

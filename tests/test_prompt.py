@@ -24,9 +24,20 @@ def _tune(i: int, collection: str, fields: dict, pitches: list[int], dur: float,
         p = pitches[k % len(pitches)]
         notes.append((p, t, t + dur))
         t += dur
-    return {"id": f"{collection}/t{i}", "collection": collection, "file": f"t{i}", "title": fields.get("T", ""),
-            "fields": fields, "meter": "4/4", "meters": ["4/4"], "bar_quarters": 4.0, "key": "D",
-            "mode": mode, "notes": notes, "split": split}
+    return {
+        "id": f"{collection}/t{i}",
+        "collection": collection,
+        "file": f"t{i}",
+        "title": fields.get("T", ""),
+        "fields": fields,
+        "meter": "4/4",
+        "meters": ["4/4"],
+        "bar_quarters": 4.0,
+        "key": "D",
+        "mode": mode,
+        "notes": notes,
+        "split": split,
+    }
 
 
 def synthetic_tunes() -> list[dict]:
@@ -34,11 +45,28 @@ def synthetic_tunes() -> list[dict]:
     tunes = []
     for i in range(12):
         split = ("train", "train", "valid", "test")[i % 4]
-        tunes.append(_tune(i, "oneills1850", {"T": f"Reel {i}", "R": "reel"},
-                           [74 + (i % 3), 76, 78, 79, 81, 79, 78, 76], 0.5, "major", split))
-        tunes.append(_tune(100 + i, "essenFolksong", {"T": f"Lied {i}", "O": "Europa, Mitteleuropa, Deutschland",
-                                                      "R": "Liebes - Lied"},
-                           [62 - (i % 3), 57, 58, 60, 57, 55], 2.0, "minor", split))
+        tunes.append(
+            _tune(
+                i,
+                "oneills1850",
+                {"T": f"Reel {i}", "R": "reel"},
+                [74 + (i % 3), 76, 78, 79, 81, 79, 78, 76],
+                0.5,
+                "major",
+                split,
+            )
+        )
+        tunes.append(
+            _tune(
+                100 + i,
+                "essenFolksong",
+                {"T": f"Lied {i}", "O": "Europa, Mitteleuropa, Deutschland", "R": "Liebes - Lied"},
+                [62 - (i % 3), 57, 58, 60, 57, 55],
+                2.0,
+                "minor",
+                split,
+            )
+        )
     return tunes
 
 
@@ -68,21 +96,36 @@ def prompted(tiny_checkpoint, tmp_path_factory, text_encoder):
     logs: list[str] = []
     try:
         model = load_model(str(ckpt), batch_size=8)
-        first = fit(model, synthetic_tunes(), FitOptions(**TINY_FIT), progress=False, log=logs.append,
-                    stop_after=2)
+        first = fit(model, synthetic_tunes(), FitOptions(**TINY_FIT), progress=False, log=logs.append, stop_after=2)
         second = fit(model, synthetic_tunes(), FitOptions(**TINY_FIT), progress=False, log=logs.append)
-        straight = fit(model, synthetic_tunes(), FitOptions(**TINY_FIT), out_dir=root / "straight_head",
-                       restart=True, progress=False, log=logs.append)
+        straight = fit(
+            model,
+            synthetic_tunes(),
+            FitOptions(**TINY_FIT),
+            out_dir=root / "straight_head",
+            restart=True,
+            progress=False,
+            log=logs.append,
+        )
     finally:
         os.environ.pop("MUSE_HOME") if old is None else os.environ.__setitem__("MUSE_HOME", old)
-    return {"model": model, "ckpt": ckpt, "first": first, "second": second, "straight": straight, "logs": logs,
-            "root": root}
+    return {
+        "model": model,
+        "ckpt": ckpt,
+        "first": first,
+        "second": second,
+        "straight": straight,
+        "logs": logs,
+        "root": root,
+    }
 
 
 # -- the text encoder -------------------------------------------------------------------
 def test_importing_the_cli_loads_no_tensorflow_transformers_or_torch():
-    code = ("import sys, muse_cli.cli, muse_cli.cli_prompt, muse_cli.prompt.api, muse_cli.prompt.fit\n"
-            "print(sorted(m for m in ('tensorflow', 'transformers', 'torch') if m in sys.modules))")
+    code = (
+        "import sys, muse_cli.cli, muse_cli.cli_prompt, muse_cli.prompt.api, muse_cli.prompt.fit\n"
+        "print(sorted(m for m in ('tensorflow', 'transformers', 'torch') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "[]", out.stderr
 
@@ -91,7 +134,7 @@ def test_text_encoder_gives_masked_embeddings_of_real_minilm(text_encoder):
     h, mask = text_encoder.embed(["a busy Irish reel", "a slow lullaby in a minor key"])
     assert h.shape[0] == 2 and h.shape[2] == 384 and mask.shape == h.shape[:2]
     assert mask[0].sum() < mask[1].sum()
-    assert np.all(h[0, mask[0].sum():] == 0)
+    assert np.all(h[0, mask[0].sum() :] == 0)
     assert "torch" not in sys.modules
     s = text_encoder.sentence(["a happy tune", "a cheerful melody", "the stock market fell"])
     assert s[0] @ s[1] > 0.5 > s[0] @ s[2]  # real MiniLM weights, not random ones
@@ -186,8 +229,9 @@ def test_choice_keeps_the_candidate_that_fits_and_is_seeded(prompted):
 
     notes = [events_to_notes(ev) for ev in events]
     assert notes[0] == plain.notes
-    scores = g.probe.scores(g.features[0], g.neutral, g.probe.standardize([melody_features(e) for e in events]),
-                            TARGET_GUIDANCE)
+    scores = g.probe.scores(
+        g.features[0], g.neutral, g.probe.standardize([melody_features(e) for e in events]), TARGET_GUIDANCE
+    )
     scores[[not plausible(e) for e in events]] = -np.inf  # a near-empty candidate is never chosen
     assert chosen.notes == (notes[int(np.argmax(scores))] if np.isfinite(scores).any() else notes[0])
 
@@ -223,8 +267,10 @@ def test_sample_with_prompt_is_seeded_and_follows_the_prompt(prompted):
     assert len({tuple(g.notes) for g in a1}) == 3
     # The tiny head barely moves after 4 steps: magnify its difference and decode nearly by argmax
     # so that the prompt, not the sampling noise, decides the notes.
-    sharp = [sample_with_prompt(model, t, n=4, seed=5, temperature=0.05, guidance=1000.0)
-             for t in ("a busy Irish reel", "a slow German love song in a minor key")]
+    sharp = [
+        sample_with_prompt(model, t, n=4, seed=5, temperature=0.05, guidance=1000.0)
+        for t in ("a busy Irish reel", "a slow German love song in a minor key")
+    ]
     assert [g.notes for g in sharp[0]] != [g.notes for g in sharp[1]]
     for g in a1 + b:
         _valid(g.notes, 32)
@@ -318,8 +364,24 @@ def test_fit_prompt_command(prompted, tmp_path):
     tunes.write_bytes(pickle.dumps(synthetic_tunes()))
     out = tmp_path / "head"
     result = CliRunner().invoke(
-        cli, ["fit-prompt", "-c", str(prompted["ckpt"]), "--steps", "2", "--windows", "40", "--captions", "8",
-              "--tunes", str(tunes), "-o", str(out)], catch_exceptions=False)
+        cli,
+        [
+            "fit-prompt",
+            "-c",
+            str(prompted["ckpt"]),
+            "--steps",
+            "2",
+            "--windows",
+            "40",
+            "--captions",
+            "8",
+            "--tunes",
+            str(tunes),
+            "-o",
+            str(out),
+        ],
+        catch_exceptions=False,
+    )
     assert result.exit_code == 0, result.stderr
     assert result.stdout.strip() == str(out)
     assert "fit-prompt: about" in result.stderr and (out / "head.json").exists()
@@ -335,14 +397,20 @@ def test_sample_and_decode_take_candidates(prompted, tmp_path):
     model, text = prompted["model"], "a busy Irish reel"
     for k in (1, 6):
         out = tmp_path / f"s{k}.mid"
-        r = CliRunner().invoke(cli, ["sample", "-p", text, "--candidates", str(k), "--seed", "4", "-c",
-                                     str(prompted["ckpt"]), "-o", str(out)], catch_exceptions=False)
+        r = CliRunner().invoke(
+            cli,
+            ["sample", "-p", text, "--candidates", str(k), "--seed", "4", "-c", str(prompted["ckpt"]), "-o", str(out)],
+            catch_exceptions=False,
+        )
         assert r.exit_code == 0, r.stderr
         (g,) = sample_with_prompt(model, text, n=1, seed=4, candidates=k)
         assert out.read_bytes() == g.midi()
         out = tmp_path / f"d{k}.mid"
-        r = CliRunner().invoke(cli, ["decode", "-p", text, "--candidates", str(k), "--seed", "4", "-c",
-                                     str(prompted["ckpt"]), "-o", str(out)], catch_exceptions=False)
+        r = CliRunner().invoke(
+            cli,
+            ["decode", "-p", text, "--candidates", str(k), "--seed", "4", "-c", str(prompted["ckpt"]), "-o", str(out)],
+            catch_exceptions=False,
+        )
         assert r.exit_code == 0, r.stderr
         (g,) = decode_prompt(model, text, seed=4, candidates=k)
         assert out.read_bytes() == g.midi()

@@ -41,8 +41,14 @@ def encoder():
 @pytest.fixture(scope="module")
 def reference(encoder):
     """transformers' BertTokenizerFast and TFBertModel on the same files (what muse used before)."""
-    os.environ.update(USE_TF="1", USE_TORCH="0", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-                      TRANSFORMERS_VERBOSITY="error", TF_CPP_MIN_LOG_LEVEL="3")
+    os.environ.update(
+        USE_TF="1",
+        USE_TORCH="0",
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        TRANSFORMERS_VERBOSITY="error",
+        TF_CPP_MIN_LOG_LEVEL="3",
+    )
     legacy = os.environ.get("TF_USE_LEGACY_KERAS")
     from transformers import BertTokenizerFast, TFBertModel
 
@@ -88,7 +94,7 @@ def test_numpy_minilm_matches_tfbertmodel(encoder, reference):
     assert h.dtype == np.float32 and h.shape == want.shape
     assert np.abs(h - want).max() < 1e-4
     alone, _ = encoder.embed(["reel"])  # a batch of one, no padding
-    assert np.abs(alone[0] - want[1, :alone.shape[1]]).max() < 1e-4
+    assert np.abs(alone[0] - want[1, : alone.shape[1]]).max() < 1e-4
 
 
 def test_gelu_is_the_exact_erf_one():
@@ -177,7 +183,8 @@ def test_a_prompt_reaches_its_region_without_tensorflow_or_transformers(tmp_path
         "h, mask = embed_prompts(['a busy Irish reel', 'a melody'])\n"
         "mean, sigma = head.region(h, mask)\n"
         "print(mean.shape, bool((sigma > 0).all()))\n"
-        "print(sorted(m for m in ('tensorflow', 'transformers', 'tf_keras', 'torch', 'keras') if m in sys.modules))\n")
+        "print(sorted(m for m in ('tensorflow', 'transformers', 'tf_keras', 'torch', 'keras') if m in sys.modules))\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["(2, 128) True", "[]"], out.stderr

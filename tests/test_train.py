@@ -14,9 +14,29 @@ TINY = '{"z_size": 8, "enc_rnn_size": [16], "dec_rnn_size": [16], "batch_size": 
 
 
 def run_train(workdir, windows, steps, *extra):
-    return subprocess.run([sys.executable, "-m", "muse_cli.train", "--workdir", str(workdir), "--windows",
-                           str(windows), "--steps", str(steps), "--eval-every", "2", "--save-every", "2",
-                           "--hparams", TINY, *map(str, extra)], capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "muse_cli.train",
+            "--workdir",
+            str(workdir),
+            "--windows",
+            str(windows),
+            "--steps",
+            str(steps),
+            "--eval-every",
+            "2",
+            "--save-every",
+            "2",
+            "--hparams",
+            TINY,
+            *map(str, extra),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def test_train_a_few_steps_then_resume(tmp_path):

@@ -34,6 +34,22 @@ from muse_cli.batch.manifest import Manifest, manifest_path_for
 from muse_cli.batch.plan import plan_tasks
 from muse_cli.batch.worker import Result
 
-__all__ = ["BatchFailed", "ClusterError", "Job", "JobFileError", "Manifest", "Options", "Result", "Summary",
-           "check_checkpoints", "checkpoint_ref", "machine_cores", "manifest_path_for", "open_cluster", "parse_jobs",
-           "plan_tasks", "run", "sample_jobs"]
+__all__ = [
+    "BatchFailed",
+    "ClusterError",
+    "Job",
+    "JobFileError",
+    "Manifest",
+    "Options",
+    "Result",
+    "Summary",
+    "check_checkpoints",
+    "checkpoint_ref",
+    "machine_cores",
+    "manifest_path_for",
+    "open_cluster",
+    "parse_jobs",
+    "plan_tasks",
+    "run",
+    "sample_jobs",
+]

@@ -92,8 +92,14 @@ def _outcome(fut, kind: str, what):
         return [failed(j, reason) for j in what] if kind == "task" else (None, 0.0, reason)
 
 
-def run(client, jobs: list[Job], opts: Options, manifest: Manifest, fail_fast: bool = False,
-        on_result: Callable[[Result, Summary], None] | None = None) -> Summary:
+def run(
+    client,
+    jobs: list[Job],
+    opts: Options,
+    manifest: Manifest,
+    fail_fast: bool = False,
+    on_result: Callable[[Result, Summary], None] | None = None,
+) -> Summary:
     """Run ``jobs`` on ``client``; append each finished job to ``manifest``; return the summary.
 
     KeyboardInterrupt cancels what is queued and returns with ``interrupted`` set;
@@ -123,8 +129,15 @@ def run(client, jobs: list[Job], opts: Options, manifest: Manifest, fail_fast: b
                     continue
                 col.wait_for_wavs(res)
                 for midi, path in res.wav_todo:
-                    wf = client.submit(render_wav, midi, path, opts.soundfont, pure=False, priority=10,
-                                       key=f"muse-batch-{token}-wav-{Path(path).name}-line{res.line}")
+                    wf = client.submit(
+                        render_wav,
+                        midi,
+                        path,
+                        opts.soundfont,
+                        pure=False,
+                        priority=10,
+                        key=f"muse-batch-{token}-wav-{Path(path).name}-line{res.line}",
+                    )
                     futures[wf] = ("wav", res.line)
                     ac.add(wf)
                 res.wav_todo = None

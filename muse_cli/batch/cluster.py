@@ -65,15 +65,18 @@ def _connect(scheduler: str):
     try:
         client = Client(scheduler, timeout="15s")
     except (OSError, TimeoutError) as exc:
-        raise ClusterError(f"cannot reach the Dask scheduler at {scheduler} ({exc}); start one with "
-                           "`dask scheduler` and `dask worker ADDRESS`, or leave out --scheduler") from None
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {scheduler} ({exc}); start one with "
+            "`dask scheduler` and `dask worker ADDRESS`, or leave out --scheduler"
+        ) from None
     try:
         if not client.scheduler_info().get("workers"):
             client.wait_for_workers(1, timeout=60)
     except TimeoutError:
         client.close()
-        raise ClusterError(f"the Dask scheduler at {scheduler} has no workers; start one with "
-                           f"`dask worker {scheduler}`") from None
+        raise ClusterError(
+            f"the Dask scheduler at {scheduler} has no workers; start one with `dask worker {scheduler}`"
+        ) from None
     return client
 
 
@@ -92,11 +95,23 @@ def open_cluster(scheduler: str | None = None, workers: int | None = None) -> It
 
     n = workers or machine_cores()
     choose_openblas_kernel()  # the workers are new processes: they load NumPy with the kernels chosen here
-    with dask.config.set({"distributed.worker.daemon": False, "distributed.admin.system-monitor.gil.enabled": False,
-                          "logging.distributed": "error"}):
+    with dask.config.set(
+        {
+            "distributed.worker.daemon": False,
+            "distributed.admin.system-monitor.gil.enabled": False,
+            "logging.distributed": "error",
+        }
+    ):
         try:
-            lc = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                              silence_logs=logging.ERROR, host="127.0.0.1", preload=[__name__])
+            lc = LocalCluster(
+                n_workers=n,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+                host="127.0.0.1",
+                preload=[__name__],
+            )
         except Exception as exc:
             raise ClusterError(f"cannot start a local Dask cluster of {n} workers: {exc}") from None
         client = Client(lc)

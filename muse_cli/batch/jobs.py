@@ -73,8 +73,14 @@ class Job:
     def group_key(self) -> tuple:
         """Jobs with equal keys can share model batches."""
         p = self.params
-        return (self.op, self.checkpoint, p.get("temperature"), self.segments if self.op == "sample" else 0,
-                p.get("qpm"), "prompt" in p)
+        return (
+            self.op,
+            self.checkpoint,
+            p.get("temperature"),
+            self.segments if self.op == "sample" else 0,
+            p.get("qpm"),
+            "prompt" in p,
+        )
 
 
 @dataclass(frozen=True)
@@ -104,8 +110,7 @@ def _output_path(raw: str, root: Path) -> Path:
         raise ValueError(f"{raw!r} contains '..'; outputs must stay inside {root}")
     full = Path(os.path.normpath(p if p.is_absolute() else root / p))
     if full != root and root not in full.parents:
-        raise ValueError(f"{raw!r} is outside {root}; outputs must stay inside the job file's directory "
-                         "(or --root)")
+        raise ValueError(f"{raw!r} is outside {root}; outputs must stay inside the job file's directory (or --root)")
     if full == root:
         raise ValueError(f"{raw!r} is the root directory itself; give a file name")
     return full
@@ -142,15 +147,19 @@ _TYPES = {
     "id": (lambda v: _nonempty(v) or _is_int(v), "a string or an integer"),
     "checkpoint": (_nonempty, "a registry name or checkpoint path (a string)"),
     "seed": (lambda v: _is_int(v) and 0 <= v < 2**63, "a non-negative integer"),
-    "seconds": (lambda v: _is_number(v) and 0 < v <= settings.MAX_SECONDS,
-                f"a number of seconds in (0, {settings.MAX_SECONDS:g}]"),
+    "seconds": (
+        lambda v: _is_number(v) and 0 < v <= settings.MAX_SECONDS,
+        f"a number of seconds in (0, {settings.MAX_SECONDS:g}]",
+    ),
     "temperature": (lambda v: _is_number(v) and v > 0, "a number > 0"),
     "qpm": (lambda v: _is_number(v) and 20 <= v <= 400, "a number from 20 to 400"),
     "wav": (lambda v: isinstance(v, bool), "true or false"),
     "steps": (lambda v: _is_int(v) and 2 <= v <= MAX_STEPS, f"an integer from 2 to {MAX_STEPS}"),
     "rate": (lambda v: _is_int(v) and 8000 <= v <= 192000, "an integer from 8000 to 192000 (Hz)"),
-    **{key: (_nonempty, "a non-empty string") for key in ("out", "latents", "prompt", "source", "a", "b", "midi",
-                                                          "soundfont")},
+    **{
+        key: (_nonempty, "a non-empty string")
+        for key in ("out", "latents", "prompt", "source", "a", "b", "midi", "soundfont")
+    },
 }
 
 
@@ -159,12 +168,13 @@ def _check_fields(obj: dict, op: str) -> list[str]:
     allowed = _COMMON | _REQUIRED[op] | _OPTIONAL[op]
     unknown = sorted(set(obj) - allowed)
     if unknown:
-        problems.append(f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
-                        f"for op {op!r} (it takes {', '.join(sorted(allowed - {'op'}))})")
+        problems.append(
+            f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))} "
+            f"for op {op!r} (it takes {', '.join(sorted(allowed - {'op'}))})"
+        )
     missing = sorted(_REQUIRED[op] - set(obj))
     if missing:
-        problems.append(f"missing field{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
-                        f"for op {op!r}")
+        problems.append(f"missing field{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} for op {op!r}")
     if op == "decode":
         has = [k for k in ("latents", "prompt") if k in obj]
         if len(has) != 1:
@@ -275,12 +285,16 @@ class _Claims:
         for out in outputs:
             real = self._real(out)
             if self.real_root not in real.parents:
-                problems.append(f"output {out} leads to {real} through a symbolic link; outputs must stay "
-                                f"inside {self.root}")
+                problems.append(
+                    f"output {out} leads to {real} through a symbolic link; outputs must stay inside {self.root}"
+                )
             elif real in self.owners:
                 what = self.reserved.get(real)
-                problems.append(f"output {out} would overwrite the {what}" if what else
-                                f"output {out} is also written by line {self.owners[real]}")
+                problems.append(
+                    f"output {out} would overwrite the {what}"
+                    if what
+                    else f"output {out} is also written by line {self.owners[real]}"
+                )
             else:
                 self.owners[real] = lineno
         return problems
@@ -292,8 +306,9 @@ class _Claims:
         return []
 
 
-def _job(lineno: int, obj: dict, op: str, root: Path, checkpoint: str | None,
-         claims: _Claims) -> tuple[Job | None, list[str]]:
+def _job(
+    lineno: int, obj: dict, op: str, root: Path, checkpoint: str | None, claims: _Claims
+) -> tuple[Job | None, list[str]]:
     """The Job of a line whose fields are valid, or the problems with its outputs and id."""
     try:
         outputs, out_problems = _job_outputs(obj, op, root)
@@ -313,8 +328,9 @@ def _job(lineno: int, obj: dict, op: str, root: Path, checkpoint: str | None,
     return Job(lineno, job_id, op, ckpt, _normalise(obj, op, root), tuple(map(str, outputs)), shown), []
 
 
-def parse_jobs(text: str, source: str, root: Path, checkpoint: str | None = None,
-               reserved: dict[Path, str] | None = None) -> list[Job]:
+def parse_jobs(
+    text: str, source: str, root: Path, checkpoint: str | None = None, reserved: dict[Path, str] | None = None
+) -> list[Job]:
     """Validate every line of a job file in one pass; raise JobFileError listing all bad lines.
 
     ``checkpoint`` is the default for lines without one (pass it through
@@ -343,15 +359,28 @@ def parse_jobs(text: str, source: str, root: Path, checkpoint: str | None = None
     return jobs
 
 
-def sample_jobs(count: int, out_dir: Path, seed_start: int = 0, seconds: float | None = None,
-                temperature: float = 1.0, qpm: float = 120.0, wav: bool = False,
-                checkpoint: str | None = None) -> list[Job]:
+def sample_jobs(
+    count: int,
+    out_dir: Path,
+    seed_start: int = 0,
+    seconds: float | None = None,
+    temperature: float = 1.0,
+    qpm: float = 120.0,
+    wav: bool = False,
+    checkpoint: str | None = None,
+) -> list[Job]:
     """The generator shorthand: job i samples seed ``seed_start + i`` into OUT/sample_{seed}.mid."""
     lines = []
     for i in range(count):
         seed = seed_start + i
-        obj = {"op": "sample", "seed": seed, "temperature": temperature, "qpm": qpm, "out": f"sample_{seed}.mid",
-               "wav": wav}
+        obj = {
+            "op": "sample",
+            "seed": seed,
+            "temperature": temperature,
+            "qpm": qpm,
+            "out": f"sample_{seed}.mid",
+            "wav": wav,
+        }
         if seconds is not None:
             obj["seconds"] = seconds
         lines.append(json.dumps(obj))
@@ -370,5 +399,7 @@ def check_checkpoints(jobs: list[Job], source: str) -> None:
         except CheckpointError as exc:
             bad[ckpt] = str(exc)
     if bad:
-        raise JobFileError(source, [(j.line, f"checkpoint: {bad[j.checkpoint]}") for j in jobs
-                                    if j.op in MODEL_OPS and j.checkpoint in bad])
+        raise JobFileError(
+            source,
+            [(j.line, f"checkpoint: {bad[j.checkpoint]}") for j in jobs if j.op in MODEL_OPS and j.checkpoint in bad],
+        )

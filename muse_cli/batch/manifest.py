@@ -46,8 +46,12 @@ class Manifest:
     def already(self, rec: dict) -> bool:
         """True if the manifest's last line for this job already says the same (a skipped, done job)."""
         prev = self.last.get(rec["id"])
-        return (rec["status"] == "skipped" and prev is not None and prev.get("status") in ("ok", "skipped")
-                and [o.get("sha256") for o in prev.get("outputs", [])] == [o["sha256"] for o in rec["outputs"]])
+        return (
+            rec["status"] == "skipped"
+            and prev is not None
+            and prev.get("status") in ("ok", "skipped")
+            and [o.get("sha256") for o in prev.get("outputs", [])] == [o["sha256"] for o in rec["outputs"]]
+        )
 
     def append(self, rec: dict, sync: bool = True) -> None:
         """One line, one write(); with ``sync``, flushed to disk before returning."""

@@ -20,5 +20,5 @@ def plan_tasks(jobs: list[Job], batch_size: int) -> list[list[Job]]:
             per = 1  # renders are slow and independent: spread them over every worker
         else:
             per = OTHER_PER_TASK
-        tasks.extend(members[i:i + per] for i in range(0, len(members), per))
+        tasks.extend(members[i : i + per] for i in range(0, len(members), per))
     return tasks

@@ -124,7 +124,7 @@ def remove_stale_parts(paths: list[str]) -> None:
         except FileNotFoundError:
             continue
         for entry in entries:
-            if entry[1:-len(".part")].rsplit(".", 1)[0] in names:
+            if entry[1 : -len(".part")].rsplit(".", 1)[0] in names:
                 try:
                     os.unlink(os.path.join(directory, entry))
                 except FileNotFoundError:

@@ -38,8 +38,15 @@ class Result:
 
     def record(self, shown: dict) -> dict:
         outs = [{**o, "path": shown.get(o["path"], o["path"])} for o in self.outputs]
-        return {"id": self.id, "line": self.line, "op": self.op, "status": self.status, "outputs": outs,
-                "seconds": round(self.seconds, 4), "error": self.error}
+        return {
+            "id": self.id,
+            "line": self.line,
+            "op": self.op,
+            "status": self.status,
+            "outputs": outs,
+            "seconds": round(self.seconds, 4),
+            "error": self.error,
+        }
 
 
 def failed(job: Job, error: str, spent: float = 0.0) -> Result:
@@ -120,8 +127,16 @@ def _finish_model_job(job: Job, midis: list[bytes], good: dict[str, bytes], spen
                 outs.append(output_record(wav, good[wav]))
             else:
                 wav_todo.append((data, wav))
-    return Result(job.line, job.id, job.op, "ok", outs, spent + time.perf_counter() - t0,
-                  wav_todo=tuple(wav_todo) or None, writes=writes)
+    return Result(
+        job.line,
+        job.id,
+        job.op,
+        "ok",
+        outs,
+        spent + time.perf_counter() - t0,
+        wav_todo=tuple(wav_todo) or None,
+        writes=writes,
+    )
 
 
 def _from_files(job: Job, good: dict[str, bytes]) -> Result:
@@ -194,8 +209,9 @@ def _run_samples(model, todo: list[tuple[Job, dict]]) -> dict[int, Result]:
     t0 = time.perf_counter()
     p = todo[0][0].params  # the jobs of a task share temperature and tempo (plan.plan_tasks)
     try:
-        items = sample_draws(model, [(j.params["seed"], 0, j.params.get("seconds")) for j, _ in todo],
-                             p["temperature"], p["qpm"])
+        items = sample_draws(
+            model, [(j.params["seed"], 0, j.params.get("seconds")) for j, _ in todo], p["temperature"], p["qpm"]
+        )
         midis = [item.midi() for item in items]
     except Exception as exc:
         return {j.line: failed(j, error_text(exc)) for j, _ in todo}
@@ -231,16 +247,26 @@ def _generate(model, job: Job) -> list:
 
         a = read_melody(_read_input(p, "a"), p["a_shown"])
         b = read_melody(_read_input(p, "b"), p["b_shown"])
-        return m.interpolate(model, a, b, steps=p["steps"], temperature=p["temperature"], seed=p["seed"],
-                             qpm=p["qpm"], concat=p["concat"])
+        return m.interpolate(
+            model,
+            a,
+            b,
+            steps=p["steps"],
+            temperature=p["temperature"],
+            seed=p["seed"],
+            qpm=p["qpm"],
+            concat=p["concat"],
+        )
     if "prompt" in p:
         try:
             from muse_cli.prompt.api import sample_with_prompt
         except ImportError as exc:
-            raise MuseError(f"prompts are not available in this muse ({exc}); "
-                            "use 'latents' or install a muse with prompt support") from None
-        return list(sample_with_prompt(model, p["prompt"], 1, p.get("seconds"), p["temperature"], p["seed"],
-                                       p["qpm"]))[:1]
+            raise MuseError(
+                f"prompts are not available in this muse ({exc}); use 'latents' or install a muse with prompt support"
+            ) from None
+        return list(sample_with_prompt(model, p["prompt"], 1, p.get("seconds"), p["temperature"], p["seed"], p["qpm"]))[
+            :1
+        ]
     windows = read_latents(_read_input(p, "latents"), p["latents_shown"])
     sources = list(dict.fromkeys(w.source for w in windows))
     if "source" in p:
@@ -248,8 +274,9 @@ def _generate(model, job: Job) -> list:
         if not windows:
             raise MuseError(f"{p['latents_shown']} has no source {p['source']!r} (it has {', '.join(sources)})")
     elif len(sources) > 1:
-        raise MuseError(f"{p['latents_shown']} holds {len(sources)} sources ({', '.join(sources[:5])}); "
-                        "add \"source\" to pick one")
+        raise MuseError(
+            f'{p["latents_shown"]} holds {len(sources)} sources ({", ".join(sources[:5])}); add "source" to pick one'
+        )
     return m.decode(model, windows, temperature=p["temperature"], seed=p["seed"], qpm=p["qpm"])
 
 

@@ -22,8 +22,9 @@ def load(ckpt, engine: str | None = None, batch_size: int = 64) -> Engine:
     if engine == "magenta":
         from muse_cli.engines.magenta import MagentaEngine
 
-        return MagentaEngine.from_config(ckpt.config, ckpt.hparams, ckpt.path, batch_size=batch_size,
-                                         name=ckpt.name, sha256=ckpt.sha256)
+        return MagentaEngine.from_config(
+            ckpt.config, ckpt.hparams, ckpt.path, batch_size=batch_size, name=ckpt.name, sha256=ckpt.sha256
+        )
     from muse_cli.engines import weights
     from muse_cli.engines.numpy import NumpyEngine
 
@@ -32,6 +33,7 @@ def load(ckpt, engine: str | None = None, batch_size: int = 64) -> Engine:
     if z_size is not None and int(z_size) != model.z_size:
         from muse_cli.errors import CheckpointError
 
-        raise CheckpointError(f"checkpoint {ckpt.path} does not fit config (z_size {z_size}): "
-                              f"its weights have z size {model.z_size}")
+        raise CheckpointError(
+            f"checkpoint {ckpt.path} does not fit config (z_size {z_size}): its weights have z size {model.z_size}"
+        )
     return model

@@ -66,8 +66,9 @@ class Engine:
         """Posterior (mu, sigma) for event arrays [n, 32]."""
         raise NotImplementedError
 
-    def decode_events(self, z: np.ndarray, temperature: float = 1.0,
-                      noise_seeds: Sequence[Sequence[int]] | None = None) -> np.ndarray:
+    def decode_events(
+        self, z: np.ndarray, temperature: float = 1.0, noise_seeds: Sequence[Sequence[int]] | None = None
+    ) -> np.ndarray:
         """Decode latents [n, z_size] to event arrays [n, 32].
 
         ``noise_seeds`` gives each row its own sampling noise; ``None`` decodes by argmax.
@@ -75,9 +76,9 @@ class Engine:
         z = self.check_latents(z)
         out = np.zeros((len(z), WINDOW_STEPS), np.int64)
         for b in range(0, len(z), self.chunk):
-            rows = z[b:b + self.chunk]
-            seeds = None if noise_seeds is None else noise_seeds[b:b + self.chunk]
-            out[b:b + len(rows)] = self._decode_batch(rows, float(temperature), noise_for(seeds, len(rows)))
+            rows = z[b : b + self.chunk]
+            seeds = None if noise_seeds is None else noise_seeds[b : b + self.chunk]
+            out[b : b + len(rows)] = self._decode_batch(rows, float(temperature), noise_for(seeds, len(rows)))
         return out
 
     def check_latents(self, z: np.ndarray) -> np.ndarray:
@@ -89,8 +90,10 @@ class Engine:
             z = z[None, :]
         if z.ndim != 2 or z.shape[1] != self.z_size:
             got = z.shape[-1] if z.ndim >= 1 else 0
-            raise LatentError(f"latent vectors have size {got} but checkpoint {self.name} expects "
-                              f"{self.z_size}; encode with the same checkpoint you decode with")
+            raise LatentError(
+                f"latent vectors have size {got} but checkpoint {self.name} expects "
+                f"{self.z_size}; encode with the same checkpoint you decode with"
+            )
         if not np.all(np.isfinite(z)):
             raise LatentError("latents contain NaN or inf values; re-run muse encode to make new ones")
         return z

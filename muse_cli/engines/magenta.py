@@ -53,8 +53,10 @@ def checkpoint_failure(checkpoint, exc: BaseException, otherwise: str = "does no
     """A one-line CheckpointError for TensorFlow's failure to read or restore ``checkpoint``."""
     detail = tf_error_detail(exc)
     corrupt = type(exc).__name__ == "DataLossError" or "Checksum does not match" in detail or "corrupt" in detail
-    return CheckpointError(f"checkpoint {checkpoint} {'is corrupt' if corrupt else otherwise}: {detail}; "
-                           f"{'download or copy it again' if corrupt else 'check its config in muse.json'}")
+    return CheckpointError(
+        f"checkpoint {checkpoint} {'is corrupt' if corrupt else otherwise}: {detail}; "
+        f"{'download or copy it again' if corrupt else 'check its config in muse.json'}"
+    )
 
 
 class MagentaEngine(Engine):
@@ -76,8 +78,9 @@ class MagentaEngine(Engine):
         self._noise = self._tm._config.model.decoder.gumbel_noise
 
     @classmethod
-    def from_config(cls, base: str, hparams: dict, checkpoint: Path, batch_size: int, name: str,
-                    sha256: str = "") -> MagentaEngine:
+    def from_config(
+        cls, base: str, hparams: dict, checkpoint: Path, batch_size: int, name: str, sha256: str = ""
+    ) -> MagentaEngine:
         quiet_tensorflow()
         from muse_cli.configs import build_config
 

@@ -45,14 +45,13 @@ class _Layer:
     def __init__(self, kernel: np.ndarray, bias: np.ndarray):
         self.units = bias.shape[0] // 4
         self.w_in = np.ascontiguousarray(kernel[: -self.units])
-        self.w_h = np.ascontiguousarray(kernel[-self.units:])
+        self.w_h = np.ascontiguousarray(kernel[-self.units :])
         self.bias = bias
 
 
 def _layers(weights: dict, pattern: re.Pattern, kernel_name) -> list[_Layer]:
     count = sum(1 for k in weights if pattern.search(k))
-    return [_Layer(weights[kernel_name(i)], weights[kernel_name(i)[: -len("kernel")] + "bias"])
-            for i in range(count)]
+    return [_Layer(weights[kernel_name(i)], weights[kernel_name(i)[: -len("kernel")] + "bias"]) for i in range(count)]
 
 
 class NumpyEngine(Engine):
@@ -64,23 +63,36 @@ class NumpyEngine(Engine):
     def __init__(self, weights: dict, checkpoint: Path, name: str, sha256: str = "", batch_size: int = 256):
         try:
             self._dec = _layers(weights, _DEC_CELL, lambda i: f"decoder/multi_rnn_cell/cell_{i}/lstm_cell/kernel")
-            self._fw = _layers(weights, _ENC_CELL, lambda i: f"encoder/cell_{i}/bidirectional_rnn/fw/"
-                                                             "multi_rnn_cell/cell_0/lstm_cell/kernel")
-            self._bw = _layers(weights, _ENC_CELL, lambda i: f"encoder/cell_{i}/bidirectional_rnn/bw/"
-                                                             "multi_rnn_cell/cell_0/lstm_cell/kernel")
-            self._init_w, self._init_b = weights["decoder/z_to_initial_state/kernel"], \
-                weights["decoder/z_to_initial_state/bias"]
-            self._out_w, self._out_b = weights["decoder/output_projection/kernel"], \
-                weights["decoder/output_projection/bias"]
+            self._fw = _layers(
+                weights,
+                _ENC_CELL,
+                lambda i: f"encoder/cell_{i}/bidirectional_rnn/fw/multi_rnn_cell/cell_0/lstm_cell/kernel",
+            )
+            self._bw = _layers(
+                weights,
+                _ENC_CELL,
+                lambda i: f"encoder/cell_{i}/bidirectional_rnn/bw/multi_rnn_cell/cell_0/lstm_cell/kernel",
+            )
+            self._init_w, self._init_b = (
+                weights["decoder/z_to_initial_state/kernel"],
+                weights["decoder/z_to_initial_state/bias"],
+            )
+            self._out_w, self._out_b = (
+                weights["decoder/output_projection/kernel"],
+                weights["decoder/output_projection/bias"],
+            )
             self._mu = (weights["encoder/mu/kernel"], weights["encoder/mu/bias"])
             self._sigma = (weights["encoder/sigma/kernel"], weights["encoder/sigma/bias"])
         except KeyError as exc:
-            raise CheckpointError(f"checkpoint {checkpoint} lacks variable {exc.args[0]}: not a 2-bar "
-                                  "melody MusicVAE (cat-mel_2bar_*)") from None
+            raise CheckpointError(
+                f"checkpoint {checkpoint} lacks variable {exc.args[0]}: not a 2-bar melody MusicVAE (cat-mel_2bar_*)"
+            ) from None
         z_size = self._init_w.shape[0]
         if not self._dec or self._dec[0].w_in.shape[0] != NUM_CLASSES + z_size:
-            raise CheckpointError(f"checkpoint {checkpoint}: decoder input is not 90 melody classes + z; "
-                                  "muse's NumPy engine drives cat-mel_2bar_* models (try --engine magenta)")
+            raise CheckpointError(
+                f"checkpoint {checkpoint}: decoder input is not 90 melody classes + z; "
+                "muse's NumPy engine drives cat-mel_2bar_* models (try --engine magenta)"
+            )
         super().__init__(checkpoint, name, sha256, z_size, batch_size)
         first = self._dec[0]
         self._w_prev = first.w_in[:NUM_CLASSES]  # one-hot input: a row lookup
@@ -92,7 +104,7 @@ class NumpyEngine(Engine):
         state, pos = [], 0
         for layer in self._dec:  # MultiRNNCell state order: (c0, h0), (c1, h1), ...
             u = layer.units
-            state.append([flat[:, pos:pos + u], flat[:, pos + u:pos + 2 * u]])
+            state.append([flat[:, pos : pos + u], flat[:, pos + u : pos + 2 * u]])
             pos += 2 * u
         return state
 
@@ -129,7 +141,7 @@ class NumpyEngine(Engine):
         c = np.zeros((n, layer.units), np.float32)
         h = np.zeros((n, layer.units), np.float32)
         hs = np.zeros((n, steps, layer.units), np.float32)
-        for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
+        for t in range(steps - 1, -1, -1) if reverse else range(steps):
             c, h = _lstm(x_gates[:, t] + h @ layer.w_h, c)
             hs[:, t] = h
         return hs, h

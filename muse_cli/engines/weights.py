@@ -74,16 +74,22 @@ def read_checkpoint(checkpoint: Path) -> dict[str, np.ndarray]:
     try:
         reader = tf.train.load_checkpoint(prefix)
         names = sorted(reader.get_variable_to_shape_map())
-        return {n: np.asarray(reader.get_tensor(n)) for n in names
-                if n.startswith(("encoder/", "decoder/")) and not any(s in n for s in _SKIP)}
+        return {
+            n: np.asarray(reader.get_tensor(n))
+            for n in names
+            if n.startswith(("encoder/", "decoder/")) and not any(s in n for s in _SKIP)
+        }
     except Exception as exc:  # TensorFlow's errors are long: keep the line that says what is wrong
         raise checkpoint_failure(checkpoint, exc, otherwise="is unreadable") from None
 
 
 def to_bytes(arrays: dict[str, np.ndarray], checkpoint: Path) -> bytes:
     """An export of ``arrays`` tied to ``checkpoint``'s files, as npz bytes."""
-    meta = {"format": FORMAT, "checkpoint_sha256": checkpoint_identity(checkpoint),
-            "files": file_stats(data_files(checkpoint))}
+    meta = {
+        "format": FORMAT,
+        "checkpoint_sha256": checkpoint_identity(checkpoint),
+        "files": file_stats(data_files(checkpoint)),
+    }
     buf = io.BytesIO()
     np.savez(buf, **arrays, **{META: np.array(json.dumps(meta))})
     return buf.getvalue()

@@ -36,8 +36,7 @@ PAIRS = (
     Pair("density", "density", {"density": "busy"}, {"density": "sparse"}, "busy", "sparse"),
     Pair("contour", "slope", {"contour": "rising"}, {"contour": "falling"}, "rising", "falling"),
     Pair("motion", "stepwise", {"motion": "stepwise"}, {"motion": "leaping"}, "stepwise", "leaping"),
-    Pair("style", "style", {"source": "irish", "type": "reel"}, {"source": "german"}, "Irish reel",
-         "German folk song"),
+    Pair("style", "style", {"source": "irish", "type": "reel"}, {"source": "german"}, "Irish reel", "German folk song"),
 )
 
 
@@ -77,13 +76,25 @@ def rhythm_features(events: np.ndarray) -> np.ndarray:
         starts = np.array([n[1] for n in notes])
         durs = np.array([n[2] - n[1] for n in notes])
         pitches = np.array([n[0] for n in notes])
-        out[i] = [np.mean(starts % 2 == 1), np.mean(durs == 2), np.mean(durs >= 4),
-                  np.mean(np.diff(pitches) == 0) if len(pitches) > 1 else 0.0]
+        out[i] = [
+            np.mean(starts % 2 == 1),
+            np.mean(durs == 2),
+            np.mean(durs >= 4),
+            np.mean(np.diff(pitches) == 0) if len(pitches) > 1 else 0.0,
+        ]
     return out
 
 
-STYLE_FEATURES = ("pitch_range", "note_count", "mean_pitch", "density", "slope", "stepwise",
-                  "major_minus_minor", "arch")
+STYLE_FEATURES = (
+    "pitch_range",
+    "note_count",
+    "mean_pitch",
+    "density",
+    "slope",
+    "stepwise",
+    "major_minus_minor",
+    "arch",
+)
 
 
 def style_matrix(events: np.ndarray) -> np.ndarray:
@@ -116,8 +127,9 @@ def _is_pole(labels: dict, pole: dict) -> bool:
     return all(labels.get(k) == v for k, v in pole.items())
 
 
-def train_style_classifier(tunes: list[dict], pair: Pair, max_windows: int = 12000, seed: int = 0,
-                           iters: int = 600, l2: float = 1e-3) -> StyleClassifier:
+def train_style_classifier(
+    tunes: list[dict], pair: Pair, max_windows: int = 12000, seed: int = 0, iters: int = 600, l2: float = 1e-3
+) -> StyleClassifier:
     """Fit on train-split windows of pole A vs pole B; report accuracy on valid+test tunes."""
     from muse_cli.prompt.captions import collect_windows
 
@@ -161,9 +173,18 @@ def _measure(pair: Pair, events: np.ndarray, clf: StyleClassifier | None) -> np.
     return values.reshape(n, -1).mean(1)
 
 
-def evaluate_prompts(model, n_per_pole: int = 32, seed: int = 0, temperature: float = 1.0,
-                     tunes=None, pairs=PAIRS, log=None, guidance: float | None = None,
-                     segments: int = 1, candidates: int | None = None) -> dict:
+def evaluate_prompts(
+    model,
+    n_per_pole: int = 32,
+    seed: int = 0,
+    temperature: float = 1.0,
+    tunes=None,
+    pairs=PAIRS,
+    log=None,
+    guidance: float | None = None,
+    segments: int = 1,
+    candidates: int | None = None,
+) -> dict:
     """Pairwise accuracy of every attribute pair, with the prior baseline beside it.
 
     Generates ``n_per_pole`` melodies of ``segments`` 2-bar windows per pole (long form: a
@@ -181,8 +202,11 @@ def evaluate_prompts(model, n_per_pole: int = 32, seed: int = 0, temperature: fl
 
     say = log or (lambda msg: None)
     guidance = GUIDANCE if guidance is None else guidance
-    prompts = [(pair, pole, heldout_prompts(labels, seed=seed))
-               for pair in pairs for pole, labels in (("a", pair.a), ("b", pair.b))]
+    prompts = [
+        (pair, pole, heldout_prompts(labels, seed=seed))
+        for pair in pairs
+        for pole, labels in (("a", pair.a), ("b", pair.b))
+    ]
     flat = [p for _, _, ps in prompts for p in ps]
     say(f"prompt regions for {len(flat)} held-out prompts...")
     guides = prompt_guides(model, flat, guidance=guidance)
@@ -212,25 +236,46 @@ def evaluate_prompts(model, n_per_pole: int = 32, seed: int = 0, temperature: fl
         va = _measure(pair, events[owner == j], clf)
         vb = _measure(pair, events[owner == j + 1], clf)
         vp = _measure(pair, prior, clf)
-        results.append({
-            "name": pair.name, "measure": pair.measure, "a": pair.a_name, "b": pair.b_name,
-            "prompts_a": prompts[j][2], "prompts_b": prompts[j + 1][2],
-            "accuracy": pairwise_accuracy(va, vb), "baseline": pairwise_accuracy(vp[:n_per_pole], vp[n_per_pole:]),
-            "mean_a": float(np.mean(va)), "mean_b": float(np.mean(vb)), "mean_prior": float(np.mean(vp)),
-        })
+        results.append(
+            {
+                "name": pair.name,
+                "measure": pair.measure,
+                "a": pair.a_name,
+                "b": pair.b_name,
+                "prompts_a": prompts[j][2],
+                "prompts_b": prompts[j + 1][2],
+                "accuracy": pairwise_accuracy(va, vb),
+                "baseline": pairwise_accuracy(vp[:n_per_pole], vp[n_per_pole:]),
+                "mean_a": float(np.mean(va)),
+                "mean_b": float(np.mean(vb)),
+                "mean_prior": float(np.mean(vp)),
+            }
+        )
     acc = [r["accuracy"] for r in results]
     lo, hi = MIN_NOTES, PLAUSIBLE_MAX_NOTES
     counts = np.array([onsets_per_window(ev).mean() for ev in events])
-    out = {"checkpoint": model.name, "n_per_pole": n_per_pole, "seed": seed, "temperature": temperature,
-           "guidance": guidance, "segments": segments, "candidates": k,
-           "pairs": results, "mean_accuracy": float(np.mean(acc)),
-           "mean_baseline": float(np.mean([r["baseline"] for r in results])),
-           "min_accuracy": float(np.min(acc)), "target": {"mean": TARGET_MEAN, "each": TARGET_EACH},
-           "passed": bool(np.mean(acc) >= TARGET_MEAN and np.min(acc) >= TARGET_EACH),
-           "plausible": {"notes_per_2_bars": [lo, hi],
-                         "share": float(np.mean((counts >= lo) & (counts <= hi))),
-                         "share_prior": float(np.mean([lo <= onsets_per_window(ev).mean() <= hi for ev in prior])),
-                         "min": float(counts.min()), "mean": float(counts.mean())}}
+    out = {
+        "checkpoint": model.name,
+        "n_per_pole": n_per_pole,
+        "seed": seed,
+        "temperature": temperature,
+        "guidance": guidance,
+        "segments": segments,
+        "candidates": k,
+        "pairs": results,
+        "mean_accuracy": float(np.mean(acc)),
+        "mean_baseline": float(np.mean([r["baseline"] for r in results])),
+        "min_accuracy": float(np.min(acc)),
+        "target": {"mean": TARGET_MEAN, "each": TARGET_EACH},
+        "passed": bool(np.mean(acc) >= TARGET_MEAN and np.min(acc) >= TARGET_EACH),
+        "plausible": {
+            "notes_per_2_bars": [lo, hi],
+            "share": float(np.mean((counts >= lo) & (counts <= hi))),
+            "share_prior": float(np.mean([lo <= onsets_per_window(ev).mean() <= hi for ev in prior])),
+            "min": float(counts.min()),
+            "mean": float(counts.mean()),
+        },
+    }
     if clf is not None:
         out["style_classifier_accuracy"] = clf.valid_accuracy
     return out
@@ -238,25 +283,32 @@ def evaluate_prompts(model, n_per_pole: int = 32, seed: int = 0, temperature: fl
 
 def format_report(result: dict) -> str:
     """A plain-text table of :func:`evaluate_prompts`' result."""
-    lines = [f"prompt adherence, checkpoint {result['checkpoint']}: {result['n_per_pole']} melodies per pole of "
-             f"{result['segments']} 2-bar windows, temperature {result['temperature']:g}, guidance "
-             f"{result['guidance']:g}, best of {result.get('candidates', 1)} candidates, seed {result['seed']}",
-             f"{'pair':<10} {'A vs B':<30} {'measure':<18} {'accuracy':>8} {'prior':>6}  mean A / B"]
+    lines = [
+        f"prompt adherence, checkpoint {result['checkpoint']}: {result['n_per_pole']} melodies per pole of "
+        f"{result['segments']} 2-bar windows, temperature {result['temperature']:g}, guidance "
+        f"{result['guidance']:g}, best of {result.get('candidates', 1)} candidates, seed {result['seed']}",
+        f"{'pair':<10} {'A vs B':<30} {'measure':<18} {'accuracy':>8} {'prior':>6}  mean A / B",
+    ]
     for r in result["pairs"]:
-        lines.append(f"{r['name']:<10} {r['a'] + ' vs ' + r['b']:<30} {r['measure']:<18} {r['accuracy']:>8.3f} "
-                     f"{r['baseline']:>6.3f}  {r['mean_a']:.2f} / {r['mean_b']:.2f}")
+        lines.append(
+            f"{r['name']:<10} {r['a'] + ' vs ' + r['b']:<30} {r['measure']:<18} {r['accuracy']:>8.3f} "
+            f"{r['baseline']:>6.3f}  {r['mean_a']:.2f} / {r['mean_b']:.2f}"
+        )
     verdict = "meets" if result["passed"] else "misses"
-    lines.append(f"{'mean':<10} {'':<30} {'':<18} {result['mean_accuracy']:>8.3f} {result['mean_baseline']:>6.3f}  "
-                 f"({verdict} the target: mean >= {result['target']['mean']:.2f}, each >= "
-                 f"{result['target']['each']:.2f})")
+    lines.append(
+        f"{'mean':<10} {'':<30} {'':<18} {result['mean_accuracy']:>8.3f} {result['mean_baseline']:>6.3f}  "
+        f"({verdict} the target: mean >= {result['target']['mean']:.2f}, each >= "
+        f"{result['target']['each']:.2f})"
+    )
     if "plausible" in result:
         p = result["plausible"]
-        lines.append(f"melodies with {p['notes_per_2_bars'][0]} to {p['notes_per_2_bars'][1]} notes per 2 bars: "
-                     f"{p['share']:.3f} (prior {p['share_prior']:.3f}); notes per 2 bars: mean {p['mean']:.1f}, "
-                     f"fewest {p['min']:g}")
+        lines.append(
+            f"melodies with {p['notes_per_2_bars'][0]} to {p['notes_per_2_bars'][1]} notes per 2 bars: "
+            f"{p['share']:.3f} (prior {p['share_prior']:.3f}); notes per 2 bars: mean {p['mean']:.1f}, "
+            f"fewest {p['min']:g}"
+        )
     if "style_classifier_accuracy" in result:
-        lines.append(f"style classifier accuracy on held-out corpus windows: "
-                     f"{result['style_classifier_accuracy']:.3f}")
+        lines.append(f"style classifier accuracy on held-out corpus windows: {result['style_classifier_accuracy']:.3f}")
     for r in result["pairs"]:
         lines.append(f"  {r['name']}: A prompts {r['prompts_a']}; B prompts {r['prompts_b']}")
     return "\n".join(lines)

@@ -33,19 +33,24 @@ def load_head(model, directory: Path | None = None):
     directory = Path(directory) if directory else head_path(model)
     fit_hint = f"muse fit-prompt --checkpoint {model.name if directory == head_path(model) else model.checkpoint}"
     if not (directory / META).exists():
-        raise PromptError(f"checkpoint {model.name} has no prompt head ({directory} is missing); "
-                          f"train one with: {fit_hint}")
+        raise PromptError(
+            f"checkpoint {model.name} has no prompt head ({directory} is missing); train one with: {fit_hint}"
+        )
     key = (str(directory.resolve()), (directory / META).stat().st_mtime_ns, str(Path(model.checkpoint).resolve()))
     if key not in _HEADS:
         head = PromptHead.load(directory)
         identity = checkpoint_identity(model.checkpoint)
         if head.checkpoint_sha256 != identity:
-            raise PromptError(f"the prompt head in {directory} was trained for another checkpoint "
-                              f"(sha256 {head.checkpoint_sha256[:12]}, this one is {identity[:12]}); "
-                              f"train one for it with: {fit_hint}")
+            raise PromptError(
+                f"the prompt head in {directory} was trained for another checkpoint "
+                f"(sha256 {head.checkpoint_sha256[:12]}, this one is {identity[:12]}); "
+                f"train one for it with: {fit_hint}"
+            )
         if head.z_size != model.z_size:
-            raise PromptError(f"the prompt head in {directory} has z size {head.z_size}, checkpoint "
-                              f"{model.name} has {model.z_size}; run: {fit_hint}")
+            raise PromptError(
+                f"the prompt head in {directory} has z size {head.z_size}, checkpoint "
+                f"{model.name} has {model.z_size}; run: {fit_hint}"
+            )
         _HEADS[key] = head
     return _HEADS[key]
 
@@ -106,8 +111,15 @@ def prompt_region(model, text: str, guidance: float | None = None) -> tuple[np.n
     return mean[0], sigma[0]
 
 
-def decode_prompted(model, guides: Guides, rows: list[int], seeds: list[tuple[int, int]], segments: int,
-                    temperature: float, candidates: int | None = None) -> list[np.ndarray]:
+def decode_prompted(
+    model,
+    guides: Guides,
+    rows: list[int],
+    seeds: list[tuple[int, int]],
+    segments: int,
+    temperature: float,
+    candidates: int | None = None,
+) -> list[np.ndarray]:
     """Events of one melody per (prompt row, (seed, index)): a path inside that prompt's region.
 
     With a feature probe, ``candidates`` paths are drawn for each melody (candidate 0 is the path
@@ -129,7 +141,7 @@ def decode_prompted(model, guides: Guides, rows: list[int], seeds: list[tuple[in
         return events
     out = []
     for m, r in enumerate(rows):
-        group = events[m * k:(m + 1) * k]
+        group = events[m * k : (m + 1) * k]
         f = guides.probe.standardize([melody_features(ev) for ev in group])
         scores = guides.probe.scores(guides.features[r], guides.neutral, f, TARGET_GUIDANCE)
         scores[~np.array([plausible(ev) for ev in group])] = -np.inf  # never a near-empty melody by choice
@@ -141,9 +153,18 @@ def _head_id(model) -> str:
     return load_head(model).checkpoint_sha256[:12]
 
 
-def sample_with_prompt(model, text: str, n: int = 1, seconds: float | None = None, temperature: float = 1.0,
-                       seed: int | None = None, qpm: float = 120.0, first_index: int = 0,
-                       guidance: float | None = None, candidates: int | None = None) -> list:
+def sample_with_prompt(
+    model,
+    text: str,
+    n: int = 1,
+    seconds: float | None = None,
+    temperature: float = 1.0,
+    seed: int | None = None,
+    qpm: float = 120.0,
+    first_index: int = 0,
+    guidance: float | None = None,
+    candidates: int | None = None,
+) -> list:
     """``n`` melodies from the prompt's region, z ~ N(mean, (temperature * sigma)^2).
 
     With ``seconds`` each melody walks a smooth path inside the region (model.walk_around).
@@ -158,13 +179,23 @@ def sample_with_prompt(model, text: str, n: int = 1, seconds: float | None = Non
     segments = segments_for(seconds, qpm)
     idx = range(first_index, first_index + n)
     events = decode_prompted(model, guides, [0] * n, [(seed, i) for i in idx], segments, temperature, candidates)
-    said = {"prompt": text.strip(), "prompt_head": _head_id(model),
-            "guidance": GUIDANCE if guidance is None else guidance}
+    said = {
+        "prompt": text.strip(),
+        "prompt_head": _head_id(model),
+        "guidance": GUIDANCE if guidance is None else guidance,
+    }
     return [sampled(model, ev, seed, i, seconds, temperature, qpm, **said) for i, ev in zip(idx, events)]
 
 
-def decode_prompt(model, text: str, temperature: float = 1.0, seed: int | None = None,
-                  qpm: float = 120.0, guidance: float | None = None, candidates: int | None = None) -> list:
+def decode_prompt(
+    model,
+    text: str,
+    temperature: float = 1.0,
+    seed: int | None = None,
+    qpm: float = 120.0,
+    guidance: float | None = None,
+    candidates: int | None = None,
+) -> list:
     """One 2-bar melody decoded from the centre of the prompt's region (z = its mean).
 
     A list of one :class:`muse_cli.model.Generated`, named ``prompt.decoded``, like model.decode.
@@ -178,6 +209,14 @@ def decode_prompt(model, text: str, temperature: float = 1.0, seed: int | None =
     guides.sigma = np.zeros_like(guides.sigma)  # the centre, for every candidate
     events = decode_prompted(model, guides, [0], [(seed, 0)], 1, temperature, candidates)
     seconds = WINDOW_BARS * 4 * 60.0 / qpm
-    prov = {"checkpoint": model.name, "seed": seed, "temperature": temperature, "qpm": qpm, "mode": "decode",
-            "prompt": text.strip(), "prompt_head": _head_id(model), "windows": 1}
+    prov = {
+        "checkpoint": model.name,
+        "seed": seed,
+        "temperature": temperature,
+        "qpm": qpm,
+        "mode": "decode",
+        "prompt": text.strip(),
+        "prompt_head": _head_id(model),
+        "windows": 1,
+    }
     return [Generated("prompt.decoded", events_to_notes(events[0]), qpm, seconds, prov)]

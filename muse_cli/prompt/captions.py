@@ -49,8 +49,11 @@ def load_tunes(path: Path) -> list[dict]:
 
 def tune_windows(tune: dict) -> list[tuple[int, np.ndarray]]:
     """(start_step, events) of every 2-bar window with at least MIN_NOTES onsets, one per bar."""
-    notes = [(int(p), int(round(s * STEPS_PER_QUARTER)), int(round(e * STEPS_PER_QUARTER)))
-             for p, s, e in tune["notes"] if s >= 0]
+    notes = [
+        (int(p), int(round(s * STEPS_PER_QUARTER)), int(round(e * STEPS_PER_QUARTER)))
+        for p, s, e in tune["notes"]
+        if s >= 0
+    ]
     notes = [(p, s, max(e, s + 1)) for p, s, e in notes if 21 <= p <= 108]
     if not notes:
         return []
@@ -63,8 +66,9 @@ def tune_windows(tune: dict) -> list[tuple[int, np.ndarray]]:
     return out
 
 
-def collect_windows(tunes: list[dict], max_windows: int, seed: int = 0, splits=("train",),
-                    meters=DUPLE_METERS, per_tune: int = 8) -> Windows:
+def collect_windows(
+    tunes: list[dict], max_windows: int, seed: int = 0, splits=("train",), meters=DUPLE_METERS, per_tune: int = 8
+) -> Windows:
     """Up to ``per_tune`` random windows of each tune in ``meters``, at most ``max_windows`` in all."""
     rng = np.random.default_rng(seed)
     chosen = [t for t in tunes if t.get("split", "train") in splits and set(t["meters"]) <= set(meters)]
@@ -83,8 +87,7 @@ def collect_windows(tunes: list[dict], max_windows: int, seed: int = 0, splits=(
     feats = {k: np.array([f[k] for f in fl], float) for k in (fl[0] if fl else {})}
     labels = [tune_labels(t) for t, _ in picked]
     add_measured_labels(labels, feats)
-    return Windows(events, [t["id"] for t, _ in picked], [t.get("split", "train") for t, _ in picked],
-                   feats, labels)
+    return Windows(events, [t["id"] for t, _ in picked], [t.get("split", "train") for t, _ in picked], feats, labels)
 
 
 # Thresholds on measured features. Register and density use quantiles of the windows at hand
@@ -143,21 +146,40 @@ def region_of(tune: dict) -> str:
     if coll != "essenFolksong":
         return ""
     origin = tune["fields"].get("O", "")
-    for needle, region in (("China", "chinese"), ("Luxemburg", "luxembourgish"), ("Lothringen", "lorraine"),
-                           ("Irland", "irish"), ("Schweiz", "swiss"), ("Oesterreich", "austrian"),
-                           ("Schweden", "swedish"), ("Deutschland", "german")):
+    for needle, region in (
+        ("China", "chinese"),
+        ("Luxemburg", "luxembourgish"),
+        ("Lothringen", "lorraine"),
+        ("Irland", "irish"),
+        ("Schweiz", "swiss"),
+        ("Oesterreich", "austrian"),
+        ("Schweden", "swedish"),
+        ("Deutschland", "german"),
+    ):
         if needle in origin:
             return region
     return ""
 
 
 _TYPE_WORDS = (  # (regex on R: field and title, type)
-    (r"\breel\b", "reel"), (r"hornpipe", "hornpipe"), (r"strath", "strathspey"), (r"\bclog\b", "hornpipe"),
-    (r"\bfling\b", "fling"), (r"quick ?step|\bmarch\b|marsch|soldaten|kriegs", "march"), (r"polka", "polka"),
-    (r"wiegen|lullaby", "lullaby"), (r"kinder", "children"), (r"geistlich|religi|choral|hymn", "hymn"),
-    (r"liebes|liebe", "love"), (r"ballade|romanze|erzaehlung", "ballad"), (r"tanz|dance", "dance"),
-    (r"hochzeit|wedding", "wedding"), (r"abschied|farewell", "farewell"), (r"xiaodiao", "xiaodiao"),
-    (r"shange", "mountain"), (r"\bair\b", "air"),
+    (r"\breel\b", "reel"),
+    (r"hornpipe", "hornpipe"),
+    (r"strath", "strathspey"),
+    (r"\bclog\b", "hornpipe"),
+    (r"\bfling\b", "fling"),
+    (r"quick ?step|\bmarch\b|marsch|soldaten|kriegs", "march"),
+    (r"polka", "polka"),
+    (r"wiegen|lullaby", "lullaby"),
+    (r"kinder", "children"),
+    (r"geistlich|religi|choral|hymn", "hymn"),
+    (r"liebes|liebe", "love"),
+    (r"ballade|romanze|erzaehlung", "ballad"),
+    (r"tanz|dance", "dance"),
+    (r"hochzeit|wedding", "wedding"),
+    (r"abschied|farewell", "farewell"),
+    (r"xiaodiao", "xiaodiao"),
+    (r"shange", "mountain"),
+    (r"\bair\b", "air"),
 )
 
 
@@ -188,29 +210,85 @@ def tune_labels(tune: dict) -> dict:
 # -- words ----------------------------------------------------------------------
 # Each label: (train wordings, held-out wordings). "adj" goes before the noun, "post" after it.
 ADJ = {
-    ("register", "high"): (["high", "high-pitched", "high-register", "upper-register", "shrill", "bright high", "soprano", "piercing",
-                            "tinkling"],
-                           ["treble", "lofty"]),
-    ("register", "low"): (["low", "low-pitched", "deep", "lower-register", "baritone", "dark low", "sonorous", "grave", "heavy"],
-                          ["low-lying", "rumbling"]),
-    ("density", "busy"): (["busy", "fast-moving", "dense", "notey", "quick", "lively", "energetic", "fast", "speedy",
-                           "brisk", "nimble", "frantic"],
-                          ["crowded", "rapid-fire", "hurried"]),
-    ("density", "sparse"): (["sparse", "slow-moving", "spacious", "long-note", "slow", "calm", "leisurely", "relaxed",
-                             "sedate", "spare", "gentle", "stately"],
-                            ["unhurried", "airy"]),
-    ("contour", "rising"): (["rising", "ascending", "climbing", "upward", "upwards", "ascendant", "escalating"], ["soaring", "mounting"]),
-    ("contour", "falling"): (["falling", "descending", "sinking", "downward", "downwards", "dropping", "declining"], ["plunging", "tumbling"]),
+    ("register", "high"): (
+        [
+            "high",
+            "high-pitched",
+            "high-register",
+            "upper-register",
+            "shrill",
+            "bright high",
+            "soprano",
+            "piercing",
+            "tinkling",
+        ],
+        ["treble", "lofty"],
+    ),
+    ("register", "low"): (
+        ["low", "low-pitched", "deep", "lower-register", "baritone", "dark low", "sonorous", "grave", "heavy"],
+        ["low-lying", "rumbling"],
+    ),
+    ("density", "busy"): (
+        [
+            "busy",
+            "fast-moving",
+            "dense",
+            "notey",
+            "quick",
+            "lively",
+            "energetic",
+            "fast",
+            "speedy",
+            "brisk",
+            "nimble",
+            "frantic",
+        ],
+        ["crowded", "rapid-fire", "hurried"],
+    ),
+    ("density", "sparse"): (
+        [
+            "sparse",
+            "slow-moving",
+            "spacious",
+            "long-note",
+            "slow",
+            "calm",
+            "leisurely",
+            "relaxed",
+            "sedate",
+            "spare",
+            "gentle",
+            "stately",
+        ],
+        ["unhurried", "airy"],
+    ),
+    ("contour", "rising"): (
+        ["rising", "ascending", "climbing", "upward", "upwards", "ascendant", "escalating"],
+        ["soaring", "mounting"],
+    ),
+    ("contour", "falling"): (
+        ["falling", "descending", "sinking", "downward", "downwards", "dropping", "declining"],
+        ["plunging", "tumbling"],
+    ),
     ("contour", "arch"): (["arching", "arch-shaped"], ["peaked"]),
-    ("motion", "stepwise"): (["stepwise", "smooth", "conjunct", "scalar", "flowing", "linear", "gradual", "even"], ["scalewise", "step-by-step"]),
-    ("motion", "leaping"): (["leaping", "jumpy", "disjunct", "arpeggiated", "skippy", "jagged", "wide-interval", "spiky",
-                           "bouncy"], ["angular", "zigzagging"]),
+    ("motion", "stepwise"): (
+        ["stepwise", "smooth", "conjunct", "scalar", "flowing", "linear", "gradual", "even"],
+        ["scalewise", "step-by-step"],
+    ),
+    ("motion", "leaping"): (
+        ["leaping", "jumpy", "disjunct", "arpeggiated", "skippy", "jagged", "wide-interval", "spiky", "bouncy"],
+        ["angular", "zigzagging"],
+    ),
     ("range", "wide"): (["wide-ranging", "wide-range"], ["sweeping"]),
     ("range", "narrow"): (["narrow-range", "compact"], ["confined"]),
-    ("mode", "major"): (["major-key", "major", "bright", "happy", "joyful", "sunny", "uplifting", "optimistic",
-                        "triumphant", "glad"], ["merry", "upbeat major-tonality"]),
-    ("mode", "minor"): (["minor-key", "minor", "dark", "sad", "mournful", "gloomy", "somber", "tragic", "wistful",
-                        "plaintive"], ["sorrowful", "melancholy"]),
+    ("mode", "major"): (
+        ["major-key", "major", "bright", "happy", "joyful", "sunny", "uplifting", "optimistic", "triumphant", "glad"],
+        ["merry", "upbeat major-tonality"],
+    ),
+    ("mode", "minor"): (
+        ["minor-key", "minor", "dark", "sad", "mournful", "gloomy", "somber", "tragic", "wistful", "plaintive"],
+        ["sorrowful", "melancholy"],
+    ),
     ("source", "irish"): (["Irish", "Irish traditional", "Irish folk"], ["Celtic Irish", "Hibernian"]),
     ("source", "american"): (["American", "American fiddle"], ["Yankee"]),
     ("source", "scottish"): (["Scottish", "Scots"], ["Highland Scottish"]),
@@ -224,38 +302,130 @@ ADJ = {
     ("source", "bach"): (["Bach chorale", "baroque chorale"], ["Lutheran chorale"]),
 }
 POST = {
-    ("register", "high"): (["in a high register", "up high", "high up", "in the upper register", "pitched high",
-                            "at the top of the range", "high in pitch", "in the soprano range"], ["up in the treble", "way up top"]),
-    ("register", "low"): (["in a low register", "down low", "low down", "in the lower register", "pitched low",
-                           "at the bottom of the range", "low in pitch", "in the baritone range"], ["down in the bass", "deep down"]),
-    ("density", "busy"): (["with lots of notes", "full of quick notes", "with many notes", "with running eighth notes",
-                           "full of fast runs", "with a flurry of notes", "with constant motion"], ["packed with rapid notes", "bustling with notes"]),
-    ("density", "sparse"): (["with few notes", "with long held notes", "with plenty of space", "in long notes",
-                             "with sustained notes", "with long pauses", "with slow notes"], ["with only a handful of notes", "made of a few long tones"]),
-    ("contour", "rising"): (["that rises", "that climbs upward", "going up", "that goes up", "moving upward",
-                             "that ascends", "that climbs", "that moves up"], ["that keeps getting higher", "heading skyward"]),
-    ("contour", "falling"): (["that falls", "that descends", "going down", "that goes down", "moving downward",
-                              "that drops", "that moves down", "that sinks"], ["that keeps getting lower", "heading earthward"]),
+    ("register", "high"): (
+        [
+            "in a high register",
+            "up high",
+            "high up",
+            "in the upper register",
+            "pitched high",
+            "at the top of the range",
+            "high in pitch",
+            "in the soprano range",
+        ],
+        ["up in the treble", "way up top"],
+    ),
+    ("register", "low"): (
+        [
+            "in a low register",
+            "down low",
+            "low down",
+            "in the lower register",
+            "pitched low",
+            "at the bottom of the range",
+            "low in pitch",
+            "in the baritone range",
+        ],
+        ["down in the bass", "deep down"],
+    ),
+    ("density", "busy"): (
+        [
+            "with lots of notes",
+            "full of quick notes",
+            "with many notes",
+            "with running eighth notes",
+            "full of fast runs",
+            "with a flurry of notes",
+            "with constant motion",
+        ],
+        ["packed with rapid notes", "bustling with notes"],
+    ),
+    ("density", "sparse"): (
+        [
+            "with few notes",
+            "with long held notes",
+            "with plenty of space",
+            "in long notes",
+            "with sustained notes",
+            "with long pauses",
+            "with slow notes",
+        ],
+        ["with only a handful of notes", "made of a few long tones"],
+    ),
+    ("contour", "rising"): (
+        [
+            "that rises",
+            "that climbs upward",
+            "going up",
+            "that goes up",
+            "moving upward",
+            "that ascends",
+            "that climbs",
+            "that moves up",
+        ],
+        ["that keeps getting higher", "heading skyward"],
+    ),
+    ("contour", "falling"): (
+        [
+            "that falls",
+            "that descends",
+            "going down",
+            "that goes down",
+            "moving downward",
+            "that drops",
+            "that moves down",
+            "that sinks",
+        ],
+        ["that keeps getting lower", "heading earthward"],
+    ),
     ("contour", "arch"): (["that rises and falls back", "shaped like an arch"], ["that goes up then comes down"]),
-    ("motion", "stepwise"): (["moving by step", "moving in small steps", "with smooth steps", "by step",
-                              "with small intervals", "without leaps", "using adjacent notes"], ["walking up and down the scale",
-                                                        "gliding between neighbouring notes"]),
-    ("motion", "leaping"): (["with big leaps", "full of jumps", "with wide intervals", "with large leaps",
-                             "that leaps around", "with skips", "with octave jumps"], ["hopping between distant notes", "bounding across big gaps"]),
+    ("motion", "stepwise"): (
+        [
+            "moving by step",
+            "moving in small steps",
+            "with smooth steps",
+            "by step",
+            "with small intervals",
+            "without leaps",
+            "using adjacent notes",
+        ],
+        ["walking up and down the scale", "gliding between neighbouring notes"],
+    ),
+    ("motion", "leaping"): (
+        [
+            "with big leaps",
+            "full of jumps",
+            "with wide intervals",
+            "with large leaps",
+            "that leaps around",
+            "with skips",
+            "with octave jumps",
+        ],
+        ["hopping between distant notes", "bounding across big gaps"],
+    ),
     ("range", "wide"): (["covering a wide range", "spanning over an octave"], ["with a big span"]),
     ("range", "narrow"): (["within a narrow range", "in a small range"], ["staying within a few notes"]),
-    ("mode", "major"): (["in a major key", "in major", "in a major mode", "in a happy key",
-                                          "with a bright major sound"], ["with a major tonality",
-                                                                          "full of major-key cheer"]),
-    ("mode", "minor"): (["in a minor key", "in minor", "in a minor mode", "in a sad key",
-                                          "with a dark minor sound"], ["with a minor tonality",
-                                                                          "full of minor-key sorrow"]),
-    ("source", "irish"): (["from Ireland", "from O'Neill's Music of Ireland", "in the Irish style"],
-                          ["in the Irish tradition", "from the Emerald Isle"]),
-    ("source", "american"): (["from Ryan's Mammoth Collection", "from America"], ["from the New England fiddle tradition"]),
+    ("mode", "major"): (
+        ["in a major key", "in major", "in a major mode", "in a happy key", "with a bright major sound"],
+        ["with a major tonality", "full of major-key cheer"],
+    ),
+    ("mode", "minor"): (
+        ["in a minor key", "in minor", "in a minor mode", "in a sad key", "with a dark minor sound"],
+        ["with a minor tonality", "full of minor-key sorrow"],
+    ),
+    ("source", "irish"): (
+        ["from Ireland", "from O'Neill's Music of Ireland", "in the Irish style"],
+        ["in the Irish tradition", "from the Emerald Isle"],
+    ),
+    ("source", "american"): (
+        ["from Ryan's Mammoth Collection", "from America"],
+        ["from the New England fiddle tradition"],
+    ),
     ("source", "scottish"): (["from Scotland", "from Aird's airs"], ["from the Scottish Highlands"]),
-    ("source", "german"): (["from Germany", "from the Essen folksong collection", "in the German style"],
-                           ["from the German countryside"]),
+    ("source", "german"): (
+        ["from Germany", "from the Essen folksong collection", "in the German style"],
+        ["from the German countryside"],
+    ),
     ("source", "chinese"): (["from China"], ["from the Chinese countryside"]),
     ("source", "luxembourgish"): (["from Luxembourg"], []),
     ("source", "lorraine"): (["from Lorraine"], []),
@@ -285,9 +455,23 @@ NOUN = {
     "": (["melody", "tune", "phrase", "folk tune", "line"], ["musical idea", "motif", "theme"]),
 }
 SOURCE_NOUN = {"german": "folk song", "chinese": "folk song", "bach": "chorale"}
-PREFIX = (["", "", "a ", "a ", "play a ", "give me a ", "generate a ", "I want a ", "write a ", "make a ",
-           "compose a ", "something like a "],
-          ["could you come up with a ", "imagine a ", "let me hear a ", "please create a "])
+PREFIX = (
+    [
+        "",
+        "",
+        "a ",
+        "a ",
+        "play a ",
+        "give me a ",
+        "generate a ",
+        "I want a ",
+        "write a ",
+        "make a ",
+        "compose a ",
+        "something like a ",
+    ],
+    ["could you come up with a ", "imagine a ", "let me hear a ", "please create a "],
+)
 KEY_POST = (["in {key}", "in the key of {key}", "key of {key}"], ["set in {key}"])
 
 
@@ -332,13 +516,14 @@ def render(labels: dict, rng: np.random.Generator, wording: str = "train") -> st
         else:
             text += " " + ", ".join(posts[:-1]) + " and " + posts[-1]
     text = (prefix + text).strip()
-    if prefix.endswith("a ") and re.match(r"[aeiouAEIOU]", text[len(prefix):]):
-        text = text[: len(prefix) - 2] + "an " + text[len(prefix):]
+    if prefix.endswith("a ") and re.match(r"[aeiouAEIOU]", text[len(prefix) :]):
+        text = text[: len(prefix) - 2] + "an " + text[len(prefix) :]
     return text
 
 
-def caption_pool(win: Windows, size: int, seed: int = 0, max_attrs: int = 4,
-                 generic_share: float = 0.02) -> tuple[list[str], list[dict]]:
+def caption_pool(
+    win: Windows, size: int, seed: int = 0, max_attrs: int = 4, generic_share: float = 0.02
+) -> tuple[list[str], list[dict]]:
     """``size`` distinct training captions, each with the labels it names.
 
     Captions name 1..max_attrs labels of a random window (one label alone half of the time,

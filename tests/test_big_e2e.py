@@ -54,3 +54,23 @@ def test_download_sample_and_render_the_big_shaped_checkpoint(big_checkpoint, tm
         assert b"cat-mel_2bar_big" in p.stdout and b"installed" in p.stdout
     finally:
         server.close()
+
+
+def test_both_engines_give_the_same_bytes_on_the_big_shaped_checkpoint(big_checkpoint, tmp_path):
+    """cat-mel_2bar_big's shapes (z 512, encoder 2048, decoder 3x2048): sample, long form and decode agree."""
+    outs = {}
+    for engine in ("numpy", "magenta"):
+        out = tmp_path / engine
+        env = {"MUSE_ENGINE": engine}
+        p = run_muse(
+            "sample", "-n", 6, "--seconds", 8, "--seed", 3, "-c", big_checkpoint, "-o", out / "s", env=env, timeout=900
+        )
+        assert p.returncode == 0, p.stderr.decode()[-2000:]
+        tune = Path(__file__).parent / "data" / "folk_16bar.mid"
+        p = run_muse(
+            "decode", "--midi", tune, "--seed", 3, "-c", big_checkpoint, "-o", out / "d.mid", env=env, timeout=900
+        )
+        assert p.returncode == 0, p.stderr.decode()[-2000:]
+        outs[engine] = sorted((f.relative_to(out).as_posix(), f.read_bytes()) for f in out.rglob("*.mid"))
+    assert len(outs["numpy"]) == 7
+    assert outs["numpy"] == outs["magenta"]

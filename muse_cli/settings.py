@@ -58,9 +58,9 @@ def set_verbose(on: bool) -> None:
 ENGINES = ("numpy", "magenta")
 
 
-def engine() -> str:
-    """The engine named by MUSE_ENGINE (or --engine), default numpy."""
-    name = os.environ.get("MUSE_ENGINE", "").strip().lower() or ENGINES[0]
+def engine(default: str = ENGINES[0]) -> str:
+    """The engine named by MUSE_ENGINE (or --engine), else ``default``."""
+    name = os.environ.get("MUSE_ENGINE", "").strip().lower() or default
     if name not in ENGINES:
         from muse_cli.errors import UsageError
 

@@ -241,3 +241,16 @@ def test_a_chosen_openblas_kernel_is_kept_and_the_command_gives_magentas_bytes(m
         outs[label] = [f.read_bytes() for f in sorted(out.glob("*.mid"))]
     assert len(outs["magenta"]) == 40
     assert outs["chosen"] == outs["magenta"] and outs["user's"] == outs["magenta"]
+
+
+def test_batch_runs_big_checkpoints_on_tensorflow_and_small_ones_on_numpy(tiny_checkpoint, tmp_path, monkeypatch):
+    from muse_cli.engines import BATCH_TF_BYTES, for_batch
+
+    monkeypatch.delenv("MUSE_ENGINE", raising=False)
+    assert for_batch(None) == for_batch(str(tiny_checkpoint)) == "numpy"  # 8 MB and a few KB
+    big = _copy_checkpoint(tiny_checkpoint, tmp_path / "big")
+    with open(next(big.glob("model.ckpt.data-*")), "ab") as f:
+        f.truncate(BATCH_TF_BYTES)  # the size is all the choice looks at
+    assert for_batch(str(big)) == "magenta"
+    monkeypatch.setenv("MUSE_ENGINE", "numpy")
+    assert for_batch(str(big)) == "numpy"  # the user's choice wins

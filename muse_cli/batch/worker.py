@@ -68,10 +68,11 @@ def model_for(checkpoint: str | None, opts: Options):
         os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(opts.tf_threads))
         os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
         os.environ.setdefault("OMP_NUM_THREADS", str(opts.tf_threads))
+    from muse_cli.engines import for_batch
     from muse_cli.model import load_model
 
     with _MODEL_LOCK:
-        return load_model(checkpoint, batch_size=opts.batch_size)
+        return load_model(checkpoint, batch_size=opts.batch_size, engine=for_batch(checkpoint))
 
 
 # -- writing files -------------------------------------------------------------------

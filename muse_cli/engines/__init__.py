@@ -13,7 +13,22 @@ from __future__ import annotations
 from muse_cli import settings
 from muse_cli.engines.base import Engine, gumbel
 
-__all__ = ["Engine", "gumbel", "load"]
+__all__ = ["Engine", "gumbel", "load", "for_batch"]
+
+# From this size of checkpoint data on, `muse batch` runs TrainedModel unless told otherwise: on warm workers
+# TensorFlow's matrix products (oneDNN) beat NumPy's OpenBLAS 0.3.20 on cat-mel_2bar_big's 2048-unit layers,
+# 18.2 vs 14.6 samples/s end to end for 2,000 samples (bench/bench_batch.py); below it, NumPy starts
+# workers faster and decodes about as fast. Both give the same bytes.
+BATCH_TF_BYTES = 100_000_000
+
+
+def for_batch(checkpoint: str | None) -> str:
+    """The engine `muse batch` workers use for ``checkpoint``: MUSE_ENGINE if set, else by checkpoint size."""
+    from muse_cli import registry
+    from muse_cli.cache import data_files
+
+    size = sum(f.stat().st_size for f in data_files(registry.resolve(checkpoint).path))
+    return settings.engine(default="magenta" if size >= BATCH_TF_BYTES else "numpy")
 
 
 def load(ckpt, engine: str | None = None, batch_size: int = 64) -> Engine:

@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_engine import magenta_generate_cmd  # noqa: E402  (bench/ is on sys.path when run as a script)
+
 BIN = Path(sys.executable).parent
 MUSE = str(BIN / "muse")
 BATCH_SIZES = (8, 16, 32, 64, 128, 256)  # TrainedModel.sample
@@ -148,19 +150,7 @@ def bench_default(checkpoint: str | None, n: int, workers: int) -> dict:
 def bench_big(big: Path, n: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         t_muse = _run([MUSE, "batch", "--sample", str(n), "-o", f"{tmp}/muse", "-c", str(big)])
-        t_mag = _run(
-            [
-                sys.executable,
-                "-m",
-                "magenta.models.music_vae.music_vae_generate",
-                "--config=cat-mel_2bar_big",
-                f"--checkpoint_file={big}/model.ckpt",
-                "--mode=sample",
-                f"--num_outputs={n}",
-                f"--output_dir={tmp}/magenta",
-                "--log=ERROR",
-            ]
-        )
+        t_mag = _run(magenta_generate_cmd(big, n, f"{tmp}/magenta"))
         made = (len(list(Path(f"{tmp}/muse").glob("*.mid"))), len(list(Path(f"{tmp}/magenta").glob("*.mid"))))
     return {
         "part": "2 cat-mel_2bar_big shapes (random weights), end to end",

@@ -81,26 +81,25 @@ def cases(big: Path | None, n: int) -> list[tuple]:
     return out
 
 
+def magenta_generate_cmd(big: Path, n: int, out: str) -> list[str]:
+    """magenta's own sampling command on a cat-mel_2bar_big-shaped checkpoint (also used by bench_batch)."""
+    return [
+        sys.executable,
+        "-m",
+        "magenta.models.music_vae.music_vae_generate",
+        "--config=cat-mel_2bar_big",
+        f"--checkpoint_file={big}/model.ckpt",
+        "--mode=sample",
+        f"--num_outputs={n}",
+        f"--output_dir={out}",
+        "--log=ERROR",
+    ]
+
+
 def magenta_generate(big: Path, n: int, runs: int) -> dict:
     """magenta's own CLI on the same checkpoint, for the ratio the issue asks for."""
-    times = []
     with tempfile.TemporaryDirectory() as tmp:
-        for r in range(runs):
-            times.append(
-                run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "magenta.models.music_vae.music_vae_generate",
-                        "--config=cat-mel_2bar_big",
-                        f"--checkpoint_file={big}/model.ckpt",
-                        "--mode=sample",
-                        f"--num_outputs={n}",
-                        f"--output_dir={tmp}/m{r}",
-                        "--log=ERROR",
-                    ]
-                )
-            )
+        times = [run(magenta_generate_cmd(big, n, f"{tmp}/m{r}")) for r in range(runs)]
     return {
         "case": f"music_vae_generate --num_outputs={n}",
         "runs": runs,

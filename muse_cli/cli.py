@@ -148,6 +148,17 @@ output_option = click.option(
 )
 
 
+refine_option = click.option(
+    "--refine",
+    type=click.IntRange(0, 10_000),
+    default=0,
+    show_default=True,
+    metavar="N",
+    help="Refine each window's latent by N gradient steps on the decoder's reconstruction of it (50 is plenty). "
+    "Loads TensorFlow (about 6 s), then about 10 s per 50 steps for a tune, 5 min for muse eval's test split.",
+)
+
+
 def generation_options(f):
     """The options every command that writes generated MIDI shares, in help order."""
     for option in reversed(
@@ -397,15 +408,7 @@ def _read_melodies(files: tuple[str, ...]):
     help="Latents: .npz (with sources and bars), .npy (vectors only), or NDJSON on stdout.",
 )
 @click.option("--sample-z", is_flag=True, help="Draw z from the posterior instead of using its mean mu.")
-@click.option(
-    "--refine",
-    type=click.IntRange(0, 10_000),
-    default=0,
-    show_default=True,
-    metavar="N",
-    help="Refine each window's latent by N gradient steps on the decoder's reconstruction of it "
-    "(50 is plenty). Costs TensorFlow's start-up (about 6 s) and about 10 s per 50 steps.",
-)
+@refine_option
 @seed_option
 @checkpoint_option
 @engine_option

@@ -7,7 +7,7 @@ import json
 import click
 
 from muse_cli import settings
-from muse_cli.cli import engine_option
+from muse_cli.cli import engine_option, refine_option
 
 
 def _temperature(ctx, param, value):
@@ -58,20 +58,9 @@ def _temperature(ctx, param, value):
     help="With --prompts: how far prompts push away from the neutral prompt (default as muse sample --prompt).",
 )
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
-@click.option(
-    "--refine",
-    "refine_steps",
-    type=click.IntRange(0, 10_000),
-    default=0,
-    show_default=True,
-    metavar="N",
-    help="Also report reconstruction from latents refined by N gradient steps (as muse encode "
-    "--refine; loads TensorFlow, about 1 minute for 50 steps on the test split).",
-)
+@refine_option
 @engine_option
-def eval_command(
-    checkpoint, json_, limit, samples, prompts, temperature, per_pole, candidates, guidance, seed, refine_steps
-):
+def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_pole, candidates, guidance, seed, refine):
     """Measure a checkpoint on the test split of muse's corpus.
 
     \b
@@ -107,5 +96,5 @@ def eval_command(
         return
     from muse_cli.evaluate import evaluate, format_report
 
-    result = evaluate(model, limit=limit, samples=samples, seed=seed, refine_steps=refine_steps)
+    result = evaluate(model, limit=limit, samples=samples, seed=seed, refine_steps=refine)
     click.echo(json.dumps(result, indent=1) if json_ else format_report(result))

@@ -241,13 +241,13 @@ def cli(verbose: bool) -> None:
 
     \b
     Examples:
-      muse sample --seconds 16 --wav -o out/      a 16-second melody, .mid and .wav
-      muse sample -n 8 --temperature 0.7 --seed 1 -o out/
-      muse encode tune.mid -o tune.npz            2-bar windows -> latent vectors
-      muse decode tune.npz -o tune.decoded.mid
-      muse interpolate a.mid b.mid --steps 5 --concat -o morph.mid
-      muse render tune.mid -o tune.wav
-      muse sample -o - | muse render - -o - > tune.wav
+      muse sample --seconds 16 --seed 7 --wav -o song.mid   a 16-second melody: song.mid and song.wav
+      muse sample -n 8 --temperature 0.7 --seed 1 -o out/   out/sample_s1_001.mid ... _008.mid
+      muse encode song.mid -o song.npz                      2-bar windows -> latent vectors
+      muse decode song.npz -o song.decoded.mid
+      muse interpolate out/sample_s1_001.mid out/sample_s1_008.mid --steps 5 --concat -o morph5.mid
+      muse render song.decoded.mid                          -> song.decoded.wav
+      muse sample -o - | muse render - -o - > stdout.wav
 
     Set MUSE_DEBUG=1 for tracebacks; MUSE_HOME moves the checkpoint cache.
     """
@@ -310,11 +310,14 @@ def _write(items, paths: list[Path] | None, force: bool, wav: bool, soundfont: P
 
                 out.add(path.with_suffix(".wav"), render(data, soundfont=soundfont, source=str(path)))
         out.commit()
+    from muse_cli.midi import written_notes
+
     for item, path in zip(items, paths):
         click.echo(str(path))
         if wav:
             click.echo(str(path.with_suffix(".wav")))
-        _info(f"wrote {path}{' and .wav' if wav else ''} ({item.seconds:.1f} s, {len(item.notes)} notes)")
+        notes = len(written_notes(item.notes, item.qpm, item.seconds))
+        _info(f"wrote {path}{' and .wav' if wav else ''} ({item.seconds:.1f} s, {notes} notes)")
 
 
 def _load(checkpoint: str | None, rows: int):
@@ -366,7 +369,7 @@ def sample_cmd(num, seconds, temperature, seed, qpm, prompt, candidates, checkpo
       muse sample                                  one 2-bar melody -> ./sample_s<seed>_001.mid
       muse sample --seconds 16 --temperature 1.0 --wav -o out/
       muse sample -n 16 --seed 42 -o batch/        same seed, same bytes
-      muse sample -o - > tune.mid                  MIDI on stdout
+      muse sample -o - > melody.mid                MIDI on stdout
       muse sample --prompt "a slow sad tune in A minor" -n 4 -o sad/
     """
     from muse_cli import model as m
@@ -421,9 +424,9 @@ def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force):
     Each window is one latent: NDJSON lines {"source", "start_bar", "z", "checkpoint"}.
     Examples:
       muse encode tune.mid                          NDJSON on stdout
-      muse encode a.mid b.mid -o latents.npz
-      cat tune.mid | muse encode - | muse decode - -o back.mid
-      muse encode tune.mid --refine 50 -o tune.npz  closer reconstruction, slower
+      muse encode tune.mid song.mid -o latents.npz  two files' windows, with their sources and bars
+      cat tune.mid | muse encode - | muse decode - -o round.mid
+      muse encode tune.mid --refine 50 -o tune.refined.npz  closer reconstruction, slower
     """
     from muse_cli import model as m
     from muse_cli.io import atomic_write, check_writable, latents_bytes, stdout_closed, write_stdout
@@ -476,10 +479,10 @@ def decode_cmd(
     A MIDI primer or latents win over a prompt (the prompt is then ignored, with a warning).
     Examples:
       muse decode tune.npz -o back.mid
-      muse decode latents.ndjson --temperature 0.5 --seed 3 -o out/ --wav
-      muse encode tune.mid | muse decode - -o - > back.mid
-      muse decode --prompt "a busy Irish reel" --seed 1 -o reel.mid
-      muse decode --midi tune.mid -o back.mid
+      muse decode latents.npz --temperature 0.5 --seed 3 -o decoded/ --wav   one .mid and .wav per source
+      muse encode tune.mid | muse decode - -o - > back.stdout.mid
+      muse decode --prompt "a calm German folk song" --seed 2 -o folk.mid
+      muse decode --midi tune.mid -o primed.mid
     """
     from muse_cli import model as m
     from muse_cli.io import check_latent_length, read_bytes, read_latents
@@ -550,8 +553,8 @@ def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, out
     \b
     Uses the first 2-bar window of each file, as magenta's music_vae_generate does.
     Examples:
-      muse interpolate a.mid b.mid --steps 5 -o morph/
-      muse interpolate a.mid b.mid --steps 8 --concat --temperature 0.3 -o morph.mid --wav
+      muse interpolate tune.mid song.mid --steps 5 -o morph/   morph/interp_001.mid ... _005.mid
+      muse interpolate tune.mid song.mid --steps 8 --concat --temperature 0.3 -o morph/all.mid --wav
     """
     from muse_cli import model as m
 
@@ -582,9 +585,9 @@ def render_cmd(midi, output, rate, soundfont, force):
 
     \b
     Examples:
-      muse render tune.mid                       -> tune.wav
-      muse render tune.mid -o tune.wav --rate 22050 --soundfont piano.sf2
-      muse sample -o - | muse render - -o - > tune.wav
+      muse render back.mid                       -> back.wav
+      muse render back.mid -o back.22k.wav --rate 22050 --soundfont /usr/share/sounds/sf2/default-GM.sf2
+      muse sample -o - | muse render - -o - > rendered.wav
     """
     from muse_cli.io import atomic_write, check_writable, read_bytes, refuse_terminal, write_stdout
     from muse_cli.render import check_soundfont, render
@@ -611,7 +614,13 @@ def render_cmd(midi, output, rate, soundfont, force):
 @cli.command(name="checkpoints")
 @click.option("--json", "json_", is_flag=True, help="Print JSON instead of a table.")
 def checkpoints_cmd(json_):
-    """List the checkpoints muse knows (checkpoints.toml) and which are installed."""
+    """List the checkpoints muse knows (checkpoints.toml) and which are installed.
+
+    \b
+    Examples:
+      muse checkpoints                  name, state, config, description; * marks the default
+      muse checkpoints --json
+    """
     from muse_cli import registry
 
     default, entries = registry.load()

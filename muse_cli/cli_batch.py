@@ -7,6 +7,7 @@ TensorFlow load only when the command runs.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from pathlib import Path
@@ -184,8 +185,10 @@ def batch_command(
 
     \b
     Examples:
+      echo '{"op": "sample", "seed": 1, "seconds": 16, "out": "jobs/0001.mid"}' > jobs.jsonl
+      muse batch jobs.jsonl --check                 check the file and show the plan; run nothing
       muse batch jobs.jsonl
-      muse batch --sample 10000 --seconds 8 --seed-start 0 -o out/
+      muse batch --sample 10000 --seconds 8 --seed-start 0 -o many/
       muse batch jobs.jsonl --scheduler tcp://10.0.0.5:8786
     """
     from muse_cli import batch as b
@@ -199,14 +202,21 @@ def batch_command(
             raise UsageError("--sample needs -o DIR for its outputs")
         if seconds is not None and not 0 < seconds <= settings.MAX_SECONDS:
             raise UsageError(f"--seconds must be between 0 and {settings.MAX_SECONDS:g}, got {seconds:g}")
-        if not temperature > 0:
-            raise UsageError(f"--temperature must be > 0, got {temperature:g}")
+        if not (math.isfinite(temperature) and 0 < temperature <= settings.MAX_TEMPERATURE):
+            raise UsageError(f"--temperature must be > 0 and at most {settings.MAX_TEMPERATURE:g}, got {temperature:g}")
         if not 20 <= qpm <= 400:
             raise UsageError(f"--qpm must be between 20 and 400, got {qpm:g}")
         root = root or output
         if output.resolve() != root.resolve() and root.resolve() not in output.resolve().parents:
             raise UsageError(f"-o {output} is outside --root {root}")
-        jobs = b.sample_jobs(sample_count, output, seed_start, seconds, temperature, qpm, wav, checkpoint)
+        if not scheduler:  # one message for the checkpoint, not one per generated job
+            from muse_cli import registry
+
+            registry.resolve(checkpoint)
+        try:
+            jobs = b.sample_jobs(sample_count, output, seed_start, seconds, temperature, qpm, wav, checkpoint)
+        except b.JobFileError as exc:  # the jobs differ only in seed: say the problem once, with no line number
+            raise UsageError(f"--sample: {exc.problems[0][1]}") from None
         manifest = manifest or output / "sample.manifest.jsonl"
     else:
         if jobs_file is None:

@@ -53,6 +53,12 @@ def download_command(name, url, tarball, list_, force, quiet, retries, timeout):
     A download cut short keeps its partial file in $MUSE_HOME/downloads; run
     the same command again to resume it. Without a sha256 in the registry the
     first download's hash is recorded and later ones must match it.
+
+    \b
+    Examples:
+      muse download --list                        known and installed checkpoints, with sizes
+      muse download cat-mel_2bar_big              fetch, verify, unpack, install
+      muse download cat-mel_2bar_big --file cat-mel_2bar_big.tar   a tarball you copied in
     """
     if list_:
         if name or url or tarball or force:

@@ -69,15 +69,25 @@ def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_po
     overlapping area with the test set of five melody features. With --prompts:
     pairwise accuracy of prompted attributes against the unconditioned baseline.
     Examples:
-      muse eval
-      muse eval --checkpoint cat-mel_2bar_big --json
-      muse eval --refine 50                   # and from latents refined by 50 steps
-      muse eval --prompts
-      muse eval --prompts --candidates 1      # the attention head alone
+      muse eval                               the whole test split (12 to 30 s)
+      muse eval --limit 200 --samples 64 --json   a quick look at a random subset, as JSON
+      muse eval --checkpoint cat-mel_2bar_big
+      muse eval --refine 50                   and from latents refined by 50 steps
+      muse eval --prompts                     the first run parses music21's corpus (6 to 30 minutes)
+      muse eval --prompts --candidates 1      the attention head alone
     """
     from muse_cli.model import batch_size_for, load_model
 
     engine = settings.engine()
+    if prompts:
+        from muse_cli.prompt.fit import tunes_path
+
+        if not tunes_path().exists():  # the style classifier trains on corpus windows
+            click.echo(
+                f"muse eval --prompts: the first run parses music21's corpus into {tunes_path()} for the style "
+                "classifier; that takes 6 to 30 minutes on 2 cores, once (later runs reuse it)",
+                err=True,
+            )
     click.echo("loading model...", err=True)
     model = load_model(checkpoint, batch_size=batch_size_for(448 if prompts else 64), engine=engine)
     if prompts:

@@ -212,6 +212,14 @@ def _timing_track(tick_scale: float, provenance: dict | None) -> bytes:
     return body + _END_OF_TRACK
 
 
+def written_notes(notes: list[Note], qpm: float, seconds: float | None) -> list[Note]:
+    """The notes a file of ``seconds`` at ``qpm`` holds: those starting before its end (to_midi_bytes cuts the rest)."""
+    if seconds is None:
+        return list(notes)
+    step_s = 60.0 / qpm / STEPS_PER_QUARTER
+    return [n for n in notes if n[1] * step_s < seconds - 1e-9]
+
+
 def _note_track(notes: list[Note], qpm: float, tick_scale: float, seconds: float | None, velocity: int) -> bytes:
     """The piano track: its name, the program, the notes (cut at ``seconds``) and the closing controller."""
 
@@ -220,11 +228,9 @@ def _note_track(notes: list[Note], qpm: float, tick_scale: float, seconds: float
 
     step_s = 60.0 / qpm / STEPS_PER_QUARTER
     events = [(0, "program_change", PROGRAM, 0)]
-    for pitch, s, e in notes:
+    for pitch, s, e in written_notes(notes, qpm, seconds):
         start, end = s * step_s, e * step_s
         if seconds is not None:
-            if start >= seconds - 1e-9:
-                continue
             end = min(end, seconds)
         events.append((tick(start), "note_on", int(pitch), velocity))
         events.append((tick(end), "note_on", int(pitch), 0))  # note off: a note on at velocity 0, as mido writes

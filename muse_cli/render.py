@@ -15,7 +15,8 @@ from muse_cli.io import stdout_to_stderr
 
 SAMPLE_RATE = 44100
 SILENCE_PEAK = 1e-4  # below this peak amplitude the audio counts as silent
-FADE_SECONDS = 0.02
+RELEASE_SECONDS = 1.0  # the WAV goes on this long after the MIDI ends, so its last notes ring out
+FADE_SECONDS = 0.25  # and fades to silence over the end of that tail (never a cut at full level)
 FLUIDSYNTH_PACKAGE = "libfluidsynth3"
 
 
@@ -78,8 +79,14 @@ def _check_fluidsynth() -> None:
         raise RenderError(f"pyfluidsynth cannot be imported ({exc}); reinstall muse") from None
 
 
+def wav_frames(seconds: float, rate: int = SAMPLE_RATE) -> int:
+    """Frames of the WAV of a MIDI file that lasts ``seconds``: the file, then RELEASE_SECONDS of release tail."""
+    return int(round(seconds * rate)) + int(round(RELEASE_SECONDS * rate))
+
+
 def synthesize(midi: bytes, rate: int = SAMPLE_RATE, soundfont: Path | None = None, source: str = "MIDI") -> np.ndarray:
-    """Float audio in [-1, 1], exactly as long as the MIDI file, rendered by FluidSynth."""
+    """Float audio in [-1, 1] rendered by FluidSynth: as long as the MIDI file, then the last notes' release
+    (RELEASE_SECONDS, faded out over its last FADE_SECONDS); wav_frames() says how many samples."""
     from muse_cli.midi import load_pretty_midi
 
     if not 8000 <= rate <= 192000:
@@ -96,13 +103,13 @@ def synthesize(midi: bytes, rate: int = SAMPLE_RATE, soundfont: Path | None = No
             audio = pm.fluidsynth(fs=rate, synthesizer=str(sf2))
     except Exception as exc:
         raise RenderError(f"FluidSynth could not render {source} with {sf2}: {exc}") from None
-    n = int(round(pm.get_end_time() * rate))
+    n = wav_frames(pm.get_end_time(), rate)  # pretty_midi renders 1 s past the last event: the release is there
     audio = np.asarray(audio, dtype=np.float64)[:n]
     if len(audio) < n:
         audio = np.pad(audio, (0, n - len(audio)))
     fade = min(len(audio), int(FADE_SECONDS * rate))
     if fade:
-        audio[-fade:] *= np.linspace(1.0, 0.0, fade)
+        audio[-fade:] *= 0.5 + 0.5 * np.cos(np.linspace(0.0, np.pi, fade))
     peak = float(np.max(np.abs(audio))) if len(audio) else 0.0
     if peak < SILENCE_PEAK:
         raise RenderError(

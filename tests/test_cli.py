@@ -19,6 +19,7 @@ from click.testing import CliRunner
 
 from muse_cli.cli import cli
 from muse_cli.midi import read_provenance
+from muse_cli.render import RELEASE_SECONDS
 
 STEP = 60.0 / 120 / 4  # one 16th note at 120 qpm
 
@@ -173,7 +174,7 @@ def test_render_writes_a_wav_of_the_right_length_and_rate(data_dir, tmp_path):
     assert r.exit_code == 0, r.output
     rate, seconds, pcm = wav_info(out.read_bytes())
     assert rate == 22050
-    assert seconds == pytest.approx(midi_of(data_dir / "folk_b.mid").get_end_time(), abs=1 / 22050)
+    assert seconds == pytest.approx(midi_of(data_dir / "folk_b.mid").get_end_time() + RELEASE_SECONDS, abs=1 / 22050)
     assert np.sqrt(np.mean(pcm.astype(float) ** 2)) > 100  # not silent
 
 
@@ -185,7 +186,7 @@ def test_render_pipes_stdin_to_stdout(data_dir, muse, ci):
     assert p.stdout[:4] == b"RIFF", p.stdout[:80]
     assert b"was found" not in p.stderr
     rate, seconds, _ = wav_info(p.stdout)
-    assert rate == 44100 and seconds == pytest.approx(8.0, abs=0.01)
+    assert rate == 44100 and seconds == pytest.approx(8.0 + RELEASE_SECONDS, abs=0.01)
 
 
 def test_sample_pipe_into_render_under_ci(tiny_checkpoint, muse):
@@ -197,7 +198,8 @@ def test_sample_pipe_into_render_under_ci(tiny_checkpoint, muse):
     r = muse("render", "-", "-o", "-", input=s.stdout, env=env)
     assert r.returncode == 0, r.stderr
     rate, seconds, _ = wav_info(r.stdout)
-    assert rate == 44100 and seconds == pytest.approx(midi_of(io.BytesIO(s.stdout)).get_end_time(), abs=0.01)
+    end = midi_of(io.BytesIO(s.stdout)).get_end_time()
+    assert rate == 44100 and seconds == pytest.approx(end + RELEASE_SECONDS, abs=0.01)
 
 
 def test_render_never_imports_tensorflow(data_dir, tmp_path):
@@ -320,7 +322,7 @@ def test_installed_muse_sample_16_seconds_with_wav_and_quiet_stderr(tiny_checkpo
     mid, wav = tmp_path / "sample_s9_001.mid", tmp_path / "sample_s9_001.wav"
     assert abs(midi_of(mid).get_end_time() - 16.0) <= STEP
     rate, seconds, pcm = wav_info(wav.read_bytes())
-    assert rate == 44100 and abs(seconds - 16.0) <= STEP and np.abs(pcm).max() > 1000
+    assert rate == 44100 and abs(seconds - 16.0 - RELEASE_SECONDS) <= STEP and np.abs(pcm).max() > 1000
     err = p.stderr.decode()
     for chatter in ("tensorflow", "oneDNN", "WARNING", "cpu_feature_guard", "absl"):
         assert chatter not in err, err

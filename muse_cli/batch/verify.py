@@ -14,6 +14,7 @@ import wave
 from pathlib import Path
 
 from muse_cli.batch.jobs import RENDER_RATE, Job
+from muse_cli.render import wav_frames
 
 
 def output_record(path: str, data: bytes) -> dict:
@@ -94,12 +95,12 @@ def existing_outputs(job: Job, force: bool) -> tuple[dict[str, bytes], str | Non
                 src = _read(job.params["midi"])
                 if src is None:
                     return good, f"{job.params['midi_shown']}: no such file"
-                frames, rate = int(round(_midi_end(src) * job.params["rate"])), job.params["rate"]
+                frames, rate = wav_frames(_midi_end(src), job.params["rate"]), job.params["rate"]
             else:
                 mid = good.get(midi_of[path])
                 if mid is None:
                     continue  # its MIDI will be made again, then this WAV from it
-                frames, rate = int(round(_midi_end(mid) * RENDER_RATE)), RENDER_RATE
+                frames, rate = wav_frames(_midi_end(mid), RENDER_RATE), RENDER_RATE
             why = _check_wav(shown, data, frames, rate)
         else:
             step = mids.index(path) + 1 if job.op == "interpolate" and not job.params["concat"] else None

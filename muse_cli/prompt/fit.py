@@ -58,7 +58,7 @@ def load_corpus(path: Path | None = None, log=_stderr) -> list[dict]:
 
     path = Path(path) if path else tunes_path()
     if not path.exists():
-        log(f"parsing music21's corpus into {path} (once; several minutes)...")
+        log(f"parsing music21's corpus into {path} (once; 6 to 30 minutes)...")
     return corpus.build(path)
 
 

@@ -52,7 +52,7 @@ from muse_cli.prompt.fit import FitOptions
     "--tunes",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Corpus pickle from muse_cli.corpus. Default: build/corpus/tunes.pkl, else $MUSE_HOME/corpus.",
+    help="Corpus pickle from muse_cli.training.corpus. Default: build/corpus/tunes.pkl, else $MUSE_HOME/corpus.",
 )
 @click.option(
     "--output",

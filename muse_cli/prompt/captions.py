@@ -21,7 +21,7 @@ import numpy as np
 from muse_cli.features import measure
 from muse_cli.midi import STEPS_PER_QUARTER, WINDOW_STEPS, notes_to_events
 
-DUPLE_METERS = ("4/4", "2/2", "2/4", "4/2", "4/8", "8/8")  # as muse_cli.train: the default VAE's meters
+DUPLE_METERS = ("4/4", "2/2", "2/4", "4/2", "4/8", "8/8")  # as muse_cli.training.train: the default VAE's meters
 HOP = 16  # a window starts at every 4/4 bar, as in the VAE's training data
 MIN_NOTES = 3
 ATTRIBUTES = ("source", "type", "key", "mode", "register", "density", "contour", "motion", "range")

@@ -1,11 +1,11 @@
 """Train muse's default melody MusicVAE on music21's corpus, with magenta's own model code.
 
-Run with ``make train`` (or ``python -m muse_cli.train``). The run is seeded and
+Run with ``make train`` (or ``python -m muse_cli.training.train``). The run is seeded and
 resumable: it saves its full state (model and Adam slots) every ``--save-every``
 steps under ``build/train/state`` and continues from there when started again.
 It logs loss, reconstruction accuracy, KL and beta to ``build/train/log.csv`` and
 exports the model variables alone (no optimizer slots) to ``build/train/export``
-at every evaluation; ``python -m muse_cli.ship`` copies the last export into the package.
+at every evaluation; ``python -m muse_cli.training.ship`` copies the last export into the package.
 """
 
 from __future__ import annotations
@@ -332,7 +332,7 @@ def main(argv=None) -> int:
         help="continue from a checkpoint of model variables (e.g. the shipped one)",
     )
     args = ap.parse_args(argv)
-    from muse_cli import corpus
+    from muse_cli.training import corpus
 
     windows_path = args.windows or args.workdir.parent / f"windows-{args.meters}.npz"
     if windows_path.exists():

@@ -21,8 +21,7 @@ import click  # noqa: E402
 
 from muse_cli import settings  # noqa: E402
 from muse_cli.errors import CheckpointError, MuseError, PromptError, UsageError, WriteError  # noqa: E402
-
-STDIO = "-"
+from muse_cli.files import STDIO  # noqa: E402
 
 
 # -- shared options -------------------------------------------------------------
@@ -252,7 +251,7 @@ def _plan(
     Checked: stdout is not a terminal, each output's folder is (or can become) a writable directory,
     no output exists (without --force), and the SoundFont for --wav is one.
     """
-    from muse_cli.io import check_writable, refuse_terminal
+    from muse_cli.files import check_writable, refuse_terminal
 
     if wav and soundfont is not None:
         from muse_cli.render import check_soundfont
@@ -285,7 +284,7 @@ def _write(items, paths: list[Path] | None, force: bool, wav: bool, soundfont: P
 
     A failure or Ctrl-C part way leaves none of this run's outputs and no temporary file.
     """
-    from muse_cli.io import OutputSet, write_stdout
+    from muse_cli.files import OutputSet, write_stdout
 
     if paths is None:
         write_stdout(items[0].midi(), "MIDI")
@@ -378,7 +377,7 @@ def sample_cmd(num, seconds, temperature, seed, qpm, prompt, candidates, checkpo
 
 
 def _read_melodies(files: tuple[str, ...]):
-    from muse_cli.io import read_bytes
+    from muse_cli.files import read_bytes
     from muse_cli.midi import read_melody
 
     if not files:
@@ -423,7 +422,8 @@ def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force):
       muse encode tune.mid --refine 50 -o tune.npz  closer reconstruction, slower
     """
     from muse_cli import model as m
-    from muse_cli.io import atomic_write, check_writable, latents_bytes, stdout_closed, write_stdout
+    from muse_cli.files import atomic_write, check_writable, stdout_closed, write_stdout
+    from muse_cli.latents import latents_bytes
 
     fmt = (
         "ndjson"
@@ -479,7 +479,8 @@ def decode_cmd(
       muse decode --midi tune.mid -o back.mid
     """
     from muse_cli import model as m
-    from muse_cli.io import check_latent_length, read_bytes, read_latents
+    from muse_cli.files import read_bytes
+    from muse_cli.latents import check_latent_length, read_latents
 
     prompt = _check_prompt(prompt)
     seed = m.new_seed() if seed is None else seed
@@ -583,7 +584,7 @@ def render_cmd(midi, output, rate, soundfont, force):
       muse render tune.mid -o tune.wav --rate 22050 --soundfont piano.sf2
       muse sample -o - | muse render - -o - > tune.wav
     """
-    from muse_cli.io import atomic_write, check_writable, read_bytes, refuse_terminal, write_stdout
+    from muse_cli.files import atomic_write, check_writable, read_bytes, refuse_terminal, write_stdout
     from muse_cli.render import check_soundfont, render
 
     if output is None:
@@ -658,7 +659,8 @@ _register_optional()
 
 def main() -> None:
     """Entry point of the `muse` script."""
-    from muse_cli.io import guard_stdout, keep_stdout_clean
+    from muse_cli.files import guard_stdout
+    from muse_cli.quiet import keep_stdout_clean
 
     guard_stdout()
     keep_stdout_clean()

@@ -528,9 +528,9 @@ def _verify_and_install(entry: registry.Entry, tarball: Path, sha: str, size: in
     _remove_stale_unpacks(target.parent, name)
     _check_disk(target.parent, need=size)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=target.parent))
-    from muse_cli.io import _umask
+    from muse_cli.files import umask
 
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide the install from others sharing MUSE_HOME
+    os.chmod(tmp, 0o777 & ~umask())  # mkdtemp's 0700 would hide the install from others sharing MUSE_HOME
     try:
         emit(Event("unpacking", f"unpacking into {target.parent}"))
         folder = _unpack(tarball, tmp, f"{name}.tar")
@@ -709,7 +709,7 @@ def _locked(path: Path, emit: Report, holder: str) -> Iterator[None]:
 
 def _check_home() -> None:
     """MUSE_HOME must be (or be able to become) a writable folder before anything is fetched."""
-    from muse_cli.io import check_folder
+    from muse_cli.files import check_folder
 
     check_folder(settings.home(), f"MUSE_HOME {settings.home()}")
 

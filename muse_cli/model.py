@@ -221,7 +221,7 @@ def sample(
 def encode(model: Model, melodies: list, sample_z: bool = False, seed: int | None = None, refine: int = 0) -> list:
     """Every consecutive 2-bar window of each melody -> LatentWindow (mu, a posterior sample, or mu
     refined by ``refine`` gradient steps on the decoder's reconstruction of the window)."""
-    from muse_cli.io import LatentWindow
+    from muse_cli.latents import LatentWindow
     from muse_cli.midi import windows
 
     items = [(m.source, bar, ev) for m in melodies for bar, ev in windows(m)]

@@ -20,6 +20,7 @@ from pathlib import Path  # noqa: E402
 import click  # noqa: E402
 
 from muse_cli import settings  # noqa: E402
+from muse_cli.encoding import WINDOW_STEPS  # noqa: E402
 from muse_cli.errors import CheckpointError, MuseError, PromptError, UsageError, WriteError  # noqa: E402
 from muse_cli.files import STDIO  # noqa: E402
 
@@ -437,7 +438,7 @@ def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force):
     elif stdout_closed():
         raise WriteError("cannot write latents to stdout: it is closed; use -o FILE")
     melodies = _read_melodies(files)
-    windows_count = sum(max(1, -(-mel.total_steps // 32)) for mel in melodies)
+    windows_count = sum(max(1, -(-mel.total_steps // WINDOW_STEPS)) for mel in melodies)
     model = _load(checkpoint, windows_count)
     if refine and sample_z:
         raise UsageError("--refine and --sample-z do not go together: refinement starts from the mean")
@@ -508,7 +509,7 @@ def decode_cmd(
         melodies = _read_melodies((midi_file,))
         names = [f"{Path(melodies[0].source).stem}.decoded"]
         paths = _plan(names, output, force, wav, soundfont)
-        model = _load(checkpoint, max(1, -(-melodies[0].total_steps // 32)))
+        model = _load(checkpoint, max(1, -(-melodies[0].total_steps // WINDOW_STEPS)))
         windows = m.encode(model, melodies)
     else:
         if latents is None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from muse_cli import settings
+from muse_cli.encoding import QUARTERS_PER_BAR, WINDOW_BARS
 from muse_cli.errors import LatentError
 
 
@@ -41,7 +42,7 @@ def read_latents(data: bytes, source: str) -> list[LatentWindow]:
         )
     if data[:6] == b"\x93NUMPY":
         z = _load_npy(data, source)
-        return [LatentWindow(source=Path(source).stem, start_bar=2 * i, z=row) for i, row in enumerate(z)]
+        return [LatentWindow(source=Path(source).stem, start_bar=WINDOW_BARS * i, z=row) for i, row in enumerate(z)]
     if data[:2] == b"PK":
         return _read_npz(data, source)
     out = []
@@ -110,7 +111,7 @@ def _read_npz(data: bytes, source: str) -> list[LatentWindow]:
     elif sources.ndim != 1 or len(sources) != n or sources.dtype.kind != "U":
         raise LatentError(f"{source}: 'source' must be {n} strings, one per row of 'z'")
     if bars is None:
-        bars = [2 * i for i in range(n)]
+        bars = [WINDOW_BARS * i for i in range(n)]
     elif bars.ndim != 1 or len(bars) != n or bars.dtype.kind not in "iu":
         raise LatentError(f"{source}: 'start_bar' must be {n} whole numbers, one per row of 'z'")
     ckpt = fields.get("checkpoint", np.array(""))
@@ -162,7 +163,7 @@ def check_latent_length(windows: list[LatentWindow], qpm: float) -> None:
         lo, hi = spans.get(w.source, (w.start_bar, w.start_bar))
         spans[w.source] = (min(lo, w.start_bar), max(hi, w.start_bar))
     for src, (lo, hi) in spans.items():
-        seconds = (hi - lo + 2) * 4 * 60.0 / qpm
+        seconds = (hi - lo + WINDOW_BARS) * QUARTERS_PER_BAR * 60.0 / qpm
         if seconds > settings.MAX_SECONDS:
             raise LatentError(
                 f"latents of {src!r} span bars {lo} to {hi + 2}: {seconds:.0f} s at {qpm:g} qpm, "

@@ -18,11 +18,19 @@ from pathlib import Path
 
 import numpy as np
 
+from muse_cli.encoding import (
+    DUPLE_METERS,
+    FIRST_NOTE,
+    MAX_PITCH,
+    MIN_PITCH,
+    STEPS_PER_BAR,
+    STEPS_PER_QUARTER,
+    WINDOW_STEPS,
+)
 from muse_cli.features import measure
-from muse_cli.midi import STEPS_PER_QUARTER, WINDOW_STEPS, notes_to_events
+from muse_cli.midi import notes_to_events
 
-DUPLE_METERS = ("4/4", "2/2", "2/4", "4/2", "4/8", "8/8")  # as muse_cli.training.train: the default VAE's meters
-HOP = 16  # a window starts at every 4/4 bar, as in the VAE's training data
+HOP = STEPS_PER_BAR  # a window starts at every 4/4 bar, as in the VAE's training data
 MIN_NOTES = 3
 ATTRIBUTES = ("source", "type", "key", "mode", "register", "density", "contour", "motion", "range")
 
@@ -54,14 +62,14 @@ def tune_windows(tune: dict) -> list[tuple[int, np.ndarray]]:
         for p, s, e in tune["notes"]
         if s >= 0
     ]
-    notes = [(p, s, max(e, s + 1)) for p, s, e in notes if 21 <= p <= 108]
+    notes = [(p, s, max(e, s + 1)) for p, s, e in notes if MIN_PITCH <= p <= MAX_PITCH]
     if not notes:
         return []
     total = max(e for _, _, e in notes)
     out = []
     for start in range(0, max(1, total - HOP), HOP):
         ev = notes_to_events(notes, start, WINDOW_STEPS)
-        if int((ev >= 2).sum()) >= MIN_NOTES:
+        if int((ev >= FIRST_NOTE).sum()) >= MIN_NOTES:
             out.append((start, ev))
     return out
 

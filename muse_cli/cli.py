@@ -646,13 +646,7 @@ def _register_optional() -> None:
         ("muse_cli.cli_batch", "batch_command"),
         ("muse_cli.cli_prompt", "fit_prompt_command"),
     ):
-        try:
-            mod = __import__(module, fromlist=[attr])
-        except ModuleNotFoundError as exc:
-            if exc.name == module:
-                continue
-            raise
-        cli.add_command(getattr(mod, attr))
+        cli.add_command(getattr(__import__(module, fromlist=[attr]), attr))
 
 
 _register_optional()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -46,10 +45,6 @@ class Melody:
     notes: list
     total_steps: int
     qpm: float
-
-    @property
-    def bars(self) -> int:
-        return max(1, math.ceil(self.total_steps / STEPS_PER_BAR))
 
 
 # -- events <-> notes -------------------------------------------------------

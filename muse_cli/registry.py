@@ -77,10 +77,6 @@ def load() -> tuple[str, dict[str, Entry]]:
     return default, entries
 
 
-def default_name() -> str:
-    return load()[0]
-
-
 def installed_dir(name: str) -> Path:
     return settings.checkpoints_dir() / name
 

@@ -106,11 +106,6 @@ def prompt_regions(model, texts: list[str], guidance: float | None = None) -> tu
     return guides.mean, guides.sigma
 
 
-def prompt_region(model, text: str, guidance: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    mean, sigma = prompt_regions(model, [text], guidance)
-    return mean[0], sigma[0]
-
-
 def decode_prompted(
     model,
     guides: Guides,

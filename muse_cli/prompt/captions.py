@@ -11,10 +11,8 @@ Pure NumPy and the standard library: no TensorFlow here.
 
 from __future__ import annotations
 
-import pickle
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -48,11 +46,6 @@ class Windows:
 
     def __len__(self) -> int:
         return len(self.events)
-
-
-def load_tunes(path: Path) -> list[dict]:
-    with open(path, "rb") as f:
-        return pickle.load(f)
 
 
 def tune_windows(tune: dict) -> list[tuple[int, np.ndarray]]:

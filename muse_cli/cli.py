@@ -21,7 +21,7 @@ import click  # noqa: E402
 
 from muse_cli import settings  # noqa: E402
 from muse_cli.encoding import WINDOW_STEPS  # noqa: E402
-from muse_cli.errors import CheckpointError, MuseError, PromptError, UsageError, WriteError  # noqa: E402
+from muse_cli.errors import CheckpointError, ExitCode, MuseError, PromptError, UsageError, WriteError  # noqa: E402
 from muse_cli.files import STDIO  # noqa: E402
 
 
@@ -199,7 +199,7 @@ class _MuseGroup(click.Group):
             if settings.debug():
                 raise
             click.echo("muse: interrupted", err=True)
-            ctx.exit(130)
+            ctx.exit(ExitCode.INTERRUPTED)
 
 
 def _os_error(exc: OSError) -> MuseError:

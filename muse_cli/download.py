@@ -236,7 +236,7 @@ def list_checkpoints() -> list[Listing]:
         path = None
         if installed:
             path = settings.EMBEDDED_DIR / entry.embedded if entry.embedded else registry.installed_dir(name)
-        manifest = _manifest(path) if path else {}
+        manifest = registry.read_manifest(path, strict=False) if path else {}
         rows.append(
             Listing(
                 name=name,
@@ -263,7 +263,7 @@ def list_checkpoints() -> list[Listing]:
         else []
     )
     for d in extra:
-        manifest = _manifest(d)
+        manifest = registry.read_manifest(d, strict=False)
         rows.append(
             Listing(
                 name=d.name,
@@ -346,15 +346,14 @@ def check_checkpoint(path: Path, config: str, hparams: dict | None = None, name:
 def _entry(name: str) -> registry.Entry:
     _, entries = registry.load()
     if name not in entries:
-        known = ", ".join(sorted(entries))
-        raise CheckpointError(f"unknown checkpoint {name!r}; known names: {known} (see: muse download --list)")
+        raise registry.unknown_checkpoint(name, entries)
     if not _NAME.fullmatch(name):
         raise CheckpointError(f"registry name {name!r} cannot be a folder name; use letters, digits, '.', '_', '-'")
     return entries[name]
 
 
 def _result(entry: registry.Entry, path: Path, reused: bool) -> Installed:
-    manifest = _manifest(path)
+    manifest = registry.read_manifest(path, strict=False)
     return Installed(
         name=entry.name,
         path=path,
@@ -759,10 +758,6 @@ def _read_json(path: Path) -> dict:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _manifest(directory: Path) -> dict:
-    return _read_json(Path(directory) / registry.MANIFEST)
 
 
 def _hash_into(hasher, path: Path, start: int = 0) -> None:

@@ -34,13 +34,13 @@ test-all: setup
 ## state (the first run's optimizer state was not kept). The second run was planned to step 10,000 and
 ## stopped at 7,903 by --max-minutes 29, the rest of the 2-hour budget; --steps 7903 repeats that length.
 train: setup
-	$(PY) -m muse_cli.corpus build/corpus/tunes.pkl
-	$(PY) -m muse_cli.train --workdir build/train-first --meters duple --steps 6000
-	$(PY) -m muse_cli.train --workdir build/train --meters duple --steps 7903 --init-from build/train-first/export
+	$(PY) -m muse_cli.training.corpus build/corpus/tunes.pkl
+	$(PY) -m muse_cli.training.train --workdir build/train-first --meters duple --steps 6000
+	$(PY) -m muse_cli.training.train --workdir build/train --meters duple --steps 7903 --init-from build/train-first/export
 
 ## Copy the trained model's variables into the package and record their sha256 in checkpoints.toml.
 ship: setup
-	$(PY) -m muse_cli.ship build/train/export
+	$(PY) -m muse_cli.training.ship build/train/export
 
 ## The default model's text-prompt head (run after `make ship`; caches live in build/prompt-home).
 prompt-head: setup
@@ -52,7 +52,7 @@ eval: setup
 
 ## A random-weight checkpoint with cat-mel_2bar_big's exact shapes (~538 MB, not in git), run end to end.
 big: setup
-	test -f $(BIG)/model.ckpt.index || $(PY) -m muse_cli.random_weights $(BIG) --config cat-mel_2bar_big
+	test -f $(BIG)/model.ckpt.index || $(PY) -m muse_cli.training.random_weights $(BIG) --config cat-mel_2bar_big
 big-demo: big
 	bash bench/big_demo.sh $(BIG)
 

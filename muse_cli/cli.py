@@ -20,9 +20,9 @@ from pathlib import Path  # noqa: E402
 import click  # noqa: E402
 
 from muse_cli import settings  # noqa: E402
-from muse_cli.errors import CheckpointError, MuseError, PromptError, UsageError, WriteError  # noqa: E402
-
-STDIO = "-"
+from muse_cli.encoding import WINDOW_STEPS  # noqa: E402
+from muse_cli.errors import CheckpointError, ExitCode, MuseError, PromptError, UsageError, WriteError  # noqa: E402
+from muse_cli.files import STDIO  # noqa: E402
 
 
 # -- shared options -------------------------------------------------------------
@@ -210,7 +210,7 @@ class _MuseGroup(click.Group):
             if settings.debug():
                 raise
             click.echo("muse: interrupted", err=True)
-            ctx.exit(130)
+            ctx.exit(ExitCode.INTERRUPTED)
 
 
 def _os_error(exc: OSError) -> MuseError:
@@ -263,7 +263,7 @@ def _plan(
     Checked: stdout is not a terminal, each output's folder is (or can become) a writable directory,
     no output exists (without --force), and the SoundFont for --wav is one.
     """
-    from muse_cli.io import check_writable, refuse_terminal
+    from muse_cli.files import check_writable, refuse_terminal
 
     if wav and soundfont is not None:
         from muse_cli.render import check_soundfont
@@ -296,7 +296,7 @@ def _write(items, paths: list[Path] | None, force: bool, wav: bool, soundfont: P
 
     A failure or Ctrl-C part way leaves none of this run's outputs and no temporary file.
     """
-    from muse_cli.io import OutputSet, write_stdout
+    from muse_cli.files import OutputSet, write_stdout
 
     if paths is None:
         write_stdout(items[0].midi(), "MIDI")
@@ -392,7 +392,7 @@ def sample_cmd(num, seconds, temperature, seed, qpm, prompt, candidates, checkpo
 
 
 def _read_melodies(files: tuple[str, ...]):
-    from muse_cli.io import read_bytes
+    from muse_cli.files import read_bytes
     from muse_cli.midi import read_melody
 
     if not files:
@@ -429,7 +429,8 @@ def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force):
       muse encode tune.mid --refine 50 -o tune.refined.npz  closer reconstruction, slower
     """
     from muse_cli import model as m
-    from muse_cli.io import atomic_write, check_writable, latents_bytes, stdout_closed, write_stdout
+    from muse_cli.files import atomic_write, check_writable, stdout_closed, write_stdout
+    from muse_cli.latents import latents_bytes
 
     fmt = (
         "ndjson"
@@ -443,7 +444,7 @@ def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force):
     elif stdout_closed():
         raise WriteError("cannot write latents to stdout: it is closed; use -o FILE")
     melodies = _read_melodies(files)
-    windows_count = sum(max(1, -(-mel.total_steps // 32)) for mel in melodies)
+    windows_count = sum(max(1, -(-mel.total_steps // WINDOW_STEPS)) for mel in melodies)
     model = _load(checkpoint, windows_count)
     if refine and sample_z:
         raise UsageError("--refine and --sample-z do not go together: refinement starts from the mean")
@@ -485,7 +486,8 @@ def decode_cmd(
       muse decode --midi tune.mid -o primed.mid
     """
     from muse_cli import model as m
-    from muse_cli.io import check_latent_length, read_bytes, read_latents
+    from muse_cli.files import read_bytes
+    from muse_cli.latents import check_latent_length, read_latents
 
     prompt = _check_prompt(prompt)
     seed = m.new_seed() if seed is None else seed
@@ -513,7 +515,7 @@ def decode_cmd(
         melodies = _read_melodies((midi_file,))
         names = [f"{Path(melodies[0].source).stem}.decoded"]
         paths = _plan(names, output, force, wav, soundfont)
-        model = _load(checkpoint, max(1, -(-melodies[0].total_steps // 32)))
+        model = _load(checkpoint, max(1, -(-melodies[0].total_steps // WINDOW_STEPS)))
         windows = m.encode(model, melodies)
     else:
         if latents is None:
@@ -589,7 +591,7 @@ def render_cmd(midi, output, rate, soundfont, force):
       muse render back.mid -o back.22k.wav --rate 22050 --soundfont /usr/share/sounds/sf2/default-GM.sf2
       muse sample -o - | muse render - -o - > rendered.wav
     """
-    from muse_cli.io import atomic_write, check_writable, read_bytes, refuse_terminal, write_stdout
+    from muse_cli.files import atomic_write, check_writable, read_bytes, refuse_terminal, write_stdout
     from muse_cli.render import check_soundfont, render
 
     if output is None:
@@ -656,13 +658,7 @@ def _register_optional() -> None:
         ("muse_cli.cli_batch", "batch_command"),
         ("muse_cli.cli_prompt", "fit_prompt_command"),
     ):
-        try:
-            mod = __import__(module, fromlist=[attr])
-        except ModuleNotFoundError as exc:
-            if exc.name == module:
-                continue
-            raise
-        cli.add_command(getattr(mod, attr))
+        cli.add_command(getattr(__import__(module, fromlist=[attr]), attr))
 
 
 _register_optional()
@@ -670,7 +666,8 @@ _register_optional()
 
 def main() -> None:
     """Entry point of the `muse` script."""
-    from muse_cli.io import guard_stdout, keep_stdout_clean
+    from muse_cli.files import guard_stdout
+    from muse_cli.quiet import keep_stdout_clean
 
     guard_stdout()
     keep_stdout_clean()

@@ -1,4 +1,4 @@
-"""`muse fit-prompt`: train the text-prompt head for a checkpoint (registered by cli.py if present).
+"""`muse fit-prompt`: train the text-prompt head for a checkpoint (registered by cli.py).
 
 Light to import: TensorFlow and the corpus load inside the command.
 """
@@ -52,7 +52,7 @@ from muse_cli.prompt.fit import FitOptions
     "--tunes",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Corpus pickle from muse_cli.corpus. Default: build/corpus/tunes.pkl, else $MUSE_HOME/corpus.",
+    help="Corpus pickle from muse_cli.training.corpus. Default: build/corpus/tunes.pkl, else $MUSE_HOME/corpus.",
 )
 @click.option(
     "--output",

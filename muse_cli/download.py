@@ -236,7 +236,7 @@ def list_checkpoints() -> list[Listing]:
         path = None
         if installed:
             path = settings.EMBEDDED_DIR / entry.embedded if entry.embedded else registry.installed_dir(name)
-        manifest = _manifest(path) if path else {}
+        manifest = registry.read_manifest(path, strict=False) if path else {}
         rows.append(
             Listing(
                 name=name,
@@ -263,7 +263,7 @@ def list_checkpoints() -> list[Listing]:
         else []
     )
     for d in extra:
-        manifest = _manifest(d)
+        manifest = registry.read_manifest(d, strict=False)
         rows.append(
             Listing(
                 name=d.name,
@@ -346,15 +346,14 @@ def check_checkpoint(path: Path, config: str, hparams: dict | None = None, name:
 def _entry(name: str) -> registry.Entry:
     _, entries = registry.load()
     if name not in entries:
-        known = ", ".join(sorted(entries))
-        raise CheckpointError(f"unknown checkpoint {name!r}; known names: {known} (see: muse download --list)")
+        raise registry.unknown_checkpoint(name, entries)
     if not _NAME.fullmatch(name):
         raise CheckpointError(f"registry name {name!r} cannot be a folder name; use letters, digits, '.', '_', '-'")
     return entries[name]
 
 
 def _result(entry: registry.Entry, path: Path, reused: bool) -> Installed:
-    manifest = _manifest(path)
+    manifest = registry.read_manifest(path, strict=False)
     return Installed(
         name=entry.name,
         path=path,
@@ -528,9 +527,9 @@ def _verify_and_install(entry: registry.Entry, tarball: Path, sha: str, size: in
     _remove_stale_unpacks(target.parent, name)
     _check_disk(target.parent, need=size)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=target.parent))
-    from muse_cli.io import _umask
+    from muse_cli.files import umask
 
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700 would hide the install from others sharing MUSE_HOME
+    os.chmod(tmp, 0o777 & ~umask())  # mkdtemp's 0700 would hide the install from others sharing MUSE_HOME
     try:
         emit(Event("unpacking", f"unpacking into {target.parent}"))
         folder = _unpack(tarball, tmp, f"{name}.tar")
@@ -709,7 +708,7 @@ def _locked(path: Path, emit: Report, holder: str) -> Iterator[None]:
 
 def _check_home() -> None:
     """MUSE_HOME must be (or be able to become) a writable folder before anything is fetched."""
-    from muse_cli.io import check_folder
+    from muse_cli.files import check_folder
 
     check_folder(settings.home(), f"MUSE_HOME {settings.home()}")
 
@@ -759,10 +758,6 @@ def _read_json(path: Path) -> dict:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def _manifest(directory: Path) -> dict:
-    return _read_json(Path(directory) / registry.MANIFEST)
 
 
 def _hash_into(hasher, path: Path, start: int = 0) -> None:

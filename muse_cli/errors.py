@@ -1,8 +1,5 @@
-"""MuseError and its children: each carries a one-line message a user can act on.
-
-Exit codes: 0 success, 1 any other error, 2 usage (a bad option or prompt; Click's own usage errors too),
-3 input, 4 an existing output (no --force), 5 checkpoint, 6 download, 7 rendering, 8 an output that
-cannot be written, 130 interrupted (Ctrl-C).
+"""MuseError and its children: each carries a one-line message a user can act on; ExitCode, the one
+table of the process's exit codes (README's "Exit codes" table).
 
 The CLI turns any MuseError into that line on stderr and its ``exit_code``;
 MUSE_DEBUG=1 shows the traceback instead.
@@ -10,23 +7,38 @@ MUSE_DEBUG=1 shows the traceback instead.
 
 from __future__ import annotations
 
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    OK = 0
+    ERROR = 1  # any other error
+    USAGE = 2  # a bad option or prompt; Click's own usage errors too
+    INPUT = 3
+    OUTPUT_EXISTS = 4  # an existing output (no --force)
+    CHECKPOINT = 5
+    DOWNLOAD = 6
+    RENDER = 7
+    WRITE = 8  # an output that cannot be written (and a Dask cluster that cannot be reached)
+    INTERRUPTED = 130  # Ctrl-C
+
 
 class MuseError(Exception):
     """Base class: ``str(err)`` is the whole message shown to the user."""
 
-    exit_code = 1
+    exit_code = ExitCode.ERROR
 
 
 class UsageError(MuseError):
     """A bad option value (temperature <= 0, seconds out of range, ...)."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class InputError(MuseError):
     """An input file that cannot be used: unreadable, not MIDI, no melody."""
 
-    exit_code = 3
+    exit_code = ExitCode.INPUT
 
 
 class NoMelodyError(InputError):
@@ -40,19 +52,19 @@ class LatentError(InputError):
 class OutputExistsError(MuseError):
     """An output file exists and --force was not given."""
 
-    exit_code = 4
+    exit_code = ExitCode.OUTPUT_EXISTS
 
 
 class WriteError(MuseError):
     """An output that cannot be written: a read-only or full disk, a file where a folder should be, stdout closed."""
 
-    exit_code = 8
+    exit_code = ExitCode.WRITE
 
 
 class CheckpointError(MuseError):
     """A checkpoint that is unknown, not installed, incomplete or of the wrong shape."""
 
-    exit_code = 5
+    exit_code = ExitCode.CHECKPOINT
 
 
 class CheckpointNotInstalled(CheckpointError):
@@ -62,7 +74,7 @@ class CheckpointNotInstalled(CheckpointError):
 class DownloadError(MuseError):
     """A download that failed after its retries."""
 
-    exit_code = 6
+    exit_code = ExitCode.DOWNLOAD
 
 
 class IntegrityError(DownloadError):
@@ -72,10 +84,10 @@ class IntegrityError(DownloadError):
 class RenderError(MuseError):
     """FluidSynth is missing, a SoundFont is unreadable, or the audio came out silent."""
 
-    exit_code = 7
+    exit_code = ExitCode.RENDER
 
 
 class PromptError(MuseError):
     """An empty prompt, or a prompt head that does not belong to the checkpoint."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE

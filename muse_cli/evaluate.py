@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from muse_cli import settings
+from muse_cli.encoding import STEPS_PER_QUARTER
 from muse_cli.engines.base import reconstruction_scores
 
 TEST_WINDOWS = settings.PACKAGE_DIR / "data" / "test_windows.npz"
@@ -66,7 +67,8 @@ def rhythm_classes(windows: np.ndarray) -> dict[str, np.ndarray]:
     for i, ev in enumerate(windows):
         notes = events_to_notes(ev)
         masks["sixteenths"][i] = any(s % 2 or e - s == 1 for _, s, e in notes)
-        masks["syncopation"][i] = any(s % 4 and e > (s // 4 + 1) * 4 for _, s, e in notes)
+        beat = STEPS_PER_QUARTER
+        masks["syncopation"][i] = any(s % beat and e > (s // beat + 1) * beat for _, s, e in notes)
         masks["leaps"][i] = any(abs(b[0] - a[0]) > 12 for a, b in zip(notes, notes[1:]))
     return masks
 

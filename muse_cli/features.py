@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from muse_cli.midi import STEPS_PER_BAR, events_to_notes
+from muse_cli.encoding import STEPS_PER_BAR
+from muse_cli.midi import events_to_notes
 
 KRUMHANSL_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 KRUMHANSL_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])

@@ -5,7 +5,7 @@ Pure Python on pretty_midi: no TensorFlow, no note_seq.
 
 A melody is a list of notes ``(pitch, start_step, end_step)`` on a grid of 16
 steps per 4/4 bar, monophonic and sorted. Event arrays use magenta's melody
-classes (see :mod:`muse_cli.model`): 0 = hold/rest, 1 = note off, 2 + pitch - 21
+classes (see :mod:`muse_cli.encoding`): 0 = hold/rest, 1 = note off, 2 + pitch - 21
 = note on.
 """
 
@@ -13,20 +13,24 @@ from __future__ import annotations
 
 import io
 import json
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
+from muse_cli.encoding import (
+    DUPLE_METERS,
+    FIRST_NOTE,
+    HOLD,
+    MAX_PITCH,
+    MIN_PITCH,
+    NOTE_OFF,
+    STEPS_PER_BAR,
+    STEPS_PER_QUARTER,
+    WINDOW_STEPS,
+)
 from muse_cli.errors import InputError, NoMelodyError
 
-STEPS_PER_QUARTER = 4
-STEPS_PER_BAR = 16
-WINDOW_STEPS = 32
-MIN_PITCH, MAX_PITCH = 21, 108
-# Meters whose beats fall on the 16-steps-per-bar grid of magenta's melody models.
-DUPLE_METERS = {(4, 4), (2, 4), (2, 2), (4, 2), (4, 8), (8, 8)}
 PROVENANCE_PREFIX = "muse "
 PROGRAM = 0  # Acoustic Grand Piano
 
@@ -42,10 +46,6 @@ class Melody:
     total_steps: int
     qpm: float
 
-    @property
-    def bars(self) -> int:
-        return max(1, math.ceil(self.total_steps / STEPS_PER_BAR))
-
 
 # -- events <-> notes -------------------------------------------------------
 def events_to_notes(events: Iterable[int], offset: int = 0) -> list[Note]:
@@ -55,13 +55,13 @@ def events_to_notes(events: Iterable[int], offset: int = 0) -> list[Note]:
     step = -1
     for step, e in enumerate(events):
         e = int(e)
-        if e == 0:
+        if e == HOLD:
             continue
         if current is not None:
             notes.append((current[0], current[1] + offset, step + offset))
             current = None
-        if e >= 2:
-            current = (e - 2 + MIN_PITCH, step)
+        if e >= FIRST_NOTE:
+            current = (e - FIRST_NOTE + MIN_PITCH, step)
     if current is not None:
         notes.append((current[0], current[1] + offset, step + 1 + offset))
     return notes
@@ -75,9 +75,9 @@ def notes_to_events(notes: list[Note], start: int = 0, steps: int = WINDOW_STEPS
         if e <= start or s >= end:
             continue
         if s >= start:
-            events[s - start] = pitch - MIN_PITCH + 2
-        if start < e < end and events[e - start] == 0:
-            events[e - start] = 1
+            events[s - start] = pitch - MIN_PITCH + FIRST_NOTE
+        if start < e < end and events[e - start] == HOLD:
+            events[e - start] = NOTE_OFF
     # A note that starts before the window and runs into it is a rest here, as in magenta's slices.
     return events
 
@@ -110,7 +110,7 @@ def read_melody(data: bytes, source: str) -> Melody:
     if not pitched:
         raise NoMelodyError(f"{source} has only drum tracks; muse needs a melody (a pitched track)")
     for ts in pm.time_signature_changes:
-        if (ts.numerator, ts.denominator) not in DUPLE_METERS:
+        if f"{ts.numerator}/{ts.denominator}" not in DUPLE_METERS:
             raise NoMelodyError(
                 f"{source} is in {ts.numerator}/{ts.denominator} time; muse's 2-bar models need 4/4 "
                 "(2/4 and 2/2 work too)"

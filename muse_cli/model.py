@@ -21,7 +21,17 @@ from pathlib import Path
 import numpy as np
 
 from muse_cli import settings
-from muse_cli.encoding import HOLD, MIN_PITCH, NOTE_OFF, NUM_CLASSES, STEPS_PER_BAR, WINDOW_BARS, WINDOW_STEPS  # noqa: F401
+from muse_cli.encoding import (  # noqa: F401
+    HOLD,
+    MIN_PITCH,
+    NOTE_OFF,
+    NUM_CLASSES,
+    QUARTERS_PER_BAR,
+    STEPS_PER_BAR,
+    WINDOW_BARS,
+    WINDOW_STEPS,
+    window_seconds,
+)
 from muse_cli.engines import Engine, gumbel  # noqa: F401  (re-exported: muse_cli.model.gumbel)
 from muse_cli.errors import CheckpointError
 
@@ -36,7 +46,7 @@ def segments_for(seconds: float | None, qpm: float) -> int:
     """Number of 2-bar segments needed to cover ``seconds`` at ``qpm``."""
     if seconds is None:
         return 1
-    seg_seconds = WINDOW_BARS * 4 * 60.0 / qpm
+    seg_seconds = window_seconds(qpm)
     return max(1, math.ceil(seconds / seg_seconds - 1e-9))
 
 
@@ -154,7 +164,7 @@ def new_seed() -> int:
 
 def sample_seconds(seconds: float | None, qpm: float) -> float:
     """A sample's length: ``seconds`` as asked, else one 2-bar window at ``qpm``."""
-    return float(seconds) if seconds is not None else WINDOW_BARS * 4 * 60.0 / qpm
+    return float(seconds) if seconds is not None else window_seconds(qpm)
 
 
 def sample_name(seed: int, index: int) -> str:
@@ -221,7 +231,7 @@ def sample(
 def encode(model: Model, melodies: list, sample_z: bool = False, seed: int | None = None, refine: int = 0) -> list:
     """Every consecutive 2-bar window of each melody -> LatentWindow (mu, a posterior sample, or mu
     refined by ``refine`` gradient steps on the decoder's reconstruction of the window)."""
-    from muse_cli.io import LatentWindow
+    from muse_cli.latents import LatentWindow
     from muse_cli.midi import windows
 
     items = [(m.source, bar, ev) for m in melodies for bar, ev in windows(m)]
@@ -259,7 +269,7 @@ def decode(
         for w, ev in zip(wins, events):
             pos = (w.start_bar - first) * STEPS_PER_BAR
             total[pos : pos + WINDOW_STEPS] = ev
-        seconds = len(total) / STEPS_PER_BAR * 4 * 60.0 / qpm
+        seconds = len(total) / STEPS_PER_BAR * QUARTERS_PER_BAR * 60.0 / qpm
         prov = {
             "checkpoint": model.name,
             "seed": seed,
@@ -292,7 +302,7 @@ def interpolate(
     z = np.stack([slerp(mu[0], mu[1], t) for t in np.linspace(0.0, 1.0, steps)])
     # One noise seed for every step: only the latent changes along the way.
     events = model.decode_events(z, temperature=temperature, noise_seeds=[(seed, 0, 1, 0)] * steps)
-    seg = WINDOW_BARS * 4 * 60.0 / qpm
+    seg = window_seconds(qpm)
     base = {
         "checkpoint": model.name,
         "seed": seed,

@@ -77,10 +77,6 @@ def load() -> tuple[str, dict[str, Entry]]:
     return default, entries
 
 
-def default_name() -> str:
-    return load()[0]
-
-
 def installed_dir(name: str) -> Path:
     return settings.checkpoints_dir() / name
 
@@ -95,9 +91,18 @@ def is_installed(entry: Entry) -> bool:
 _MANIFEST_TYPES = {"name": str, "config": str, "hparams": dict, "sha256": str}
 
 
-def _read_manifest(directory: Path) -> dict:
-    """A checkpoint's muse.json ({} when there is none); CheckpointError if it is unreadable or mistyped."""
-    path = directory / MANIFEST
+def read_manifest(directory: Path, strict: bool = True) -> dict:
+    """A checkpoint's muse.json ({} when there is none); CheckpointError if it is unreadable or mistyped.
+
+    The one reader of muse.json. ``strict=False`` (listings, which show every checkpoint even when
+    one file is broken) gives {} instead of the error.
+    """
+    if not strict:
+        try:
+            return read_manifest(directory)
+        except CheckpointError:
+            return {}
+    path = Path(directory) / MANIFEST
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
@@ -118,6 +123,15 @@ def _read_manifest(directory: Path) -> dict:
     return data
 
 
+def unknown_checkpoint(name: str, entries: dict) -> CheckpointError:
+    """The one message for a name that is neither a registry entry nor a checkpoint folder."""
+    known = ", ".join(sorted(entries))
+    return CheckpointError(
+        f"unknown checkpoint {name!r}: not a registry name ({known}) and no checkpoint folder of that name; "
+        "see: muse checkpoints"
+    )
+
+
 def resolve(name_or_path: str | None = None) -> Checkpoint:
     """Find a checkpoint by registry name or path; raise CheckpointError with the next step."""
     default, entries = load()
@@ -132,7 +146,7 @@ def resolve(name_or_path: str | None = None) -> Checkpoint:
                 "model.ckpt.index, or a registry name (see: muse checkpoints)"
             )
         directory = path if path.is_dir() else path.parent
-        manifest = _read_manifest(directory)
+        manifest = read_manifest(directory)
         config = manifest.get("config")
         if not config and directory.name in entries:
             config = entries[directory.name].config
@@ -150,8 +164,7 @@ def resolve(name_or_path: str | None = None) -> Checkpoint:
             sampling=True,
         )
     if key not in entries:
-        known = ", ".join(sorted(entries))
-        raise CheckpointError(f"unknown checkpoint {key!r}: not a registry name ({known}) and no such directory")
+        raise unknown_checkpoint(key, entries)
     entry = entries[key]
     if entry.embedded:
         directory = settings.EMBEDDED_DIR / entry.embedded
@@ -170,7 +183,7 @@ def resolve(name_or_path: str | None = None) -> Checkpoint:
     directory = installed_dir(entry.name)
     if not is_installed(entry):
         raise CheckpointNotInstalled(f"checkpoint {entry.name} is not installed; run: muse download {entry.name}")
-    manifest = _read_manifest(directory)
+    manifest = read_manifest(directory)
     return Checkpoint(
         name=entry.name,
         config=entry.config,

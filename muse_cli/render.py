@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from muse_cli.errors import InputError, RenderError
-from muse_cli.io import stdout_to_stderr
+from muse_cli.quiet import stdout_to_stderr
 
 SAMPLE_RATE = 44100
 SILENCE_PEAK = 1e-4  # below this peak amplitude the audio counts as silent

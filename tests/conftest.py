@@ -33,7 +33,7 @@ def muse_home(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A real MusicVAE checkpoint (cat-mel_2bar_small's classes, tiny sizes, random weights)."""
-    from muse_cli.random_weights import make_random_checkpoint
+    from muse_cli.training.random_weights import make_random_checkpoint
 
     return make_random_checkpoint(
         tmp_path_factory.mktemp("ckpt") / "tiny", "cat-mel_2bar_small", TINY_HPARAMS, seed=0, name="tiny"

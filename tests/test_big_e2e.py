@@ -27,7 +27,7 @@ def big_checkpoint(tmp_path_factory) -> Path:
     existing = os.environ.get("MUSE_BIG_CHECKPOINT")
     if existing:
         return Path(existing)
-    from muse_cli.random_weights import make_random_checkpoint
+    from muse_cli.training.random_weights import make_random_checkpoint
 
     return make_random_checkpoint(tmp_path_factory.mktemp("big") / "cat-mel_2bar_big", "cat-mel_2bar_big")
 

@@ -135,7 +135,7 @@ def test_export_is_made_once_beside_the_checkpoint_and_rebuilt_when_stale(tiny_c
     # New weights under the same name (a re-trained or re-downloaded checkpoint): the old export is stale.
     from conftest import TINY_HPARAMS
 
-    from muse_cli.random_weights import make_random_checkpoint
+    from muse_cli.training.random_weights import make_random_checkpoint
 
     other = make_random_checkpoint(tmp_path / "other", "cat-mel_2bar_small", TINY_HPARAMS, seed=1, name="tiny")
     for f in other.glob("model.ckpt*"):

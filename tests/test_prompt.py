@@ -330,7 +330,7 @@ def test_head_of_another_checkpoint_is_refused(prompted, tmp_path):
 
     from muse_cli.model import load_model
     from muse_cli.prompt.api import sample_with_prompt
-    from muse_cli.random_weights import make_random_checkpoint
+    from muse_cli.training.random_weights import make_random_checkpoint
 
     hparams = json.loads((prompted["ckpt"] / "muse.json").read_text())["hparams"]
     other = make_random_checkpoint(tmp_path / "other", "cat-mel_2bar_small", hparams, seed=1, name="other")

@@ -18,7 +18,7 @@ def run_train(workdir, windows, steps, *extra):
         [
             sys.executable,
             "-m",
-            "muse_cli.train",
+            "muse_cli.training.train",
             "--workdir",
             str(workdir),
             "--windows",

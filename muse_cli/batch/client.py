@@ -18,13 +18,13 @@ from muse_cli.batch.jobs import Job, Options
 from muse_cli.batch.manifest import Manifest
 from muse_cli.batch.plan import plan_tasks
 from muse_cli.batch.worker import Result, error_text, failed, render_wav, run_task
-from muse_cli.errors import MuseError
+from muse_cli.errors import ExitCode, MuseError
 
 
 class BatchFailed(MuseError):
     """Some jobs failed; the message lists each with its line number and reason."""
 
-    exit_code = 1
+    exit_code = ExitCode.ERROR
 
 
 @dataclass

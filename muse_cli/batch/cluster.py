@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from muse_cli.cpu import choose_openblas_kernel
-from muse_cli.errors import MuseError
+from muse_cli.errors import ExitCode, MuseError
 
 DRAIN_SECONDS = 15.0  # after Ctrl-C, how long to let tasks that are already running finish their writes
 
@@ -20,7 +20,7 @@ DRAIN_SECONDS = 15.0  # after Ctrl-C, how long to let tasks that are already run
 class ClusterError(MuseError):
     """The Dask scheduler cannot be reached or the cluster cannot start."""
 
-    exit_code = 8
+    exit_code = ExitCode.WRITE
 
 
 def dask_setup(worker) -> None:

@@ -77,7 +77,7 @@ def model_for(checkpoint: str | None, opts: Options):
 
 # -- writing files -------------------------------------------------------------------
 def _write(path: str, data: bytes) -> dict:
-    from muse_cli.io import atomic_write
+    from muse_cli.files import atomic_write
 
     atomic_write(Path(path), data, force=True)
     return output_record(path, data)
@@ -93,7 +93,7 @@ def _write_later(path: str, data: bytes):
     global _WRITERS
     from concurrent.futures import ThreadPoolExecutor
 
-    from muse_cli.io import atomic_write
+    from muse_cli.files import atomic_write
 
     with _WRITERS_LOCK:
         if _WRITERS is None:
@@ -229,7 +229,7 @@ def _run_samples(model, todo: list[tuple[Job, dict]]) -> dict[int, Result]:
 def _read_input(p: dict, key: str) -> bytes:
     """An input file's bytes; errors name the path as the job file wrote it."""
     from muse_cli.errors import InputError
-    from muse_cli.io import read_bytes
+    from muse_cli.files import read_bytes
 
     try:
         return read_bytes(p[key])
@@ -240,7 +240,7 @@ def _read_input(p: dict, key: str) -> bytes:
 def _generate(model, job: Job) -> list:
     """The melodies of one decode or interpolate job, as the matching muse command makes them."""
     from muse_cli import model as m
-    from muse_cli.io import read_latents
+    from muse_cli.latents import read_latents
 
     p = job.params
     if job.op == "interpolate":

@@ -97,7 +97,7 @@ def to_bytes(arrays: dict[str, np.ndarray], checkpoint: Path) -> bytes:
 
 def export(checkpoint: Path) -> dict[str, np.ndarray]:
     """Read the checkpoint with TensorFlow and write its export to the first writable location."""
-    from muse_cli.io import atomic_write
+    from muse_cli.files import atomic_write
 
     arrays = read_checkpoint(checkpoint)
     data = to_bytes(arrays, checkpoint)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from muse_cli.encoding import WINDOW_STEPS
+
 TARGET_MEAN, TARGET_EACH = 0.90, 0.80
 PLAUSIBLE_MAX_NOTES = 32  # with select.MIN_NOTES: a usable melody (the default model's test of its samples)
 PROMPTS_PER_POLE = 4
@@ -165,7 +167,7 @@ def _measure(pair: Pair, events: np.ndarray, clf: StyleClassifier | None) -> np.
     from muse_cli.features import measure
 
     n = len(events)
-    windows = np.asarray(events).reshape(-1, 32)
+    windows = np.asarray(events).reshape(-1, WINDOW_STEPS)
     if pair.measure == "style":
         values = clf.score(windows)
     else:

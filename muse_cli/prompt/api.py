@@ -106,11 +106,6 @@ def prompt_regions(model, texts: list[str], guidance: float | None = None) -> tu
     return guides.mean, guides.sigma
 
 
-def prompt_region(model, text: str, guidance: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    mean, sigma = prompt_regions(model, [text], guidance)
-    return mean[0], sigma[0]
-
-
 def decode_prompted(
     model,
     guides: Guides,
@@ -201,14 +196,15 @@ def decode_prompt(
     A list of one :class:`muse_cli.model.Generated`, named ``prompt.decoded``, like model.decode.
     With a feature probe the candidates share z and differ in the decoder's sampling noise.
     """
+    from muse_cli.encoding import window_seconds
     from muse_cli.midi import events_to_notes
-    from muse_cli.model import WINDOW_BARS, Generated, new_seed
+    from muse_cli.model import Generated, new_seed
 
     seed = new_seed() if seed is None else int(seed)
     guides = prompt_guides(model, [text], guidance)
     guides.sigma = np.zeros_like(guides.sigma)  # the centre, for every candidate
     events = decode_prompted(model, guides, [0], [(seed, 0)], 1, temperature, candidates)
-    seconds = WINDOW_BARS * 4 * 60.0 / qpm
+    seconds = window_seconds(qpm)
     prov = {
         "checkpoint": model.name,
         "seed": seed,

@@ -11,18 +11,24 @@ Pure NumPy and the standard library: no TensorFlow here.
 
 from __future__ import annotations
 
-import pickle
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
+from muse_cli.encoding import (
+    DUPLE_METERS,
+    FIRST_NOTE,
+    MAX_PITCH,
+    MIN_PITCH,
+    STEPS_PER_BAR,
+    STEPS_PER_QUARTER,
+    WINDOW_STEPS,
+)
 from muse_cli.features import measure
-from muse_cli.midi import STEPS_PER_QUARTER, WINDOW_STEPS, notes_to_events
+from muse_cli.midi import notes_to_events
 
-DUPLE_METERS = ("4/4", "2/2", "2/4", "4/2", "4/8", "8/8")  # as muse_cli.train: the default VAE's meters
-HOP = 16  # a window starts at every 4/4 bar, as in the VAE's training data
+HOP = STEPS_PER_BAR  # a window starts at every 4/4 bar, as in the VAE's training data
 MIN_NOTES = 3
 ATTRIBUTES = ("source", "type", "key", "mode", "register", "density", "contour", "motion", "range")
 
@@ -42,11 +48,6 @@ class Windows:
         return len(self.events)
 
 
-def load_tunes(path: Path) -> list[dict]:
-    with open(path, "rb") as f:
-        return pickle.load(f)
-
-
 def tune_windows(tune: dict) -> list[tuple[int, np.ndarray]]:
     """(start_step, events) of every 2-bar window with at least MIN_NOTES onsets, one per bar."""
     notes = [
@@ -54,14 +55,14 @@ def tune_windows(tune: dict) -> list[tuple[int, np.ndarray]]:
         for p, s, e in tune["notes"]
         if s >= 0
     ]
-    notes = [(p, s, max(e, s + 1)) for p, s, e in notes if 21 <= p <= 108]
+    notes = [(p, s, max(e, s + 1)) for p, s, e in notes if MIN_PITCH <= p <= MAX_PITCH]
     if not notes:
         return []
     total = max(e for _, _, e in notes)
     out = []
     for start in range(0, max(1, total - HOP), HOP):
         ev = notes_to_events(notes, start, WINDOW_STEPS)
-        if int((ev >= 2).sum()) >= MIN_NOTES:
+        if int((ev >= FIRST_NOTE).sum()) >= MIN_NOTES:
             out.append((start, ev))
     return out
 

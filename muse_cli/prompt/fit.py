@@ -54,7 +54,7 @@ def tunes_path() -> Path:
 
 
 def load_corpus(path: Path | None = None, log=_stderr) -> list[dict]:
-    from muse_cli import corpus
+    from muse_cli.training import corpus
 
     path = Path(path) if path else tunes_path()
     if not path.exists():
@@ -184,7 +184,7 @@ def fit(
     ``stop_after`` ends the run after that many new steps with its state saved (returns None);
     the next call resumes it.
 
-    ``tunes`` is a list of corpus tune dicts or a path to muse_cli.corpus's pickle (default:
+    ``tunes`` is a list of corpus tune dicts or a path to muse_cli.training.corpus's pickle (default:
     :func:`tunes_path`). Says how long it will take before the long parts start.
     """
     from muse_cli.cache import checkpoint_identity

@@ -240,7 +240,7 @@ class PromptHead:
         """Write head.npz and head.json into ``directory`` (atomically, file by file)."""
         import io as _io
 
-        from muse_cli.io import atomic_write
+        from muse_cli.files import atomic_write
 
         directory = Path(directory)
         buf = _io.BytesIO()

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from muse_cli.encoding import FIRST_NOTE, WINDOW_STEPS
+
 PROBE = "probe.npz"
 FEATURES = ("mean_pitch", "density", "slope", "stepwise", "major_minus_minor", "pitch_range")
 RIDGE = 1.0
@@ -29,7 +31,7 @@ MIN_NOTES = 4  # notes in every 2-bar window for a candidate to be chosen over o
 
 def onsets_per_window(events: np.ndarray) -> np.ndarray:
     """Note onsets in each 2-bar window of a melody's events (magenta's encoding: >= 2 starts a note)."""
-    return (np.asarray(events).reshape(-1, 32) >= 2).sum(1)
+    return (np.asarray(events).reshape(-1, WINDOW_STEPS) >= FIRST_NOTE).sum(1)
 
 
 def plausible(events: np.ndarray) -> bool:
@@ -125,6 +127,6 @@ def melody_features(events: np.ndarray) -> dict:
     """Features of a melody's events (a multiple of 32 steps): the mean over its 2-bar windows."""
     from muse_cli.features import measure
 
-    ev = np.asarray(events).reshape(-1, 32)
+    ev = np.asarray(events).reshape(-1, WINDOW_STEPS)
     rows = measure(ev)
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}

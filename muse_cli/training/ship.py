@@ -1,6 +1,6 @@
 """Ship a trained model: copy its variables into the package and register it in checkpoints.toml.
 
-    python -m muse_cli.ship build/train/export     (make ship)
+    python -m muse_cli.training.ship build/train/export     (make ship)
 
 Copies only the model variables (the export has no optimizer slots) to
 muse_cli/checkpoints/muse-mel_2bar/, exports them for the NumPy engine (weights.npz),
@@ -20,7 +20,7 @@ from muse_cli import settings
 from muse_cli.registry import MANIFEST
 
 NAME = "muse-mel_2bar"
-BEGIN = f"# BEGIN {NAME} (written by `make ship`; edit muse_cli/ship.py instead)"
+BEGIN = f"# BEGIN {NAME} (written by `make ship`; edit muse_cli/training/ship.py instead)"
 END = f"# END {NAME}"
 DESCRIPTION = (
     "muse's default 2-bar melody MusicVAE (z 128, encoder 256, decoder 2x256), trained with magenta's "
@@ -102,7 +102,7 @@ def _write_registry_block(base: str, hparams: dict, digest: str, size: int) -> N
 
 
 def main(argv=None) -> int:
-    from muse_cli import train
+    from muse_cli.training import train
 
     argv = argv if argv is not None else sys.argv[1:]
     export = Path(argv[0] if argv else "build/train/export")

@@ -1,11 +1,11 @@
 """Train muse's default melody MusicVAE on music21's corpus, with magenta's own model code.
 
-Run with ``make train`` (or ``python -m muse_cli.train``). The run is seeded and
+Run with ``make train`` (or ``python -m muse_cli.training.train``). The run is seeded and
 resumable: it saves its full state (model and Adam slots) every ``--save-every``
 steps under ``build/train/state`` and continues from there when started again.
 It logs loss, reconstruction accuracy, KL and beta to ``build/train/log.csv`` and
 exports the model variables alone (no optimizer slots) to ``build/train/export``
-at every evaluation; ``python -m muse_cli.ship`` copies the last export into the package.
+at every evaluation; ``python -m muse_cli.training.ship`` copies the last export into the package.
 """
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from pathlib import Path
 
 import numpy as np
 
+from muse_cli.encoding import DUPLE_METERS, FIRST_NOTE, NUM_CLASSES, WINDOW_STEPS
+
 BUILD = Path("build")
-# Meters whose beats land on magenta's 16-steps-per-bar grid when written as 4/4:
+# DUPLE_METERS: beats land on magenta's 16-steps-per-bar grid when written as 4/4:
 # two bars of 2/4 make one bar of 4/4, and 2/2 and 4/2 keep every beat in place.
-DUPLE_METERS = ("4/4", "2/2", "2/4", "4/2", "4/8", "8/8")
 STRICT_METERS = ("4/4", "2/2")
 QPM = 120.0
 
@@ -74,7 +75,7 @@ def _windows_of(args):
 
 
 def prepare(tunes: list[dict], meters: tuple[str, ...] | None, workers: int = 2) -> dict[str, np.ndarray]:
-    """Distinct 2-bar windows (class indices, shape [n, 32]) per split, via magenta's converter."""
+    """Distinct 2-bar windows (class indices, shape [n, WINDOW_STEPS]) per split, via magenta's converter."""
     import multiprocessing as mp
 
     chosen = [t for t in tunes if meters is None or set(t["meters"]) <= set(meters)]
@@ -88,7 +89,7 @@ def prepare(tunes: list[dict], meters: tuple[str, ...] | None, workers: int = 2)
             if key not in seen[tune["split"]]:
                 seen[tune["split"]].add(key)
                 out[tune["split"]].append(w)
-    return {k: np.stack(v) if v else np.zeros((0, 32), np.uint8) for k, v in out.items()}
+    return {k: np.stack(v) if v else np.zeros((0, WINDOW_STEPS), np.uint8) for k, v in out.items()}
 
 
 def augment(batch: np.ndarray, rng: np.random.Generator, transpose: int = 5) -> np.ndarray:
@@ -96,16 +97,16 @@ def augment(batch: np.ndarray, rng: np.random.Generator, transpose: int = 5) -> 
     out = batch.copy()
     shifts = rng.integers(-transpose, transpose + 1, size=len(batch))
     for i, s in enumerate(shifts):
-        notes = out[i] >= 2
+        notes = out[i] >= FIRST_NOTE
         if not notes.any():
             continue
         lo, hi = out[i][notes].min(), out[i][notes].max()
-        if 2 <= lo + s and hi + s <= 89:
+        if FIRST_NOTE <= lo + s and hi + s <= NUM_CLASSES - 1:
             out[i][notes] = out[i][notes] + s
     return out
 
 
-def _onehot(idx: np.ndarray, depth: int = 90) -> np.ndarray:
+def _onehot(idx: np.ndarray, depth: int = NUM_CLASSES) -> np.ndarray:
     return np.eye(depth, dtype=np.float32)[idx]
 
 
@@ -140,7 +141,7 @@ def train(
         tf.set_random_seed(seed)
         model = config.model
         model.build(config.hparams, config.data_converter.output_depth, is_training=True)
-        x = tf.placeholder(tf.float32, [batch_size, 32, 90])
+        x = tf.placeholder(tf.float32, [batch_size, WINDOW_STEPS, NUM_CLASSES])
         lengths = tf.placeholder(tf.int32, [batch_size])
         optimizer = model.train(x, x, lengths)
         grads, var_list = list(zip(*optimizer.compute_gradients(model.loss)))
@@ -202,7 +203,7 @@ def train(
                     rng = np.random.default_rng([seed, step])
                     idx = rng.integers(0, len(train_x), size=batch_size)
                     batch = augment(train_x[idx], rng)
-                    feed = {x: _onehot(batch), lengths: np.full(batch_size, 32, np.int32)}
+                    feed = {x: _onehot(batch), lengths: np.full(batch_size, WINDOW_STEPS, np.int32)}
                     out, _ = sess.run([fetch, train_op], feed)
                     step += 1
                     done_minutes = (time.time() - t_start) / 60
@@ -332,7 +333,7 @@ def main(argv=None) -> int:
         help="continue from a checkpoint of model variables (e.g. the shipped one)",
     )
     args = ap.parse_args(argv)
-    from muse_cli import corpus
+    from muse_cli.training import corpus
 
     windows_path = args.windows or args.workdir.parent / f"windows-{args.meters}.npz"
     if windows_path.exists():

@@ -5,7 +5,7 @@ exact variables of cat-mel_2bar_big, about 538 MB) to prove that a config loads,
 samples and renders through the same path as a trained checkpoint. The weights
 are random, so the music is too: nothing made from these is a trained model.
 
-    python -m muse_cli.random_weights OUT_DIR --config cat-mel_2bar_big [--hparams JSON]
+    python -m muse_cli.training.random_weights OUT_DIR --config cat-mel_2bar_big [--hparams JSON]
 """
 
 from __future__ import annotations

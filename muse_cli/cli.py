@@ -154,8 +154,9 @@ refine_option = click.option(
     default=0,
     show_default=True,
     metavar="N",
-    help="Refine each window's latent by N gradient steps on the decoder's reconstruction of it (100 gave 0.978 step accuracy on muse eval's test split, against 0.909). "
-    "Loads TensorFlow (about 6 s), then about 10 s per 50 steps for a tune, 5 min for muse eval's test split.",
+    help="Refine each window's latent by N gradient steps on the decoder's reconstruction of it (100 steps: "
+    "step accuracy 0.978 against 0.909 on muse eval's test split). Loads TensorFlow (about 6 s), then about "
+    "10 s per 50 steps for a tune, 5 min for muse eval's test split.",
 )
 
 

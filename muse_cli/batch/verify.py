@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import wave
 from pathlib import Path
 
@@ -109,24 +108,3 @@ def existing_outputs(job: Job, force: bool) -> tuple[dict[str, bytes], str | Non
             return good, why + "; delete it or run with --force"
         good[path] = data
     return good, None
-
-
-def remove_stale_parts(paths: list[str]) -> None:
-    """Temporary files that atomic_write left behind when a worker was killed while writing ``paths``.
-
-    One directory listing per directory: ``.NAME.XXXXXXXX.part`` for each output NAME.
-    """
-    by_dir: dict[str, set[str]] = {}
-    for path in paths:
-        by_dir.setdefault(os.path.dirname(path), set()).add(os.path.basename(path))
-    for directory, names in by_dir.items():
-        try:
-            entries = [e.name for e in os.scandir(directory) if e.name.startswith(".") and e.name.endswith(".part")]
-        except FileNotFoundError:
-            continue
-        for entry in entries:
-            if entry[1 : -len(".part")].rsplit(".", 1)[0] in names:
-                try:
-                    os.unlink(os.path.join(directory, entry))
-                except FileNotFoundError:
-                    pass

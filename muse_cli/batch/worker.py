@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from muse_cli.batch.jobs import Job, Options
-from muse_cli.batch.verify import existing_outputs, output_record, remove_stale_parts
+from muse_cli.batch.verify import existing_outputs, output_record
 from muse_cli.errors import MuseError
+from muse_cli.files import remove_stale_parts
 
 _MODEL_LOCK = threading.Lock()
 WRITER_THREADS = 4

@@ -13,14 +13,16 @@ inside :func:`load_model`, so ``import muse_cli`` stays fast.
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["load_model", "sample", "encode", "decode", "interpolate", "render", "read_melody", "__version__"]
+__all__ = ["load_model", "sample", "encode", "decode", "interpolate", "vary", "render", "read_melody", "__version__"]
 
 
-def load_model(checkpoint=None, batch_size=8):
-    """Load a MusicVAE checkpoint by registry name or path (default: the embedded model)."""
+def load_model(checkpoint=None, batch_size=8, engine=None):
+    """Load a MusicVAE checkpoint by registry name or path (default: the embedded model).
+
+    ``engine``: "numpy" (default, or MUSE_ENGINE) or "magenta" (TrainedModel); both give the same melodies."""
     from muse_cli import model
 
-    return model.load_model(checkpoint, batch_size)
+    return model.load_model(checkpoint, batch_size, engine=engine)
 
 
 def sample(model, n=1, seconds=None, temperature=1.0, seed=None, qpm=120.0):
@@ -49,6 +51,13 @@ def interpolate(model, a, b, steps=5, temperature=1.0, seed=None, qpm=120.0, con
     from muse_cli import model as m
 
     return m.interpolate(model, a, b, steps=steps, temperature=temperature, seed=seed, qpm=qpm, concat=concat)
+
+
+def vary(model, melody, n=8, amount=0.3, temperature=1.0, seed=None, qpm=120.0):
+    """``n`` variations of a melody: each window's latent moved toward a random one by ``amount`` (0..1)."""
+    from muse_cli import model as m
+
+    return m.vary(model, melody, n=n, amount=amount, temperature=temperature, seed=seed, qpm=qpm)
 
 
 def render(midi, rate=44100, soundfont=None):

@@ -33,7 +33,7 @@ from muse_cli.encoding import (  # noqa: F401
     window_seconds,
 )
 from muse_cli.engines import Engine, gumbel  # noqa: F401  (re-exported: muse_cli.model.gumbel)
-from muse_cli.errors import CheckpointError
+from muse_cli.errors import CheckpointError, UsageError
 
 MAX_BATCH = 64  # the fastest TrainedModel batch size measured for cat-mel_2bar_big on 2 cores (bench/)
 LONGFORM_RHO = 0.85  # correlation between neighbouring segments' latents in long form
@@ -282,6 +282,55 @@ def decode(
         stem = Path(source).stem if source not in ("-", "") else "stdin"
         out.append(Generated(f"{stem}.decoded", events_to_notes(total), qpm, seconds, prov))
     return out
+
+
+def vary(
+    model: Model,
+    melody,
+    n: int = 8,
+    amount: float = 0.3,
+    temperature: float = 1.0,
+    seed: int | None = None,
+    qpm: float = 120.0,
+) -> list[Generated]:
+    """``n`` variations of ``melody``, window by window, laid end to end like :func:`decode`.
+
+    Each 2-bar window's mean latent moves toward its own random prior draw by ``amount`` along the
+    great circle between them (magenta.js ``MusicVAE.similar()`` with similarity ``1 - amount``):
+    0 keeps the melody's own latents, 1 is a fresh sample. Variation ``v`` of seed ``s`` draws window
+    ``k``'s prior point from ``default_rng([s, v, 3, k])`` and its decoder noise from ``(s, v, 1, k)``."""
+    from muse_cli.midi import events_to_notes, windows
+
+    if not 0.0 <= amount <= 1.0:
+        raise UsageError(f"--amount must be between 0 (the melody itself) and 1 (a new melody), got {amount:g}")
+    seed = new_seed() if seed is None else int(seed)
+    wins = windows(melody)
+    mu, _ = model.encode_events(np.stack([ev for _, ev in wins]))
+    k_count = len(wins)
+    z = np.stack(
+        [
+            slerp(mu[k], np.random.default_rng([seed, v, 3, k]).standard_normal(model.z_size), amount)
+            for v in range(n)
+            for k in range(k_count)
+        ]
+    )
+    noise = [(seed, v, 1, k) for v in range(n) for k in range(k_count)]
+    events = model.decode_events(z, temperature=temperature, noise_seeds=noise).reshape(n, -1)
+    stem = Path(melody.source).stem if melody.source not in ("-", "", "stdin") else "stdin"
+    seconds = events.shape[1] / STEPS_PER_BAR * QUARTERS_PER_BAR * 60.0 / qpm
+    base = {
+        "checkpoint": model.name,
+        "seed": seed,
+        "temperature": temperature,
+        "qpm": qpm,
+        "mode": "vary",
+        "source": melody.source,
+        "amount": amount,
+    }
+    return [
+        Generated(f"{stem}.var_s{seed}_{v + 1:03d}", events_to_notes(ev), qpm, seconds, {**base, "variation": v + 1})
+        for v, ev in enumerate(events)
+    ]
 
 
 def interpolate(

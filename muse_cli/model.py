@@ -284,6 +284,12 @@ def decode(
     return out
 
 
+def vary_name(source: str, seed: int, variation: int) -> str:
+    """The file stem of variation ``variation`` (0-based) of ``source`` with ``seed``."""
+    stem = Path(source).stem if source not in ("-", "", "stdin") else "stdin"
+    return f"{stem}.var_s{seed}_{variation + 1:03d}"
+
+
 def vary(
     model: Model,
     melody,
@@ -316,7 +322,6 @@ def vary(
     )
     noise = [(seed, v, 1, k) for v in range(n) for k in range(k_count)]
     events = model.decode_events(z, temperature=temperature, noise_seeds=noise).reshape(n, -1)
-    stem = Path(melody.source).stem if melody.source not in ("-", "", "stdin") else "stdin"
     seconds = events.shape[1] / STEPS_PER_BAR * QUARTERS_PER_BAR * 60.0 / qpm
     base = {
         "checkpoint": model.name,
@@ -328,7 +333,7 @@ def vary(
         "amount": amount,
     }
     return [
-        Generated(f"{stem}.var_s{seed}_{v + 1:03d}", events_to_notes(ev), qpm, seconds, {**base, "variation": v + 1})
+        Generated(vary_name(melody.source, seed, v), events_to_notes(ev), qpm, seconds, {**base, "variation": v + 1})
         for v, ev in enumerate(events)
     ]
 

@@ -233,7 +233,7 @@ def test_plan_groups_compatible_sample_jobs_up_to_the_batch_size(tmp_path):
 
 def test_import_cli_batch_stays_light():
     code = (
-        "import sys, muse_cli.cli, muse_cli.batch; assert 'muse_cli.cli_batch' in sys.modules; "
+        "import sys, muse_cli.cli, muse_cli.batch; assert 'muse_cli.cli.batch' in sys.modules; "
         "print(any(m in sys.modules for m in ('tensorflow', 'distributed', 'dask', 'pretty_midi')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from conftest_download import CHECKPOINT_FILES, TINY_HPARAMS, checkpoint_members, make_tar
 
 from muse_cli import download, registry
-from muse_cli.cli_download import _bar_line, _Reporter, download_command
+from muse_cli.cli.download import _bar_line, _Reporter, download_command
 from muse_cli.errors import CheckpointError, DownloadError, IntegrityError, UsageError
 
 FAST = download.Retry(retries=3, backoff=0.01, timeout=5)
@@ -446,7 +446,7 @@ def test_progress_bar_and_lines(capsys):
 
 
 def test_import_keeps_tensorflow_out():
-    code = "import sys, muse_cli.cli_download; assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
+    code = "import sys, muse_cli.cli.download; assert 'tensorflow' not in sys.modules, 'tensorflow imported'"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 

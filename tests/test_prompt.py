@@ -123,7 +123,7 @@ def prompted(tiny_checkpoint, tmp_path_factory, text_encoder):
 # -- the text encoder -------------------------------------------------------------------
 def test_importing_the_cli_loads_no_tensorflow_transformers_or_torch():
     code = (
-        "import sys, muse_cli.cli, muse_cli.cli_prompt, muse_cli.prompt.api, muse_cli.prompt.fit\n"
+        "import sys, muse_cli.cli, muse_cli.cli.prompt, muse_cli.prompt.api, muse_cli.prompt.fit\n"
         "print(sorted(m for m in ('tensorflow', 'transformers', 'torch') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -1,4 +1,4 @@
-"""`muse download`: parse, call muse_cli.download, write. Registered in the group by cli.py."""
+"""`muse download`: parse, call muse_cli.download, write. Registered in the group by muse_cli/cli/__init__.py."""
 
 from __future__ import annotations
 

@@ -7,11 +7,11 @@ import json
 import click
 
 from muse_cli import settings
-from muse_cli.cli import engine_option, refine_option
+from muse_cli.cli.options import engine_option, refine_option
 
 
 def _temperature(ctx, param, value):
-    from muse_cli.cli import _temperature as check  # the same rule as muse sample's --temperature
+    from muse_cli.cli.options import _temperature as check  # the same rule as muse sample's --temperature
 
     return check(ctx, param, value)
 

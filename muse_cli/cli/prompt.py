@@ -1,4 +1,4 @@
-"""`muse fit-prompt`: train the text-prompt head for a checkpoint (registered by cli.py).
+"""`muse fit-prompt`: train the text-prompt head for a checkpoint (registered by muse_cli/cli/__init__.py).
 
 Light to import: TensorFlow and the corpus load inside the command.
 """

@@ -1,0 +1,36 @@
+"""The `muse` command: one small function per subcommand that parses, calls the library, writes.
+
+Results go to stdout (file paths written, or the data itself with ``-o -``);
+progress and messages go to stderr. Every MuseError becomes one line on stderr
+and a non-zero exit; MUSE_DEBUG=1 shows the traceback instead.
+
+The modules: group (the Click group, the one MuseError boundary, Ctrl-C, main),
+options (shared options and their checks), output (output planning and writing,
+model loading), and one module per command family: generate (sample, decode,
+interpolate), encode, render, checkpoints, batch, download, eval, prompt (fit-prompt).
+"""
+
+from __future__ import annotations
+
+from muse_cli.cpu import choose_openblas_kernel
+
+choose_openblas_kernel()  # before anything loads NumPy: see muse_cli/cpu.py
+
+from muse_cli.cli import checkpoints, encode, generate, render  # noqa: E402, F401  (each registers its commands)
+from muse_cli.cli.group import cli, main  # noqa: E402
+
+
+def _register_optional() -> None:
+    """Commands that live in their own modules (still light to import)."""
+    for module, attr in (
+        ("muse_cli.cli.download", "download_command"),
+        ("muse_cli.cli.eval", "eval_command"),
+        ("muse_cli.cli.batch", "batch_command"),
+        ("muse_cli.cli.prompt", "fit_prompt_command"),
+    ):
+        cli.add_command(getattr(__import__(module, fromlist=[attr]), attr))
+
+
+_register_optional()
+
+__all__ = ["cli", "main"]

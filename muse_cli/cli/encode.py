@@ -1,0 +1,79 @@
+"""`muse encode`: MIDI melodies to latent vectors (NDJSON, .npz or .npy)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from muse_cli.cli.group import cli
+from muse_cli.cli.options import (
+    checkpoint_option,
+    engine_option,
+    force_option,
+    refine_option,
+    seed_option,
+    verbose_option,
+)
+from muse_cli.cli.output import _info, _load, _read_melodies
+from muse_cli.encoding import WINDOW_STEPS
+from muse_cli.errors import UsageError, WriteError
+from muse_cli.files import STDIO
+
+
+@cli.command(name="encode")
+@click.argument("files", nargs=-1, metavar="FILE.mid... | -")
+@click.option(
+    "--output",
+    "-o",
+    default=STDIO,
+    show_default=True,
+    metavar="FILE.npz|FILE.npy|-",
+    help="Latents: .npz (with sources and bars), .npy (vectors only), or NDJSON on stdout.",
+)
+@click.option("--sample-z", is_flag=True, help="Draw z from the posterior instead of using its mean mu.")
+@refine_option
+@seed_option
+@checkpoint_option
+@engine_option
+@force_option
+@verbose_option
+def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force):
+    """Encode every 2-bar window of MIDI melodies into latent vectors.
+
+    \b
+    Each window is one latent: NDJSON lines {"source", "start_bar", "z", "checkpoint"}.
+    Examples:
+      muse encode tune.mid                          NDJSON on stdout
+      muse encode tune.mid song.mid -o latents.npz  two files' windows, with their sources and bars
+      cat tune.mid | muse encode - | muse decode - -o round.mid
+      muse encode tune.mid --refine 50 -o tune.refined.npz  closer reconstruction, slower
+    """
+    from muse_cli import model as m
+    from muse_cli.files import atomic_write, check_writable, stdout_closed, write_stdout
+    from muse_cli.latents import latents_bytes
+
+    fmt = (
+        "ndjson"
+        if output == STDIO
+        else {".npz": "npz", ".npy": "npy", ".ndjson": "ndjson", ".jsonl": "ndjson"}.get(Path(output).suffix.lower())
+    )
+    if fmt is None:
+        raise UsageError(f"-o {output}: use a .npz, .npy or .ndjson file name, or - for NDJSON on stdout")
+    if output != STDIO:
+        check_writable([Path(output)], force)
+    elif stdout_closed():
+        raise WriteError("cannot write latents to stdout: it is closed; use -o FILE")
+    melodies = _read_melodies(files)
+    windows_count = sum(max(1, -(-mel.total_steps // WINDOW_STEPS)) for mel in melodies)
+    model = _load(checkpoint, windows_count)
+    if refine and sample_z:
+        raise UsageError("--refine and --sample-z do not go together: refinement starts from the mean")
+    latents = m.encode(model, melodies, sample_z=sample_z, seed=seed, refine=refine)
+    data = latents_bytes(latents, fmt)
+    if output == STDIO:
+        write_stdout(data, "latents", binary=False)
+    else:
+        atomic_write(Path(output), data, force)
+        click.echo(output)
+    _info(f"encoded {len(latents)} windows from {len(melodies)} file(s)")

@@ -1,0 +1,174 @@
+"""`muse sample`, `muse decode` and `muse interpolate`: generated melodies written as MIDI (and WAV)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from muse_cli import settings
+from muse_cli.cli.group import cli
+from muse_cli.cli.options import _check_prompt, _seconds, candidates_option, generation_options, prompt_option
+from muse_cli.cli.output import _info, _load, _plan, _read_melodies, _write
+from muse_cli.encoding import WINDOW_STEPS
+from muse_cli.errors import UsageError
+from muse_cli.files import STDIO
+
+
+@cli.command(name="sample")
+@click.option(
+    "--num", "-n", type=click.IntRange(1, settings.MAX_NUM), default=1, show_default=True, help="How many melodies."
+)
+@click.option(
+    "--seconds",
+    "-s",
+    type=float,
+    default=None,
+    callback=_seconds,
+    help=f"Length of each melody (long form: chained 2-bar segments). Max {settings.MAX_SECONDS:g}.",
+)
+@prompt_option
+@candidates_option
+@generation_options
+def sample_cmd(num, seconds, temperature, seed, qpm, prompt, candidates, checkpoint, output, wav, soundfont, force):
+    """Sample melodies from the model's prior.
+
+    \b
+    Examples:
+      muse sample                                  one 2-bar melody -> ./sample_s<seed>_001.mid
+      muse sample --seconds 16 --temperature 1.0 --wav -o out/
+      muse sample -n 16 --seed 42 -o batch/        same seed, same bytes
+      muse sample -o - > melody.mid                MIDI on stdout
+      muse sample --prompt "a slow sad tune in A minor" -n 4 -o sad/
+    """
+    from muse_cli import model as m
+
+    prompt = _check_prompt(prompt)
+    seed = m.new_seed() if seed is None else seed
+    names = [m.sample_name(seed, i) for i in range(num)]
+    paths = _plan(names, output, force, wav, soundfont)
+    model = _load(checkpoint, num * m.segments_for(seconds, qpm))
+    if prompt is not None:
+        from muse_cli.prompt.api import sample_with_prompt
+
+        items = sample_with_prompt(
+            model, prompt, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm, candidates=candidates
+        )
+    else:
+        items = m.sample(model, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm)
+    _info(f"seed {seed}")
+    _write(items, paths, force, wav, soundfont)
+
+
+@cli.command(name="decode")
+@click.argument("latents", required=False, metavar="[LATENTS|-]")
+@prompt_option
+@click.option(
+    "--midi",
+    "midi_file",
+    default=None,
+    metavar="FILE.mid|-",
+    help="A MIDI primer: encode it and decode its windows (wins over --prompt).",
+)
+@candidates_option
+@generation_options
+def decode_cmd(
+    latents, prompt, midi_file, candidates, temperature, seed, qpm, checkpoint, output, wav, soundfont, force
+):
+    """Decode latent vectors (muse encode's output), a MIDI primer, or a text prompt into MIDI.
+
+    \b
+    Windows of one source are laid end to end, so a 16-bar tune comes back 16 bars long.
+    A MIDI primer or latents win over a prompt (the prompt is then ignored, with a warning).
+    Examples:
+      muse decode tune.npz -o back.mid
+      muse decode latents.npz --temperature 0.5 --seed 3 -o decoded/ --wav   one .mid and .wav per source
+      muse encode tune.mid | muse decode - -o - > back.stdout.mid
+      muse decode --prompt "a calm German folk song" --seed 2 -o folk.mid
+      muse decode --midi tune.mid -o primed.mid
+    """
+    from muse_cli import model as m
+    from muse_cli.files import read_bytes
+    from muse_cli.latents import check_latent_length, read_latents
+
+    prompt = _check_prompt(prompt)
+    seed = m.new_seed() if seed is None else seed
+    if prompt is not None:
+        if latents is not None or midi_file is not None:
+            _info(f"warning: --prompt ignored: the {'MIDI primer' if midi_file else 'latent input'} wins")
+            prompt = None
+    if latents is not None and midi_file is not None:
+        raise UsageError("give latents or --midi FILE, not both")
+    if prompt is not None:
+        paths = _plan(["prompt.decoded"], output, force, wav, soundfont)
+        model = _load(checkpoint, 1)
+        from muse_cli.prompt.api import decode_prompt
+
+        _info(f"seed {seed}")
+        _write(
+            decode_prompt(model, prompt, temperature=temperature, seed=seed, qpm=qpm, candidates=candidates),
+            paths,
+            force,
+            wav,
+            soundfont,
+        )
+        return
+    if midi_file is not None:
+        melodies = _read_melodies((midi_file,))
+        names = [f"{Path(melodies[0].source).stem}.decoded"]
+        paths = _plan(names, output, force, wav, soundfont)
+        model = _load(checkpoint, max(1, -(-melodies[0].total_steps // WINDOW_STEPS)))
+        windows = m.encode(model, melodies)
+    else:
+        if latents is None:
+            raise UsageError("give a latents file (muse encode's output), - for stdin, --midi FILE or --prompt TEXT")
+        windows = read_latents(read_bytes(latents), "stdin" if latents == STDIO else latents)
+        check_latent_length(windows, qpm)
+        sources = list(dict.fromkeys(w.source for w in windows))
+        names = [f"{Path(s).stem if s not in ('-', '') else 'stdin'}.decoded" for s in sources]
+        paths = _plan(names, output, force, wav, soundfont)
+        model = _load(checkpoint, len(windows))
+        other = sorted({w.checkpoint for w in windows} - {"", model.name})
+        if other:
+            _info(
+                f"warning: these latents were encoded with {', '.join(other)}, not {model.name}; "
+                "pass the same --checkpoint to decode them faithfully"
+            )
+    items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm)
+    _info(f"seed {seed}")
+    _write(items, paths, force, wav, soundfont)
+
+
+@cli.command(name="interpolate")
+@click.argument("a", metavar="A.mid")
+@click.argument("b", metavar="B.mid")
+@click.option(
+    "--steps",
+    type=click.IntRange(2, 64),
+    default=5,
+    show_default=True,
+    help="Number of melodies from A to B, both ends included.",
+)
+@click.option("--concat", is_flag=True, help="Write one MIDI with the steps in sequence.")
+@generation_options
+def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, output, wav, soundfont, force):
+    """Morph between two melodies by spherical interpolation of their latents.
+
+    \b
+    Uses the first 2-bar window of each file, as magenta's music_vae_generate does.
+    Examples:
+      muse interpolate tune.mid song.mid --steps 5 -o morph/   morph/interp_001.mid ... _005.mid
+      muse interpolate tune.mid song.mid --steps 8 --concat --temperature 0.3 -o morph/all.mid --wav
+    """
+    from muse_cli import model as m
+
+    melodies = _read_melodies((a, b))
+    names = ["interp"] if concat else [f"interp_{k + 1:03d}" for k in range(steps)]
+    paths = _plan(names, output, force, wav, soundfont)
+    seed = m.new_seed() if seed is None else seed
+    model = _load(checkpoint, steps)
+    items = m.interpolate(
+        model, melodies[0], melodies[1], steps=steps, temperature=temperature, seed=seed, qpm=qpm, concat=concat
+    )
+    _info(f"seed {seed}")
+    _write(items, paths, force, wav, soundfont)

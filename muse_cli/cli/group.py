@@ -1,0 +1,114 @@
+"""The `muse` Click group and main(): the one boundary where a MuseError, a stray OSError or Ctrl-C
+becomes one line on stderr and an exit code."""
+
+from __future__ import annotations
+
+import errno
+import sys
+
+import click
+
+from muse_cli import settings
+from muse_cli.errors import ExitCode, MuseError, WriteError
+
+
+class _UserError(click.ClickException):
+    """A MuseError on its way out: one line on stderr, the error's own exit code."""
+
+    def __init__(self, error: MuseError):
+        super().__init__(str(error))
+        self.exit_code = error.exit_code
+
+    def show(self, file=None) -> None:
+        click.echo(f"muse: error: {self.message}", err=True)
+
+
+class _MuseGroup(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except MuseError as exc:
+            if settings.debug():
+                raise
+            raise _UserError(exc) from exc
+        except OSError as exc:  # the last net: a disk or stream error no check above foresaw
+            if settings.debug():
+                raise
+            raise _UserError(_os_error(exc)) from exc
+        except KeyboardInterrupt:
+            if settings.debug():
+                raise
+            click.echo("muse: interrupted", err=True)
+            ctx.exit(ExitCode.INTERRUPTED)
+
+
+def _os_error(exc: OSError) -> MuseError:
+    """One line for a stray OSError: exit 8 for the ways a write fails, 1 otherwise."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    why = exc.strerror or str(exc) or type(exc).__name__
+    if exc.errno in (
+        errno.ENOSPC,
+        errno.EROFS,
+        errno.EDQUOT,
+        errno.EFBIG,
+        errno.EPIPE,
+        errno.EACCES,
+        errno.EPERM,
+        errno.ENOTDIR,
+        errno.EEXIST,
+        errno.EISDIR,
+    ):
+        return WriteError(f"{where}{why}")
+    return MuseError(f"{where}{why}")
+
+
+@click.group(cls=_MuseGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="muse-cli", prog_name="muse")
+@click.option("--verbose", "-v", is_flag=True, help="Show TensorFlow's logs.")
+def cli(verbose: bool) -> None:
+    """Make melodies with Magenta's MusicVAE.
+
+    \b
+    Examples:
+      muse sample --seconds 16 --seed 7 --wav -o song.mid   a 16-second melody: song.mid and song.wav
+      muse sample -n 8 --temperature 0.7 --seed 1 -o out/   out/sample_s1_001.mid ... _008.mid
+      muse encode song.mid -o song.npz                      2-bar windows -> latent vectors
+      muse decode song.npz -o song.decoded.mid
+      muse interpolate out/sample_s1_001.mid out/sample_s1_008.mid --steps 5 --concat -o morph5.mid
+      muse render song.decoded.mid                          -> song.decoded.wav
+      muse sample -o - | muse render - -o - > stdout.wav
+
+    Set MUSE_DEBUG=1 for tracebacks; MUSE_HOME moves the checkpoint cache.
+    """
+    settings.set_verbose(verbose)
+
+
+def main() -> None:
+    """Entry point of the `muse` script."""
+    from muse_cli.files import guard_stdout
+    from muse_cli.quiet import keep_stdout_clean
+
+    guard_stdout()
+    keep_stdout_clean()
+    try:
+        cli(prog_name="muse")
+    except SystemExit as exc:
+        raise SystemExit(_flush_stdout(exc.code)) from None
+
+
+def _flush_stdout(code):
+    """Flush stdout before exit: a full or closed pipe becomes one line and exit 8, not Python's shutdown noise."""
+    import os
+
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except OSError as exc:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # what is still buffered goes nowhere, quietly
+        os.close(devnull)
+        if code in (0, None):
+            why = "no space left on the device" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+            click.echo(f"muse: error: cannot write to stdout: {why}", err=True)
+            return WriteError.exit_code
+    return code

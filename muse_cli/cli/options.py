@@ -1,0 +1,165 @@
+"""Options several commands share, and the checks behind them (click callbacks)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import click
+
+from muse_cli import settings
+from muse_cli.errors import PromptError
+
+
+def _temperature(ctx, param, value):
+    if value is not None and not (math.isfinite(value) and 0 < value <= settings.MAX_TEMPERATURE):
+        raise click.BadParameter(f"must be > 0 and at most {settings.MAX_TEMPERATURE:g}, got {value:g}")
+    return value
+
+
+def _rate(ctx, param, value):
+    if not 8000 <= value <= 192000:
+        raise click.BadParameter(f"must be between 8000 and 192000 Hz, got {value}")
+    return value
+
+
+def _verbose(ctx, param, value):
+    if value:
+        settings.set_verbose(True)
+
+
+def _check_prompt(text: str | None) -> str | None:
+    """The prompt, or PromptError: not UTF-8 (undecodable bytes), empty, or nothing but control characters."""
+    if text is None:
+        return None
+    if any(0xDC80 <= ord(c) <= 0xDCFF for c in text):  # bytes that were not UTF-8, as Python decodes argv
+        raise PromptError("the prompt is not valid UTF-8 text; give it as plain words, e.g. --prompt 'a busy reel'")
+    if not "".join(c for c in text if c.isprintable()).strip():
+        text = ""
+    from muse_cli.prompt.text import check_prompt
+
+    return check_prompt(text)
+
+
+def _seconds(ctx, param, value):
+    if value is not None and not 0 < value <= settings.MAX_SECONDS:
+        raise click.BadParameter(f"must be between 0 and {settings.MAX_SECONDS:g} seconds, got {value:g}")
+    return value
+
+
+def _qpm(ctx, param, value):
+    if not 20 <= value <= 400:
+        raise click.BadParameter(f"must be between 20 and 400 quarter notes per minute, got {value:g}")
+    return value
+
+
+checkpoint_option = click.option(
+    "--checkpoint",
+    "-c",
+    default=None,
+    metavar="NAME|PATH",
+    help="Registry name (see `muse checkpoints`) or checkpoint directory. Default: the embedded model.",
+)
+temperature_option = click.option(
+    "--temperature",
+    "-t",
+    type=float,
+    default=1.0,
+    show_default=True,
+    callback=_temperature,
+    help=f"Sampling temperature (> 0, at most {settings.MAX_TEMPERATURE:g}); lower is more conservative.",
+)
+seed_option = click.option(
+    "--seed",
+    type=click.IntRange(0, 2**63 - 1),
+    default=None,
+    help="Random seed (>= 0): the same seed gives the same bytes.",
+)
+verbose_option = click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    expose_value=False,
+    callback=_verbose,
+    help="Show TensorFlow's logs (same as muse -v).",
+)
+qpm_option = click.option(
+    "--qpm",
+    type=float,
+    default=120.0,
+    show_default=True,
+    callback=_qpm,
+    help="Tempo of the written MIDI, quarter notes per minute.",
+)
+force_option = click.option("--force", "-f", is_flag=True, help="Overwrite existing output files.")
+wav_option = click.option("--wav", is_flag=True, help="Also render each .mid to a .wav beside it (FluidSynth).")
+
+
+def _soundfont_option(help_text: str):
+    return click.option("--soundfont", type=click.Path(dir_okay=False, path_type=Path), default=None, help=help_text)
+
+
+soundfont_option = _soundfont_option("SoundFont (.sf2) for --wav. Default: pretty_midi's TimGM6mb.sf2.")
+prompt_option = click.option(
+    "--prompt",
+    "-p",
+    default=None,
+    metavar="TEXT",
+    help="Describe the melody in words (needs the checkpoint's prompt head; see `muse fit-prompt`).",
+)
+candidates_option = click.option(
+    "--candidates",
+    type=click.IntRange(1, 256),
+    default=None,
+    metavar="N",
+    help="With --prompt: draw N melodies for each one asked for and keep the one whose measured features "
+    "(register, density, contour...) best fit the words. Default 16; 1 turns the choice off.",
+)
+engine_option = click.option(
+    "--engine",
+    type=click.Choice(settings.ENGINES),
+    default=None,
+    expose_value=False,
+    callback=lambda ctx, param, value: settings.set_engine(value),
+    help="What runs the model: numpy (default, fast) or magenta (TrainedModel, TensorFlow); same notes. "
+    "Env: MUSE_ENGINE.",
+)
+output_option = click.option(
+    "--output",
+    "-o",
+    default=None,
+    metavar="PATH|-",
+    help="A directory for many files, a .mid path for one, or - for MIDI on stdout. Default: current directory.",
+)
+
+
+refine_option = click.option(
+    "--refine",
+    type=click.IntRange(0, 10_000),
+    default=0,
+    show_default=True,
+    metavar="N",
+    help="Refine each window's latent by N gradient steps on the decoder's reconstruction of it (100 steps: "
+    "step accuracy 0.978 against 0.909 on muse eval's test split). Loads TensorFlow (about 6 s), then about "
+    "10 s per 50 steps for a tune, 5 min for muse eval's test split.",
+)
+
+
+def generation_options(f):
+    """The options every command that writes generated MIDI shares, in help order."""
+    for option in reversed(
+        (
+            temperature_option,
+            seed_option,
+            qpm_option,
+            checkpoint_option,
+            engine_option,
+            output_option,
+            wav_option,
+            soundfont_option,
+            force_option,
+            verbose_option,
+        )
+    ):
+        f = option(f)
+    return f

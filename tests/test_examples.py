@@ -35,6 +35,7 @@ COMMAND_ORDER = (
     "encode",
     "decode",
     "interpolate",
+    "vary",
     "render",
     "checkpoints",
     "download",

@@ -41,3 +41,15 @@ def test_variations_keep_the_length_are_seeded_and_move_away_with_the_amount(tun
 def test_amount_outside_0_1_is_refused(tune, amount):
     with pytest.raises(UsageError, match="--amount must be between 0"):
         m.vary(m.load_model(None), tune, amount=amount)
+
+
+def test_vary_command_writes_seeded_variations(muse, tmp_path):
+    tune = DATA / "folk_16bar.mid"
+    p = muse("vary", tune, "-n", 3, "--amount", 0.5, "--seed", 2, "-o", tmp_path / "v", "--wav")
+    assert p.returncode == 0, p.stderr.decode()
+    made = sorted(f.name for f in (tmp_path / "v").iterdir())
+    assert made == [f"folk_16bar.var_s2_{v:03d}.{ext}" for v in (1, 2, 3) for ext in ("mid", "wav")]
+    again = muse("vary", tune, "-n", 1, "--amount", 0.5, "--seed", 2, "-o", "-")
+    assert again.stdout == (tmp_path / "v" / "folk_16bar.var_s2_001.mid").read_bytes()
+    bad = muse("vary", tune, "--amount", 2, "-o", tmp_path / "bad")
+    assert bad.returncode == 2 and b"--amount" in bad.stderr and not (tmp_path / "bad").exists()

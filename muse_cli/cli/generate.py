@@ -1,4 +1,4 @@
-"""`muse sample`, `muse decode` and `muse interpolate`: generated melodies written as MIDI (and WAV)."""
+"""`muse sample`, `muse decode`, `muse interpolate` and `muse vary`: generated melodies written as MIDI (and WAV)."""
 
 from __future__ import annotations
 
@@ -170,5 +170,45 @@ def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, out
     items = m.interpolate(
         model, melodies[0], melodies[1], steps=steps, temperature=temperature, seed=seed, qpm=qpm, concat=concat
     )
+    _info(f"seed {seed}")
+    _write(items, paths, force, wav, soundfont)
+
+
+def _amount(ctx, param, value):
+    if not 0.0 <= value <= 1.0:  # also refuses nan
+        raise click.BadParameter(f"must be between 0 (the melody itself) and 1 (a new melody), got {value:g}")
+    return value
+
+
+@cli.command(name="vary")
+@click.argument("source", metavar="FILE.mid|-")
+@click.option("--num", "-n", type=click.IntRange(1, 256), default=8, show_default=True, help="How many variations.")
+@click.option(
+    "--amount",
+    "-a",
+    type=float,
+    default=0.3,
+    show_default=True,
+    callback=_amount,
+    help="How far each variation moves from the melody: 0 keeps it, 1 is a new melody of the same length.",
+)
+@generation_options
+def vary_cmd(source, num, amount, temperature, seed, qpm, checkpoint, output, wav, soundfont, force):
+    """Variations of a melody, 2-bar window by 2-bar window, as long as the melody.
+
+    \b
+    Each window's latent moves toward a random point of the prior by --amount, along the
+    great circle between them (as magenta.js's MusicVAE.similar() does).
+    Examples:
+      muse vary tune.mid -n 4 --amount 0.3 --seed 7 -o variations/
+      muse vary tune.mid -n 1 --amount 0.1 -o - > close.mid
+    """
+    from muse_cli import model as m
+
+    melody = _read_melodies((source,))[0]
+    seed = m.new_seed() if seed is None else seed
+    paths = _plan([m.vary_name(melody.source, seed, v) for v in range(num)], output, force, wav, soundfont)
+    model = _load(checkpoint, num * max(1, -(-melody.total_steps // WINDOW_STEPS)))
+    items = m.vary(model, melody, n=num, amount=amount, temperature=temperature, seed=seed, qpm=qpm)
     _info(f"seed {seed}")
     _write(items, paths, force, wav, soundfont)

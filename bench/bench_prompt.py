@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -42,24 +41,9 @@ def _numpy_path():
 
 
 def _tf_path():
-    os.environ.update(
-        USE_TF="1",
-        USE_TORCH="0",
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        TRANSFORMERS_VERBOSITY="error",
-        TF_CPP_MIN_LOG_LEVEL="3",
-        TOKENIZERS_PARALLELISM="false",
-    )
-    legacy = os.environ.get("TF_USE_LEGACY_KERAS")
-    from transformers import BertTokenizerFast, TFBertModel
+    from muse_cli.prompt.text import MAX_TOKENS, reference_bert
 
-    from muse_cli.prompt.text import MAX_TOKENS, model_dir
-
-    if legacy is None:  # transformers sets it for tf_keras, which we lack; tf.keras is Keras 2.15 already
-        os.environ.pop("TF_USE_LEGACY_KERAS", None)
-    tok = BertTokenizerFast.from_pretrained(str(model_dir()), local_files_only=True)
-    bert = TFBertModel.from_pretrained(str(model_dir()), local_files_only=True, use_safetensors=True)
+    tok, bert = reference_bert()
 
     def embed(texts):
         enc = tok(texts, padding="longest", truncation=True, max_length=MAX_TOKENS, return_tensors="np")

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest_download import make_tar
 
 from muse_cli.cli import cli
 
@@ -679,12 +680,7 @@ def test_unknown_config_name_in_muse_json(work, tiny_checkpoint):
 @pytest.fixture
 def tarball(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("tar") / "junk.tar"
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo("x/readme.txt")
-        info.size = 2
-        tar.addfile(info, io.BytesIO(b"hi"))
-    path.write_bytes(buf.getvalue())
+    path.write_bytes(make_tar([(tarfile.TarInfo("x/readme.txt"), b"hi")]))
     return path
 
 
@@ -795,12 +791,7 @@ def test_failed_download_through_a_mirror_names_the_mirror(work, monkeypatch):
 
 def test_archive_without_data_file_names_the_archive_not_a_deleted_folder(work, tmp_path_factory):
     bad = tmp_path_factory.mktemp("bad") / "x.tar"
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo("tiny/model.ckpt.index")
-        info.size = 4
-        tar.addfile(info, io.BytesIO(b"junk"))
-    bad.write_bytes(buf.getvalue())
+    bad.write_bytes(make_tar([(tarfile.TarInfo("tiny/model.ckpt.index"), b"junk")]))
     before = _snapshot(work)
     out = run_inprocess(["download", "-q", "cat-mel_2bar_small", "--file", str(bad)])
     check("download --file without .data", work, before, out, 5, "cat-mel_2bar_small is incomplete")

@@ -5,7 +5,6 @@ imports neither TensorFlow nor transformers."""
 from __future__ import annotations
 
 import math
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,21 +40,9 @@ def encoder():
 @pytest.fixture(scope="module")
 def reference(encoder):
     """transformers' BertTokenizerFast and TFBertModel on the same files (what muse used before)."""
-    os.environ.update(
-        USE_TF="1",
-        USE_TORCH="0",
-        HF_HUB_OFFLINE="1",
-        TRANSFORMERS_OFFLINE="1",
-        TRANSFORMERS_VERBOSITY="error",
-        TF_CPP_MIN_LOG_LEVEL="3",
-    )
-    legacy = os.environ.get("TF_USE_LEGACY_KERAS")
-    from transformers import BertTokenizerFast, TFBertModel
+    from muse_cli.prompt.text import reference_bert
 
-    if legacy is None:  # transformers sets it for tf_keras, which we lack; tf.keras is Keras 2.15 already
-        os.environ.pop("TF_USE_LEGACY_KERAS", None)
-    tokenizer = BertTokenizerFast.from_pretrained(str(encoder.directory), local_files_only=True)
-    bert = TFBertModel.from_pretrained(str(encoder.directory), local_files_only=True, use_safetensors=True)
+    tokenizer, bert = reference_bert(encoder.directory)
 
     def tokenize(texts):
         enc = tokenizer(texts, padding="longest", truncation=True, max_length=128, return_tensors="np")

@@ -72,3 +72,37 @@ def test_train_a_few_steps_then_resume(tmp_path):
     first_vars = tf.train.load_checkpoint(latest)
     started = tf.train.load_checkpoint(checkpoint_prefix(tmp_path / "next" / "export"))
     assert started.get_tensor("global_step") == 7 and first_vars.get_tensor("global_step") == 5
+
+
+def test_encoder_only_training_leaves_every_decoder_variable_bit_identical(tmp_path):
+    """`--trainable encoder` (issue 12) on the shipped model: the encoder moves, the decoder does not, by one bit."""
+    import tensorflow as tf
+
+    from muse_cli.cache import checkpoint_prefix
+    from muse_cli.settings import EMBEDDED_DIR
+
+    shipped = EMBEDDED_DIR / "muse-mel_2bar"
+    before = tf.train.load_checkpoint(checkpoint_prefix(shipped))
+    start = int(before.get_tensor("global_step"))
+    w = load_test_windows()[:48]
+    windows = tmp_path / "windows.npz"
+    np.savez(windows, train=w[:32], valid=w[32:40], test=w[40:])
+    proc = subprocess.run(
+        [sys.executable, "-m", "muse_cli.training.train", "--workdir", str(tmp_path / "enc"), "--windows",
+         str(windows), "--steps", str(start + 2), "--hparams", '{"batch_size": 8}', "--trainable", "encoder",
+         "--init-from", str(shipped)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    after = tf.train.load_checkpoint(checkpoint_prefix(tmp_path / "enc" / "export"))
+    assert int(after.get_tensor("global_step")) == start + 2
+    names = sorted(n for n in before.get_variable_to_shape_map() if n != "global_step")
+    decoder = [n for n in names if n.startswith("decoder/")]
+    encoder = [n for n in names if n.startswith("encoder/")]
+    assert len(decoder) == 8 and len(encoder) == 8 and len(decoder) + len(encoder) == len(names)
+    for n in decoder:
+        assert before.get_tensor(n).tobytes() == after.get_tensor(n).tobytes(), n
+    moved = [n for n in encoder if not np.array_equal(before.get_tensor(n), after.get_tensor(n))]
+    assert len(moved) == len(encoder)
+    rows = list(csv.DictReader(open(tmp_path / "enc" / "log.csv")))
+    assert float(rows[-1]["sampling_prob"]) == 0.0  # teacher-forced decoder

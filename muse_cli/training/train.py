@@ -110,6 +110,14 @@ def _onehot(idx: np.ndarray, depth: int = NUM_CLASSES) -> np.ndarray:
     return np.eye(depth, dtype=np.float32)[idx]
 
 
+# Encoder-only training (issue 12): the decoder's variables stay frozen, bit for bit, so prior samples and
+# every seed's bytes stay what they are. The decoder is teacher-forced: with its inputs fixed to the truth,
+# the loss measures only how well z carries the window.
+ENCODER_STAGE = {"sampling_schedule": "constant", "sampling_rate": 0.0}
+TRAINABLE = ("all", "encoder")
+LOG_COLUMNS = ["step", "wall_s", "loss", "r_loss", "kl_bits", "beta", "sampling_prob", "valid_acc", "valid_note_on_acc"]
+
+
 def train(
     data: dict[str, np.ndarray],
     workdir: Path,
@@ -120,125 +128,124 @@ def train(
     max_minutes: float | None = None,
     hparams: dict | None = None,
     init_from: Path | None = None,
+    trainable: str = "all",
     log=print,
 ) -> Path:
     """Train (or resume) and return the export directory of the latest model variables.
 
     ``init_from`` (a checkpoint of model variables only, e.g. the shipped one) starts a new workdir from
     those weights and their global step, with fresh optimizer slots; a workdir with saved state ignores it.
+    ``trainable="encoder"`` updates only the encoder's variables (the decoder's are left untouched).
     """
+    import tensorflow.compat.v1 as tf
+
+    if trainable not in TRAINABLE:
+        raise ValueError(f"trainable must be one of {TRAINABLE}")
+    hp = dict(HPARAMS, **(hparams or {}))
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "hparams.json").write_text(
+        json.dumps({"base": BASE_CONFIG, "hparams": hp, "trainable": trainable}, indent=1)
+    )
+    with tf.Graph().as_default():
+        tf.set_random_seed(seed)
+        g = _build_graph(hp, trainable)
+        session_config = tf.ConfigProto(intra_op_parallelism_threads=os.cpu_count(), inter_op_parallelism_threads=1)
+        with tf.Session(config=session_config) as sess:
+            sess.run(tf.global_variables_initializer())
+            _restore(sess, g, workdir, init_from, log)
+            _loop(sess, g, data, workdir, hp, max_steps, seed, save_every, eval_every, max_minutes, init_from, log)
+    return workdir / "export"
+
+
+def _build_graph(hp: dict, trainable: str) -> dict:
+    """magenta's MusicVAE training graph, with gradients clipped as magenta's train loop clips them."""
     import tensorflow.compat.v1 as tf
 
     from muse_cli.configs import build_config
 
-    hp = dict(HPARAMS, **(hparams or {}))
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "hparams.json").write_text(json.dumps({"base": BASE_CONFIG, "hparams": hp}, indent=1))
     config = build_config(BASE_CONFIG, hp)
     batch_size = hp["batch_size"]
-    train_x = data["train"]
-    with tf.Graph().as_default():
-        tf.set_random_seed(seed)
-        model = config.model
-        model.build(config.hparams, config.data_converter.output_depth, is_training=True)
-        x = tf.placeholder(tf.float32, [batch_size, WINDOW_STEPS, NUM_CLASSES])
-        lengths = tf.placeholder(tf.int32, [batch_size])
-        optimizer = model.train(x, x, lengths)
-        grads, var_list = list(zip(*optimizer.compute_gradients(model.loss)))
-        global_norm = tf.global_norm(grads)
-        clipped = tf.cond(
-            global_norm < config.hparams.grad_norm_clip_to_zero,
-            lambda: tf.clip_by_global_norm(grads, config.hparams.grad_clip, use_norm=global_norm)[0],
-            lambda: [tf.zeros(tf.shape(g)) for g in grads],
-        )
-        train_op = optimizer.apply_gradients(list(zip(clipped, var_list)), global_step=model.global_step)
-        step_t = tf.to_float(model.global_step)
-        beta_t = (1.0 - tf.pow(config.hparams.beta_rate, step_t)) * config.hparams.max_beta
-        graph = tf.get_default_graph()
-        model_vars = tf.trainable_variables() + [model.global_step]
-        state_saver = tf.train.Saver(max_to_keep=2)
-        export_saver = tf.train.Saver(var_list=model_vars, max_to_keep=1)
-        fetch = {
-            "loss": model.loss,
-            "beta": beta_t,
-            "global_norm": global_norm,
-        }
-        for name, tensor in _summary_tensors(graph).items():
-            fetch[name] = tensor
-        session_config = tf.ConfigProto(intra_op_parallelism_threads=os.cpu_count(), inter_op_parallelism_threads=1)
-        with tf.Session(config=session_config) as sess:
-            sess.run(tf.global_variables_initializer())
-            latest = tf.train.latest_checkpoint(str(workdir / "state"))
-            if latest:
-                state_saver.restore(sess, latest)
-                log(f"resumed from {latest}")
-            elif init_from is not None:
-                prefix = tf.train.latest_checkpoint(str(init_from)) or str(Path(init_from) / "model.ckpt")
-                export_saver.restore(sess, prefix)
-                log(f"started from the model variables of {prefix} (fresh optimizer state)")
-            step = int(sess.run(model.global_step))
-            log_path = workdir / "log.csv"
-            new_log = not log_path.exists()
-            with open(log_path, "a", newline="") as f:
-                writer = csv.writer(f)
-                if new_log:
-                    writer.writerow(
-                        [
-                            "step",
-                            "wall_s",
-                            "loss",
-                            "r_loss",
-                            "kl_bits",
-                            "beta",
-                            "sampling_prob",
-                            "valid_acc",
-                            "valid_note_on_acc",
-                        ]
-                    )
-                t_start = time.time()
-                wall0 = _previous_wall(log_path)
-                if new_log and init_from is not None:
-                    wall0 = _prior_wall(Path(init_from))  # wall_s stays the whole model's training time
-                while step < max_steps:
-                    rng = np.random.default_rng([seed, step])
-                    idx = rng.integers(0, len(train_x), size=batch_size)
-                    batch = augment(train_x[idx], rng)
-                    feed = {x: _onehot(batch), lengths: np.full(batch_size, WINDOW_STEPS, np.int32)}
-                    out, _ = sess.run([fetch, train_op], feed)
-                    step += 1
-                    done_minutes = (time.time() - t_start) / 60
-                    stop = max_minutes is not None and done_minutes >= max_minutes
-                    if step % save_every == 0 or step == max_steps or stop:
-                        state_saver.save(sess, str(workdir / "state" / "model.ckpt"), global_step=step)
-                    if step % eval_every == 0 or step == max_steps or stop:
-                        export_dir = workdir / "export"
-                        export_saver.save(
-                            sess, str(export_dir / "model.ckpt"), global_step=step, write_meta_graph=False
-                        )
-                        valid = evaluate_reconstruction(export_dir, hp, data["valid"][:1024])
-                        writer.writerow(
-                            [
-                                step,
-                                round(wall0 + time.time() - t_start, 1),
-                                float(out["loss"]),
-                                float(out.get("r_loss", np.nan)),
-                                float(out.get("kl_bits", np.nan)),
-                                float(out["beta"]),
-                                _sampling_prob(hp, step),
-                                valid["step_accuracy"],
-                                valid["note_on_accuracy"],
-                            ]
-                        )
-                        f.flush()
-                        log(
-                            f"step {step}: loss {out['loss']:.3f} kl_bits {out.get('kl_bits', 0):.1f} "
-                            f"beta {out['beta']:.3f} valid acc {valid['step_accuracy']:.3f} "
-                            f"note-on {valid['note_on_accuracy']:.3f} ({done_minutes:.1f} min)"
-                        )
-                    if stop:
-                        log(f"stopping after {max_minutes} minutes at step {step}")
-                        break
-    return workdir / "export"
+    model = config.model
+    model.build(config.hparams, config.data_converter.output_depth, is_training=True)
+    x = tf.placeholder(tf.float32, [batch_size, WINDOW_STEPS, NUM_CLASSES])
+    lengths = tf.placeholder(tf.int32, [batch_size])
+    optimizer = model.train(x, x, lengths)
+    var_list = [v for v in tf.trainable_variables() if trainable == "all" or v.name.startswith("encoder/")]
+    grads, var_list = list(zip(*optimizer.compute_gradients(model.loss, var_list=var_list)))
+    global_norm = tf.global_norm(grads)
+    clipped = tf.cond(
+        global_norm < config.hparams.grad_norm_clip_to_zero,
+        lambda: tf.clip_by_global_norm(grads, config.hparams.grad_clip, use_norm=global_norm)[0],
+        lambda: [tf.zeros(tf.shape(g)) for g in grads],
+    )
+    train_op = optimizer.apply_gradients(list(zip(clipped, var_list)), global_step=model.global_step)
+    beta = (1.0 - tf.pow(config.hparams.beta_rate, tf.to_float(model.global_step))) * config.hparams.max_beta
+    fetch = {"loss": model.loss, "beta": beta, "global_norm": global_norm}
+    fetch.update(_summary_tensors(tf.get_default_graph()))
+    model_vars = tf.trainable_variables() + [model.global_step]
+    return {
+        "x": x,
+        "lengths": lengths,
+        "train_op": train_op,
+        "fetch": fetch,
+        "global_step": model.global_step,
+        "state_saver": tf.train.Saver(max_to_keep=2),
+        "export_saver": tf.train.Saver(var_list=model_vars, max_to_keep=1),
+    }
+
+
+def _restore(sess, g: dict, workdir: Path, init_from: Path | None, log) -> None:
+    import tensorflow.compat.v1 as tf
+
+    latest = tf.train.latest_checkpoint(str(workdir / "state"))
+    if latest:
+        g["state_saver"].restore(sess, latest)
+        log(f"resumed from {latest}")
+    elif init_from is not None:
+        prefix = tf.train.latest_checkpoint(str(init_from)) or str(Path(init_from) / "model.ckpt")
+        g["export_saver"].restore(sess, prefix)
+        log(f"started from the model variables of {prefix} (fresh optimizer state)")
+
+
+def _loop(sess, g, data, workdir, hp, max_steps, seed, save_every, eval_every, max_minutes, init_from, log) -> None:
+    """Steps until ``max_steps`` or ``max_minutes``, saving state and evaluating on the way."""
+    batch_size, train_x = hp["batch_size"], data["train"]
+    step = int(sess.run(g["global_step"]))
+    log_path = workdir / "log.csv"
+    new_log = not log_path.exists()
+    wall0 = _prior_wall(Path(init_from)) if new_log and init_from is not None else _previous_wall(log_path)
+    t_start = time.time()
+    with open(log_path, "a", newline="") as f:
+        writer = csv.writer(f)
+        if new_log:
+            writer.writerow(LOG_COLUMNS)
+        while step < max_steps:
+            rng = np.random.default_rng([seed, step])
+            batch = augment(train_x[rng.integers(0, len(train_x), size=batch_size)], rng)
+            feed = {g["x"]: _onehot(batch), g["lengths"]: np.full(batch_size, WINDOW_STEPS, np.int32)}
+            out, _ = sess.run([g["fetch"], g["train_op"]], feed)
+            step += 1
+            done_minutes = (time.time() - t_start) / 60
+            stop = max_minutes is not None and done_minutes >= max_minutes
+            if step % save_every == 0 or step == max_steps or stop:
+                g["state_saver"].save(sess, str(workdir / "state" / "model.ckpt"), global_step=step)
+            if step % eval_every == 0 or step == max_steps or stop:
+                export_dir = workdir / "export"
+                g["export_saver"].save(sess, str(export_dir / "model.ckpt"), global_step=step, write_meta_graph=False)
+                valid = evaluate_reconstruction(export_dir, hp, data["valid"][:1024])
+                row = [step, round(wall0 + time.time() - t_start, 1), float(out["loss"])]
+                row += [float(out.get("r_loss", np.nan)), float(out.get("kl_bits", np.nan)), float(out["beta"])]
+                row += [_sampling_prob(hp, step), valid["step_accuracy"], valid["note_on_accuracy"]]
+                writer.writerow(row)
+                f.flush()
+                log(
+                    f"step {step}: loss {out['loss']:.3f} kl_bits {out.get('kl_bits', 0):.1f} "
+                    f"beta {out['beta']:.3f} valid acc {valid['step_accuracy']:.3f} "
+                    f"note-on {valid['note_on_accuracy']:.3f} ({done_minutes:.1f} min)"
+                )
+            if stop:
+                log(f"stopping after {max_minutes} minutes at step {step}")
+                break
 
 
 def _summary_tensors(graph) -> dict:
@@ -258,7 +265,7 @@ def _sampling_prob(hp: dict, step: int) -> float:
     if hp["sampling_schedule"] == "inverse_sigmoid":
         k = hp["sampling_rate"]
         return float(1.0 - k / (k + np.exp(min(step / k, 50.0))))
-    return 0.0
+    return float(hp["sampling_rate"]) if hp["sampling_schedule"] == "constant" else 0.0
 
 
 def _prior_wall(init_from: Path) -> float:
@@ -332,6 +339,12 @@ def main(argv=None) -> int:
         default=None,
         help="continue from a checkpoint of model variables (e.g. the shipped one)",
     )
+    ap.add_argument(
+        "--trainable",
+        choices=TRAINABLE,
+        default="all",
+        help="'encoder' trains the encoder alone, teacher-forced, with every decoder variable frozen",
+    )
     args = ap.parse_args(argv)
     from muse_cli.training import corpus
 
@@ -353,8 +366,9 @@ def main(argv=None) -> int:
         save_every=args.save_every,
         eval_every=args.eval_every,
         max_minutes=args.max_minutes,
-        hparams=json.loads(args.hparams),
+        hparams=dict(ENCODER_STAGE if args.trainable == "encoder" else {}, **json.loads(args.hparams)),
         init_from=args.init_from,
+        trainable=args.trainable,
         log=lambda m: print(m, file=sys.stderr, flush=True),
     )
     plot(args.workdir / "log.csv", args.workdir / "curves.png")

@@ -227,7 +227,7 @@ def test_size_that_differs_from_the_registry_stops_before_the_body(env, server, 
 
 def test_not_enough_disk_space(env, server, tarballs, monkeypatch):
     _serve(env, server, tarballs.nested)
-    monkeypatch.setattr(download.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9, 1000))
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9, 1000))
     with pytest.raises(DownloadError, match=r"not enough disk space in .*downloads: need 0\.2 MB .* 0\.0 MB free"):
         download.download("tiny", retry=FAST)
     assert env.files() == []

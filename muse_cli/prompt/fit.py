@@ -87,24 +87,22 @@ def _cached(path: Path, key: str, make: Callable[[], dict]) -> dict:
     return data
 
 
-def _bar(length: int, label: str):
-    import click
+def _bar(total: int, label: str, unit: str, on: bool, start: int = 0):
+    """muse_cli.progress's display, or a silent stand-in when ``on`` is false."""
+    from muse_cli.progress import Progress
 
-    return click.progressbar(length=length, label=label, file=sys.stderr, width=30, show_eta=True, show_percent=True)
+    return Progress(total, label, unit, start=start) if on else Progress(total, label, unit, every=None, tty=False)
 
 
 def encode_windows(model, events: np.ndarray, progress: bool = True) -> np.ndarray:
     """Encoder means [n, z] of event arrays [n, 32], in chunks."""
     out = []
     chunks = range(0, len(events), ENCODE_CHUNK)
-    bar = _bar(len(events), "encoding windows ") if progress else None
-    for b in chunks:
-        mu, _ = model.encode_events(events[b : b + ENCODE_CHUNK])
-        out.append(np.asarray(mu, np.float32))
-        if bar:
-            bar.update(len(mu))
-    if bar:
-        bar.render_finish()
+    with _bar(len(events), "encoding windows", "windows", progress) as bar:
+        for b in chunks:
+            mu, _ = model.encode_events(events[b : b + ENCODE_CHUNK])
+            out.append(np.asarray(mu, np.float32))
+            bar.advance(len(mu))
     return np.concatenate(out) if out else np.zeros((0, model.z_size), np.float32)
 
 
@@ -115,14 +113,11 @@ def embed_captions(texts: list[str], progress: bool = True) -> tuple[np.ndarray,
     enc = load_text_encoder()
     ids, mask = enc.tokenize(texts)
     h = np.zeros(ids.shape + (384,), np.float16)
-    bar = _bar(len(texts), "embedding captions") if progress else None
-    for b in range(0, len(texts), EMBED_BATCH * 4):
-        part, m = enc.embed(texts[b : b + EMBED_BATCH * 4])
-        h[b : b + len(part), : part.shape[1]] = part.astype(np.float16)
-        if bar:
-            bar.update(len(part))
-    if bar:
-        bar.render_finish()
+    with _bar(len(texts), "embedding captions", "captions", progress) as bar:
+        for b in range(0, len(texts), EMBED_BATCH * 4):
+            part, m = enc.embed(texts[b : b + EMBED_BATCH * 4])
+            h[b : b + len(part), : part.shape[1]] = part.astype(np.float16)
+            bar.advance(len(part))
     return h, mask.astype(np.int8)
 
 
@@ -298,17 +293,12 @@ def fit(
 
     end = o.steps if stop_after is None else min(o.steps, done + stop_after)
     losses = []
-    bar = _bar(o.steps, "training head     ") if progress and done < end else None
-    if bar:
-        bar.update(done)
-    for step in range(done, end):
-        losses.append(float(train_step(*batch_of(step))))
-        if bar:
-            bar.update(1)
-        if (step + 1) % o.save_every == 0 or step + 1 == o.steps:
-            save_state(step + 1)
-    if bar:
-        bar.render_finish()
+    with _bar(o.steps, "training head", "steps", progress and done < end, start=done) as bar:
+        for step in range(done, end):
+            losses.append(float(train_step(*batch_of(step))))
+            bar.advance(1)
+            if (step + 1) % o.save_every == 0 or step + 1 == o.steps:
+                save_state(step + 1)
     if end < o.steps:
         save_state(end)
         log(f"fit-prompt: stopped at step {end} of {o.steps}; run the same command again to resume")

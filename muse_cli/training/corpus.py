@@ -159,8 +159,8 @@ def split_of(tune_id: str) -> str:
 def build(cache: Path, workers: int | None = None, limit: int | None = None) -> list[dict]:
     """Parse the corpus on every core and cache the tunes at ``cache`` (pickle)."""
     import multiprocessing as mp
-    import sys
-    import time
+
+    from muse_cli.progress import Progress
 
     if cache.exists():
         with open(cache, "rb") as f:
@@ -169,15 +169,13 @@ def build(cache: Path, workers: int | None = None, limit: int | None = None) -> 
     if limit:
         items = items[:limit]
     workers = workers or os.cpu_count() or 1
-    t0 = time.time()
     tunes = []
-    with mp.get_context("fork").Pool(workers) as pool:
-        for i, tune in enumerate(pool.imap(parse_item, items, chunksize=16)):
+    with mp.get_context("fork").Pool(workers) as pool, Progress(len(items), "parsing the corpus", "files") as bar:
+        for tune in pool.imap(parse_item, items, chunksize=16):
             if tune is not None:
                 tune["split"] = split_of(tune["id"])
                 tunes.append(tune)
-            if (i + 1) % 500 == 0:
-                print(f"parsed {i + 1}/{len(items)} in {time.time() - t0:.0f}s", file=sys.stderr, flush=True)
+            bar.advance(1)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(".tmp")
     with open(tmp, "wb") as f:

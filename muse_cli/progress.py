@@ -27,7 +27,7 @@ class Progress:
     """Progress of ``total`` things (None: unknown) called ``unit`` ("B": bytes, shown in kB/MB/GB).
 
     ``update(done)`` moves to an absolute position; ``advance(n)`` by ``n``; ``note`` adds text
-    after the count (", 2 failed"). Use as a context manager, or call ``close()``.
+    after the count (", 2 failed"). ``quiet`` shows nothing. Use as a context manager, or call ``close()``.
     """
 
     def __init__(
@@ -40,10 +40,12 @@ class Progress:
         stream=None,
         tty: bool | None = None,
         start: int = 0,
+        quiet: bool = False,
     ):
-        self.total, self.label, self.unit, self.every = total, label, unit, every
+        self.total, self.label, self.unit = total, label, unit
         self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty() if tty is None else tty
+        self.tty = False if quiet else self.stream.isatty() if tty is None else tty
+        self.every = None if quiet else every
         self.done = self.first = start
         self.started = time.monotonic()
         self.last = float("-inf")  # the first update shows at once

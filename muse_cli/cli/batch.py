@@ -161,6 +161,11 @@ def batch_command(
     if not scheduler:
         # (the workers of a remote cluster may see other paths: they check there)
         b.check_checkpoints(jobs, str(jobs_file) if jobs_file else "--sample")
+    _plan_and_run(b, jobs, Path(manifest), scheduler, workers, batch_size, soundfont, force, fail_fast, check)
+
+
+def _plan_and_run(b, jobs, manifest: Path, scheduler, workers, batch_size, soundfont, force, fail_fast, check) -> None:
+    """Say the plan; unless --check, run it on the cluster and report."""
     from muse_cli.model import MAX_BATCH
 
     opts = b.Options(
@@ -176,7 +181,7 @@ def batch_command(
         import dataclasses
 
         opts = dataclasses.replace(opts, tf_threads=max(1, b.machine_cores() // n_workers))
-    summary = _run(b, jobs, opts, scheduler, n_workers if not scheduler else None, Path(manifest), fail_fast)
+    summary = _run(b, jobs, opts, scheduler, n_workers if not scheduler else None, manifest, fail_fast)
     _report(b, summary, manifest)
 
 

@@ -463,3 +463,17 @@ def test_installed_muse_download_exit_codes(env, server):
     )
     run = subprocess.run([MUSE, "download", "nope"], capture_output=True, text=True)
     assert run.returncode == 5 and "unknown checkpoint 'nope'" in run.stderr
+
+
+def test_cache_folder_precedence(monkeypatch, tmp_path):
+    """MUSE_HOME, else $XDG_CACHE_HOME/muse, else ~/.cache/muse (platformdirs on Linux)."""
+    from muse_cli import settings
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MUSE_HOME", str(tmp_path / "muse-home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert settings.home() == tmp_path / "muse-home"
+    monkeypatch.delenv("MUSE_HOME")
+    assert settings.home() == tmp_path / "xdg" / "muse"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert settings.home() == tmp_path / "home" / ".cache" / "muse"

@@ -21,79 +21,41 @@ def _info(msg: str) -> None:
     click.echo(msg, err=True)
 
 
+_DIR = click.Path(file_okay=False, path_type=Path)
+_FILE = click.Path(dir_okay=False, path_type=Path)
+_HELP = {
+    "sample": "Instead of a job file: N sample jobs, seeds SEED_START.., into -o DIR/sample_{seed}.mid.",
+    "seed_start": "With --sample: seed of the first job.",
+    "output": "With --sample: the output directory (also the root outputs must stay in).",
+    "checkpoint": "Checkpoint for jobs that name none. Default: the embedded model.",
+    "root": "Directory that relative paths start from and outputs must stay inside. "
+    "Default: the job file's directory (with --sample: -o DIR).",
+    "manifest": "Where to append the manifest. Default: JOBS.manifest.jsonl beside the job file "
+    "(with --sample: DIR/sample.manifest.jsonl).",
+    "scheduler": "Use this Dask scheduler (or MUSE_SCHEDULER) instead of starting a local cluster; "
+    "its workers must have muse installed and see the same paths.",
+    "workers": "Worker processes of the local cluster. Default: one per CPU core.",
+    "batch_size": "Windows decoded per model call. Default: muse's measured best (model.MAX_BATCH).",
+    "soundfont": "SoundFont (.sf2) for WAV rendering. Default: pretty_midi's TimGM6mb.sf2.",
+}
+
+
 @click.command(name="batch")
-@click.argument("jobs_file", required=False, metavar="[JOBS.jsonl]", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--sample",
-    "sample_count",
-    type=click.IntRange(1, 10_000_000),
-    default=None,
-    metavar="N",
-    help="Instead of a job file: N sample jobs, seeds SEED_START.., into -o DIR/sample_{seed}.mid.",
-)
+@click.argument("jobs_file", required=False, metavar="[JOBS.jsonl]", type=_FILE)
+@click.option("--sample", "sample_count", type=click.IntRange(1, 10_000_000), metavar="N", help=_HELP["sample"])
 @click.option("--seconds", "-s", type=float, default=None, help="With --sample: length of each melody.")
 @click.option("--temperature", "-t", type=float, default=1.0, show_default=True, help="With --sample.")
 @click.option("--qpm", type=float, default=120.0, show_default=True, help="With --sample: tempo.")
-@click.option(
-    "--seed-start", type=click.IntRange(0), default=0, show_default=True, help="With --sample: seed of the first job."
-)
+@click.option("--seed-start", type=click.IntRange(0), default=0, show_default=True, help=_HELP["seed_start"])
 @click.option("--wav", is_flag=True, help="With --sample: also render each .mid to a .wav beside it.")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    metavar="DIR",
-    help="With --sample: the output directory (also the root outputs must stay in).",
-)
-@click.option(
-    "--checkpoint",
-    "-c",
-    default=None,
-    metavar="NAME|PATH",
-    help="Checkpoint for jobs that name none. Default: the embedded model.",
-)
-@click.option(
-    "--root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    metavar="DIR",
-    help="Directory that relative paths start from and outputs must stay inside. "
-    "Default: the job file's directory (with --sample: -o DIR).",
-)
-@click.option(
-    "--manifest",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to append the manifest. Default: JOBS.manifest.jsonl beside the job file "
-    "(with --sample: DIR/sample.manifest.jsonl).",
-)
-@click.option(
-    "--scheduler",
-    default=None,
-    metavar="tcp://HOST:PORT",
-    help="Use this Dask scheduler (or MUSE_SCHEDULER) instead of starting a local cluster; "
-    "its workers must have muse installed and see the same paths.",
-)
-@click.option(
-    "--workers",
-    "-j",
-    type=click.IntRange(1, 512),
-    default=None,
-    help="Worker processes of the local cluster. Default: one per CPU core.",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(1, 4096),
-    default=None,
-    help="Windows decoded per model call. Default: muse's measured best (model.MAX_BATCH).",
-)
-@click.option(
-    "--soundfont",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="SoundFont (.sf2) for WAV rendering. Default: pretty_midi's TimGM6mb.sf2.",
-)
+@click.option("--output", "-o", type=_DIR, default=None, metavar="DIR", help=_HELP["output"])
+@click.option("--checkpoint", "-c", default=None, metavar="NAME|PATH", help=_HELP["checkpoint"])
+@click.option("--root", type=_DIR, default=None, metavar="DIR", help=_HELP["root"])
+@click.option("--manifest", type=_FILE, default=None, help=_HELP["manifest"])
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT", help=_HELP["scheduler"])
+@click.option("--workers", "-j", type=click.IntRange(1, 512), default=None, help=_HELP["workers"])
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=None, help=_HELP["batch_size"])
+@click.option("--soundfont", type=_FILE, default=None, help=_HELP["soundfont"])
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed job.")
 @click.option("--force", "-f", is_flag=True, help="Redo every job, overwriting outputs that exist.")
 @click.option("--check", is_flag=True, help="Only validate the job file and show the plan; run nothing.")

@@ -114,12 +114,12 @@ def batch_command(
         if jobs_file is not None:
             raise UsageError("give a job file or --sample N, not both")
         sample = (sample_count, output, seed_start, seconds, temperature, qpm, wav, checkpoint)
-        jobs, root, manifest = _sample_jobs(b, sample, root, manifest, resolve=not scheduler)
+        jobs, manifest = _sample_jobs(b, sample, root, manifest, resolve=not scheduler)
     else:
         if jobs_file is None:
             raise UsageError("give a job file (JSON lines), or --sample N -o DIR")
         _no_sample_options(seconds, wav, output, seed_start, temperature, qpm)
-        jobs, root, manifest = _file_jobs(b, jobs_file, root, manifest, checkpoint)
+        jobs, manifest = _file_jobs(b, jobs_file, root, manifest, checkpoint)
     if not scheduler:
         # (the workers of a remote cluster may see other paths: they check there)
         b.check_checkpoints(jobs, str(jobs_file) if jobs_file else "--sample")
@@ -148,7 +148,7 @@ def _plan_and_run(b, jobs, manifest: Path, scheduler, workers, batch_size, sound
 
 
 def _sample_jobs(b, sample: tuple, root: Path | None, manifest: Path | None, resolve: bool):
-    """(jobs, root, manifest) of --sample N: the job lines muse writes itself, checked by batch.jobs."""
+    """(jobs, manifest) of --sample N: the job lines muse writes itself, checked by batch.jobs."""
     count, output, seed_start, seconds, temperature, qpm, wav, checkpoint = sample
     if output is None:
         raise UsageError("--sample needs -o DIR for its outputs")
@@ -165,7 +165,7 @@ def _sample_jobs(b, sample: tuple, root: Path | None, manifest: Path | None, res
         from muse_cli import registry
 
         registry.resolve(checkpoint)
-    return jobs, root, manifest or output / "sample.manifest.jsonl"
+    return jobs, manifest or output / "sample.manifest.jsonl"
 
 
 def _as_option(problem: str, values: dict) -> str:
@@ -190,7 +190,7 @@ def _no_sample_options(seconds, wav, output, seed_start, temperature, qpm) -> No
 
 
 def _file_jobs(b, jobs_file: Path, root: Path | None, manifest: Path | None, checkpoint: str | None):
-    """(jobs, root, manifest) of a job file, every line checked by batch.jobs."""
+    """(jobs, manifest) of a job file, every line checked by batch.jobs."""
     try:
         text = jobs_file.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -200,7 +200,7 @@ def _file_jobs(b, jobs_file: Path, root: Path | None, manifest: Path | None, che
     root = root or jobs_file.parent
     manifest = manifest or b.manifest_path_for(jobs_file)
     reserved = {Path(jobs_file).absolute(): "job file", Path(manifest).absolute(): "manifest"}
-    return b.parse_jobs(text, str(jobs_file), root, checkpoint, reserved), root, manifest
+    return b.parse_jobs(text, str(jobs_file), root, checkpoint, reserved), manifest
 
 
 def _run(b, jobs, opts, scheduler, workers, manifest_path, fail_fast):

@@ -8,9 +8,9 @@ windows/s  ETA 00:01:52`` every ``every`` seconds and once at the end, or nothin
 ``every=None``.
 
 Why click's bar and not tqdm: click is imported by every command anyway, so the bar costs no
-import time, where tqdm adds 66 to 144 ms to a command's start (``bench/bench_progress.py``,
-two runs on a busy 2-core machine); click's bar already draws the label, percent and ETA, and the text beside it
-(sizes, rates, failures) is ours.
+import time, where tqdm adds 66 to 144 ms to a command's start (``bench/bench_progress.py``, two
+runs on a busy 2-core machine); click's bar already draws the label, percent and ETA, and the
+text beside it (sizes, rates, failures) is ours.
 """
 
 from __future__ import annotations

@@ -16,10 +16,12 @@ $(VENV)/.setup-done: pyproject.toml uv.lock scripts/setup.sh
 demo: setup
 	$(MUSE) sample --seconds 16 --temperature 1.0 --wav -o out/
 
-## ruff: lint and format check (CI runs it before the tests)
+## ruff: lint and format check; module and function sizes (CI runs it before the tests).
+## check_layout runs with --report (lists, never fails) until the modules it lists are cut down.
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(PY) scripts/check_layout.py --report
 
 ## The test suite CI runs (everything but the slow end-to-end runs).
 test: setup
@@ -60,6 +62,7 @@ bench: setup big
 	$(PY) bench/bench_engine.py --big $(BIG)
 	$(PY) bench/bench_core.py
 	$(PY) bench/bench_vary.py
+	$(PY) bench/bench_progress.py
 	$(PY) bench/bench_batch.py --big $(BIG)
 
 clean:

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from conftest_download import CHECKPOINT_FILES, TINY_HPARAMS, checkpoint_members, make_tar
 
 from muse_cli import download, registry
-from muse_cli.cli.download import _bar_line, _Reporter, download_command
+from muse_cli.cli.download import _Reporter, download_command
 from muse_cli.errors import CheckpointError, DownloadError, IntegrityError, UsageError
 
 FAST = download.Retry(retries=3, backoff=0.01, timeout=5)
@@ -227,7 +227,7 @@ def test_size_that_differs_from_the_registry_stops_before_the_body(env, server, 
 
 def test_not_enough_disk_space(env, server, tarballs, monkeypatch):
     _serve(env, server, tarballs.nested)
-    monkeypatch.setattr(download.shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9, 1000))
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: shutil._ntuple_diskusage(10**9, 10**9, 1000))
     with pytest.raises(DownloadError, match=r"not enough disk space in .*downloads: need 0\.2 MB .* 0\.0 MB free"):
         download.download("tiny", retry=FAST)
     assert env.files() == []
@@ -433,16 +433,19 @@ def test_source_url_and_mirror(env, monkeypatch):
 
 
 def test_progress_bar_and_lines(capsys):
-    assert (
-        _bar_line(1_200_000, 2_900_000, 1.0) == "[#########---------------]  41%  1.2 MB / 2.9 MB  1.2 MB/s  0:01 left"
-    )
-    assert _bar_line(5000, None, 2.0) == "5.0 kB  2.5 kB/s"
     report = _Reporter(tty=True)
+    report(download.Event("downloading", "downloading 2900000 bytes", total=2_900_000))
+    report(download.Event("bytes", done=1_200_000, total=2_900_000))
+    report(download.Event("bytes", done=2_900_000, total=2_900_000))
+    report(download.Event("verifying", "verifying sha256"))
+    err = capsys.readouterr().err
+    assert err.startswith("downloading 2900000 bytes\n\r") and err.endswith("\nverifying sha256\n")
+    assert "[########################]  100%  2.9 MB / 2.9 MB" in err  # the bar of muse_cli.progress
+    report = _Reporter(tty=False)  # a log: the state lines alone
     report(download.Event("downloading", "downloading 100 bytes", total=100))
     report(download.Event("bytes", done=100, total=100))
     report(download.Event("verifying", "verifying sha256"))
-    err = capsys.readouterr().err
-    assert err.startswith("downloading 100 bytes\n\r[####") and err.endswith("left\x1b[K\nverifying sha256\n")
+    assert capsys.readouterr().err == "downloading 100 bytes\nverifying sha256\n"
 
 
 def test_import_keeps_tensorflow_out():
@@ -460,3 +463,17 @@ def test_installed_muse_download_exit_codes(env, server):
     )
     run = subprocess.run([MUSE, "download", "nope"], capture_output=True, text=True)
     assert run.returncode == 5 and "unknown checkpoint 'nope'" in run.stderr
+
+
+def test_cache_folder_precedence(monkeypatch, tmp_path):
+    """MUSE_HOME, else $XDG_CACHE_HOME/muse, else ~/.cache/muse (platformdirs on Linux)."""
+    from muse_cli import settings
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MUSE_HOME", str(tmp_path / "muse-home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert settings.home() == tmp_path / "muse-home"
+    monkeypatch.delenv("MUSE_HOME")
+    assert settings.home() == tmp_path / "xdg" / "muse"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert settings.home() == tmp_path / "home" / ".cache" / "muse"

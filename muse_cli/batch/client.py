@@ -92,6 +92,22 @@ def _outcome(fut, kind: str, what):
         return [failed(j, reason) for j in what] if kind == "task" else (None, 0.0, reason)
 
 
+def _submit_wavs(client, res: Result, opts: Options, token: str) -> list:
+    """Futures rendering a finished job's MIDI outputs to WAV, ahead of queued model work."""
+    return [
+        client.submit(
+            render_wav,
+            midi,
+            path,
+            opts.soundfont,
+            pure=False,
+            priority=10,
+            key=f"muse-batch-{token}-wav-{Path(path).name}-line{res.line}",
+        )
+        for midi, path in res.wav_todo
+    ]
+
+
 def run(
     client,
     jobs: list[Job],
@@ -128,16 +144,7 @@ def run(
                     col.finish(res)
                     continue
                 col.wait_for_wavs(res)
-                for midi, path in res.wav_todo:
-                    wf = client.submit(
-                        render_wav,
-                        midi,
-                        path,
-                        opts.soundfont,
-                        pure=False,
-                        priority=10,
-                        key=f"muse-batch-{token}-wav-{Path(path).name}-line{res.line}",
-                    )
+                for wf in _submit_wavs(client, res, opts, token):
                     futures[wf] = ("wav", res.line)
                     ac.add(wf)
                 res.wav_todo = None

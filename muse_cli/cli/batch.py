@@ -8,139 +8,54 @@ TensorFlow load only when the command runs.
 from __future__ import annotations
 
 import math
-import sys
-import time
 from pathlib import Path
 
 import click
 
 from muse_cli import settings
 from muse_cli.errors import UsageError
-
-PROGRESS_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
-BAR_WIDTH = 24
-
-
-class _Progress:
-    """done/total, rate and ETA on stderr: a redrawn bar on a terminal, else a line every PROGRESS_EVERY s."""
-
-    def __init__(self, total: int, stream=None, every: float = PROGRESS_EVERY):
-        self.total = total
-        self.stream = stream or sys.stderr
-        self.tty = self.stream.isatty()
-        self.every = every
-        self.start = time.monotonic()
-        self.last = 0.0
-        self.drawn = False
-
-    def _text(self, s) -> str:
-        elapsed = max(1e-9, time.monotonic() - self.start)
-        rate = s.done / elapsed
-        eta = (self.total - s.done) / rate if rate > 0 else float("nan")
-        eta_s = time.strftime("%H:%M:%S", time.gmtime(eta)) if eta == eta else "--:--:--"
-        failed = f", {len(s.failed)} failed" if s.failed else ""
-        skipped = f", {s.skipped} skipped" if s.skipped else ""
-        return f"{s.done}/{self.total} jobs{skipped}{failed}  {rate:.1f} jobs/s  ETA {eta_s}"
-
-    def update(self, result, summary) -> None:
-        now = time.monotonic()
-        if self.tty:
-            if now - self.last < 0.1 and summary.done < self.total:
-                return
-            filled = int(BAR_WIDTH * summary.done / max(1, self.total))
-            bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-            self.stream.write(f"\r[{bar}] {self._text(summary)}\x1b[K")
-            self.drawn = True
-        elif now - self.last >= self.every or summary.done == self.total:
-            self.stream.write(f"muse batch: {self._text(summary)}\n")
-        else:
-            return
-        self.stream.flush()
-        self.last = now
-
-    def close(self) -> None:
-        if self.drawn:
-            self.stream.write("\n")
-            self.stream.flush()
+from muse_cli.progress import Progress
 
 
 def _info(msg: str) -> None:
     click.echo(msg, err=True)
 
 
+_DIR = click.Path(file_okay=False, path_type=Path)
+_FILE = click.Path(dir_okay=False, path_type=Path)
+_HELP = {
+    "sample": "Instead of a job file: N sample jobs, seeds SEED_START.., into -o DIR/sample_{seed}.mid.",
+    "seed_start": "With --sample: seed of the first job.",
+    "output": "With --sample: the output directory (also the root outputs must stay in).",
+    "checkpoint": "Checkpoint for jobs that name none. Default: the embedded model.",
+    "root": "Directory that relative paths start from and outputs must stay inside. "
+    "Default: the job file's directory (with --sample: -o DIR).",
+    "manifest": "Where to append the manifest. Default: JOBS.manifest.jsonl beside the job file "
+    "(with --sample: DIR/sample.manifest.jsonl).",
+    "scheduler": "Use this Dask scheduler (or MUSE_SCHEDULER) instead of starting a local cluster; "
+    "its workers must have muse installed and see the same paths.",
+    "workers": "Worker processes of the local cluster. Default: one per CPU core.",
+    "batch_size": "Windows decoded per model call. Default: muse's measured best (model.MAX_BATCH).",
+    "soundfont": "SoundFont (.sf2) for WAV rendering. Default: pretty_midi's TimGM6mb.sf2.",
+}
+
+
 @click.command(name="batch")
-@click.argument("jobs_file", required=False, metavar="[JOBS.jsonl]", type=click.Path(dir_okay=False, path_type=Path))
-@click.option(
-    "--sample",
-    "sample_count",
-    type=click.IntRange(1, 10_000_000),
-    default=None,
-    metavar="N",
-    help="Instead of a job file: N sample jobs, seeds SEED_START.., into -o DIR/sample_{seed}.mid.",
-)
+@click.argument("jobs_file", required=False, metavar="[JOBS.jsonl]", type=_FILE)
+@click.option("--sample", "sample_count", type=click.IntRange(1, 10_000_000), metavar="N", help=_HELP["sample"])
 @click.option("--seconds", "-s", type=float, default=None, help="With --sample: length of each melody.")
 @click.option("--temperature", "-t", type=float, default=1.0, show_default=True, help="With --sample.")
 @click.option("--qpm", type=float, default=120.0, show_default=True, help="With --sample: tempo.")
-@click.option(
-    "--seed-start", type=click.IntRange(0), default=0, show_default=True, help="With --sample: seed of the first job."
-)
+@click.option("--seed-start", type=click.IntRange(0), default=0, show_default=True, help=_HELP["seed_start"])
 @click.option("--wav", is_flag=True, help="With --sample: also render each .mid to a .wav beside it.")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    metavar="DIR",
-    help="With --sample: the output directory (also the root outputs must stay in).",
-)
-@click.option(
-    "--checkpoint",
-    "-c",
-    default=None,
-    metavar="NAME|PATH",
-    help="Checkpoint for jobs that name none. Default: the embedded model.",
-)
-@click.option(
-    "--root",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    metavar="DIR",
-    help="Directory that relative paths start from and outputs must stay inside. "
-    "Default: the job file's directory (with --sample: -o DIR).",
-)
-@click.option(
-    "--manifest",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to append the manifest. Default: JOBS.manifest.jsonl beside the job file "
-    "(with --sample: DIR/sample.manifest.jsonl).",
-)
-@click.option(
-    "--scheduler",
-    default=None,
-    metavar="tcp://HOST:PORT",
-    help="Use this Dask scheduler (or MUSE_SCHEDULER) instead of starting a local cluster; "
-    "its workers must have muse installed and see the same paths.",
-)
-@click.option(
-    "--workers",
-    "-j",
-    type=click.IntRange(1, 512),
-    default=None,
-    help="Worker processes of the local cluster. Default: one per CPU core.",
-)
-@click.option(
-    "--batch-size",
-    type=click.IntRange(1, 4096),
-    default=None,
-    help="Windows decoded per model call. Default: muse's measured best (model.MAX_BATCH).",
-)
-@click.option(
-    "--soundfont",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="SoundFont (.sf2) for WAV rendering. Default: pretty_midi's TimGM6mb.sf2.",
-)
+@click.option("--output", "-o", type=_DIR, default=None, metavar="DIR", help=_HELP["output"])
+@click.option("--checkpoint", "-c", default=None, metavar="NAME|PATH", help=_HELP["checkpoint"])
+@click.option("--root", type=_DIR, default=None, metavar="DIR", help=_HELP["root"])
+@click.option("--manifest", type=_FILE, default=None, help=_HELP["manifest"])
+@click.option("--scheduler", default=None, metavar="tcp://HOST:PORT", help=_HELP["scheduler"])
+@click.option("--workers", "-j", type=click.IntRange(1, 512), default=None, help=_HELP["workers"])
+@click.option("--batch-size", type=click.IntRange(1, 4096), default=None, help=_HELP["batch_size"])
+@click.option("--soundfont", type=_FILE, default=None, help=_HELP["soundfont"])
 @click.option("--fail-fast", is_flag=True, help="Stop at the first failed job.")
 @click.option("--force", "-f", is_flag=True, help="Redo every job, overwriting outputs that exist.")
 @click.option("--check", is_flag=True, help="Only validate the job file and show the plan; run nothing.")
@@ -198,57 +113,21 @@ def batch_command(
     if sample_count is not None:
         if jobs_file is not None:
             raise UsageError("give a job file or --sample N, not both")
-        if output is None:
-            raise UsageError("--sample needs -o DIR for its outputs")
-        if seconds is not None and not 0 < seconds <= settings.MAX_SECONDS:
-            raise UsageError(f"--seconds must be between 0 and {settings.MAX_SECONDS:g}, got {seconds:g}")
-        if not (math.isfinite(temperature) and 0 < temperature <= settings.MAX_TEMPERATURE):
-            raise UsageError(f"--temperature must be > 0 and at most {settings.MAX_TEMPERATURE:g}, got {temperature:g}")
-        if not 20 <= qpm <= 400:
-            raise UsageError(f"--qpm must be between 20 and 400, got {qpm:g}")
-        root = root or output
-        if output.resolve() != root.resolve() and root.resolve() not in output.resolve().parents:
-            raise UsageError(f"-o {output} is outside --root {root}")
-        if not scheduler:  # one message for the checkpoint, not one per generated job
-            from muse_cli import registry
-
-            registry.resolve(checkpoint)
-        try:
-            jobs = b.sample_jobs(sample_count, output, seed_start, seconds, temperature, qpm, wav, checkpoint)
-        except b.JobFileError as exc:  # the jobs differ only in seed: say the problem once, with no line number
-            raise UsageError(f"--sample: {exc.problems[0][1]}") from None
-        manifest = manifest or output / "sample.manifest.jsonl"
+        sample = (sample_count, output, seed_start, seconds, temperature, qpm, wav, checkpoint)
+        jobs, manifest = _sample_jobs(b, sample, root, manifest, resolve=not scheduler)
     else:
         if jobs_file is None:
             raise UsageError("give a job file (JSON lines), or --sample N -o DIR")
-        given = [
-            name
-            for name, v in (
-                ("--seconds", seconds),
-                ("--wav", wav or None),
-                ("-o", output),
-                ("--seed-start", seed_start or None),
-            )
-            if v is not None
-        ]
-        if given or temperature != 1.0 or qpm != 120.0:
-            raise UsageError(
-                f"{', '.join(given) or '--temperature/--qpm'} go with --sample; in a job file, "
-                "put the settings in each line"
-            )
-        try:
-            text = jobs_file.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise UsageError(f"{jobs_file}: no such file") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"{jobs_file} cannot be read: {exc}") from None
-        root = root or jobs_file.parent
-        manifest = manifest or b.manifest_path_for(jobs_file)
-        reserved = {Path(jobs_file).absolute(): "job file", Path(manifest).absolute(): "manifest"}
-        jobs = b.parse_jobs(text, str(jobs_file), root, checkpoint, reserved)
+        _no_sample_options(seconds, wav, output, seed_start, temperature, qpm)
+        jobs, manifest = _file_jobs(b, jobs_file, root, manifest, checkpoint)
     if not scheduler:
         # (the workers of a remote cluster may see other paths: they check there)
         b.check_checkpoints(jobs, str(jobs_file) if jobs_file else "--sample")
+    _plan_and_run(b, jobs, Path(manifest), scheduler, workers, batch_size, soundfont, force, fail_fast, check)
+
+
+def _plan_and_run(b, jobs, manifest: Path, scheduler, workers, batch_size, soundfont, force, fail_fast, check) -> None:
+    """Say the plan; unless --check, run it on the cluster and report."""
     from muse_cli.model import MAX_BATCH
 
     opts = b.Options(
@@ -264,16 +143,78 @@ def batch_command(
         import dataclasses
 
         opts = dataclasses.replace(opts, tf_threads=max(1, b.machine_cores() // n_workers))
-    summary = _run(b, jobs, opts, scheduler, n_workers if not scheduler else None, Path(manifest), fail_fast)
+    summary = _run(b, jobs, opts, scheduler, n_workers if not scheduler else None, manifest, fail_fast)
     _report(b, summary, manifest)
+
+
+def _sample_jobs(b, sample: tuple, root: Path | None, manifest: Path | None, resolve: bool):
+    """(jobs, manifest) of --sample N: the job lines muse writes itself, checked by batch.jobs."""
+    count, output, seed_start, seconds, temperature, qpm, wav, checkpoint = sample
+    if output is None:
+        raise UsageError("--sample needs -o DIR for its outputs")
+    if not (math.isfinite(temperature) and 0 < temperature <= settings.MAX_TEMPERATURE):
+        raise UsageError(f"--temperature must be > 0 and at most {settings.MAX_TEMPERATURE:g}, got {temperature:g}")
+    root = root or output
+    if output.resolve() != root.resolve() and root.resolve() not in output.resolve().parents:
+        raise UsageError(f"-o {output} is outside --root {root}")
+    try:
+        jobs = b.sample_jobs(count, output, seed_start, seconds, temperature, qpm, wav, checkpoint)
+    except b.JobFileError as exc:  # the jobs differ only in seed: say the problem once, as the option's
+        raise UsageError(_as_option(exc.problems[0][1], {"seconds": seconds, "qpm": qpm})) from None
+    if resolve:  # one message for the checkpoint, not one per generated job
+        from muse_cli import registry
+
+        registry.resolve(checkpoint)
+    return jobs, manifest or output / "sample.manifest.jsonl"
+
+
+def _as_option(problem: str, values: dict) -> str:
+    """batch.jobs' ``'qpm' must be ..., got 10.0`` about a --sample job, said of its option (``--qpm ... got 10``)."""
+    for field, value in values.items():
+        prefix = f"{field!r} must be "
+        if problem.startswith(prefix):
+            what = problem[len(prefix) :].rsplit(", got ", 1)[0]
+            return f"--{field} must be {what}, got {value:g}"
+    return f"--sample: {problem}"
+
+
+def _no_sample_options(seconds, wav, output, seed_start, temperature, qpm) -> None:
+    """A job file carries its settings in each line: the --sample options are refused."""
+    options = (("--seconds", seconds), ("--wav", wav or None), ("-o", output), ("--seed-start", seed_start or None))
+    given = [name for name, v in options if v is not None]
+    if given or temperature != 1.0 or qpm != 120.0:
+        raise UsageError(
+            f"{', '.join(given) or '--temperature/--qpm'} go with --sample; in a job file, "
+            "put the settings in each line"
+        )
+
+
+def _file_jobs(b, jobs_file: Path, root: Path | None, manifest: Path | None, checkpoint: str | None):
+    """(jobs, manifest) of a job file, every line checked by batch.jobs."""
+    try:
+        text = jobs_file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(f"{jobs_file}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{jobs_file} cannot be read: {exc}") from None
+    root = root or jobs_file.parent
+    manifest = manifest or b.manifest_path_for(jobs_file)
+    reserved = {Path(jobs_file).absolute(): "job file", Path(manifest).absolute(): "manifest"}
+    return b.parse_jobs(text, str(jobs_file), root, checkpoint, reserved), manifest
 
 
 def _run(b, jobs, opts, scheduler, workers, manifest_path, fail_fast):
     log = b.Manifest(manifest_path)
-    progress = _Progress(len(jobs))
+    progress = Progress(len(jobs), "muse batch", "jobs")
+
+    def update(result, s) -> None:
+        skipped = f", {s.skipped} skipped" if s.skipped else ""
+        failed = f", {len(s.failed)} failed" if s.failed else ""
+        progress.update(s.done, note=skipped + failed)
+
     try:
         with b.open_cluster(scheduler, workers) as client:
-            return b.run(client, jobs, opts, log, fail_fast=fail_fast, on_result=progress.update)
+            return b.run(client, jobs, opts, log, fail_fast=fail_fast, on_result=update)
     finally:
         progress.close()
         log.close()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import time
 from pathlib import Path
 
 import click
@@ -11,9 +9,7 @@ import click
 from muse_cli import download as dl
 from muse_cli import settings
 from muse_cli.errors import UsageError
-
-BAR_WIDTH = 24
-REDRAW_SECONDS = 0.1
+from muse_cli.progress import Progress, size_text
 
 
 @click.command(name="download")
@@ -81,7 +77,7 @@ def _print_installed(done: dl.Installed) -> None:
     if done.reused:
         click.echo(f"{done.name} is already installed in {done.path} (--force installs it again)")
     else:
-        click.echo(f"{done.name}: {done.path} ({_size(done.size)} tarball)")
+        click.echo(f"{done.name}: {done.path} ({size_text(done.size)} tarball)")
         if done.trust == dl.TRUST_REGISTRY:
             click.echo(f"sha256 {done.sha256} (matches the registry)")
         elif done.recorded:
@@ -108,58 +104,27 @@ def _print_listing(rows: list[dl.Listing]) -> None:
         if row.installed and not row.known:
             status = "local"
         size = row.disk_size if row.installed else row.download_size
-        table.append((row.name, status, _size(size) if size else "?", row.config))
+        table.append((row.name, status, size_text(size) if size else "?", row.config))
     widths = [max(len(r[i]) for r in table) for i in range(3)]
     for r in table:
         click.echo(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}".rstrip())
 
 
 class _Reporter:
-    """One stderr line per state change; a redrawn progress bar when stderr is a terminal."""
+    """One stderr line per state change; a progress bar of the bytes when stderr is a terminal."""
 
     def __init__(self, tty: bool | None = None):
-        self.tty = sys.stderr.isatty() if tty is None else tty
-        self.started, self.first_byte, self.last_draw, self.drawn = 0.0, 0, 0.0, False
+        self.tty = tty
+        self.bar: Progress | None = None
 
     def __call__(self, event: dl.Event) -> None:
         if event.state == "bytes":
-            now = time.monotonic()
-            if self.tty and (now - self.last_draw >= REDRAW_SECONDS or event.done == event.total):
-                self.last_draw, self.drawn = now, True
-                line = _bar_line(event.done, event.total, now - self.started, self.first_byte)
-                click.echo(f"\r{line}\x1b[K", err=True, nl=False, color=True)
+            if self.bar is not None:
+                self.bar.update(event.done)
             return
-        if self.drawn:
-            click.echo(err=True)
-            self.drawn = False
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
         click.echo(event.message, err=True)
         if event.state in ("downloading", "resuming"):
-            self.started, self.first_byte = time.monotonic(), event.done
-
-
-def _bar_line(done: int, total: int | None, elapsed: float, first_byte: int = 0) -> str:
-    """``[####----]  42%  1.2 MB / 2.9 MB  3.4 MB/s  0:01 left`` (bytes, rate, time left)."""
-    rate = (done - first_byte) / elapsed if elapsed > 0 else 0.0
-    speed = f"{_size(rate)}/s"
-    if not total:
-        return f"{_size(done)}  {speed}"
-    frac = min(done / total, 1.0)
-    filled = int(frac * BAR_WIDTH)
-    left = _clock((total - done) / rate) if rate > 0 else "?"
-    return (
-        f"[{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {frac:4.0%}  {_size(done)} / {_size(total)}  "
-        f"{speed}  {left} left"
-    )
-
-
-def _size(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
-
-
-def _clock(seconds: float) -> str:
-    s = int(seconds + 0.5)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+            self.bar = Progress(event.total, "", "B", every=None, tty=self.tty, start=event.done)

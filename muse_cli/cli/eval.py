@@ -16,47 +16,26 @@ def _temperature(ctx, param, value):
     return check(ctx, param, value)
 
 
+_SAMPLES = "Prior samples for the overlapping areas."
+_TEMP = "With --prompts: the sampling temperature of the prompted melodies."
+_PER_POLE = "With --prompts: melodies per prompt pole."
+_CANDIDATES = (
+    "With --prompts: melodies drawn per prompted melody for the feature-guided choice "
+    "(default as muse sample --prompt; 1 measures the head alone)."
+)
+_GUIDANCE = "With --prompts: how far prompts push away from the neutral prompt (default as muse sample --prompt)."
+
+
 @click.command(name="eval")
 @click.option("--checkpoint", "-c", default=None, metavar="NAME|PATH", help="Default: the embedded model.")
 @click.option("--json", "json_", is_flag=True, help="Print JSON.")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Use a random subset of N test windows.")
-@click.option(
-    "--samples",
-    type=click.IntRange(1, 4096),
-    default=256,
-    show_default=True,
-    help="Prior samples for the overlapping areas.",
-)
+@click.option("--samples", type=click.IntRange(1, 4096), default=256, show_default=True, help=_SAMPLES)
 @click.option("--prompts", is_flag=True, help="Measure prompt adherence instead (needs the checkpoint's prompt head).")
-@click.option(
-    "--temperature",
-    "-t",
-    type=float,
-    default=1.0,
-    show_default=True,
-    callback=_temperature,
-    help="With --prompts: the sampling temperature of the prompted melodies.",
-)
-@click.option(
-    "--per-pole",
-    type=click.IntRange(2, 512),
-    default=32,
-    show_default=True,
-    help="With --prompts: melodies per prompt pole.",
-)
-@click.option(
-    "--candidates",
-    type=click.IntRange(1, 256),
-    default=None,
-    help="With --prompts: melodies drawn per prompted melody for the feature-guided choice "
-    "(default as muse sample --prompt; 1 measures the head alone).",
-)
-@click.option(
-    "--guidance",
-    type=click.FloatRange(0.0, 10.0),
-    default=None,
-    help="With --prompts: how far prompts push away from the neutral prompt (default as muse sample --prompt).",
-)
+@click.option("--temperature", "-t", type=float, default=1.0, show_default=True, callback=_temperature, help=_TEMP)
+@click.option("--per-pole", type=click.IntRange(2, 512), default=32, show_default=True, help=_PER_POLE)
+@click.option("--candidates", type=click.IntRange(1, 256), default=None, help=_CANDIDATES)
+@click.option("--guidance", type=click.FloatRange(0.0, 10.0), default=None, help=_GUIDANCE)
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True)
 @refine_option
 @engine_option

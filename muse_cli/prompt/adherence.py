@@ -195,10 +195,9 @@ def evaluate_prompts(
     length. Each melody's measure is the mean over its windows. ``candidates`` is the feature-guided
     choice's count, as in ``muse sample --prompt`` (1: the head alone). Returns a dict (see format_report).
     """
-    from muse_cli.model import decode_paths, latent_path
     from muse_cli.prompt.api import GUIDANCE, decode_prompted, prompt_guides
     from muse_cli.prompt.fit import load_corpus
-    from muse_cli.prompt.select import CANDIDATES, MIN_NOTES, onsets_per_window
+    from muse_cli.prompt.select import CANDIDATES
 
     candidates = CANDIDATES if candidates is None else max(1, int(candidates))
 
@@ -212,6 +211,49 @@ def evaluate_prompts(
     flat = [p for _, _, ps in prompts for p in ps]
     say(f"prompt regions for {len(flat)} held-out prompts...")
     guides = prompt_guides(model, flat, guidance=guidance)
+    rows, seeds, owner = _prompted_rows(prompts, n_per_pole, seed)
+    k = candidates if guides.probe is not None else 1
+    say(f"decoding {len(rows)} prompted melodies of {segments} windows (best of {k} candidates each)...")
+    events = np.stack(decode_prompted(model, guides, rows, seeds, segments, temperature, k))
+    say(f"decoding {2 * n_per_pole} prior melodies...")
+    prior = _prior_melodies(model, 2 * n_per_pole, seed + 1, segments, temperature)
+    clf = None
+    if any(p.measure == "style" for p in pairs):
+        say("training the style classifier on corpus windows...")
+        corpus = tunes if isinstance(tunes, list) else load_corpus(tunes)
+        clf = train_style_classifier(corpus, next(p for p in pairs if p.measure == "style"), seed=seed)
+    results = _pair_results(prompts, events, np.array(owner), prior, clf, n_per_pole)
+    run = {"checkpoint": model.name, "n_per_pole": n_per_pole, "seed": seed, "temperature": temperature}
+    run.update(guidance=guidance, segments=segments, candidates=k)
+    out = {**run, **_verdict(results), "plausible": _plausible(events, prior)}
+    if clf is not None:
+        out["style_classifier_accuracy"] = clf.valid_accuracy
+    return out
+
+
+def _verdict(results: list[dict]) -> dict:
+    """The pairs, their mean and lowest accuracy, and whether they meet the targets."""
+    acc = [r["accuracy"] for r in results]
+    return {
+        "pairs": results,
+        "mean_accuracy": float(np.mean(acc)),
+        "mean_baseline": float(np.mean([r["baseline"] for r in results])),
+        "min_accuracy": float(np.min(acc)),
+        "target": {"mean": TARGET_MEAN, "each": TARGET_EACH},
+        "passed": bool(np.mean(acc) >= TARGET_MEAN and np.min(acc) >= TARGET_EACH),
+    }
+
+
+def _prior_melodies(model, n: int, seed: int, segments: int, temperature: float) -> np.ndarray:
+    """``n`` unprompted melodies of ``segments`` windows: the baseline (the recipe of `muse sample`)."""
+    from muse_cli.model import decode_paths, latent_path
+
+    paths = [latent_path(seed, i, segments, model.z_size) for i in range(n)]
+    return np.stack(decode_paths(model, paths, [(seed, i) for i in range(n)], temperature))
+
+
+def _prompted_rows(prompts: list, n_per_pole: int, seed: int) -> tuple[list[int], list[tuple], list[int]]:
+    """For each prompted melody: its prompt's row among all prompts, its seed, and its pole's index."""
     rows, seeds, owner = [], [], []
     row = 0
     for j, (_pair, _pole, ps) in enumerate(prompts):
@@ -220,18 +262,11 @@ def evaluate_prompts(
             seeds.append((seed, j * n_per_pole + i))
             owner.append(j)
         row += len(ps)
-    k = candidates if guides.probe is not None else 1
-    say(f"decoding {len(rows)} prompted melodies of {segments} windows (best of {k} candidates each)...")
-    events = np.stack(decode_prompted(model, guides, rows, seeds, segments, temperature, k))
-    prior_paths = [latent_path(seed + 1, i, segments, model.z_size) for i in range(2 * n_per_pole)]
-    say(f"decoding {2 * n_per_pole} prior melodies...")
-    prior = np.stack(decode_paths(model, prior_paths, [(seed + 1, i) for i in range(2 * n_per_pole)], temperature))
-    owner = np.array(owner)
-    clf = None
-    if any(p.measure == "style" for p in pairs):
-        say("training the style classifier on corpus windows...")
-        corpus = tunes if isinstance(tunes, list) else load_corpus(tunes)
-        clf = train_style_classifier(corpus, next(p for p in pairs if p.measure == "style"), seed=seed)
+    return rows, seeds, owner
+
+
+def _pair_results(prompts: list, events: np.ndarray, owner: np.ndarray, prior: np.ndarray, clf, n: int) -> list:
+    """Each pair's accuracy (pole A's melodies against pole B's) beside the prior's halves as a baseline."""
     results = []
     for j in range(0, len(prompts), 2):
         pair = prompts[j][0]
@@ -247,40 +282,28 @@ def evaluate_prompts(
                 "prompts_a": prompts[j][2],
                 "prompts_b": prompts[j + 1][2],
                 "accuracy": pairwise_accuracy(va, vb),
-                "baseline": pairwise_accuracy(vp[:n_per_pole], vp[n_per_pole:]),
+                "baseline": pairwise_accuracy(vp[:n], vp[n:]),
                 "mean_a": float(np.mean(va)),
                 "mean_b": float(np.mean(vb)),
                 "mean_prior": float(np.mean(vp)),
             }
         )
-    acc = [r["accuracy"] for r in results]
+    return results
+
+
+def _plausible(events: np.ndarray, prior: np.ndarray) -> dict:
+    """How many prompted (and prior) melodies have a usable number of notes per 2 bars."""
+    from muse_cli.prompt.select import MIN_NOTES, onsets_per_window
+
     lo, hi = MIN_NOTES, PLAUSIBLE_MAX_NOTES
     counts = np.array([onsets_per_window(ev).mean() for ev in events])
-    out = {
-        "checkpoint": model.name,
-        "n_per_pole": n_per_pole,
-        "seed": seed,
-        "temperature": temperature,
-        "guidance": guidance,
-        "segments": segments,
-        "candidates": k,
-        "pairs": results,
-        "mean_accuracy": float(np.mean(acc)),
-        "mean_baseline": float(np.mean([r["baseline"] for r in results])),
-        "min_accuracy": float(np.min(acc)),
-        "target": {"mean": TARGET_MEAN, "each": TARGET_EACH},
-        "passed": bool(np.mean(acc) >= TARGET_MEAN and np.min(acc) >= TARGET_EACH),
-        "plausible": {
-            "notes_per_2_bars": [lo, hi],
-            "share": float(np.mean((counts >= lo) & (counts <= hi))),
-            "share_prior": float(np.mean([lo <= onsets_per_window(ev).mean() <= hi for ev in prior])),
-            "min": float(counts.min()),
-            "mean": float(counts.mean()),
-        },
+    return {
+        "notes_per_2_bars": [lo, hi],
+        "share": float(np.mean((counts >= lo) & (counts <= hi))),
+        "share_prior": float(np.mean([lo <= onsets_per_window(ev).mean() <= hi for ev in prior])),
+        "min": float(counts.min()),
+        "mean": float(counts.mean()),
     }
-    if clf is not None:
-        out["style_classifier_accuracy"] = clf.valid_accuracy
-    return out
 
 
 def format_report(result: dict) -> str:

@@ -11,6 +11,7 @@ Pure NumPy and the standard library: no TensorFlow here.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -27,10 +28,12 @@ from muse_cli.encoding import (
 )
 from muse_cli.features import measure
 from muse_cli.midi import notes_to_events
+from muse_cli.settings import PACKAGE_DIR
 
 HOP = STEPS_PER_BAR  # a window starts at every 4/4 bar, as in the VAE's training data
 MIN_NOTES = 3
 ATTRIBUTES = ("source", "type", "key", "mode", "register", "density", "contour", "motion", "range")
+VOCABULARY_FILE = PACKAGE_DIR / "data" / "captions.json"  # region names, type patterns and every wording
 
 
 # -- windows ------------------------------------------------------------------
@@ -135,60 +138,25 @@ def add_measured_labels(labels: list[dict], feats: dict) -> None:
 
 
 def region_of(tune: dict) -> str:
+    """The region a tune comes from: its collection's, or (Essen folksongs) the first place named in ``O:``."""
     coll = tune["collection"]
-    if coll == "oneills1850":
-        return "irish"
-    if coll == "ryansMammoth":
-        return "american"
-    if coll == "airdsAirs":
-        return "scottish"
-    if coll == "bach":
-        return "bach"
+    if coll in VOCABULARY["collection_regions"]:
+        return VOCABULARY["collection_regions"][coll]
     if coll != "essenFolksong":
         return ""
     origin = tune["fields"].get("O", "")
-    for needle, region in (
-        ("China", "chinese"),
-        ("Luxemburg", "luxembourgish"),
-        ("Lothringen", "lorraine"),
-        ("Irland", "irish"),
-        ("Schweiz", "swiss"),
-        ("Oesterreich", "austrian"),
-        ("Schweden", "swedish"),
-        ("Deutschland", "german"),
-    ):
+    for needle, region in VOCABULARY["origin_regions"]:
         if needle in origin:
             return region
     return ""
 
 
-_TYPE_WORDS = (  # (regex on R: field and title, type)
-    (r"\breel\b", "reel"),
-    (r"hornpipe", "hornpipe"),
-    (r"strath", "strathspey"),
-    (r"\bclog\b", "hornpipe"),
-    (r"\bfling\b", "fling"),
-    (r"quick ?step|\bmarch\b|marsch|soldaten|kriegs", "march"),
-    (r"polka", "polka"),
-    (r"wiegen|lullaby", "lullaby"),
-    (r"kinder", "children"),
-    (r"geistlich|religi|choral|hymn", "hymn"),
-    (r"liebes|liebe", "love"),
-    (r"ballade|romanze|erzaehlung", "ballad"),
-    (r"tanz|dance", "dance"),
-    (r"hochzeit|wedding", "wedding"),
-    (r"abschied|farewell", "farewell"),
-    (r"xiaodiao", "xiaodiao"),
-    (r"shange", "mountain"),
-    (r"\bair\b", "air"),
-)
-
-
 def type_of(tune: dict) -> str:
+    """The tune's type (reel, march, lullaby...) from its ``R:`` field and title: the first pattern that matches."""
     if tune["collection"] == "bach":
         return "hymn"
     text = f"{tune['fields'].get('R', '')} | {tune.get('title', '')}".lower()
-    for pattern, name in _TYPE_WORDS:
+    for pattern, name in VOCABULARY["type_patterns"]:
         if re.search(pattern, text):
             return name
     return ""
@@ -209,271 +177,27 @@ def tune_labels(tune: dict) -> dict:
 
 
 # -- words ----------------------------------------------------------------------
-# Each label: (train wordings, held-out wordings). "adj" goes before the noun, "post" after it.
-ADJ = {
-    ("register", "high"): (
-        [
-            "high",
-            "high-pitched",
-            "high-register",
-            "upper-register",
-            "shrill",
-            "bright high",
-            "soprano",
-            "piercing",
-            "tinkling",
-        ],
-        ["treble", "lofty"],
-    ),
-    ("register", "low"): (
-        ["low", "low-pitched", "deep", "lower-register", "baritone", "dark low", "sonorous", "grave", "heavy"],
-        ["low-lying", "rumbling"],
-    ),
-    ("density", "busy"): (
-        [
-            "busy",
-            "fast-moving",
-            "dense",
-            "notey",
-            "quick",
-            "lively",
-            "energetic",
-            "fast",
-            "speedy",
-            "brisk",
-            "nimble",
-            "frantic",
-        ],
-        ["crowded", "rapid-fire", "hurried"],
-    ),
-    ("density", "sparse"): (
-        [
-            "sparse",
-            "slow-moving",
-            "spacious",
-            "long-note",
-            "slow",
-            "calm",
-            "leisurely",
-            "relaxed",
-            "sedate",
-            "spare",
-            "gentle",
-            "stately",
-        ],
-        ["unhurried", "airy"],
-    ),
-    ("contour", "rising"): (
-        ["rising", "ascending", "climbing", "upward", "upwards", "ascendant", "escalating"],
-        ["soaring", "mounting"],
-    ),
-    ("contour", "falling"): (
-        ["falling", "descending", "sinking", "downward", "downwards", "dropping", "declining"],
-        ["plunging", "tumbling"],
-    ),
-    ("contour", "arch"): (["arching", "arch-shaped"], ["peaked"]),
-    ("motion", "stepwise"): (
-        ["stepwise", "smooth", "conjunct", "scalar", "flowing", "linear", "gradual", "even"],
-        ["scalewise", "step-by-step"],
-    ),
-    ("motion", "leaping"): (
-        ["leaping", "jumpy", "disjunct", "arpeggiated", "skippy", "jagged", "wide-interval", "spiky", "bouncy"],
-        ["angular", "zigzagging"],
-    ),
-    ("range", "wide"): (["wide-ranging", "wide-range"], ["sweeping"]),
-    ("range", "narrow"): (["narrow-range", "compact"], ["confined"]),
-    ("mode", "major"): (
-        ["major-key", "major", "bright", "happy", "joyful", "sunny", "uplifting", "optimistic", "triumphant", "glad"],
-        ["merry", "upbeat major-tonality"],
-    ),
-    ("mode", "minor"): (
-        ["minor-key", "minor", "dark", "sad", "mournful", "gloomy", "somber", "tragic", "wistful", "plaintive"],
-        ["sorrowful", "melancholy"],
-    ),
-    ("source", "irish"): (["Irish", "Irish traditional", "Irish folk"], ["Celtic Irish", "Hibernian"]),
-    ("source", "american"): (["American", "American fiddle"], ["Yankee"]),
-    ("source", "scottish"): (["Scottish", "Scots"], ["Highland Scottish"]),
-    ("source", "german"): (["German", "German folk"], ["Germanic", "Teutonic"]),
-    ("source", "chinese"): (["Chinese", "Chinese folk"], ["Han Chinese"]),
-    ("source", "luxembourgish"): (["Luxembourgish", "Luxembourg"], []),
-    ("source", "lorraine"): (["Lorraine", "Lothringian"], []),
-    ("source", "swiss"): (["Swiss"], []),
-    ("source", "austrian"): (["Austrian"], []),
-    ("source", "swedish"): (["Swedish"], []),
-    ("source", "bach"): (["Bach chorale", "baroque chorale"], ["Lutheran chorale"]),
-}
-POST = {
-    ("register", "high"): (
-        [
-            "in a high register",
-            "up high",
-            "high up",
-            "in the upper register",
-            "pitched high",
-            "at the top of the range",
-            "high in pitch",
-            "in the soprano range",
-        ],
-        ["up in the treble", "way up top"],
-    ),
-    ("register", "low"): (
-        [
-            "in a low register",
-            "down low",
-            "low down",
-            "in the lower register",
-            "pitched low",
-            "at the bottom of the range",
-            "low in pitch",
-            "in the baritone range",
-        ],
-        ["down in the bass", "deep down"],
-    ),
-    ("density", "busy"): (
-        [
-            "with lots of notes",
-            "full of quick notes",
-            "with many notes",
-            "with running eighth notes",
-            "full of fast runs",
-            "with a flurry of notes",
-            "with constant motion",
-        ],
-        ["packed with rapid notes", "bustling with notes"],
-    ),
-    ("density", "sparse"): (
-        [
-            "with few notes",
-            "with long held notes",
-            "with plenty of space",
-            "in long notes",
-            "with sustained notes",
-            "with long pauses",
-            "with slow notes",
-        ],
-        ["with only a handful of notes", "made of a few long tones"],
-    ),
-    ("contour", "rising"): (
-        [
-            "that rises",
-            "that climbs upward",
-            "going up",
-            "that goes up",
-            "moving upward",
-            "that ascends",
-            "that climbs",
-            "that moves up",
-        ],
-        ["that keeps getting higher", "heading skyward"],
-    ),
-    ("contour", "falling"): (
-        [
-            "that falls",
-            "that descends",
-            "going down",
-            "that goes down",
-            "moving downward",
-            "that drops",
-            "that moves down",
-            "that sinks",
-        ],
-        ["that keeps getting lower", "heading earthward"],
-    ),
-    ("contour", "arch"): (["that rises and falls back", "shaped like an arch"], ["that goes up then comes down"]),
-    ("motion", "stepwise"): (
-        [
-            "moving by step",
-            "moving in small steps",
-            "with smooth steps",
-            "by step",
-            "with small intervals",
-            "without leaps",
-            "using adjacent notes",
-        ],
-        ["walking up and down the scale", "gliding between neighbouring notes"],
-    ),
-    ("motion", "leaping"): (
-        [
-            "with big leaps",
-            "full of jumps",
-            "with wide intervals",
-            "with large leaps",
-            "that leaps around",
-            "with skips",
-            "with octave jumps",
-        ],
-        ["hopping between distant notes", "bounding across big gaps"],
-    ),
-    ("range", "wide"): (["covering a wide range", "spanning over an octave"], ["with a big span"]),
-    ("range", "narrow"): (["within a narrow range", "in a small range"], ["staying within a few notes"]),
-    ("mode", "major"): (
-        ["in a major key", "in major", "in a major mode", "in a happy key", "with a bright major sound"],
-        ["with a major tonality", "full of major-key cheer"],
-    ),
-    ("mode", "minor"): (
-        ["in a minor key", "in minor", "in a minor mode", "in a sad key", "with a dark minor sound"],
-        ["with a minor tonality", "full of minor-key sorrow"],
-    ),
-    ("source", "irish"): (
-        ["from Ireland", "from O'Neill's Music of Ireland", "in the Irish style"],
-        ["in the Irish tradition", "from the Emerald Isle"],
-    ),
-    ("source", "american"): (
-        ["from Ryan's Mammoth Collection", "from America"],
-        ["from the New England fiddle tradition"],
-    ),
-    ("source", "scottish"): (["from Scotland", "from Aird's airs"], ["from the Scottish Highlands"]),
-    ("source", "german"): (
-        ["from Germany", "from the Essen folksong collection", "in the German style"],
-        ["from the German countryside"],
-    ),
-    ("source", "chinese"): (["from China"], ["from the Chinese countryside"]),
-    ("source", "luxembourgish"): (["from Luxembourg"], []),
-    ("source", "lorraine"): (["from Lorraine"], []),
-    ("source", "swiss"): (["from Switzerland"], []),
-    ("source", "austrian"): (["from Austria"], []),
-    ("source", "swedish"): (["from Sweden"], []),
-    ("source", "bach"): (["by J. S. Bach", "in the style of a Bach chorale"], ["like a Bach hymn harmonisation"]),
-}
-NOUN = {
-    "reel": (["reel", "fiddle reel"], ["reel tune"]),
-    "hornpipe": (["hornpipe"], ["hornpipe dance"]),
-    "strathspey": (["strathspey"], []),
-    "fling": (["highland fling", "fling"], []),
-    "march": (["march", "quickstep"], ["military march"]),
-    "polka": (["polka"], []),
-    "lullaby": (["lullaby", "cradle song"], ["slumber song"]),
-    "children": (["children's song", "nursery song"], ["playground song"]),
-    "hymn": (["hymn", "chorale"], ["sacred song"]),
-    "love": (["love song"], ["romantic song"]),
-    "ballad": (["ballad", "story song"], ["narrative ballad"]),
-    "dance": (["dance tune", "dance"], ["folk dance"]),
-    "wedding": (["wedding song"], []),
-    "farewell": (["farewell song", "parting song"], []),
-    "xiaodiao": (["xiaodiao", "little tune"], []),
-    "mountain": (["mountain song", "shange"], []),
-    "air": (["air", "slow air"], []),
-    "": (["melody", "tune", "phrase", "folk tune", "line"], ["musical idea", "motif", "theme"]),
-}
-SOURCE_NOUN = {"german": "folk song", "chinese": "folk song", "bach": "chorale"}
-PREFIX = (
-    [
-        "",
-        "",
-        "a ",
-        "a ",
-        "play a ",
-        "give me a ",
-        "generate a ",
-        "I want a ",
-        "write a ",
-        "make a ",
-        "compose a ",
-        "something like a ",
-    ],
-    ["could you come up with a ", "imagine a ", "let me hear a ", "please create a "],
-)
-KEY_POST = (["in {key}", "in the key of {key}", "key of {key}"], ["set in {key}"])
+# Each label: (train wordings, held-out wordings). ADJ goes before the noun, POST after it.
+def _load_vocabulary() -> dict:
+    return json.loads(VOCABULARY_FILE.read_text(encoding="utf-8"))
+
+
+def _wordings(entry: dict) -> tuple[list[str], list[str]]:
+    return entry["train"], entry["heldout"]
+
+
+def _by_label(table: dict) -> dict[tuple[str, str], tuple[list[str], list[str]]]:
+    """{"register high": {...}} -> {("register", "high"): (train, heldout)}"""
+    return {tuple(key.split(" ", 1)): _wordings(entry) for key, entry in table.items()}
+
+
+VOCABULARY = _load_vocabulary()
+ADJ = _by_label(VOCABULARY["adjectives"])
+POST = _by_label(VOCABULARY["phrases_after"])
+NOUN = {kind: _wordings(entry) for kind, entry in VOCABULARY["nouns"].items()}
+SOURCE_NOUN = VOCABULARY["source_nouns"]
+PREFIX = _wordings(VOCABULARY["prefixes"])
+KEY_POST = _wordings(VOCABULARY["key_phrases"])
 
 
 def _key_words(value: str) -> str:

@@ -27,6 +27,7 @@ import numpy as np
 
 from muse_cli import settings
 from muse_cli.errors import MuseError, PromptError
+from muse_cli.progress import Progress
 
 DEFAULT_TUNES = Path("build/corpus/tunes.pkl")
 EMBED_BATCH = 64
@@ -87,24 +88,15 @@ def _cached(path: Path, key: str, make: Callable[[], dict]) -> dict:
     return data
 
 
-def _bar(length: int, label: str):
-    import click
-
-    return click.progressbar(length=length, label=label, file=sys.stderr, width=30, show_eta=True, show_percent=True)
-
-
 def encode_windows(model, events: np.ndarray, progress: bool = True) -> np.ndarray:
     """Encoder means [n, z] of event arrays [n, 32], in chunks."""
     out = []
     chunks = range(0, len(events), ENCODE_CHUNK)
-    bar = _bar(len(events), "encoding windows ") if progress else None
-    for b in chunks:
-        mu, _ = model.encode_events(events[b : b + ENCODE_CHUNK])
-        out.append(np.asarray(mu, np.float32))
-        if bar:
-            bar.update(len(mu))
-    if bar:
-        bar.render_finish()
+    with Progress(len(events), "encoding windows", "windows", quiet=not progress) as bar:
+        for b in chunks:
+            mu, _ = model.encode_events(events[b : b + ENCODE_CHUNK])
+            out.append(np.asarray(mu, np.float32))
+            bar.advance(len(mu))
     return np.concatenate(out) if out else np.zeros((0, model.z_size), np.float32)
 
 
@@ -115,58 +107,43 @@ def embed_captions(texts: list[str], progress: bool = True) -> tuple[np.ndarray,
     enc = load_text_encoder()
     ids, mask = enc.tokenize(texts)
     h = np.zeros(ids.shape + (384,), np.float16)
-    bar = _bar(len(texts), "embedding captions") if progress else None
-    for b in range(0, len(texts), EMBED_BATCH * 4):
-        part, m = enc.embed(texts[b : b + EMBED_BATCH * 4])
-        h[b : b + len(part), : part.shape[1]] = part.astype(np.float16)
-        if bar:
-            bar.update(len(part))
-    if bar:
-        bar.render_finish()
+    with Progress(len(texts), "embedding captions", "captions", quiet=not progress) as bar:
+        for b in range(0, len(texts), EMBED_BATCH * 4):
+            part, m = enc.embed(texts[b : b + EMBED_BATCH * 4])
+            h[b : b + len(part), : part.shape[1]] = part.astype(np.float16)
+            bar.advance(len(part))
     return h, mask.astype(np.int8)
-
-
-def _nll(mean, logvar, y):
-    import tensorflow as tf
-
-    return tf.reduce_mean(0.5 * (logvar + tf.square(y - mean) * tf.exp(-logvar) + np.log(2 * np.pi)))
-
-
-def _trainer(head, opt, z_size: int):
-    """A compiled training step for ``head`` and ``opt``: (h, mask, target mu) -> loss."""
-    import tensorflow as tf
-
-    keras = head.keras  # built here (eagerly) when the head has not made its Keras model yet
-
-    @tf.function(
-        input_signature=[
-            tf.TensorSpec([None, None, 384], tf.float32),
-            tf.TensorSpec([None, None], tf.int32),
-            tf.TensorSpec([None, z_size], tf.float32),
-            tf.TensorSpec([2], tf.int32),
-        ]
-    )
-    def step(h, m, y, noise_seed):
-        with tf.GradientTape() as tape:
-            mean, logvar = keras((h, m), training=True, noise_seed=noise_seed)
-            loss = _nll(mean, logvar, y)
-        variables = keras.trainable_variables
-        grads, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), 5.0)
-        opt.apply_gradients(zip(grads, variables))
-        return loss
-
-    return step
-
-
-def _optimizer(o: FitOptions):
-    import tensorflow as tf
-
-    schedule = tf.keras.optimizers.schedules.CosineDecay(o.learning_rate, max(1, o.steps), alpha=0.05)
-    return tf.keras.optimizers.Adam(learning_rate=schedule)
 
 
 def _minutes(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+@dataclass
+class _Data:
+    """What a fit trains on: corpus windows, captions, which windows each caption fits, and cache keys."""
+
+    win: object  # captions.Windows
+    texts: list[str]
+    labels: list[dict]
+    match: list[np.ndarray]
+    win_key: str
+    cap_key: str
+    run_key: str
+
+
+def _fit_data(tunes, o: FitOptions, identity: str, log) -> _Data:
+    from muse_cli.prompt import captions as cap
+
+    if not isinstance(tunes, list):
+        tunes = load_corpus(tunes, log)
+    win = cap.collect_windows(tunes, o.windows, seed=o.seed)
+    if len(win) < 2:
+        raise PromptError("too few corpus windows to fit a prompt head (it needs tunes in 2/4, 4/4 or 2/2)")
+    texts, labels = cap.caption_pool(win, o.captions, seed=o.seed)
+    win_key = _digest(identity, hashlib.sha256(win.events.tobytes()).hexdigest())
+    cap_key = _digest(texts)
+    return _Data(win, texts, labels, cap.matches(win, labels), win_key, cap_key, _digest(o, win_key, cap_key))
 
 
 def fit(
@@ -189,133 +166,31 @@ def fit(
     """
     from muse_cli.cache import checkpoint_identity
     from muse_cli.engines.magenta import quiet_tensorflow
-    from muse_cli.prompt import captions as cap
-    from muse_cli.prompt.head import PromptHead, head_dir
-    from muse_cli.prompt.text import load_text_encoder
+    from muse_cli.prompt.head import head_dir
+    from muse_cli.prompt.trainer import train
 
     quiet_tensorflow()
-    import tensorflow as tf
-
     o = options
     t_begin = time.time()
     identity = checkpoint_identity(model.checkpoint)
     work = work_dir(identity)
     work.mkdir(parents=True, exist_ok=True)
     out_dir = Path(out_dir) if out_dir else head_dir(model.checkpoint)
-    if not isinstance(tunes, list):
-        tunes = load_corpus(tunes, log)
-
-    # -- data: windows, their labels, captions and which windows each caption fits ---------------
-    win = cap.collect_windows(tunes, o.windows, seed=o.seed)
-    if len(win) < 2:
-        raise PromptError("too few corpus windows to fit a prompt head (it needs tunes in 2/4, 4/4 or 2/2)")
-    texts, labels = cap.caption_pool(win, o.captions, seed=o.seed)
-    match = cap.matches(win, labels)
-    win_key = _digest(identity, hashlib.sha256(win.events.tobytes()).hexdigest())
-    cap_key = _digest(texts)
-    run_key = _digest(o, win_key, cap_key)
-
-    # -- estimate from one timed batch of each kind of work ----------------------------------------
-    def cached(name, key: str) -> bool:
-        try:
-            return str(np.load(work / name)["key"]) == key
-        except (OSError, KeyError, ValueError):
-            return False
-
-    t_enc = t_emb = 0.0
-    if not cached("latents.npz", win_key):
-        n = min(len(win), ENCODE_CHUNK)
-        t0 = time.time()
-        model.encode_events(win.events[:n])
-        t_enc = (time.time() - t0) / n * len(win)
-    captions_file = work.parent / f"captions-{cap_key}.npz"  # text only: shared by every checkpoint
-    if not cached(captions_file, cap_key):
-        enc = load_text_encoder()
-        n = min(len(texts), EMBED_BATCH)
-        enc.embed(texts[:8])  # warm-up, not timed
-        t0 = time.time()
-        enc.embed(texts[:n])
-        t_emb = (time.time() - t0) / n * len(texts)
-    state_dir = work / "state"
-    done = 0 if restart else _saved_step(state_dir, run_key)
-    probe = PromptHead(model.z_size)
-    probe_step = _trainer(probe, _optimizer(o), model.z_size)
-    fake = (
-        np.zeros((o.batch, 24, 384), np.float32),
-        np.ones((o.batch, 24), np.int32),
-        np.zeros((o.batch, model.z_size), np.float32),
-        np.array([0, 0], np.int32),
-    )
-    probe_step(*fake)  # tracing, not timed
-    t0 = time.time()
-    for _ in range(3):
-        probe_step(*fake)
-    t_train = (time.time() - t0) / 3 * max(0, o.steps - done)
-    del probe, probe_step
-    total = t_enc + t_emb + t_train
-    parts = [
-        f"encoding {len(win)} windows ~{_minutes(t_enc)}" if t_enc else "window latents cached",
-        f"embedding {len(texts)} captions ~{_minutes(t_emb)}" if t_emb else "caption embeddings cached",
-        f"{o.steps - done} training steps ~{_minutes(t_train)}" + (f" (resuming at step {done})" if done else ""),
-    ]
-    log(f"fit-prompt: about {_minutes(total)} for checkpoint {model.name} (z {model.z_size}): " + ", ".join(parts))
+    data = _fit_data(tunes, o, identity, log)
+    captions_file = work.parent / f"captions-{data.cap_key}.npz"  # text only: shared by every checkpoint
+    done = 0 if restart else _saved_step(work / "state", data.run_key)
+    _estimate(model, data, o, work / "latents.npz", captions_file, done, log)
 
     # -- the long parts (each cached) -----------------------------------------------------------------
-    mu = _cached(work / "latents.npz", win_key, lambda: {"mu": encode_windows(model, win.events, progress)})["mu"]
-    emb = _cached(captions_file, cap_key, lambda: dict(zip(("h", "mask"), embed_captions(texts, progress))))
-    h_all, mask_all = emb["h"], emb["mask"]
-
-    tf.keras.utils.set_random_seed(o.seed)
-    head = PromptHead(model.z_size, checkpoint_sha256=identity)
-    head.set_target_stats(mu)
-    opt = _optimizer(o)
-    step_var = tf.Variable(0, dtype=tf.int64)
-    ckpt = tf.train.Checkpoint(head=head.keras, opt=opt, step=step_var)
-    manager = tf.train.CheckpointManager(ckpt, str(state_dir), max_to_keep=1)
-    if done and manager.latest_checkpoint:
-        ckpt.restore(manager.latest_checkpoint)
-        done = int(step_var.numpy())
-    else:
-        done = 0
-    train_step = _trainer(head, opt, model.z_size)
-
-    def batch_of(step: int):
-        rng = np.random.default_rng([o.seed, 11, step])
-        ci = rng.integers(len(texts), size=o.batch)
-        wi = np.array([match[c][rng.integers(len(match[c]))] for c in ci])
-        length = max(1, int(mask_all[ci].sum(1).max()))
-        return (
-            h_all[ci, :length].astype(np.float32),
-            mask_all[ci, :length].astype(np.int32),
-            mu[wi],
-            np.array([o.seed, step], np.int32),
-        )
-
-    def save_state(step: int) -> None:
-        step_var.assign(step)
-        manager.save(checkpoint_number=step)
-        (state_dir / "run.json").write_text(json.dumps({"key": run_key, "step": step}))
-
-    end = o.steps if stop_after is None else min(o.steps, done + stop_after)
-    losses = []
-    bar = _bar(o.steps, "training head     ") if progress and done < end else None
-    if bar:
-        bar.update(done)
-    for step in range(done, end):
-        losses.append(float(train_step(*batch_of(step))))
-        if bar:
-            bar.update(1)
-        if (step + 1) % o.save_every == 0 or step + 1 == o.steps:
-            save_state(step + 1)
-    if bar:
-        bar.render_finish()
+    win, texts = data.win, data.texts
+    mu = _cached(work / "latents.npz", data.win_key, lambda: {"mu": encode_windows(model, win.events, progress)})["mu"]
+    emb = _cached(captions_file, data.cap_key, lambda: dict(zip(("h", "mask"), embed_captions(texts, progress))))
+    head, losses, end = train(model, data, mu, emb, o, work / "state", done, stop_after, progress, identity)
     if end < o.steps:
-        save_state(end)
         log(f"fit-prompt: stopped at step {end} of {o.steps}; run the same command again to resume")
         return None
-
     tail = float(np.mean(losses[-100:])) if losses else float("nan")
-    head.probe = fit_probe(win, match, h_all, mask_all)
+    head.probe = fit_probe(win, data.match, emb["h"], emb["mask"])
     head.meta = {
         "checkpoint": model.name,
         "fit": {**o.__dict__, "windows_used": len(win), "captions_used": len(texts), "final_nll": round(tail, 4)},
@@ -326,6 +201,42 @@ def fit(
         f"in {_minutes(time.time() - t_begin)}"
     )
     return out_dir
+
+
+def _is_cached(path: Path, key: str) -> bool:
+    try:
+        return str(np.load(path)["key"]) == key
+    except (OSError, KeyError, ValueError):
+        return False
+
+
+def _estimate(model, data: _Data, o: FitOptions, latents_file: Path, captions_file: Path, done: int, log) -> None:
+    """Say how long the fit will take, from one timed batch of each kind of work still to do."""
+    from muse_cli.prompt.text import load_text_encoder
+    from muse_cli.prompt.trainer import step_seconds
+
+    win, texts = data.win, data.texts
+    t_enc = t_emb = 0.0
+    if not _is_cached(latents_file, data.win_key):
+        n = min(len(win), ENCODE_CHUNK)
+        t0 = time.time()
+        model.encode_events(win.events[:n])
+        t_enc = (time.time() - t0) / n * len(win)
+    if not _is_cached(captions_file, data.cap_key):
+        enc = load_text_encoder()
+        n = min(len(texts), EMBED_BATCH)
+        enc.embed(texts[:8])  # warm-up, not timed
+        t0 = time.time()
+        enc.embed(texts[:n])
+        t_emb = (time.time() - t0) / n * len(texts)
+    t_train = step_seconds(model, o) * max(0, o.steps - done)
+    total = t_enc + t_emb + t_train
+    parts = [
+        f"encoding {len(win)} windows ~{_minutes(t_enc)}" if t_enc else "window latents cached",
+        f"embedding {len(texts)} captions ~{_minutes(t_emb)}" if t_emb else "caption embeddings cached",
+        f"{o.steps - done} training steps ~{_minutes(t_train)}" + (f" (resuming at step {done})" if done else ""),
+    ]
+    log(f"fit-prompt: about {_minutes(total)} for checkpoint {model.name} (z {model.z_size}): " + ", ".join(parts))
 
 
 def fit_probe(win, match: list[np.ndarray], h: np.ndarray, mask: np.ndarray):

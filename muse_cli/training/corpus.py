@@ -75,7 +75,7 @@ def _abc_fields(text: str) -> dict[str, str]:
 def parse_item(item: tuple[str, str, str]) -> dict | None:
     """Parse one work item into a tune dict, or None when it holds no usable melody."""
     import music21
-    from music21 import converter, meter, note
+    from music21 import converter, meter
 
     coll, path, text = item
     try:
@@ -94,35 +94,9 @@ def parse_item(item: tuple[str, str, str]) -> dict | None:
             return None
         meters = sorted({ts.ratioString for ts in tss})
         bar_q = float(tss[0].barDuration.quarterLength)
-        measures = list(part.getElementsByClass("Measure"))
-        shift = 0.0
-        if measures:
-            first = measures[0]
-            pad = float(first.paddingLeft or 0.0)
-            if pad == 0.0 and float(first.duration.quarterLength) < bar_q - 1e-6 and len(measures) > 1:
-                pad = bar_q - float(first.duration.quarterLength)
-            shift = pad
-        notes = []
-        for n in part.flatten().notes:
-            if isinstance(n, note.Note):
-                pitch = n.pitch.midi
-            else:  # a chord in a melody line: keep its top note
-                pitch = max(p.midi for p in n.pitches)
-            start = float(n.getOffsetInHierarchy(part)) + shift
-            dur = float(n.duration.quarterLength)
-            if dur <= 0:
-                continue  # grace notes
-            notes.append((int(pitch), start, start + dur))
-        if len(notes) < 8:
+        mono = _melody(part, _pickup(part, bar_q))
+        if mono is None:
             return None
-        notes.sort(key=lambda x: (x[1], -x[0]))
-        mono = []
-        for p, s, e in notes:  # enforce monophony: a later onset cuts the previous note
-            if mono and s < mono[-1][2]:
-                if s <= mono[-1][1]:
-                    continue
-                mono[-1] = (mono[-1][0], mono[-1][1], s)
-            mono.append((p, s, e))
         try:
             k = part.flatten().analyze("key")
             key_name, mode = k.tonic.name, k.mode
@@ -146,6 +120,46 @@ def parse_item(item: tuple[str, str, str]) -> dict | None:
         return None
 
 
+def _pickup(part, bar_q: float) -> float:
+    """Quarters to shift a part whose first bar is a pickup, so that bar lines fall on whole bars."""
+    measures = list(part.getElementsByClass("Measure"))
+    if not measures:
+        return 0.0
+    first = measures[0]
+    pad = float(first.paddingLeft or 0.0)
+    if pad == 0.0 and float(first.duration.quarterLength) < bar_q - 1e-6 and len(measures) > 1:
+        pad = bar_q - float(first.duration.quarterLength)
+    return pad
+
+
+def _melody(part, shift: float) -> list[tuple[int, float, float]] | None:
+    """(pitch, start, end) in quarters of the part's top line, made monophonic; None under 8 notes."""
+    from music21 import note
+
+    notes = []
+    for n in part.flatten().notes:
+        if isinstance(n, note.Note):
+            pitch = n.pitch.midi
+        else:  # a chord in a melody line: keep its top note
+            pitch = max(p.midi for p in n.pitches)
+        start = float(n.getOffsetInHierarchy(part)) + shift
+        dur = float(n.duration.quarterLength)
+        if dur <= 0:
+            continue  # grace notes
+        notes.append((int(pitch), start, start + dur))
+    if len(notes) < 8:
+        return None
+    notes.sort(key=lambda x: (x[1], -x[0]))
+    mono = []
+    for p, s, e in notes:  # enforce monophony: a later onset cuts the previous note
+        if mono and s < mono[-1][2]:
+            if s <= mono[-1][1]:
+                continue
+            mono[-1] = (mono[-1][0], mono[-1][1], s)
+        mono.append((p, s, e))
+    return mono
+
+
 def split_of(tune_id: str) -> str:
     """Deterministic train/valid/test split by tune, from a hash of its id."""
     h = int(hashlib.sha256(tune_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
@@ -159,8 +173,8 @@ def split_of(tune_id: str) -> str:
 def build(cache: Path, workers: int | None = None, limit: int | None = None) -> list[dict]:
     """Parse the corpus on every core and cache the tunes at ``cache`` (pickle)."""
     import multiprocessing as mp
-    import sys
-    import time
+
+    from muse_cli.progress import Progress
 
     if cache.exists():
         with open(cache, "rb") as f:
@@ -169,15 +183,13 @@ def build(cache: Path, workers: int | None = None, limit: int | None = None) -> 
     if limit:
         items = items[:limit]
     workers = workers or os.cpu_count() or 1
-    t0 = time.time()
     tunes = []
-    with mp.get_context("fork").Pool(workers) as pool:
-        for i, tune in enumerate(pool.imap(parse_item, items, chunksize=16)):
+    with mp.get_context("fork").Pool(workers) as pool, Progress(len(items), "parsing the corpus", "files") as bar:
+        for tune in pool.imap(parse_item, items, chunksize=16):
             if tune is not None:
                 tune["split"] = split_of(tune["id"])
                 tunes.append(tune)
-            if (i + 1) % 500 == 0:
-                print(f"parsed {i + 1}/{len(items)} in {time.time() - t0:.0f}s", file=sys.stderr, flush=True)
+            bar.advance(1)
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(".tmp")
     with open(tmp, "wb") as f:

@@ -267,6 +267,12 @@ def piano_roll_png(melodies, labels=None, name: str | None = None) -> bytes:
 
 
 def _draw_row(fig, r: Roll, row: tuple, height: int) -> None:
+    """One row of bars: black-key stripes, beats, bar lines, segment lines and labels, notes, names.
+
+    Stripes and notes are one PolyCollection each, lines one LineCollection each: a patch per note
+    (Axes.barh) took 0.2 s for 70 notes."""
+    from matplotlib.collections import PolyCollection
+
     first, n, left, top, width = row
     lo, hi = _pitch_range(r)
     plot_h = (hi - lo + 1) * PITCH_PX
@@ -274,41 +280,26 @@ def _draw_row(fig, r: Roll, row: tuple, height: int) -> None:
     x0, x1 = first * STEPS_PER_BAR, (first + n) * STEPS_PER_BAR
     ax.set_xlim(x0, x1)
     ax.set_ylim(lo - 0.5, hi + 0.5)
-    for p in range(lo, hi + 1):
-        if p % 12 in (1, 3, 6, 8, 10):
-            ax.axhspan(p - 0.5, p + 0.5, color=BLACK_KEY_COLOR, lw=0, antialiased=False, zorder=0)
+    black = [_box(x0, x1, p - 0.5, p + 0.5) for p in range(lo, hi + 1) if p % 12 in (1, 3, 6, 8, 10)]
+    ax.add_collection(PolyCollection(black, facecolors=BLACK_KEY_COLOR, linewidths=0, antialiaseds=False, zorder=0))
     beats = [s for s in range(x0, x1, STEPS_PER_QUARTER) if s % STEPS_PER_BAR]
-    ax.vlines(beats, lo - 0.5, hi + 0.5, colors=BEAT_COLOR, lw=0.6, antialiased=False, zorder=1)
-    ax.vlines(
-        range(x0, x1 + 1, STEPS_PER_BAR),
-        lo - 0.5,
-        hi + 0.5,
-        colors=BAR_COLOR,
-        lw=1,
-        antialiased=False,
-        zorder=2,
-        clip_on=False,
-    )
-    for start, label in zip(r.starts, r.labels):
-        if x0 <= start < x1:
-            ax.axvline(start, color=SEGMENT_COLOR, lw=2, antialiased=False, zorder=3)
-            if label:
-                ax.text(start + 0.3, hi + 0.6, label, color=SEGMENT_COLOR, fontweight="bold", va="bottom", ha="left")
-    shown = [(p, s, e) for p, s, e in r.notes if s < x1 and e > x0]
-    if shown:
-        ax.barh(
-            [p for p, _, _ in shown],
-            [e - s for _, s, e in shown],
-            left=[s for _, s, _ in shown],
-            height=0.8,
-            color=NOTE_COLOR,
-            lw=0,
-            antialiased=False,
-            zorder=4,
-        )
+    line = {"ymin": lo - 0.5, "ymax": hi + 0.5, "antialiased": False}
+    ax.vlines(beats, colors=BEAT_COLOR, lw=0.6, zorder=1, **line)
+    ax.vlines(range(x0, x1 + 1, STEPS_PER_BAR), colors=BAR_COLOR, lw=1, zorder=2, clip_on=False, **line)
+    segments = [(s, label) for s, label in zip(r.starts, r.labels) if x0 <= s < x1]
+    ax.vlines([s for s, _ in segments], colors=SEGMENT_COLOR, lw=2, zorder=3, **line)
+    for start, label in segments:
+        if label:
+            ax.text(start + 0.3, hi + 0.6, label, color=SEGMENT_COLOR, fontweight="bold", va="bottom", ha="left")
+    notes = [_box(max(s, x0), min(e, x1), p - 0.4, p + 0.4) for p, s, e in r.notes if s < x1 and e > x0]
+    ax.add_collection(PolyCollection(notes, facecolors=NOTE_COLOR, linewidths=0, antialiaseds=False, zorder=4))
     used = sorted({p for p, _, _ in r.notes})
     ax.set_yticks(used, [pitch_name(p) for p in used], fontsize=7)
     ax.set_xticks(range(x0, x1, STEPS_PER_BAR), [str(s // STEPS_PER_BAR + 1) for s in range(x0, x1, STEPS_PER_BAR)])
     ax.tick_params(length=2, pad=2)
     for spine in ax.spines.values():
         spine.set_visible(False)
+
+
+def _box(x0: float, x1: float, y0: float, y1: float) -> list[tuple[float, float]]:
+    return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]

@@ -158,7 +158,9 @@ def _printable(text: str, limit: int) -> str:
 
 
 def _item_label(item) -> str:
-    prov = getattr(item, "provenance", None) or {}
+    """A list item's label: its interpolation step, else its name."""
+    prov = _provenance(bytes(item)) if isinstance(item, (bytes, bytearray)) else getattr(item, "provenance", {})
+    prov = prov if isinstance(prov, dict) else {}
     if isinstance(prov.get("step"), int):
         return f"step {prov['step']}"
     return (getattr(item, "name", None) or Path(getattr(item, "source", "")).name)[:LABEL_CHARS]

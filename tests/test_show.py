@@ -262,7 +262,11 @@ def test_interpolate_png_is_one_roll_of_the_steps(tmp_path, monkeypatch):
     assert made == ["interp.png"] + [f"interp_{k:03d}.mid" for k in range(1, 6)]
     assert r.stdout.splitlines()[-1] == "m/interp.png"
     steps = [(tmp_path / "m" / f"interp_{k:03d}.mid").read_bytes() for k in range(1, 6)]
-    assert show.roll(steps).starts == [0, 32, 64, 96, 128]  # each step a segment of its own, end to end
+    together = show.roll(steps)
+    assert together.starts == [0, 32, 64, 96, 128]  # each step a segment of its own, end to end
+    assert together.labels == [f"step {k}" for k in range(1, 6)]
+    sheet = show.piano_roll_png(steps, name="interp_001.mid ... interp_005.mid")
+    assert (tmp_path / "m" / "interp.png").read_bytes() == sheet
     im = _pixels((tmp_path / "m" / "interp.png").read_bytes())
     height, rows = show.layout(show.roll(steps))
     assert im.shape[:2] == (height, show.WIDTH_PX) and [(f, n) for f, n, *_ in rows] == [(0, 8), (8, 2)]

@@ -297,7 +297,11 @@ def _draw_row(fig, r: Roll, row: tuple, height: int) -> None:
     ax.add_collection(PolyCollection(notes, facecolors=NOTE_COLOR, linewidths=0, antialiaseds=False, zorder=4))
     used = sorted({p for p, _, _ in r.notes})
     ax.set_yticks(used, [pitch_name(p) for p in used], fontsize=7)
-    ax.set_xticks(range(x0, x1, STEPS_PER_BAR), [str(s // STEPS_PER_BAR + 1) for s in range(x0, x1, STEPS_PER_BAR)])
+    every = 1  # bars between numbered ticks: 1, 2, 4 ... so that numbers are at least 40 px apart
+    while every * width / n < 40:
+        every *= 2
+    numbered = range(x0, x1, every * STEPS_PER_BAR)
+    ax.set_xticks(numbered, [str(s // STEPS_PER_BAR + 1) for s in numbered])
     ax.tick_params(length=2, pad=2)
     for spine in ax.spines.values():
         spine.set_visible(False)

@@ -63,6 +63,7 @@ bench: setup big
 	$(PY) bench/bench_core.py
 	$(PY) bench/bench_vary.py
 	$(PY) bench/bench_progress.py
+	$(PY) bench/bench_show.py
 	$(PY) bench/bench_batch.py --big $(BIG)
 
 clean:

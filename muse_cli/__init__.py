@@ -13,7 +13,19 @@ inside :func:`load_model`, so ``import muse_cli`` stays fast.
 from __future__ import annotations
 
 __version__ = "0.1.0"
-__all__ = ["load_model", "sample", "encode", "decode", "interpolate", "vary", "render", "read_melody", "__version__"]
+__all__ = [
+    "load_model",
+    "sample",
+    "encode",
+    "decode",
+    "interpolate",
+    "vary",
+    "render",
+    "read_melody",
+    "piano_roll_png",
+    "text_roll",
+    "__version__",
+]
 
 
 def load_model(checkpoint=None, batch_size=8, engine=None):
@@ -72,3 +84,18 @@ def read_melody(data, source="MIDI"):
     from muse_cli import midi
 
     return midi.read_melody(data, source)
+
+
+def piano_roll_png(melodies, labels=None, name=None):
+    """A piano-roll PNG (bytes) of a melody (MIDI bytes, a read_melody Melody, a generated melody) or of a list
+    laid end to end; ``labels``: one per segment (2-bar window, or list item). Same input, same bytes."""
+    from muse_cli import show
+
+    return show.piano_roll_png(melodies, labels=labels, name=name)
+
+
+def text_roll(melodies, labels=None, width=80, name=None):
+    """The same roll in characters for a terminal: a row per pitch, a column per 16th, ``|`` at bar lines."""
+    from muse_cli import show
+
+    return show.text_roll(melodies, labels=labels, width=width, name=name)

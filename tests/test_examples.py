@@ -37,6 +37,7 @@ COMMAND_ORDER = (
     "interpolate",
     "vary",
     "render",
+    "show",
     "checkpoints",
     "download",
     "eval",

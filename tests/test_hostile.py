@@ -290,14 +290,24 @@ OUTPUTS = [
     ("render-existing", ["render", "folk_b.mid", "-o", "taken.mid"], 4, "--force"),
     ("render-into-a-dir", ["render", "folk_b.mid", "-o", "adir.mid"], 4, "directory"),
     ("render-stdin-no-output", ["render", "-"], 2, "-o"),
+    ("show-under-a-file", ["show", "folk_b.mid", "-o", "afile/x.png"], 8, "not a directory"),
+    ("show-existing", ["show", "folk_b.mid", "-o", "t2.png"], 4, "--force"),
+    ("show-into-a-dir", ["show", "folk_b.mid", "-o", "adir.png", "--force"], 4, "directory"),
+    ("show-not-png", ["show", "folk_b.mid", "-o", "adir.mid"], 2, ".png"),
+    ("sample-png-stdout", ["sample", "--png", "-o", "-"], 2, "muse show"),
+    ("sample-existing-png", ["sample", "--seed", "1", "--png", "-o", "t2.mid"], 4, "t2.png exists"),
+    ("interpolate-existing-png", ["interpolate", "folk_b.mid", "folk_16bar.mid", "--png"], 4, "interp.png exists"),
 ]
 
 
 @pytest.mark.parametrize("case,args,code,words", OUTPUTS, ids=[c[0] for c in OUTPUTS])
 def test_output_that_cannot_be_written_is_refused_first(work, case, args, code, words):
     (work / "adir.mid").mkdir()
+    (work / "adir.png").mkdir()
     (work / "taken.mid.npz").write_bytes(b"x")
     (work / "t2.wav").write_bytes(b"x")
+    (work / "t2.png").write_bytes(b"x")
+    (work / "interp.png").write_bytes(b"x")
     (work / "lat.ndjson").write_text(json.dumps({"source": "a", "start_bar": 0, "z": [0.0] * 128}) + "\n")
     before = _snapshot(work)
     out = run_inprocess(args)
@@ -554,6 +564,8 @@ MIDI = {
         ["encode", "{}", "-o", "x.npz"],
         ["interpolate", "{}", "folk_b.mid", "-o", "m/"],
         ["decode", "--midi", "{}", "-o", "d.mid"],
+        ["show", "{}", "-o", "x.png"],
+        ["show", "{}"],
     ],
     ids=lambda c: c[0],
 )
@@ -564,6 +576,27 @@ def test_bad_midi(work, command, name):
     out = run_inprocess([a.replace("{}", "bad.mid") for a in command])
     check(f"{command[0]} MIDI {name}", work, before, out, 3)
     assert "()" not in out.stderr  # a reason is always given
+
+
+def test_show_of_a_melody_too_long_to_draw(work):
+    """A note an hour in: one line, before matplotlib draws 900 rows of bars."""
+    from muse_cli.midi import to_midi_bytes
+
+    (work / "long.mid").write_bytes(to_midi_bytes([(60, 0, 4), (62, 16 * 1800, 16 * 1801)], 120.0, None))
+    for args in (["show", "long.mid"], ["show", "long.mid", "-o", "long.png"]):
+        before = _snapshot(work)
+        check(" ".join(args), work, before, run_inprocess(args), 3, "at most 1000 bars")
+
+
+def test_png_to_a_terminal_is_refused_before_reading(work):
+    before = _snapshot(work)
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.run([MUSE, "show", "nope.mid", "-o", "-"], stdout=slave, stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(slave)
+        os.close(master)
+    check("show -o - to a terminal", work, before, Outcome(p.returncode, b"", p.stderr.decode()), 2, "terminal")
 
 
 def test_missing_and_directory_inputs(work):
@@ -890,10 +923,13 @@ def test_devices_pipes_and_links_are_neither_read_forever_nor_replaced(work):
     """Never point these at /dev/stdout itself: a regression would replace the system's link."""
     os.mkfifo(work / "fifo.wav")
     os.symlink("/proc/self/fd/1", work / "stdout.wav")  # what /dev/stdout is
+    os.symlink("/proc/self/fd/1", work / "stdout.png")
     os.symlink("/dev/null", work / "null.wav")
     os.symlink("folk_b.mid", work / "link.mid")
     for case, args, code, words in (
         ("render /dev/zero", ["render", "/dev/zero", "-o", "z.wav"], 3, "larger than"),
+        ("show /dev/zero", ["show", "/dev/zero"], 3, "larger than"),
+        ("show -o a link like /dev/stdout --force", ["show", "folk_b.mid", "-o", "stdout.png", "--force"], 8, "link"),
         (
             "render -o a link like /dev/stdout --force",
             ["render", "folk_b.mid", "-o", "stdout.wav", "--force"],

@@ -7,7 +7,7 @@ and a non-zero exit; MUSE_DEBUG=1 shows the traceback instead.
 The modules: group (the Click group, the one MuseError boundary, Ctrl-C, main),
 options (shared options and their checks), output (output planning and writing,
 model loading), and one module per command family: generate (sample, decode,
-interpolate), encode, render, checkpoints, batch, download, eval, prompt (fit-prompt).
+interpolate), encode, render, show, checkpoints, batch, download, eval, prompt (fit-prompt).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from muse_cli.cpu import choose_openblas_kernel
 
 choose_openblas_kernel()  # before anything loads NumPy: see muse_cli/cpu.py
 
-from muse_cli.cli import checkpoints, encode, generate, render  # noqa: E402, F401  (each registers its commands)
+from muse_cli.cli import checkpoints, encode, generate, render, show  # noqa: E402, F401  (each registers its commands)
 from muse_cli.cli.group import cli, main  # noqa: E402
 
 

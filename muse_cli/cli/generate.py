@@ -8,7 +8,14 @@ import click
 
 from muse_cli import settings
 from muse_cli.cli.group import cli
-from muse_cli.cli.options import _check_prompt, _seconds, candidates_option, generation_options, prompt_option
+from muse_cli.cli.options import (
+    _check_prompt,
+    _seconds,
+    candidates_option,
+    generation_options,
+    png_option,
+    prompt_option,
+)
 from muse_cli.cli.output import _info, _load, _plan, _read_melodies, _write
 from muse_cli.encoding import WINDOW_STEPS
 from muse_cli.errors import UsageError
@@ -30,7 +37,10 @@ from muse_cli.files import STDIO
 @prompt_option
 @candidates_option
 @generation_options
-def sample_cmd(num, seconds, temperature, seed, qpm, prompt, candidates, checkpoint, output, wav, soundfont, force):
+@png_option
+def sample_cmd(
+    num, seconds, temperature, seed, qpm, prompt, candidates, checkpoint, output, wav, soundfont, force, png
+):
     """Sample melodies from the model's prior.
 
     \b
@@ -46,7 +56,7 @@ def sample_cmd(num, seconds, temperature, seed, qpm, prompt, candidates, checkpo
     prompt = _check_prompt(prompt)
     seed = m.new_seed() if seed is None else seed
     names = [m.sample_name(seed, i) for i in range(num)]
-    paths = _plan(names, output, force, wav, soundfont)
+    paths = _plan(names, output, force, wav, soundfont, png)
     model = _load(checkpoint, num * m.segments_for(seconds, qpm))
     if prompt is not None:
         from muse_cli.prompt.api import sample_with_prompt
@@ -57,7 +67,7 @@ def sample_cmd(num, seconds, temperature, seed, qpm, prompt, candidates, checkpo
     else:
         items = m.sample(model, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm)
     _info(f"seed {seed}")
-    _write(items, paths, force, wav, soundfont)
+    _write(items, paths, force, wav, soundfont, png)
 
 
 @cli.command(name="decode")
@@ -72,8 +82,9 @@ def sample_cmd(num, seconds, temperature, seed, qpm, prompt, candidates, checkpo
 )
 @candidates_option
 @generation_options
+@png_option
 def decode_cmd(
-    latents, prompt, midi_file, candidates, temperature, seed, qpm, checkpoint, output, wav, soundfont, force
+    latents, prompt, midi_file, candidates, temperature, seed, qpm, checkpoint, output, wav, soundfont, force, png
 ):
     """Decode latent vectors (muse encode's output), a MIDI primer, or a text prompt into MIDI.
 
@@ -100,7 +111,7 @@ def decode_cmd(
     if latents is not None and midi_file is not None:
         raise UsageError("give latents or --midi FILE, not both")
     if prompt is not None:
-        paths = _plan(["prompt.decoded"], output, force, wav, soundfont)
+        paths = _plan(["prompt.decoded"], output, force, wav, soundfont, png)
         model = _load(checkpoint, 1)
         from muse_cli.prompt.api import decode_prompt
 
@@ -111,12 +122,13 @@ def decode_cmd(
             force,
             wav,
             soundfont,
+            png,
         )
         return
     if midi_file is not None:
         melodies = _read_melodies((midi_file,))
         names = [f"{Path(melodies[0].source).stem}.decoded"]
-        paths = _plan(names, output, force, wav, soundfont)
+        paths = _plan(names, output, force, wav, soundfont, png)
         model = _load(checkpoint, max(1, -(-melodies[0].total_steps // WINDOW_STEPS)))
         windows = m.encode(model, melodies)
     else:
@@ -126,7 +138,7 @@ def decode_cmd(
         check_latent_length(windows, qpm)
         sources = list(dict.fromkeys(w.source for w in windows))
         names = [f"{Path(s).stem if s not in ('-', '') else 'stdin'}.decoded" for s in sources]
-        paths = _plan(names, output, force, wav, soundfont)
+        paths = _plan(names, output, force, wav, soundfont, png)
         model = _load(checkpoint, len(windows))
         other = sorted({w.checkpoint for w in windows} - {"", model.name})
         if other:
@@ -136,7 +148,7 @@ def decode_cmd(
             )
     items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm)
     _info(f"seed {seed}")
-    _write(items, paths, force, wav, soundfont)
+    _write(items, paths, force, wav, soundfont, png)
 
 
 @cli.command(name="interpolate")
@@ -151,7 +163,8 @@ def decode_cmd(
 )
 @click.option("--concat", is_flag=True, help="Write one MIDI with the steps in sequence.")
 @generation_options
-def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, output, wav, soundfont, force):
+@png_option
+def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, output, wav, soundfont, force, png):
     """Morph between two melodies by spherical interpolation of their latents.
 
     \b
@@ -164,14 +177,14 @@ def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, out
 
     melodies = _read_melodies((a, b))
     names = ["interp"] if concat else [f"interp_{k + 1:03d}" for k in range(steps)]
-    paths = _plan(names, output, force, wav, soundfont)
+    paths = _plan(names, output, force, wav, soundfont, png, png_sheet="interp")
     seed = m.new_seed() if seed is None else seed
     model = _load(checkpoint, steps)
     items = m.interpolate(
         model, melodies[0], melodies[1], steps=steps, temperature=temperature, seed=seed, qpm=qpm, concat=concat
     )
     _info(f"seed {seed}")
-    _write(items, paths, force, wav, soundfont)
+    _write(items, paths, force, wav, soundfont, png, png_sheet="interp")
 
 
 def _amount(ctx, param, value):
@@ -193,7 +206,8 @@ def _amount(ctx, param, value):
     help="How far each variation moves from the melody: 0 keeps it, 1 is a new melody of the same length.",
 )
 @generation_options
-def vary_cmd(source, num, amount, temperature, seed, qpm, checkpoint, output, wav, soundfont, force):
+@png_option
+def vary_cmd(source, num, amount, temperature, seed, qpm, checkpoint, output, wav, soundfont, force, png):
     """Variations of a melody, 2-bar window by 2-bar window, as long as the melody.
 
     \b
@@ -207,8 +221,8 @@ def vary_cmd(source, num, amount, temperature, seed, qpm, checkpoint, output, wa
 
     melody = _read_melodies((source,))[0]
     seed = m.new_seed() if seed is None else seed
-    paths = _plan([m.vary_name(melody.source, seed, v) for v in range(num)], output, force, wav, soundfont)
+    paths = _plan([m.vary_name(melody.source, seed, v) for v in range(num)], output, force, wav, soundfont, png)
     model = _load(checkpoint, num * max(1, -(-melody.total_steps // WINDOW_STEPS)))
     items = m.vary(model, melody, n=num, amount=amount, temperature=temperature, seed=seed, qpm=qpm)
     _info(f"seed {seed}")
-    _write(items, paths, force, wav, soundfont)
+    _write(items, paths, force, wav, soundfont, png)

@@ -93,6 +93,11 @@ qpm_option = click.option(
 )
 force_option = click.option("--force", "-f", is_flag=True, help="Overwrite existing output files.")
 wav_option = click.option("--wav", is_flag=True, help="Also render each .mid to a .wav beside it (FluidSynth).")
+png_option = click.option(
+    "--png",
+    is_flag=True,
+    help="Also draw a piano-roll .png beside each .mid, as `muse show -o` does (interpolate: one of all its steps).",
+)
 
 
 def _soundfont_option(help_text: str):

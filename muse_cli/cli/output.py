@@ -16,12 +16,19 @@ def _info(msg: str) -> None:
 
 
 def _plan(
-    names: list[str], output: str | None, force: bool, wav: bool, soundfont: Path | None = None
+    names: list[str],
+    output: str | None,
+    force: bool,
+    wav: bool,
+    soundfont: Path | None = None,
+    png: bool = False,
+    png_sheet: str | None = None,
 ) -> list[Path] | None:
     """Paths for each generated item (None means stdout); checked before any model work.
 
     Checked: stdout is not a terminal, each output's folder is (or can become) a writable directory,
-    no output exists (without --force), and the SoundFont for --wav is one.
+    no output exists (without --force), and the SoundFont for --wav is one. ``png`` and ``png_sheet``:
+    see :func:`png_paths`.
     """
     from muse_cli.files import check_writable, refuse_terminal
 
@@ -34,6 +41,8 @@ def _plan(
             raise UsageError(f"-o - writes one MIDI file to stdout, but this makes {len(names)}; give a directory")
         if wav:
             raise UsageError("--wav cannot go to stdout; pipe the MIDI into `muse render - -o -` instead")
+        if png:
+            raise UsageError("--png cannot go to stdout; pipe the MIDI into `muse show - -o ROLL.png` instead")
         refuse_terminal("MIDI")
         return None
     target = Path(output) if output else Path(".")
@@ -47,12 +56,46 @@ def _plan(
         if target.is_symlink() and not target.exists():
             raise UsageError(f"-o {output} is a broken symbolic link; give a directory or a .mid path")
         paths = [target / f"{n}.mid" for n in names]
-    check_writable(paths + ([p.with_suffix(".wav") for p in paths] if wav else []), force)
+    check_writable(
+        paths + ([p.with_suffix(".wav") for p in paths] if wav else []) + png_paths(paths, png, png_sheet), force
+    )
     return paths
 
 
-def _write(items, paths: list[Path] | None, force: bool, wav: bool, soundfont: Path | None) -> None:
-    """Write every item (and its .wav) as one set: all to temporary files, then all renamed.
+def png_paths(paths: list[Path], png: bool, sheet: str | None = None) -> list[Path]:
+    """Where --png draws: a .png beside each .mid; with ``sheet``, one image of every item laid end to end
+    (interpolate's steps), beside a lone .mid or named ``sheet``.png in their folder."""
+    if not png or not paths:
+        return []
+    if sheet is None:
+        return [p.with_suffix(".png") for p in paths]
+    return [paths[0].with_suffix(".png") if len(paths) == 1 else paths[0].parent / f"{sheet}.png"]
+
+
+def _png_images(items, paths: list[Path], png: bool, sheet: str | None) -> list[tuple[Path, bytes]]:
+    """The piano rolls --png writes, as (path, PNG bytes); see :func:`png_paths`."""
+    targets = png_paths(paths, png, sheet)
+    if not targets:
+        return []
+    from muse_cli.show import piano_roll_png
+
+    if sheet is None:  # titled by file name: `muse show X.mid -o X.png` draws the same bytes
+        return [(t, piano_roll_png(item, name=p.name)) for t, p, item in zip(targets, paths, items)]
+    if len(items) == 1:
+        return [(targets[0], piano_roll_png(items[0], name=paths[0].name))]
+    return [(targets[0], piano_roll_png(items, name=f"{paths[0].name} ... {paths[-1].name}"))]
+
+
+def _write(
+    items,
+    paths: list[Path] | None,
+    force: bool,
+    wav: bool,
+    soundfont: Path | None,
+    png: bool = False,
+    png_sheet: str | None = None,
+) -> None:
+    """Write every item (and its .wav and .png) as one set: all to temporary files, then all renamed.
 
     A failure or Ctrl-C part way leaves none of this run's outputs and no temporary file.
     """
@@ -69,6 +112,9 @@ def _write(items, paths: list[Path] | None, force: bool, wav: bool, soundfont: P
                 from muse_cli.render import render
 
                 out.add(path.with_suffix(".wav"), render(data, soundfont=soundfont, source=str(path)))
+        images = _png_images(items, paths, png, png_sheet)
+        for image, picture in images:
+            out.add(image, picture)
         out.commit()
     from muse_cli.midi import written_notes
 
@@ -76,8 +122,14 @@ def _write(items, paths: list[Path] | None, force: bool, wav: bool, soundfont: P
         click.echo(str(path))
         if wav:
             click.echo(str(path.with_suffix(".wav")))
+        if png and png_sheet is None:
+            click.echo(str(path.with_suffix(".png")))
         notes = len(written_notes(item.notes, item.qpm, item.seconds))
-        _info(f"wrote {path}{' and .wav' if wav else ''} ({item.seconds:.1f} s, {notes} notes)")
+        also = (" and .wav" if wav else "") + (" and .png" if png and png_sheet is None else "")
+        _info(f"wrote {path}{also} ({item.seconds:.1f} s, {notes} notes)")
+    for image, _ in images if png_sheet is not None else []:
+        click.echo(str(image))
+        _info(f"wrote {image} (a piano roll of {len(items)} melodies)" if len(items) > 1 else f"wrote {image}")
 
 
 def _load(checkpoint: str | None, rows: int):

@@ -1,0 +1,56 @@
+"""`muse show`: a melody as a text roll on stdout, or as a piano-roll PNG (matplotlib, loaded only for the PNG)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import click
+
+from muse_cli.cli.group import cli
+from muse_cli.cli.options import force_option
+from muse_cli.errors import UsageError
+from muse_cli.files import STDIO
+
+
+@cli.command(name="show")
+@click.argument("midi", metavar="FILE.mid|-")
+@click.option(
+    "--output",
+    "-o",
+    default=None,
+    metavar="ROLL.png|-",
+    help="Write a piano-roll PNG there (- for PNG on stdout). Default: a text roll on stdout.",
+)
+@force_option
+def show_cmd(midi, output, force):
+    """Show a melody: a text piano roll on stdout, or a PNG piano roll with -o.
+
+    \b
+    The text roll has one row per pitch of the melody's range, one column per 16th note,
+    | at bar lines, # where a note starts and = while it holds; it wraps to the terminal's width.
+    The PNG adds beats, muse's 2-bar windows (orange) and their labels from the file's provenance.
+    Examples:
+      muse show tune.mid                           a text roll
+      muse show tune.mid -o tune.roll.png          a piano-roll picture
+      muse sample --seed 3 -o - | muse show -      a text roll of a melody on stdin
+      muse show tune.mid -o - > tune.stdout.png    PNG on stdout
+    """
+    from muse_cli.files import atomic_write, check_writable, read_bytes, refuse_terminal, write_stdout
+    from muse_cli.show import piano_roll_png, read_roll, text_roll
+
+    if output is not None and output != STDIO and Path(output).suffix.lower() != ".png":
+        raise UsageError(f"-o {output}: give a .png file name, or - for PNG on stdout")
+    if output == STDIO:
+        refuse_terminal("a PNG image")
+    elif output is not None:
+        check_writable([Path(output)], force)
+    roll = read_roll(read_bytes(midi), "stdin" if midi == STDIO else midi)
+    if output is None:
+        width = shutil.get_terminal_size((80, 24)).columns
+        write_stdout(text_roll(roll, width=min(max(width, 40), 240)).encode(), "the roll", binary=False)
+    elif output == STDIO:
+        write_stdout(piano_roll_png(roll), "a PNG image")
+    else:
+        atomic_write(Path(output), piano_roll_png(roll), force)
+        click.echo(output)

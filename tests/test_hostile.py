@@ -206,6 +206,16 @@ def test_bad_generation_option(work, command, option):
         ["sample", "--seconds", "nan"],
         ["sample", "--seconds", "601"],
         ["sample", "--candidates", "0"],
+        ["sample", "--form", ""],
+        ["sample", "--form", "A1B"],
+        ["sample", "--form", "A" * 200],
+        ["sample", "--form", "ÄB"],
+        ["continue", "folk_b.mid", "--form", "A B"],
+        ["continue", "folk_b.mid", "--keep", "3"],
+        ["continue", "folk_b.mid", "--seconds", "0"],
+        ["continue", "folk_b.mid", "--seconds", "nan"],
+        ["continue", "folk_b.mid", "-n", "0"],
+        ["continue"],
         ["interpolate", "folk_b.mid", "folk_16bar.mid", "--steps", "1"],
         ["interpolate", "folk_b.mid", "folk_16bar.mid", "--steps", "65"],
         ["render", "folk_b.mid", "--rate", "0"],
@@ -290,6 +300,13 @@ OUTPUTS = [
     ("render-existing", ["render", "folk_b.mid", "-o", "taken.mid"], 4, "--force"),
     ("render-into-a-dir", ["render", "folk_b.mid", "-o", "adir.mid"], 4, "directory"),
     ("render-stdin-no-output", ["render", "-"], 2, "-o"),
+    ("continue-existing", ["continue", "folk_b.mid", "-o", "taken.mid"], 4, "--force"),
+    ("continue-under-a-file", ["continue", "folk_b.mid", "--wav", "-o", "afile/x.mid"], 8, "not a directory"),
+    ("continue-stdout-many", ["continue", "folk_b.mid", "-n", "2", "-o", "-"], 2, "directory"),
+    ("sample-form-too-short", ["sample", "--seconds", "4", "--form", "AABA", "-o", "f.mid"], 2, "--seconds 16"),
+    ("sample-form-no-seconds", ["sample", "--form", "AB", "-o", "f.mid"], 2, "default length"),
+    ("continue-form-too-short", ["continue", "folk_b.mid", "-s", "8", "--form", "ABC"], 2, "--seconds 12"),
+    ("prompt-form-too-short", ["sample", "--prompt", "a reel", "--form", "AABA", "-s", "9"], 2, "--form AABA"),
 ]
 
 
@@ -554,6 +571,7 @@ MIDI = {
         ["encode", "{}", "-o", "x.npz"],
         ["interpolate", "{}", "folk_b.mid", "-o", "m/"],
         ["decode", "--midi", "{}", "-o", "d.mid"],
+        ["continue", "{}", "-s", "8", "-o", "c.mid"],
     ],
     ids=lambda c: c[0],
 )

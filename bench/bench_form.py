@@ -127,7 +127,8 @@ def main() -> int:
     walk = [section_notes(g.notes, args.form, windows) for g in plain]
     f = args.form
     rows = []
-    for i, j in [(i, j) for i in range(len(f)) for j in range(i + 1, len(f)) if i == 0 or j == i + 1]:
+    pairs = [(a, b) for a in range(len(f)) for b in range(a + 1, len(f)) if a == 0 or b == a + 1]
+    for i, j in pairs:
         rows.append(pair_row(f"--form {f}: {f[i]}{i + 1} to {f[j]}{j + 1}", [(s[i], s[j]) for s in secs]))
     rows.append(pair_row("no form: neighbouring sections", [(s[k], s[k + 1]) for s in walk for k in range(len(f) - 1)]))
     rows.append(pair_row("no form: sections 1 and 3", [(s[0], s[2]) for s in walk if len(s) > 2]))

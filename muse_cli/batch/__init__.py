@@ -22,8 +22,9 @@ One idea per module, in the order a run uses them:
 - :mod:`.client`: the loop that submits tasks and appends each finished job to the :mod:`.manifest`.
 
 A sample job draws exactly what ``muse sample -n 1 --seed SEED`` with the same
-settings draws (a vary or continue job, what ``muse vary|continue -n 1`` makes), so its bytes do not depend on how jobs were grouped, on the
-number of workers or on which worker ran it. Re-running a job file skips every
+settings draws (a vary or continue job, what ``muse vary|continue -n 1`` makes),
+so its bytes do not depend on how jobs were grouped, on the number of workers or
+on which worker ran it. Re-running a job file skips every
 job whose outputs exist and verify, so an interrupted run continues where it
 stopped. Nothing here imports Dask or TensorFlow at import time; workers import
 TensorFlow when a job needs a model.

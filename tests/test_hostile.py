@@ -171,7 +171,12 @@ def mounts(tmp_path):
 
 
 # -- 1. options the parser must refuse (Click's usage form, exit 2) -------------------------------
-GEN = [["sample"], ["decode", "lat.ndjson"], ["interpolate", "folk_b.mid", "folk_16bar.mid"]]
+GEN = [
+    ["sample"],
+    ["decode", "lat.ndjson"],
+    ["interpolate", "folk_b.mid", "folk_16bar.mid"],
+    ["continue", "folk_b.mid", "--form", "AB", "-s", "8"],
+]
 BAD_GENERATION_OPTIONS = [
     ["--seed", "-1"],
     ["--seed", "x"],

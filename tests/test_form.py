@@ -212,6 +212,10 @@ def test_batch_vary_continue_and_form_make_the_cli_bytes(tmp_path):
         assert (tmp_path / job["out"]).read_bytes() == p.stdout, job
     again = run_muse("batch", "jobs.jsonl", "--workers", 1, cwd=tmp_path)  # outputs verify: all skipped
     assert again.returncode == 0 and "4 skipped" in again.stderr.decode(), again.stderr.decode()
+    changed = [{**j, "form": "ABAB"} if j["op"] == "sample" else j for j in JOBS]
+    (tmp_path / "jobs.jsonl").write_text("\n".join(json.dumps(j) for j in changed) + "\n")
+    other = run_muse("batch", "jobs.jsonl", "--workers", 1, cwd=tmp_path)  # an output of another form is refused
+    assert other.returncode == 1 and "made with form 'AABA', not 'ABAB'" in other.stderr.decode(), other.stderr
 
 
 @pytest.mark.parametrize(

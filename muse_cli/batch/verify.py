@@ -42,8 +42,12 @@ def _expected_provenance(job: Job, step: int | None) -> dict:
         exp.update(mode=job.op, **({"amount": p["amount"]} if "amount" in p else {}))
     elif "latents" in p:
         exp["mode"] = "decode"
+    if job.op == "continue":
+        from muse_cli.model import sample_seconds
+
+        exp.update(index=0, seconds=sample_seconds(p.get("seconds"), p["qpm"]), keep=p["keep"] or None)
     if job.op in ("sample", "continue"):  # absent from the provenance when not asked for
-        exp.update(form=p.get("form"), **({"keep": p["keep"] or None} if job.op == "continue" else {}))
+        exp["form"] = p.get("form")
     return exp
 
 

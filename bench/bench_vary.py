@@ -20,22 +20,6 @@ import numpy as np
 AMOUNTS = (0.0, 0.1, 0.3, 0.5, 0.8, 1.0)
 
 
-def pitch_class_histogram(notes) -> np.ndarray:
-    h = np.zeros(12)
-    for pitch, start, end in notes:
-        h[pitch % 12] += end - start
-    return h
-
-
-def cosine(a: np.ndarray, b: np.ndarray) -> float:
-    na, nb = np.linalg.norm(a), np.linalg.norm(b)
-    return float(a @ b / (na * nb)) if na > 0 and nb > 0 else float(na == nb)
-
-
-def jaccard(a: set, b: set) -> float:
-    return len(a & b) / len(a | b) if a | b else 1.0
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sources", type=int, default=64)
@@ -46,6 +30,7 @@ def main() -> int:
     from muse_cli import model as m
     from muse_cli.encoding import WINDOW_STEPS
     from muse_cli.evaluate import load_test_windows
+    from muse_cli.features import onset_jaccard, pitch_class_cosine
     from muse_cli.midi import Melody, events_to_notes
 
     model = m.load_model(None)
@@ -58,8 +43,8 @@ def main() -> int:
             source = events_to_notes(ev)
             melody = Melody(f"w{i}", source, WINDOW_STEPS, 120.0)
             for var in m.vary(model, melody, n=args.variations, amount=amount, temperature=1.0, seed=args.seed + i):
-                pcs.append(cosine(pitch_class_histogram(source), pitch_class_histogram(var.notes)))
-                rhythm.append(jaccard({s for _, s, _ in source}, {s for _, s, _ in var.notes}))
+                pcs.append(pitch_class_cosine(source, var.notes))
+                rhythm.append(onset_jaccard(source, var.notes))
         rows.append(
             {
                 "amount": amount,

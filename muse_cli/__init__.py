@@ -24,6 +24,7 @@ __all__ = [
     "read_melody",
     "piano_roll_png",
     "text_roll",
+    "continue_melody",
     "__version__",
 ]
 
@@ -37,11 +38,13 @@ def load_model(checkpoint=None, batch_size=8, engine=None):
     return model.load_model(checkpoint, batch_size, engine=engine)
 
 
-def sample(model, n=1, seconds=None, temperature=1.0, seed=None, qpm=120.0):
-    """Melodies from the prior. Returns a list of Generated (``.notes``, ``.midi()``)."""
+def sample(model, n=1, seconds=None, temperature=1.0, seed=None, qpm=120.0, form=None):
+    """Melodies from the prior. Returns a list of Generated (``.notes``, ``.midi()``).
+
+    ``form`` ("AABA"): sections of the piece, a returning letter repeats its material with a small variation."""
     from muse_cli import model as m
 
-    return m.sample(model, n=n, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm)
+    return m.sample(model, n=n, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm, form=form)
 
 
 def encode(model, melodies, sample_z=False, seed=None, refine=0):
@@ -70,6 +73,15 @@ def vary(model, melody, n=8, amount=0.3, temperature=1.0, seed=None, qpm=120.0):
     from muse_cli import model as m
 
     return m.vary(model, melody, n=n, amount=amount, temperature=temperature, seed=seed, qpm=qpm)
+
+
+def continue_melody(model, melody, seconds=None, n=1, temperature=1.0, seed=None, qpm=120.0, form=None, keep=False):
+    """``n`` continuations: the melody as written, then ``seconds`` of new bars (``keep``: only the new bars)."""
+    from muse_cli import form as f
+
+    return f.continue_melody(
+        model, melody, seconds, n=n, temperature=temperature, seed=seed, qpm=qpm, form=form, keep=keep
+    )
 
 
 def render(midi, rate=44100, soundfont=None):

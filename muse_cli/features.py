@@ -102,3 +102,25 @@ def _mode_scores(hists: np.ndarray) -> np.ndarray:
         rolled /= np.linalg.norm(rolled, axis=1, keepdims=True)
         best.append((h @ rolled.T).max(1))
     return np.where(ok, best[0] - best[1], 0.0)
+
+
+# -- how alike two melodies are (muse vary's and --form's measures; bench/bench_vary.py, bench/bench_form.py) ----
+def pitch_class_histogram(notes: list) -> np.ndarray:
+    """The duration-weighted pitch-class histogram [12] of notes (pitch, start, end)."""
+    h = np.zeros(12)
+    for pitch, start, end in notes:
+        h[pitch % 12] += end - start
+    return h
+
+
+def pitch_class_cosine(a: list, b: list) -> float:
+    """Cosine of two melodies' duration-weighted pitch-class histograms (1 when both are silent)."""
+    ha, hb = pitch_class_histogram(a), pitch_class_histogram(b)
+    na, nb = np.linalg.norm(ha), np.linalg.norm(hb)
+    return float(ha @ hb / (na * nb)) if na > 0 and nb > 0 else float(na == nb)
+
+
+def onset_jaccard(a: list, b: list) -> float:
+    """Jaccard index of two melodies' sets of onset steps (1 when both are silent)."""
+    sa, sb = {s for _, s, _ in a}, {s for _, s, _ in b}
+    return len(sa & sb) / len(sa | sb) if sa | sb else 1.0

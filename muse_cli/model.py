@@ -51,12 +51,19 @@ def segments_for(seconds: float | None, qpm: float) -> int:
 
 
 def latent_path(
-    seed: int, index: int, segments: int, z_size: int, rho: float = LONGFORM_RHO, candidate: int = 0
+    seed: int,
+    index: int,
+    segments: int,
+    z_size: int,
+    rho: float = LONGFORM_RHO,
+    candidate: int = 0,
+    stream: tuple[int, ...] = (),
 ) -> np.ndarray:
     """A smooth latent path: an AR(1) walk that keeps every step distributed as the prior N(0, I).
 
-    ``candidate`` > 0 draws an alternative path for the same melody (prompt candidates)."""
-    rng = np.random.default_rng([seed, index, 0] + ([candidate] if candidate else []))
+    ``candidate`` > 0 draws an alternative path for the same melody (prompt candidates); ``stream``
+    another walk of it (a new section of a form, :mod:`muse_cli.form`)."""
+    rng = np.random.default_rng([seed, index, 0] + ([candidate] if candidate else []) + list(stream))
     z = np.empty((segments, z_size), np.float32)
     z[0] = rng.standard_normal(z_size)
     for k in range(1, segments):
@@ -73,9 +80,14 @@ def walk_around(
     temperature: float,
     rho: float = LONGFORM_RHO,
     candidate: int = 0,
+    form: str | None = None,
 ) -> np.ndarray:
-    """The same AR(1) walk inside a Gaussian N(mean, diag(scale²)) (used by prompts)."""
+    """The same AR(1) walk inside a Gaussian N(mean, diag(scale²)) (used by prompts), shaped by ``form``."""
     eps = latent_path(seed, index, segments, len(mean), rho, candidate)
+    if form:
+        from muse_cli.form import form_path
+
+        eps = form_path(eps, form, seed, index, candidate)
     return (mean[None, :] + temperature * scale[None, :] * eps).astype(np.float32)
 
 
@@ -200,17 +212,29 @@ def sampled(
 
 
 def sample_draws(
-    model: Model, draws: list[tuple[int, int, float | None]], temperature: float = 1.0, qpm: float = 120.0
+    model: Model,
+    draws: list[tuple[int, int, float | None]],
+    temperature: float = 1.0,
+    qpm: float = 120.0,
+    form: str | None = None,
 ) -> list[Generated]:
     """One melody per draw (seed, index, seconds), all decoded in shared batches: the recipe of a sample.
 
     Draw (s, i, S) walks ``latent_path(s, i)`` over the windows that cover S seconds and decodes
     window k with noise (s, i, 1, k), so a melody depends on its own draw only: ``muse sample``
-    and ``muse batch`` make the same bytes however the draws are grouped."""
+    and ``muse batch`` make the same bytes however the draws are grouped. ``form`` (such as "AABA")
+    shapes every path (:func:`muse_cli.form.form_path`)."""
     segments = [segments_for(sec, qpm) for _, _, sec in draws]
     paths = [latent_path(s, i, k, model.z_size) for (s, i, _), k in zip(draws, segments)]
+    if form:
+        from muse_cli.form import check_form, form_path
+
+        for _, _, sec in draws:
+            form = check_form(form, sec, qpm)
+        paths = [form_path(p, form, s, i) for p, (s, i, _) in zip(paths, draws)]
     events = decode_paths(model, paths, [(s, i) for s, i, _ in draws], temperature)
-    return [sampled(model, ev, s, i, sec, temperature, qpm) for (s, i, sec), ev in zip(draws, events)]
+    said = {"form": form} if form else {}
+    return [sampled(model, ev, s, i, sec, temperature, qpm, **said) for (s, i, sec), ev in zip(draws, events)]
 
 
 def sample(
@@ -221,11 +245,12 @@ def sample(
     seed: int | None = None,
     qpm: float = 120.0,
     first_index: int = 0,
+    form: str | None = None,
 ) -> list[Generated]:
-    """``n`` melodies from the prior; with ``seconds``, each follows a smooth latent path."""
+    """``n`` melodies from the prior; with ``seconds``, each follows a smooth latent path (``form``: AABA ...)."""
     seed = new_seed() if seed is None else int(seed)
     draws = [(seed, i, seconds) for i in range(first_index, first_index + n)]
-    return sample_draws(model, draws, temperature, qpm)
+    return sample_draws(model, draws, temperature, qpm, form)
 
 
 def encode(model: Model, melodies: list, sample_z: bool = False, seed: int | None = None, refine: int = 0) -> list:

@@ -36,6 +36,7 @@ COMMAND_ORDER = (
     "decode",
     "interpolate",
     "vary",
+    "continue",
     "render",
     "show",
     "checkpoints",

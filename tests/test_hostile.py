@@ -171,7 +171,12 @@ def mounts(tmp_path):
 
 
 # -- 1. options the parser must refuse (Click's usage form, exit 2) -------------------------------
-GEN = [["sample"], ["decode", "lat.ndjson"], ["interpolate", "folk_b.mid", "folk_16bar.mid"]]
+GEN = [
+    ["sample"],
+    ["decode", "lat.ndjson"],
+    ["interpolate", "folk_b.mid", "folk_16bar.mid"],
+    ["continue", "folk_b.mid", "--form", "AB", "-s", "8"],
+]
 BAD_GENERATION_OPTIONS = [
     ["--seed", "-1"],
     ["--seed", "x"],
@@ -206,6 +211,16 @@ def test_bad_generation_option(work, command, option):
         ["sample", "--seconds", "nan"],
         ["sample", "--seconds", "601"],
         ["sample", "--candidates", "0"],
+        ["sample", "--form", ""],
+        ["sample", "--form", "A1B"],
+        ["sample", "--form", "A" * 200],
+        ["sample", "--form", "ÄB"],
+        ["continue", "folk_b.mid", "--form", "A B"],
+        ["continue", "folk_b.mid", "--keep", "3"],
+        ["continue", "folk_b.mid", "--seconds", "0"],
+        ["continue", "folk_b.mid", "--seconds", "nan"],
+        ["continue", "folk_b.mid", "-n", "0"],
+        ["continue"],
         ["interpolate", "folk_b.mid", "folk_16bar.mid", "--steps", "1"],
         ["interpolate", "folk_b.mid", "folk_16bar.mid", "--steps", "65"],
         ["render", "folk_b.mid", "--rate", "0"],
@@ -297,6 +312,13 @@ OUTPUTS = [
     ("sample-png-stdout", ["sample", "--png", "-o", "-"], 2, "muse show"),
     ("sample-existing-png", ["sample", "--seed", "1", "--png", "-o", "t2.mid"], 4, "t2.png exists"),
     ("interpolate-existing-png", ["interpolate", "folk_b.mid", "folk_16bar.mid", "--png"], 4, "interp.png exists"),
+    ("continue-existing", ["continue", "folk_b.mid", "-o", "taken.mid"], 4, "--force"),
+    ("continue-under-a-file", ["continue", "folk_b.mid", "--wav", "-o", "afile/x.mid"], 8, "not a directory"),
+    ("continue-stdout-many", ["continue", "folk_b.mid", "-n", "2", "-o", "-"], 2, "directory"),
+    ("sample-form-too-short", ["sample", "--seconds", "4", "--form", "AABA", "-o", "f.mid"], 2, "--seconds 16"),
+    ("sample-form-no-seconds", ["sample", "--form", "AB", "-o", "f.mid"], 2, "default length"),
+    ("continue-form-too-short", ["continue", "folk_b.mid", "-s", "8", "--form", "ABC"], 2, "--seconds 12"),
+    ("prompt-form-too-short", ["sample", "--prompt", "a reel", "--form", "AABA", "-s", "9"], 2, "--form AABA"),
 ]
 
 
@@ -566,6 +588,7 @@ MIDI = {
         ["decode", "--midi", "{}", "-o", "d.mid"],
         ["show", "{}", "-o", "x.png"],
         ["show", "{}"],
+        ["continue", "{}", "-s", "8", "-o", "c.mid"],
     ],
     ids=lambda c: c[0],
 )

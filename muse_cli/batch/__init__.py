@@ -6,6 +6,8 @@ A job file holds one JSON object per line (blank lines are skipped)::
     {"op": "decode", "latents": "tune.npz", "seed": 2, "out": "out/tune.mid"}
     {"op": "decode", "prompt": "a slow sad tune", "seed": 3, "seconds": 8, "out": "out/sad.mid"}
     {"op": "interpolate", "a": "a.mid", "b": "b.mid", "steps": 5, "seed": 4, "out": "out/morph.mid"}
+    {"op": "vary", "midi": "tune.mid", "amount": 0.3, "seed": 5, "out": "out/tune.var.mid"}
+    {"op": "continue", "midi": "tune.mid", "seconds": 16, "form": "AB", "seed": 6, "out": "out/more.mid"}
     {"op": "render", "midi": "tune.mid", "out": "out/tune.wav"}
 
 One idea per module, in the order a run uses them:
@@ -20,8 +22,9 @@ One idea per module, in the order a run uses them:
 - :mod:`.client`: the loop that submits tasks and appends each finished job to the :mod:`.manifest`.
 
 A sample job draws exactly what ``muse sample -n 1 --seed SEED`` with the same
-settings draws, so its bytes do not depend on how jobs were grouped, on the
-number of workers or on which worker ran it. Re-running a job file skips every
+settings draws (a vary or continue job, what ``muse vary|continue -n 1`` makes),
+so its bytes do not depend on how jobs were grouped, on the number of workers or
+on which worker ran it. Re-running a job file skips every
 job whose outputs exist and verify, so an interrupted run continues where it
 stopped. Nothing here imports Dask or TensorFlow at import time; workers import
 TensorFlow when a job needs a model.

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from muse_cli import settings
+from muse_cli.batch.claims import Claims
 from muse_cli.errors import UsageError
 
-OPS = ("sample", "decode", "interpolate", "render")
-MODEL_OPS = ("sample", "decode", "interpolate")
+OPS = ("sample", "decode", "interpolate", "vary", "continue", "render")
+MODEL_OPS = ("sample", "decode", "interpolate", "vary", "continue")
 RENDER_RATE = 44100
 MAX_STEPS = 64  # interpolation steps, as `muse interpolate --steps`
 MAX_ERRORS_SHOWN = 50  # validation problems listed before "... and N more"
@@ -30,12 +31,16 @@ _REQUIRED = {
     "sample": {"seed", "out"},
     "decode": {"seed", "out"},
     "interpolate": {"a", "b", "seed", "out"},
+    "vary": {"midi", "seed", "out"},
+    "continue": {"midi", "seed", "out"},
     "render": {"midi"},
 }
 _OPTIONAL = {
-    "sample": {"seconds", "temperature", "qpm", "wav"},
+    "sample": {"seconds", "form", "temperature", "qpm", "wav"},
     "decode": {"latents", "prompt", "source", "seconds", "temperature", "qpm", "wav"},
     "interpolate": {"steps", "temperature", "qpm", "wav"},
+    "vary": {"amount", "temperature", "qpm", "wav"},
+    "continue": {"seconds", "form", "keep", "temperature", "qpm", "wav"},
     "render": {"out", "rate", "soundfont"},
 }
 
@@ -80,6 +85,7 @@ class Job:
             self.segments if self.op == "sample" else 0,
             p.get("qpm"),
             "prompt" in p,
+            p.get("form"),
         )
 
 
@@ -103,7 +109,7 @@ def _output_path(raw: str, root: Path) -> Path:
 
     The rule: a relative path is taken relative to the root and may not contain a
     ``..`` component; an absolute path must lie inside the root. The file it reaches
-    once every symbolic link is followed must lie inside the root too (:class:`_Claims`).
+    once every symbolic link is followed must lie inside the root too (:class:`Claims`).
     """
     p = Path(raw)
     if ".." in p.parts:
@@ -154,6 +160,8 @@ _TYPES = {
     "temperature": (lambda v: _is_number(v) and v > 0, "a number > 0"),
     "qpm": (lambda v: _is_number(v) and 20 <= v <= 400, "a number from 20 to 400"),
     "wav": (lambda v: isinstance(v, bool), "true or false"),
+    "keep": (lambda v: isinstance(v, bool), "true or false"),
+    "amount": (lambda v: _is_number(v) and 0 <= v <= 1, "a number from 0 (the melody) to 1 (a new melody)"),
     "steps": (lambda v: _is_int(v) and 2 <= v <= MAX_STEPS, f"an integer from 2 to {MAX_STEPS}"),
     "rate": (lambda v: _is_int(v) and 8000 <= v <= 192000, "an integer from 8000 to 192000 (Hz)"),
     **{
@@ -186,7 +194,20 @@ def _check_fields(obj: dict, op: str) -> list[str]:
     for key, (ok, what) in _TYPES.items():
         if key in obj and not ok(obj[key]):
             problems.append(f"{key!r} must be {what}, got {json.dumps(obj[key])}")
+    if "form" in obj and not problems:
+        problems += _form_problems(obj)
     return problems
+
+
+def _form_problems(obj: dict) -> list[str]:
+    """'form' as letters A-Z, with a 2-bar window for each letter in 'seconds' at 'qpm' (muse_cli.form)."""
+    from muse_cli.form import check_form
+
+    try:
+        check_form(obj["form"], obj.get("seconds"), obj.get("qpm", 120.0))
+    except UsageError as exc:
+        return [str(exc).replace("--form", "'form'").replace("--seconds", "'seconds'")]
+    return []
 
 
 def _read_line(line: str) -> tuple[dict, str | None, list[str]]:
@@ -244,6 +265,11 @@ def _normalise(obj: dict, op: str, root: Path) -> dict:
         p["wav"] = bool(obj.get("wav", False))
         if obj.get("seconds") is not None:
             p["seconds"] = float(obj["seconds"])
+        if "amount" in obj:
+            p["amount"] = float(obj["amount"])
+        p["keep"] = bool(obj.get("keep", False))
+        if "form" in obj:
+            p["form"] = obj["form"].upper()
     if op == "render":
         p["rate"] = int(obj.get("rate", RENDER_RATE))
     for key in ("latents", "a", "b", "midi", "soundfont"):
@@ -259,55 +285,8 @@ def _normalise(obj: dict, op: str, root: Path) -> dict:
 
 
 # -- the whole file ------------------------------------------------------------------
-class _Claims:
-    """Which line writes each output and uses each id, across the file.
-
-    Outputs are known by their real paths (every symbolic link followed): one that leaves the root
-    through a link is refused, and two paths that reach one file are one output.
-    """
-
-    def __init__(self, root: Path, reserved: dict[Path, str]):
-        self.root, self.real_root = root, Path(os.path.realpath(root))
-        self.dirs: dict[Path, Path] = {}  # directory -> its real path, looked up once
-        self.reserved = {Path(os.path.realpath(p)): what for p, what in reserved.items()}
-        self.owners: dict[Path, int] = {p: 0 for p in self.reserved}
-        self.ids: dict[str, int] = {}
-
-    def _real(self, path: Path) -> Path:
-        parent = self.dirs.get(path.parent)
-        if parent is None:
-            parent = self.dirs[path.parent] = Path(os.path.realpath(path.parent))
-        real = parent / path.name
-        return Path(os.path.realpath(real)) if real.is_symlink() else real
-
-    def outputs(self, lineno: int, outputs: list[Path]) -> list[str]:
-        problems = []
-        for out in outputs:
-            real = self._real(out)
-            if self.real_root not in real.parents:
-                problems.append(
-                    f"output {out} leads to {real} through a symbolic link; outputs must stay inside {self.root}"
-                )
-            elif real in self.owners:
-                what = self.reserved.get(real)
-                problems.append(
-                    f"output {out} would overwrite the {what}"
-                    if what
-                    else f"output {out} is also written by line {self.owners[real]}"
-                )
-            else:
-                self.owners[real] = lineno
-        return problems
-
-    def id(self, lineno: int, job_id: str) -> list[str]:
-        if job_id in self.ids:
-            return [f"id {job_id!r} is also used by line {self.ids[job_id]}"]
-        self.ids[job_id] = lineno
-        return []
-
-
 def _job(
-    lineno: int, obj: dict, op: str, root: Path, checkpoint: str | None, claims: _Claims
+    lineno: int, obj: dict, op: str, root: Path, checkpoint: str | None, claims: Claims
 ) -> tuple[Job | None, list[str]]:
     """The Job of a line whose fields are valid, or the problems with its outputs and id."""
     try:
@@ -339,7 +318,7 @@ def parse_jobs(
     manifest) to what they are.
     """
     root = _normal(root)
-    claims = _Claims(root, {_normal(p): what for p, what in (reserved or {}).items()})
+    claims = Claims(root, {_normal(p): what for p, what in (reserved or {}).items()})
     problems: list[tuple[int, str]] = []
     jobs: list[Job] = []
     for lineno, line in enumerate(text.splitlines(), 1):

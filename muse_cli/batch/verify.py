@@ -38,8 +38,16 @@ def _expected_provenance(job: Job, step: int | None) -> dict:
         exp.update(mode="interpolate", steps=p["steps"])
         if step is not None:
             exp["step"] = step
+    elif job.op in ("vary", "continue"):
+        exp.update(mode=job.op, **({"amount": p["amount"]} if "amount" in p else {}))
     elif "latents" in p:
         exp["mode"] = "decode"
+    if job.op == "continue":
+        from muse_cli.model import sample_seconds
+
+        exp.update(index=0, seconds=sample_seconds(p.get("seconds"), p["qpm"]), keep=p["keep"] or None)
+    if job.op in ("sample", "continue"):  # absent from the provenance when not asked for
+        exp["form"] = p.get("form")
     return exp
 
 

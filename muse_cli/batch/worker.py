@@ -195,7 +195,7 @@ def run_task(jobs: list[Job], opts: Options) -> list[Result]:
 
 
 def _run_one(model, job: Job, good: dict[str, bytes]) -> Result:
-    """A decode or interpolate job."""
+    """A decode, interpolate, vary or continue job."""
     t0 = time.perf_counter()
     try:
         midis = [item.midi() for item in _generate(model, job)]
@@ -211,9 +211,8 @@ def _run_samples(model, todo: list[tuple[Job, dict]]) -> dict[int, Result]:
     t0 = time.perf_counter()
     p = todo[0][0].params  # the jobs of a task share temperature and tempo (plan.plan_tasks)
     try:
-        items = sample_draws(
-            model, [(j.params["seed"], 0, j.params.get("seconds")) for j, _ in todo], p["temperature"], p["qpm"]
-        )
+        draws = [(j.params["seed"], 0, j.params.get("seconds")) for j, _ in todo]
+        items = sample_draws(model, draws, p["temperature"], p["qpm"], p.get("form"))
         midis = [item.midi() for item in items]
     except Exception as exc:
         return {j.line: failed(j, error_text(exc)) for j, _ in todo}
@@ -238,12 +237,29 @@ def _read_input(p: dict, key: str) -> bytes:
         raise InputError(str(exc).replace(p[key], p[key + "_shown"])) from None
 
 
+def _from_melody(model, job: Job) -> list:
+    """The melody of a vary or continue job: what ``muse vary|continue -n 1`` with its settings makes."""
+    from muse_cli import model as m
+    from muse_cli.midi import read_melody
+
+    p = job.params
+    melody = read_melody(_read_input(p, "midi"), p["midi_shown"])
+    settings = {"temperature": p["temperature"], "seed": p["seed"], "qpm": p["qpm"]}
+    if job.op == "vary":
+        return m.vary(model, melody, n=1, **settings, **({"amount": p["amount"]} if "amount" in p else {}))
+    from muse_cli.form import continue_melody
+
+    return continue_melody(model, melody, p.get("seconds"), n=1, form=p.get("form"), keep=p["keep"], **settings)
+
+
 def _generate(model, job: Job) -> list:
-    """The melodies of one decode or interpolate job, as the matching muse command makes them."""
+    """The melodies of one decode, interpolate, vary or continue job, as the matching muse command makes them."""
     from muse_cli import model as m
     from muse_cli.latents import read_latents
 
     p = job.params
+    if job.op in ("vary", "continue"):
+        return _from_melody(model, job)
     if job.op == "interpolate":
         from muse_cli.midi import read_melody
 

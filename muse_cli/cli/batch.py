@@ -87,6 +87,8 @@ def batch_command(
       {"op": "decode", "latents": "tune.npz", "seed": 2, "out": "out/tune.mid"}
       {"op": "decode", "prompt": "a calm tune", "seed": 3, "seconds": 8, "out": "out/calm.mid"}
       {"op": "interpolate", "a": "a.mid", "b": "b.mid", "steps": 5, "seed": 4, "out": "out/morph/"}
+      {"op": "vary", "midi": "tune.mid", "amount": 0.3, "seed": 5, "out": "out/tune.var.mid"}
+      {"op": "continue", "midi": "tune.mid", "seconds": 16, "form": "AB", "seed": 6, "out": "out/more.mid"}
       {"op": "render", "midi": "out/tune.mid", "out": "out/tune.wav", "rate": 44100}
     Every job may name a "checkpoint" and an "id". Relative paths start at the job
     file's directory; outputs must stay inside it (no '..'). The whole file is

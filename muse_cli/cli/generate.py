@@ -1,4 +1,4 @@
-"""`muse sample`, `muse decode`, `muse interpolate` and `muse vary`: generated melodies written as MIDI (and WAV)."""
+"""`muse sample`, `decode`, `interpolate`, `vary` and `continue`: generated melodies written as MIDI (and WAV)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from muse_cli.cli.options import (
     _check_prompt,
     _seconds,
     candidates_option,
+    form_option,
     generation_options,
     png_option,
     prompt_option,
@@ -36,10 +37,11 @@ from muse_cli.files import STDIO
 )
 @prompt_option
 @candidates_option
+@form_option
 @generation_options
 @png_option
 def sample_cmd(
-    num, seconds, temperature, seed, qpm, prompt, candidates, checkpoint, output, wav, soundfont, force, png
+    num, seconds, temperature, seed, qpm, prompt, candidates, form, checkpoint, output, wav, soundfont, force, png
 ):
     """Sample melodies from the model's prior.
 
@@ -50,10 +52,13 @@ def sample_cmd(
       muse sample -n 16 --seed 42 -o batch/        same seed, same bytes
       muse sample -o - > melody.mid                MIDI on stdout
       muse sample --prompt "a slow sad tune in A minor" -n 4 -o sad/
+      muse sample --seconds 32 --form AABA --seed 4 -o aaba/   four 8-second sections: A, A', B, A''
     """
     from muse_cli import model as m
+    from muse_cli.form import check_form
 
     prompt = _check_prompt(prompt)
+    form = check_form(form, seconds, qpm)
     seed = m.new_seed() if seed is None else seed
     names = [m.sample_name(seed, i) for i in range(num)]
     paths = _plan(names, output, force, wav, soundfont, png)
@@ -62,10 +67,18 @@ def sample_cmd(
         from muse_cli.prompt.api import sample_with_prompt
 
         items = sample_with_prompt(
-            model, prompt, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm, candidates=candidates
+            model,
+            prompt,
+            n=num,
+            seconds=seconds,
+            temperature=temperature,
+            seed=seed,
+            qpm=qpm,
+            candidates=candidates,
+            form=form,
         )
     else:
-        items = m.sample(model, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm)
+        items = m.sample(model, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm, form=form)
     _info(f"seed {seed}")
     _write(items, paths, force, wav, soundfont, png)
 
@@ -224,5 +237,48 @@ def vary_cmd(source, num, amount, temperature, seed, qpm, checkpoint, output, wa
     paths = _plan([m.vary_name(melody.source, seed, v) for v in range(num)], output, force, wav, soundfont, png)
     model = _load(checkpoint, num * max(1, -(-melody.total_steps // WINDOW_STEPS)))
     items = m.vary(model, melody, n=num, amount=amount, temperature=temperature, seed=seed, qpm=qpm)
+    _info(f"seed {seed}")
+    _write(items, paths, force, wav, soundfont, png)
+
+
+@cli.command(name="continue")
+@click.argument("source", metavar="FILE.mid|-")
+@click.option(
+    "--seconds",
+    "-s",
+    type=float,
+    default=None,
+    callback=_seconds,
+    help="Length of the new part (the input plays first, as written). Default: one 2-bar window. "
+    f"Max {settings.MAX_SECONDS:g}.",
+)
+@click.option("--keep", is_flag=True, help="Write only the new bars.")
+@click.option("--num", "-n", type=click.IntRange(1, 256), default=1, show_default=True, help="How many continuations.")
+@form_option
+@generation_options
+@png_option
+def continue_cmd(
+    source, seconds, keep, num, form, temperature, seed, qpm, checkpoint, output, wav, soundfont, force, png
+):
+    """Carry a melody on: the melody as written, then new bars from its next bar line.
+
+    \b
+    The new bars walk on from the latent of the melody's last 2 bars (long form's walk, started there).
+    Examples:
+      muse continue tune.mid --seconds 16 --seed 3 -o tune.more.mid
+      muse continue tune.mid --seconds 16 --keep -n 2 -o next/    only the new bars
+      muse continue tune.mid --seconds 32 --form ABAC --wav -o shaped/
+    """
+    from muse_cli import model as m
+    from muse_cli.form import check_form, continue_melody, continue_name
+
+    melody = _read_melodies((source,))[0]
+    form = check_form(form, seconds, qpm)
+    seed = m.new_seed() if seed is None else seed
+    paths = _plan([continue_name(melody.source, seed, v) for v in range(num)], output, force, wav, soundfont, png)
+    model = _load(checkpoint, num * m.segments_for(seconds, qpm))
+    items = continue_melody(
+        model, melody, seconds, n=num, temperature=temperature, seed=seed, qpm=qpm, form=form, keep=keep
+    )
     _info(f"seed {seed}")
     _write(items, paths, force, wav, soundfont, png)

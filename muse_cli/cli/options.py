@@ -47,6 +47,18 @@ def _seconds(ctx, param, value):
     return value
 
 
+def _form(ctx, param, value):
+    if value is None:
+        return None
+    from muse_cli.errors import UsageError
+    from muse_cli.form import form_letters
+
+    try:
+        return form_letters(value)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--form ")) from None
+
+
 def _qpm(ctx, param, value):
     if not 20 <= value <= 400:
         raise click.BadParameter(f"must be between 20 and 400 quarter notes per minute, got {value:g}")
@@ -119,6 +131,15 @@ candidates_option = click.option(
     metavar="N",
     help="With --prompt: draw N melodies for each one asked for and keep the one whose measured features "
     "(register, density, contour...) best fit the words. Default 16; 1 turns the choice off.",
+)
+form_option = click.option(
+    "--form",
+    default=None,
+    callback=_form,
+    metavar="LETTERS",
+    help="Shape the piece as sections, such as AABA: one equal run of 2-bar windows per letter (up to 32); "
+    "a letter's first section is new material, a letter that returns repeats it with a small variation. "
+    "Needs --seconds long enough for a window per letter.",
 )
 engine_option = click.option(
     "--engine",

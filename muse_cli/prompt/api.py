@@ -114,8 +114,9 @@ def decode_prompted(
     segments: int,
     temperature: float,
     candidates: int | None = None,
+    form: str | None = None,
 ) -> list[np.ndarray]:
-    """Events of one melody per (prompt row, (seed, index)): a path inside that prompt's region.
+    """Events of one melody per (prompt row, (seed, index)): a path inside that prompt's region (shaped by ``form``).
 
     With a feature probe, ``candidates`` paths are drawn for each melody (candidate 0 is the path
     drawn without a probe) and the one whose measured features fit the prompt best is kept
@@ -129,7 +130,9 @@ def decode_prompted(
     paths, noise = [], []
     for r, (s, i) in zip(rows, seeds):
         for c in range(k):
-            paths.append(walk_around(guides.mean[r], guides.sigma[r], s, i, segments, temperature, candidate=c))
+            paths.append(
+                walk_around(guides.mean[r], guides.sigma[r], s, i, segments, temperature, candidate=c, form=form)
+            )
             noise.append((s, i) + ((c,) if c else ()))
     events = decode_paths(model, paths, noise, temperature)
     if k == 1:
@@ -159,25 +162,31 @@ def sample_with_prompt(
     first_index: int = 0,
     guidance: float | None = None,
     candidates: int | None = None,
+    form: str | None = None,
 ) -> list:
     """``n`` melodies from the prompt's region, z ~ N(mean, (temperature * sigma)^2).
 
-    With ``seconds`` each melody walks a smooth path inside the region (model.walk_around).
+    With ``seconds`` each melody walks a smooth path inside the region (model.walk_around), shaped by
+    ``form`` (such as "AABA", :mod:`muse_cli.form`).
     Where the head has a feature probe, each melody is the best of ``candidates`` (default
     select.CANDIDATES) draws; ``candidates=1`` turns the choice off.
     Returns a list of :class:`muse_cli.model.Generated` with the prompt in their provenance.
     """
+    from muse_cli.form import check_form
     from muse_cli.model import new_seed, sampled, segments_for
 
     seed = new_seed() if seed is None else int(seed)
+    form = check_form(form, seconds, qpm)
     guides = prompt_guides(model, [text], guidance)
     segments = segments_for(seconds, qpm)
     idx = range(first_index, first_index + n)
-    events = decode_prompted(model, guides, [0] * n, [(seed, i) for i in idx], segments, temperature, candidates)
+    seeds = [(seed, i) for i in idx]
+    events = decode_prompted(model, guides, [0] * n, seeds, segments, temperature, candidates, form)
     said = {
         "prompt": text.strip(),
         "prompt_head": _head_id(model),
         "guidance": GUIDANCE if guidance is None else guidance,
+        **({"form": form} if form else {}),
     }
     return [sampled(model, ev, seed, i, seconds, temperature, qpm, **said) for i, ev in zip(idx, events)]
 

@@ -8,7 +8,7 @@ import click
 
 from muse_cli import settings
 from muse_cli.cli.group import cli
-from muse_cli.cli.options import _check_prompt, _seconds, candidates_option, generation_options, prompt_option
+from muse_cli.cli.options import _check_prompt, _seconds, candidates_option, generation_options, given, prompt_option
 from muse_cli.cli.output import _info, _load, _plan, _read_melodies, _write
 from muse_cli.encoding import WINDOW_STEPS
 from muse_cli.errors import UsageError
@@ -44,16 +44,23 @@ def sample_cmd(num, seconds, temperature, seed, qpm, prompt, candidates, checkpo
     from muse_cli import model as m
 
     prompt = _check_prompt(prompt)
+    asked = qpm if given("qpm") else None  # --qpm wins over the prompt's tempo words
+    if prompt is not None:
+        from muse_cli.prompt.api import prompt_tempo
+
+        qpm = prompt_tempo(prompt, asked)
     seed = m.new_seed() if seed is None else seed
     names = [m.sample_name(seed, i) for i in range(num)]
     paths = _plan(names, output, force, wav, soundfont)
     model = _load(checkpoint, num * m.segments_for(seconds, qpm))
     if prompt is not None:
-        from muse_cli.prompt.api import sample_with_prompt
+        from muse_cli.prompt.api import applied, sample_with_prompt
 
         items = sample_with_prompt(
-            model, prompt, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm, candidates=candidates
+            model, prompt, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=asked, candidates=candidates
         )
+        if applied(items[0].provenance):
+            _info(applied(items[0].provenance))
     else:
         items = m.sample(model, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm)
     _info(f"seed {seed}")
@@ -100,18 +107,17 @@ def decode_cmd(
     if latents is not None and midi_file is not None:
         raise UsageError("give latents or --midi FILE, not both")
     if prompt is not None:
+        from muse_cli.prompt.api import applied, decode_prompt, prompt_tempo
+
+        asked = qpm if given("qpm") else None  # --qpm wins over the prompt's tempo words
+        prompt_tempo(prompt, asked)  # a tempo out of range in the words fails before any work
         paths = _plan(["prompt.decoded"], output, force, wav, soundfont)
         model = _load(checkpoint, 1)
-        from muse_cli.prompt.api import decode_prompt
-
+        items = decode_prompt(model, prompt, temperature=temperature, seed=seed, qpm=asked, candidates=candidates)
         _info(f"seed {seed}")
-        _write(
-            decode_prompt(model, prompt, temperature=temperature, seed=seed, qpm=qpm, candidates=candidates),
-            paths,
-            force,
-            wav,
-            soundfont,
-        )
+        if applied(items[0].provenance):
+            _info(applied(items[0].provenance))
+        _write(items, paths, force, wav, soundfont)
         return
     if midi_file is not None:
         melodies = _read_melodies((midi_file,))

@@ -41,6 +41,13 @@ def _check_prompt(text: str | None) -> str | None:
     return check_prompt(text)
 
 
+def given(name: str) -> bool:
+    """Whether the user gave option ``name`` on the command line (rather than its default)."""
+    from click.core import ParameterSource
+
+    return click.get_current_context().get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+
+
 def _seconds(ctx, param, value):
     if value is not None and not 0 < value <= settings.MAX_SECONDS:
         raise click.BadParameter(f"must be between 0 and {settings.MAX_SECONDS:g} seconds, got {value:g}")
@@ -48,8 +55,10 @@ def _seconds(ctx, param, value):
 
 
 def _qpm(ctx, param, value):
-    if not 20 <= value <= 400:
-        raise click.BadParameter(f"must be between 20 and 400 quarter notes per minute, got {value:g}")
+    if not settings.MIN_QPM <= value <= settings.MAX_QPM:
+        raise click.BadParameter(
+            f"must be between {settings.MIN_QPM:g} and {settings.MAX_QPM:g} quarter notes per minute, got {value:g}"
+        )
     return value
 
 

@@ -60,6 +60,7 @@ bench: setup big
 	$(PY) bench/bench_engine.py --big $(BIG)
 	$(PY) bench/bench_core.py
 	$(PY) bench/bench_vary.py
+	$(PY) bench/bench_keytempo.py
 	$(PY) bench/bench_batch.py --big $(BIG)
 
 clean:

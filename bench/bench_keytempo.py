@@ -7,9 +7,12 @@ For each prompt, --num melodies as `muse sample --prompt TEXT -n NUM --seed SEED
 - today: the candidate choice by features alone, no transposition (muse before key words);
 - + transposed: the same melodies, each transposed to the named tonic by its best shift (tonality.to_key);
 - + key choice: the candidates whose best transposition has tonality.KEY_FIT of their note time in the
-  scale are preferred, then transposed: what muse does now (measured on the written MIDI, read back).
+  scale are preferred (and of those, the ones whose estimated tonic is the named one), then transposed:
+  what muse does now (measured on the written MIDI, read back).
 Per step: mean share of note time in the named scale, the lowest melody's share, how many melodies reach
-0.9, and the share of melodies whose estimated key (Krumhansl-Kessler) has the named tonic. Then the
+0.9, and the share of melodies whose estimated key (Krumhansl-Kessler) has the named tonic; and what the
+key costs the feature choice: the mean of select.py's score (0 fits the words' features perfectly, lower
+fits worse; transposition moves the register) with no choice (--candidates 1), today and now. Then the
 tempo written into the MIDI for tempo words, a number, and --qpm given beside them (through the CLI).
 """
 
@@ -54,6 +57,14 @@ def _row(notes_list: list, key) -> dict:
     }
 
 
+def _fit(guides, events: list) -> float:
+    """Mean score of the melodies' features against the prompt's (select.py's choice score; 0 is a perfect fit)."""
+    from muse_cli.prompt.select import TARGET_GUIDANCE, melody_features
+
+    f = guides.probe.standardize([melody_features(ev) for ev in events])
+    return round(float(guides.probe.scores(guides.features[0], guides.neutral, f, TARGET_GUIDANCE).mean()), 3)
+
+
 def key_rows(model, text: str, num: int, seed: int, seconds: float | None) -> dict:
     from muse_cli.midi import events_to_notes, read_melody, written_notes
     from muse_cli.model import segments_for
@@ -66,14 +77,19 @@ def key_rows(model, text: str, num: int, seed: int, seconds: float | None) -> di
     qpm = made[0].qpm
     guides = prompt_guides(model, [text])
     seeds = [(seed, i) for i in range(num)]
-    today = decode_prompted(model, guides, [0] * num, seeds, segments_for(seconds, qpm), 1.0)
+    segs = segments_for(seconds, qpm)
+    today = decode_prompted(model, guides, [0] * num, seeds, segs, 1.0)
     seconds_ = made[0].seconds
 
     def cut(events):
         return written_notes(events_to_notes(events), qpm, seconds_)
 
     now = [read_melody(g.midi(), g.name).notes for g in made]
+    keyed = decode_prompted(model, guides, [0] * num, seeds, segs, 1.0, key=key)
     return {
+        "feature fit, no choice": _fit(guides, decode_prompted(model, guides, [0] * num, seeds, segs, 1.0, 1)),
+        "feature fit today": _fit(guides, today),
+        "feature fit now": _fit(guides, keyed),
         "prompt": text,
         "key": key.name,
         "today": _row([cut(ev) for ev in today], key),
@@ -126,6 +142,10 @@ def main() -> int:
     for r in rows:
         cells = [f"{r[s]['mean']:.3f} ({r[s]['min']:.2f}) [{r[s]['>=0.9']}] | {r[s]['tonic']:.2f}" for s in steps]
         print(f"| {r['prompt']} | " + " | ".join(cells) + f" | {r['out-of-scale notes']} of {r['notes']} |")
+    fits = ("feature fit, no choice", "feature fit today", "feature fit now")
+    print("\n| prompt | " + " | ".join(fits) + " |\n" + "|---" * (len(fits) + 1) + "|")
+    for r in rows:
+        print(f"| {r['prompt']} | " + " | ".join(f"{r[f]:.3f}" for f in fits) + " |")
     tempos = tempo_rows(args.seed)
     print("\n| prompt | options | qpm written |\n|---|---|---|")
     for t in tempos:

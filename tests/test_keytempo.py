@@ -81,6 +81,8 @@ TEMPI = [
     ("a slow air at 96.5 BPM", 96.5, "96.5 BPM"),  # a number wins over a word
     ("tempo 72", 72.0, "tempo 72"),
     ("♩ = 120", 120.0, "♩ = 120"),
+    ("an up-tempo 2 bar tune", TEMPO_WORDS["up-tempo"], "up-tempo"),  # "tempo 2" then a word: not a number
+    ("a slow, 90 bpm air", 90.0, "90 bpm"),
     ("at 20 bpm", settings.MIN_QPM, "20 bpm"),
     ("at 400 bpm", settings.MAX_QPM, "400 bpm"),
 ]
@@ -103,6 +105,15 @@ def test_a_tempo_out_of_range_is_a_one_line_prompt_error(text):
         read_words(text)
     msg = str(err.value)
     assert "\n" not in msg and "20 to 400" in msg and "--qpm" in msg
+
+
+def test_huge_prompts_are_read_quickly():
+    import time
+
+    t0 = time.perf_counter()
+    for text in ("1" * 1_000_000 + " bpm", "a minor " * 100_000, "in " * 300_000 + "D", "#" * 1_000_000):
+        assert read_words(text).tempo is None
+    assert time.perf_counter() - t0 < 1.0
 
 
 # -- the transposition ----------------------------------------------------------------------------

@@ -9,10 +9,12 @@ The vocabulary is data (the tables below); :func:`read_words` returns what a pro
   "in the key of D" (capital letter, no mode word) means major. A lowercase "a" is the tonic A only
   after "in" or "of" and not before "key", "mode", "scale" or "tonality": "a minor key" and
   "a minor tune" name no key. The first key named counts.
-- A tempo is a number with a unit ("at 140 bpm", "90 qpm", "100 beats per minute", "tempo 72",
-  "♩ = 120"), else the first tempo word (:data:`TEMPO_WORDS`, "fast", "adagio" ...) not after "not"
-  ("not too fast" names no tempo). A number outside settings.MIN_QPM..MAX_QPM is a PromptError
-  (one line), not clamped: "at 0 bpm" or "9999 bpm" is a typo the user should see.
+- A tempo is a number with a unit ("at 140 bpm", "90 qpm", "100 beats per minute", "♩ = 120", or
+  "tempo 72" with no word after the number), else the first tempo word (:data:`TEMPO_WORDS`, "fast",
+  "adagio" ...) not after "not" ("not too fast" names no tempo). A number outside
+  settings.MIN_QPM..MAX_QPM is a PromptError (one line), not clamped: "at 0 bpm" or "9999 bpm" is a
+  typo the user should see.
+- Only the first MAX_CHARS characters are read (the text encoder reads 128 tokens, fewer than that).
 """
 
 from __future__ import annotations
@@ -57,6 +59,8 @@ TEMPO_WORDS = {
     "moderate": 108,
     "allegretto": 116,
     "brisk": 132,
+    "up-tempo": 144,
+    "uptempo": 144,
     "lively": 138,
     "allegro": 140,
     "fast": 152,
@@ -65,6 +69,7 @@ TEMPO_WORDS = {
     "presto": 184,
     "prestissimo": 200,
 }
+MAX_CHARS = 2000
 NEGATIONS = ("not", "not too", "not very", "not so", "never")
 NOT_A_TONIC = ("key", "keys", "mode", "modes", "scale", "scales", "tonality")  # "a minor key": the article a
 
@@ -74,11 +79,11 @@ _KEY = re.compile(
 )
 _CHORD = re.compile(r"(?<![\w#♯♭])(?P<letter>[A-G])(?P<sym>[#♯b♭])?m(?![\w#♯♭])")
 _BARE = re.compile(r"\b(?i:in|key of)\s+(?P<letter>[A-G])" + _ACC + r"(?![\w#♯♭])")
-_NUMBER = r"(?P<n>[-+]?\d+(?:[.,]\d+)?(?:e[-+]?\d+)?)"
+_NUMBER = r"(?<![\w.])(?P<n>[-+]?\d{1,20}(?:[.,]\d{1,20})?(?:e[-+]?\d{1,4})?)"  # bounded: no quadratic scan
 _TEMPO_NUMBER = re.compile(
     _NUMBER + r"\s*(?:bpm|qpm|b\.p\.m\.?|beats?\s+(?:per|a|an)\s+minute|quarter[\s-]?notes?\s+(?:per|a)\s+minute)"
     r"(?![a-z])"
-    r"|(?:tempo(?:\s+of)?|♩\s*=)\s*" + _NUMBER.replace("?P<n>", "?P<m>"),
+    r"|(?:tempo(?:\s+of)?|♩\s*=)\s*" + _NUMBER.replace("?P<n>", "?P<m>") + r"(?!\s*[\w/])",  # not "up-tempo 2 bars"
     re.IGNORECASE,
 )
 _TEMPO_WORD = re.compile(r"\b(?P<w>" + "|".join(re.escape(w) for w in TEMPO_WORDS) + r")\b", re.IGNORECASE)
@@ -125,11 +130,13 @@ def _key(m: re.Match, mode: str) -> Key:
 
 def read_key(text: str) -> Key | None:
     """The first key the prompt names (see the module's rules), or None."""
+    text = text[:MAX_CHARS]
     found = []
     for m in _KEY.finditer(text):
-        before, after = text[: m.start()].lower().split(), text[m.end() :].lower().split()
+        before, after = text[max(0, m.start() - 12) : m.start()].lower().split(), text[m.end() :][:20].lower().split()
         article = m.group("letter") == "a" and not any(m.group(g) for g in ("sym", "b", "word"))
-        if article and (not before or before[-1] not in ("in", "of") or (after and after[0] in NOT_A_TONIC)):
+        named = after[0].strip(".,;:!?") if after else ""
+        if article and (not before or before[-1] not in ("in", "of") or named in NOT_A_TONIC):
             continue
         found.append((m.start(), _key(m, m.group("mode").lower())))
         break
@@ -143,6 +150,7 @@ def read_key(text: str) -> Key | None:
 def read_tempo(text: str) -> Tempo | None:
     """The tempo the prompt names: a number with a unit first, else the first tempo word; PromptError
     when a number is outside settings.MIN_QPM..MAX_QPM."""
+    text = text[:MAX_CHARS]
     m = _TEMPO_NUMBER.search(text)
     if m:
         said = " ".join(m.group(0).split())
@@ -157,7 +165,7 @@ def read_tempo(text: str) -> Tempo | None:
             )
         return Tempo(qpm, said)
     for m in _TEMPO_WORD.finditer(text):
-        before = " ".join(text[: m.start()].lower().split()[-2:])
+        before = " ".join(text[max(0, m.start() - 16) : m.start()].lower().split()[-2:])
         if any(before == n or before.endswith(" " + n) for n in NEGATIONS):
             continue
         word = " ".join(m.group("w").lower().split())

@@ -217,6 +217,8 @@ def test_batch_prompt_job_writes_the_bytes_muse_sample_writes(tmp_path, extra):
     assert _invoke(args + (["--qpm", extra["qpm"]] if extra else [])).exit_code == 0
     assert (tmp_path / "b.mid").read_bytes() == (tmp_path / "c.mid").read_bytes()
     assert _tempo((tmp_path / "b.mid").read_bytes()) == pytest.approx(extra.get("qpm", TEMPO_WORDS["fast"]), abs=0.01)
+    (again,) = run_task(jobs, Options())  # a rerun verifies the file (its provenance's qpm) and skips it
+    assert again.status == "skipped", again
 
 
 def test_batch_refuses_a_prompt_tempo_out_of_range_before_running(tmp_path):

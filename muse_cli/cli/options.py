@@ -98,7 +98,7 @@ qpm_option = click.option(
     default=120.0,
     show_default=True,
     callback=_qpm,
-    help="Tempo of the written MIDI, quarter notes per minute.",
+    help="Tempo of the written MIDI, quarter notes per minute. Given, it wins over a prompt's tempo words.",
 )
 force_option = click.option("--force", "-f", is_flag=True, help="Overwrite existing output files.")
 wav_option = click.option("--wav", is_flag=True, help="Also render each .mid to a .wav beside it (FluidSynth).")
@@ -114,7 +114,8 @@ prompt_option = click.option(
     "-p",
     default=None,
     metavar="TEXT",
-    help="Describe the melody in words (needs the checkpoint's prompt head; see `muse fit-prompt`).",
+    help="Describe the melody in words (needs the checkpoint's prompt head; see `muse fit-prompt`). A key "
+    "('in D major') and a tempo ('fast', 'at 140 bpm') named in it are kept.",
 )
 candidates_option = click.option(
     "--candidates",

@@ -59,8 +59,8 @@ def sample_cmd(num, seconds, temperature, seed, qpm, prompt, candidates, checkpo
         items = sample_with_prompt(
             model, prompt, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=asked, candidates=candidates
         )
-        if applied(items[0].provenance):
-            _info(applied(items[0].provenance))
+        if applied(items):
+            _info(applied(items))
     else:
         items = m.sample(model, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm)
     _info(f"seed {seed}")
@@ -115,8 +115,8 @@ def decode_cmd(
         model = _load(checkpoint, 1)
         items = decode_prompt(model, prompt, temperature=temperature, seed=seed, qpm=asked, candidates=candidates)
         _info(f"seed {seed}")
-        if applied(items[0].provenance):
-            _info(applied(items[0].provenance))
+        if applied(items):
+            _info(applied(items))
         _write(items, paths, force, wav, soundfont)
         return
     if midi_file is not None:

@@ -184,14 +184,15 @@ def _said(text: str, qpm: float | None) -> tuple:
     return words.key, prompt_tempo(text, qpm), said
 
 
-def applied(provenance: dict) -> str | None:
-    """One line on what the prompt's key and tempo words did, from a melody's provenance (None if nothing)."""
+def applied(items: list) -> str | None:
+    """One line on what the prompt's key and tempo words did to these melodies (None if nothing)."""
+    prov = items[0].provenance
     parts = []
-    if "key" in provenance:
-        out = provenance.get("out_of_key_notes", 0)
-        parts.append(f"key {provenance['key']}" + (f" ({out} notes outside its scale)" if out else ""))
-    if "tempo_words" in provenance:
-        parts.append(f"tempo {provenance['qpm']:g} qpm from {provenance['tempo_words']!r}")
+    if "key" in prov:
+        out = sum(g.provenance.get("out_of_key_notes", 0) for g in items)
+        parts.append(f"key {prov['key']}" + (f" ({out} notes outside its scale)" if out else ""))
+    if "tempo_words" in prov:
+        parts.append(f"tempo {prov['qpm']:g} qpm from {prov['tempo_words']!r}")
     return "prompt: " + ", ".join(parts) if parts else None
 
 

@@ -65,6 +65,7 @@ bench: setup big
 	$(PY) bench/bench_progress.py
 	$(PY) bench/bench_show.py
 	$(PY) bench/bench_form.py --tunes build/corpus/tunes.pkl
+	$(PY) bench/bench_keytempo.py
 	$(PY) bench/bench_batch.py --big $(BIG)
 
 clean:

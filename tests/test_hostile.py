@@ -270,6 +270,27 @@ def test_unreadable_prompt_is_a_prompt_error_before_any_model_work(work, command
     assert "loading model" not in out.stderr
 
 
+BAD_TEMPI = {"zero": "a reel at 0 bpm", "huge": "a reel at 9999 bpm", "negative": "-5 qpm", "tiny": "at 1e-3 bpm"}
+
+
+@pytest.mark.parametrize("command", [["sample"], ["decode"]], ids=lambda c: c[0])
+@pytest.mark.parametrize("name", BAD_TEMPI)
+def test_prompt_tempo_out_of_range_is_refused_before_any_model_work(work, command, name):
+    """A tempo in the words outside 20..400 is an error (not clamped), even beside --qpm."""
+    for extra in ([], ["--qpm", "100"]):
+        before = _snapshot(work)
+        out = run_inprocess([*command, "--prompt", BAD_TEMPI[name], *extra, "-o", "out/"])
+        check(
+            f"{command[0]} --prompt {name} {' '.join(extra)}",
+            work,
+            before,
+            out,
+            2,
+            "bpm" if "bpm" in BAD_TEMPI[name] else "qpm",
+        )
+        assert "loading model" not in out.stderr and "20 to 400" in out.stderr
+
+
 def test_non_utf8_prompt_bytes_from_the_shell(work):
     before = _snapshot(work)
     p = subprocess.run(

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from muse_cli import settings
 from muse_cli.batch.claims import Claims
-from muse_cli.errors import UsageError
+from muse_cli.errors import PromptError, UsageError
+from muse_cli.prompt.words import read_tempo
 
 OPS = ("sample", "decode", "interpolate", "vary", "continue", "render")
 MODEL_OPS = ("sample", "decode", "interpolate", "vary", "continue")
@@ -158,7 +159,10 @@ _TYPES = {
         f"a number of seconds in (0, {settings.MAX_SECONDS:g}]",
     ),
     "temperature": (lambda v: _is_number(v) and v > 0, "a number > 0"),
-    "qpm": (lambda v: _is_number(v) and 20 <= v <= 400, "a number from 20 to 400"),
+    "qpm": (
+        lambda v: _is_number(v) and settings.MIN_QPM <= v <= settings.MAX_QPM,
+        f"a number from {settings.MIN_QPM:g} to {settings.MAX_QPM:g}",
+    ),
     "wav": (lambda v: isinstance(v, bool), "true or false"),
     "keep": (lambda v: isinstance(v, bool), "true or false"),
     "amount": (lambda v: _is_number(v) and 0 <= v <= 1, "a number from 0 (the melody) to 1 (a new melody)"),
@@ -194,6 +198,11 @@ def _check_fields(obj: dict, op: str) -> list[str]:
     for key, (ok, what) in _TYPES.items():
         if key in obj and not ok(obj[key]):
             problems.append(f"{key!r} must be {what}, got {json.dumps(obj[key])}")
+    if _nonempty(obj.get("prompt")):
+        try:
+            read_tempo(obj["prompt"])  # a tempo out of range in the words, as `muse sample --prompt` refuses it
+        except PromptError as exc:
+            problems.append(f"'prompt': {exc}")
     if "form" in obj and not problems:
         problems += _form_problems(obj)
     return problems
@@ -279,6 +288,9 @@ def _normalise(obj: dict, op: str, root: Path) -> dict:
     for key in ("prompt", "source"):
         if key in obj:
             p[key] = obj[key]
+    tempo = read_tempo(obj["prompt"]) if "prompt" in obj and "qpm" not in obj else None
+    if tempo:  # the prompt's tempo words set qpm, as in `muse sample --prompt`
+        p["qpm"], p["qpm_from_prompt"] = tempo.qpm, True
     if op == "interpolate":
         p["concat"] = Path(obj["out"]).suffix.lower() in (".mid", ".midi")
     return p

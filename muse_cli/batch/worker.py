@@ -282,9 +282,8 @@ def _generate(model, job: Job) -> list:
             raise MuseError(
                 f"prompts are not available in this muse ({exc}); use 'latents' or install a muse with prompt support"
             ) from None
-        return list(sample_with_prompt(model, p["prompt"], 1, p.get("seconds"), p["temperature"], p["seed"], p["qpm"]))[
-            :1
-        ]
+        qpm = None if p.get("qpm_from_prompt") else p["qpm"]  # None: the prompt's tempo words, as the CLI reads them
+        return sample_with_prompt(model, p["prompt"], 1, p.get("seconds"), p["temperature"], p["seed"], qpm)[:1]
     windows = read_latents(_read_input(p, "latents"), p["latents_shown"])
     sources = list(dict.fromkeys(w.source for w in windows))
     if "source" in p:

@@ -14,6 +14,7 @@ from muse_cli.cli.options import (
     candidates_option,
     form_option,
     generation_options,
+    given,
     png_option,
     prompt_option,
 )
@@ -58,13 +59,18 @@ def sample_cmd(
     from muse_cli.form import check_form
 
     prompt = _check_prompt(prompt)
+    asked = qpm if given("qpm") else None  # --qpm wins over the prompt's tempo words
+    if prompt is not None:
+        from muse_cli.prompt.api import prompt_tempo
+
+        qpm = prompt_tempo(prompt, asked)
     form = check_form(form, seconds, qpm)
     seed = m.new_seed() if seed is None else seed
     names = [m.sample_name(seed, i) for i in range(num)]
     paths = _plan(names, output, force, wav, soundfont, png)
     model = _load(checkpoint, num * m.segments_for(seconds, qpm))
     if prompt is not None:
-        from muse_cli.prompt.api import sample_with_prompt
+        from muse_cli.prompt.api import applied, sample_with_prompt
 
         items = sample_with_prompt(
             model,
@@ -73,10 +79,12 @@ def sample_cmd(
             seconds=seconds,
             temperature=temperature,
             seed=seed,
-            qpm=qpm,
+            qpm=asked,
             candidates=candidates,
             form=form,
         )
+        if applied(items):
+            _info(applied(items))
     else:
         items = m.sample(model, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm, form=form)
     _info(f"seed {seed}")
@@ -124,19 +132,17 @@ def decode_cmd(
     if latents is not None and midi_file is not None:
         raise UsageError("give latents or --midi FILE, not both")
     if prompt is not None:
+        from muse_cli.prompt.api import applied, decode_prompt, prompt_tempo
+
+        asked = qpm if given("qpm") else None  # --qpm wins over the prompt's tempo words
+        prompt_tempo(prompt, asked)  # a tempo out of range in the words fails before any work
         paths = _plan(["prompt.decoded"], output, force, wav, soundfont, png)
         model = _load(checkpoint, 1)
-        from muse_cli.prompt.api import decode_prompt
-
+        items = decode_prompt(model, prompt, temperature=temperature, seed=seed, qpm=asked, candidates=candidates)
         _info(f"seed {seed}")
-        _write(
-            decode_prompt(model, prompt, temperature=temperature, seed=seed, qpm=qpm, candidates=candidates),
-            paths,
-            force,
-            wav,
-            soundfont,
-            png,
-        )
+        if applied(items):
+            _info(applied(items))
+        _write(items, paths, force, wav, soundfont, png)
         return
     if midi_file is not None:
         melodies = _read_melodies((midi_file,))

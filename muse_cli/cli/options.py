@@ -41,6 +41,13 @@ def _check_prompt(text: str | None) -> str | None:
     return check_prompt(text)
 
 
+def given(name: str) -> bool:
+    """Whether the user gave option ``name`` on the command line (rather than its default)."""
+    from click.core import ParameterSource
+
+    return click.get_current_context().get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+
+
 def _seconds(ctx, param, value):
     if value is not None and not 0 < value <= settings.MAX_SECONDS:
         raise click.BadParameter(f"must be between 0 and {settings.MAX_SECONDS:g} seconds, got {value:g}")
@@ -60,8 +67,10 @@ def _form(ctx, param, value):
 
 
 def _qpm(ctx, param, value):
-    if not 20 <= value <= 400:
-        raise click.BadParameter(f"must be between 20 and 400 quarter notes per minute, got {value:g}")
+    if not settings.MIN_QPM <= value <= settings.MAX_QPM:
+        raise click.BadParameter(
+            f"must be between {settings.MIN_QPM:g} and {settings.MAX_QPM:g} quarter notes per minute, got {value:g}"
+        )
     return value
 
 
@@ -101,7 +110,7 @@ qpm_option = click.option(
     default=120.0,
     show_default=True,
     callback=_qpm,
-    help="Tempo of the written MIDI, quarter notes per minute.",
+    help="Tempo of the written MIDI, quarter notes per minute. Given, it wins over a prompt's tempo words.",
 )
 force_option = click.option("--force", "-f", is_flag=True, help="Overwrite existing output files.")
 wav_option = click.option("--wav", is_flag=True, help="Also render each .mid to a .wav beside it (FluidSynth).")
@@ -122,7 +131,8 @@ prompt_option = click.option(
     "-p",
     default=None,
     metavar="TEXT",
-    help="Describe the melody in words (needs the checkpoint's prompt head; see `muse fit-prompt`).",
+    help="Describe the melody in words (needs the checkpoint's prompt head; see `muse fit-prompt`). A key "
+    "('in D major') and a tempo ('fast', 'at 140 bpm') named in it are kept.",
 )
 candidates_option = click.option(
     "--candidates",

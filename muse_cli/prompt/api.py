@@ -115,15 +115,18 @@ def decode_prompted(
     temperature: float,
     candidates: int | None = None,
     form: str | None = None,
+    key=None,
 ) -> list[np.ndarray]:
     """Events of one melody per (prompt row, (seed, index)): a path inside that prompt's region (shaped by ``form``).
 
     With a feature probe, ``candidates`` paths are drawn for each melody (candidate 0 is the path
     drawn without a probe) and the one whose measured features fit the prompt best is kept
-    (:mod:`muse_cli.prompt.select`). All candidates decode in shared batches.
+    (:mod:`muse_cli.prompt.select`). All candidates decode in shared batches. With a ``key``
+    (:class:`muse_cli.prompt.words.Key`) the choice prefers candidates that fit its scale and the
+    melody is transposed to it (:mod:`muse_cli.prompt.tonality`).
     """
     from muse_cli.model import decode_paths, walk_around
-    from muse_cli.prompt.select import CANDIDATES, TARGET_GUIDANCE, melody_features, plausible
+    from muse_cli.prompt.select import CANDIDATES
 
     k = (CANDIDATES if candidates is None else int(candidates)) if guides.probe is not None else 1
     k = max(1, k)
@@ -135,16 +138,78 @@ def decode_prompted(
             )
             noise.append((s, i) + ((c,) if c else ()))
     events = decode_paths(model, paths, noise, temperature)
-    if k == 1:
+    if k > 1:
+        events = [_choose(guides, r, events[m * k : (m + 1) * k], key) for m, r in enumerate(rows)]
+    if key is None:
         return events
-    out = []
-    for m, r in enumerate(rows):
-        group = events[m * k : (m + 1) * k]
-        f = guides.probe.standardize([melody_features(ev) for ev in group])
-        scores = guides.probe.scores(guides.features[r], guides.neutral, f, TARGET_GUIDANCE)
-        scores[~np.array([plausible(ev) for ev in group])] = -np.inf  # never a near-empty melody by choice
-        out.append(group[int(np.argmax(scores))] if np.isfinite(scores).any() else group[0])
-    return out
+    from muse_cli.prompt.tonality import to_key
+
+    return [to_key(ev, key)[0] for ev in events]
+
+
+def _choose(guides: Guides, row: int, group: list[np.ndarray], key) -> np.ndarray:
+    """The candidate whose features fit prompt ``row`` best, never a near-empty one by choice. With a
+    ``key``, among those whose best transposition has tonality.KEY_FIT of their note time in its scale
+    and, of those, the ones whose estimated tonic is the key's where any is (if none fits, the one with
+    the most note time in the scale)."""
+    from muse_cli.prompt.select import TARGET_GUIDANCE, melody_features, plausible
+
+    f = guides.probe.standardize([melody_features(ev) for ev in group])
+    scores = guides.probe.scores(guides.features[row], guides.neutral, f, TARGET_GUIDANCE)
+    scores[~np.array([plausible(ev) for ev in group])] = -np.inf
+    if key is not None and np.isfinite(scores).any():
+        from muse_cli.prompt.tonality import KEY_FIT, key_fits
+
+        shares, tonic = key_fits(group, key)
+        fits = np.isfinite(scores) & (shares >= KEY_FIT)
+        fits = fits & tonic if (fits & tonic).any() else fits
+        scores = np.where(fits, scores, -np.inf) if fits.any() else np.where(np.isfinite(scores), shares, -np.inf)
+    return group[int(np.argmax(scores))] if np.isfinite(scores).any() else group[0]
+
+
+def prompt_tempo(text: str, qpm: float | None = None) -> float:
+    """The tempo to write: ``qpm`` when given, else the prompt's tempo words, else 120 (PromptError for a
+    named tempo outside settings.MIN_QPM..MAX_QPM)."""
+    from muse_cli.prompt.words import read_tempo
+
+    tempo = read_tempo(text)
+    return float(qpm) if qpm is not None else (tempo.qpm if tempo else 120.0)
+
+
+def _said(text: str, qpm: float | None) -> tuple:
+    """(key or None, tempo to write, provenance of the words applied) for a prompt and an explicit qpm or None."""
+    from muse_cli.prompt.words import read_words
+
+    words = read_words(text)
+    said = {"key": words.key.name} if words.key else {}
+    if qpm is None and words.tempo:
+        said["tempo_words"] = words.tempo.said
+    return words.key, prompt_tempo(text, qpm), said
+
+
+def applied(items: list) -> str | None:
+    """One line on what the prompt's key and tempo words did to these melodies (None if nothing)."""
+    prov = items[0].provenance
+    parts = []
+    if "key" in prov:
+        out = sum(g.provenance.get("out_of_key_notes", 0) for g in items)
+        parts.append(f"key {prov['key']}" + (f" ({out} notes outside its scale)" if out else ""))
+    if "tempo_words" in prov:
+        parts.append(f"tempo {prov['qpm']:g} qpm from {prov['tempo_words']!r}")
+    return "prompt: " + ", ".join(parts) if parts else None
+
+
+def _keyed(item, key):
+    """A Generated with the count of its written notes outside ``key``'s scale in its provenance."""
+    if key is None:
+        return item
+    from dataclasses import replace
+
+    from muse_cli.midi import written_notes
+    from muse_cli.prompt.tonality import out_of_scale
+
+    out = out_of_scale(written_notes(item.notes, item.qpm, item.seconds), key)
+    return replace(item, provenance={**item.provenance, "out_of_key_notes": out})
 
 
 def _head_id(model) -> str:
@@ -158,7 +223,7 @@ def sample_with_prompt(
     seconds: float | None = None,
     temperature: float = 1.0,
     seed: int | None = None,
-    qpm: float = 120.0,
+    qpm: float | None = None,
     first_index: int = 0,
     guidance: float | None = None,
     candidates: int | None = None,
@@ -169,26 +234,28 @@ def sample_with_prompt(
     With ``seconds`` each melody walks a smooth path inside the region (model.walk_around), shaped by
     ``form`` (such as "AABA", :mod:`muse_cli.form`).
     Where the head has a feature probe, each melody is the best of ``candidates`` (default
-    select.CANDIDATES) draws; ``candidates=1`` turns the choice off.
+    select.CANDIDATES) draws; ``candidates=1`` turns the choice off. A key the prompt names is kept
+    (see :func:`decode_prompted`); its tempo words set the tempo unless ``qpm`` is given.
     Returns a list of :class:`muse_cli.model.Generated` with the prompt in their provenance.
     """
     from muse_cli.form import check_form
     from muse_cli.model import new_seed, sampled, segments_for
 
     seed = new_seed() if seed is None else int(seed)
+    key, qpm, words = _said(text, qpm)
     form = check_form(form, seconds, qpm)
     guides = prompt_guides(model, [text], guidance)
     segments = segments_for(seconds, qpm)
     idx = range(first_index, first_index + n)
-    seeds = [(seed, i) for i in idx]
-    events = decode_prompted(model, guides, [0] * n, seeds, segments, temperature, candidates, form)
+    events = decode_prompted(model, guides, [0] * n, [(seed, i) for i in idx], segments, temperature, candidates, form, key=key)
     said = {
         "prompt": text.strip(),
         "prompt_head": _head_id(model),
         "guidance": GUIDANCE if guidance is None else guidance,
         **({"form": form} if form else {}),
+        **words,
     }
-    return [sampled(model, ev, seed, i, seconds, temperature, qpm, **said) for i, ev in zip(idx, events)]
+    return [_keyed(sampled(model, ev, seed, i, seconds, temperature, qpm, **said), key) for i, ev in zip(idx, events)]
 
 
 def decode_prompt(
@@ -196,7 +263,7 @@ def decode_prompt(
     text: str,
     temperature: float = 1.0,
     seed: int | None = None,
-    qpm: float = 120.0,
+    qpm: float | None = None,
     guidance: float | None = None,
     candidates: int | None = None,
 ) -> list:
@@ -210,9 +277,10 @@ def decode_prompt(
     from muse_cli.model import Generated, new_seed
 
     seed = new_seed() if seed is None else int(seed)
+    key, qpm, words = _said(text, qpm)
     guides = prompt_guides(model, [text], guidance)
     guides.sigma = np.zeros_like(guides.sigma)  # the centre, for every candidate
-    events = decode_prompted(model, guides, [0], [(seed, 0)], 1, temperature, candidates)
+    events = decode_prompted(model, guides, [0], [(seed, 0)], 1, temperature, candidates, key=key)
     seconds = window_seconds(qpm)
     prov = {
         "checkpoint": model.name,
@@ -223,5 +291,6 @@ def decode_prompt(
         "prompt": text.strip(),
         "prompt_head": _head_id(model),
         "windows": 1,
+        **words,
     }
-    return [Generated("prompt.decoded", events_to_notes(events[0]), qpm, seconds, prov)]
+    return [_keyed(Generated("prompt.decoded", events_to_notes(events[0]), qpm, seconds, prov), key)]

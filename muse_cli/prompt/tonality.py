@@ -1,0 +1,109 @@
+"""A named key kept: how much of a melody's note time lies in a scale, which transposition fits it
+best, and the transposition itself (on magenta's event arrays, inside the piano range).
+
+A prompt that names a key (:mod:`muse_cli.prompt.words`) makes the candidate choice prefer melodies
+whose best transposition puts at least KEY_FIT of their note time in the scale; the chosen melody is
+then transposed to the named tonic, by the fewest semitones (-6..+5) that reach it, an octave up or
+down where the piano range (encoding.MIN_PITCH..MAX_PITCH) needs it. Notes are never rewritten one by
+one: what stays outside the scale is counted and written into the provenance.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from muse_cli.encoding import FIRST_NOTE, MAX_PITCH, MIN_PITCH
+from muse_cli.features import KRUMHANSL_MAJOR, KRUMHANSL_MINOR
+
+KEY_FIT = 0.9  # share of note time in the scale that a candidate's best transposition must reach to be preferred
+_PROFILES = {"major": KRUMHANSL_MAJOR, "minor": KRUMHANSL_MINOR}
+
+
+def note_time(notes: list) -> np.ndarray:
+    """Note time (16th-note steps) of each pitch class, C = 0, of notes (pitch, start, end)."""
+    hist = np.zeros(12)
+    for pitch, start, end in notes:
+        hist[int(pitch) % 12] += max(1, end - start)
+    return hist
+
+
+def in_scale(notes: list, key) -> float:
+    """Share of the notes' time whose pitch class is in ``key``'s scale (1.0 for no notes)."""
+    hist = note_time(notes)
+    total = hist.sum()
+    return float(hist[sorted(key.scale)].sum() / total) if total else 1.0
+
+
+def out_of_scale(notes: list, key) -> int:
+    """How many notes lie outside ``key``'s scale."""
+    return sum(1 for p, _, _ in notes if int(p) % 12 not in key.scale)
+
+
+def estimated_key(notes: list) -> tuple[int, str]:
+    """(tonic pitch class, "major" or "minor") with the best Krumhansl-Kessler correlation (as features.py)."""
+    hist = note_time(notes)
+    best, found = -np.inf, (0, "major")
+    for mode, profile in _PROFILES.items():
+        for tonic in range(12):
+            r = np.corrcoef(hist, np.roll(profile, tonic))[0, 1] if hist.std() > 0 else 0.0
+            if r > best:
+                best, found = r, (tonic, mode)
+    return found
+
+
+def best_shift(notes: list, key) -> tuple[int, float]:
+    """(semitones -6..+5, share in scale after it): the pitch-class shift that puts most note time in
+    ``key``'s scale; ties go to the shift whose result correlates best with the key's profile."""
+    hist = note_time(notes)
+    total = hist.sum() or 1.0
+    mask = np.zeros(12)
+    mask[sorted(key.scale)] = 1.0
+    profile = np.roll(_PROFILES.get(key.mode, KRUMHANSL_MAJOR), key.tonic)
+    best, pick = (-1.0, -2.0), (0, 1.0)
+    for shift in range(-6, 6):
+        moved = np.roll(hist, shift)
+        share = float(moved @ mask / total)
+        r = float(np.corrcoef(moved, profile)[0, 1]) if moved.std() > 0 else 0.0
+        if (round(share, 9), r) > best:
+            best, pick = (round(share, 9), r), (shift, share)
+    return pick
+
+
+def transpose(events: np.ndarray, shift: int) -> tuple[np.ndarray, int]:
+    """(events moved by ``shift`` semitones or that +-12, whichever stays in the piano range and nearest the
+    original register; the semitones used). Notes a whole melody cannot fit are moved by octaves one by one."""
+    events = np.asarray(events).copy()
+    on = events >= FIRST_NOTE
+    if not on.any():
+        return events, 0
+    low, high = events[on].min() - FIRST_NOTE + MIN_PITCH, events[on].max() - FIRST_NOTE + MIN_PITCH
+    for d in sorted((shift, shift - 12, shift + 12), key=abs):
+        if MIN_PITCH <= low + d and high + d <= MAX_PITCH:
+            events[on] += d
+            return events, d
+    pitch = events[on] - FIRST_NOTE + MIN_PITCH + shift  # wider than the range allows: fold note by note
+    pitch = np.where(pitch < MIN_PITCH, pitch + 12, np.where(pitch > MAX_PITCH, pitch - 12, pitch))
+    events[on] = pitch - MIN_PITCH + FIRST_NOTE
+    return events, shift
+
+
+def key_fits(group: list[np.ndarray], key) -> tuple[np.ndarray, np.ndarray]:
+    """For each candidate's events after its best transposition: (share of note time in ``key``'s scale,
+    whether its estimated key has ``key``'s tonic)."""
+    from muse_cli.midi import events_to_notes
+
+    shares, tonics = [], []
+    for ev in group:
+        notes = events_to_notes(ev)
+        shift, share = best_shift(notes, key)
+        shares.append(share)
+        tonics.append(estimated_key([(p + shift, s, e) for p, s, e in notes])[0] == key.tonic)
+    return np.array(shares), np.array(tonics, bool)
+
+
+def to_key(events: np.ndarray, key) -> tuple[np.ndarray, int]:
+    """(events transposed to ``key`` by their best shift, semitones moved)."""
+    from muse_cli.midi import events_to_notes
+
+    shift, _ = best_shift(events_to_notes(events), key)
+    return transpose(events, shift)

@@ -247,7 +247,8 @@ def sample_with_prompt(
     guides = prompt_guides(model, [text], guidance)
     segments = segments_for(seconds, qpm)
     idx = range(first_index, first_index + n)
-    events = decode_prompted(model, guides, [0] * n, [(seed, i) for i in idx], segments, temperature, candidates, form, key=key)
+    seeds = [(seed, i) for i in idx]
+    events = decode_prompted(model, guides, [0] * n, seeds, segments, temperature, candidates, form, key=key)
     said = {
         "prompt": text.strip(),
         "prompt_head": _head_id(model),

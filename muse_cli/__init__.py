@@ -25,11 +25,13 @@ def load_model(checkpoint=None, batch_size=8, engine=None):
     return model.load_model(checkpoint, batch_size, engine=engine)
 
 
-def sample(model, n=1, seconds=None, temperature=1.0, seed=None, qpm=120.0):
-    """Melodies from the prior. Returns a list of Generated (``.notes``, ``.midi()``)."""
+def sample(model, n=1, seconds=None, temperature=1.0, seed=None, qpm=120.0, attrs=None):
+    """Melodies from the prior. Returns a list of Generated (``.notes``, ``.midi()``).
+
+    ``attrs``: attribute sliders, e.g. ``{"density": 1.0, "register": -0.5}`` (see ``muse attrs``)."""
     from muse_cli import model as m
 
-    return m.sample(model, n=n, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm)
+    return m.sample(model, n=n, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
 
 
 def encode(model, melodies, sample_z=False, seed=None, refine=0):
@@ -39,11 +41,11 @@ def encode(model, melodies, sample_z=False, seed=None, refine=0):
     return m.encode(model, melodies, sample_z=sample_z, seed=seed, refine=refine)
 
 
-def decode(model, latents, temperature=1.0, seed=None, qpm=120.0):
-    """LatentWindows -> one Generated melody per source."""
+def decode(model, latents, temperature=1.0, seed=None, qpm=120.0, attrs=None):
+    """LatentWindows -> one Generated melody per source (``attrs``: attribute sliders, as for :func:`sample`)."""
     from muse_cli import model as m
 
-    return m.decode(model, latents, temperature=temperature, seed=seed, qpm=qpm)
+    return m.decode(model, latents, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
 
 
 def interpolate(model, a, b, steps=5, temperature=1.0, seed=None, qpm=120.0, concat=False):
@@ -53,11 +55,11 @@ def interpolate(model, a, b, steps=5, temperature=1.0, seed=None, qpm=120.0, con
     return m.interpolate(model, a, b, steps=steps, temperature=temperature, seed=seed, qpm=qpm, concat=concat)
 
 
-def vary(model, melody, n=8, amount=0.3, temperature=1.0, seed=None, qpm=120.0):
+def vary(model, melody, n=8, amount=0.3, temperature=1.0, seed=None, qpm=120.0, attrs=None):
     """``n`` variations of a melody: each window's latent moved toward a random one by ``amount`` (0..1)."""
     from muse_cli import model as m
 
-    return m.vary(model, melody, n=n, amount=amount, temperature=temperature, seed=seed, qpm=qpm)
+    return m.vary(model, melody, n=n, amount=amount, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
 
 
 def render(midi, rate=44100, soundfont=None):

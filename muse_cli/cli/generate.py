@@ -8,7 +8,15 @@ import click
 
 from muse_cli import settings
 from muse_cli.cli.group import cli
-from muse_cli.cli.options import _check_prompt, _seconds, candidates_option, generation_options, prompt_option
+from muse_cli.cli.options import (
+    _check_prompt,
+    _seconds,
+    attr_option,
+    candidates_option,
+    check_attrs_alone,
+    generation_options,
+    prompt_option,
+)
 from muse_cli.cli.output import _info, _load, _plan, _read_melodies, _write
 from muse_cli.encoding import WINDOW_STEPS
 from muse_cli.errors import UsageError
@@ -29,8 +37,11 @@ from muse_cli.files import STDIO
 )
 @prompt_option
 @candidates_option
+@attr_option
 @generation_options
-def sample_cmd(num, seconds, temperature, seed, qpm, prompt, candidates, checkpoint, output, wav, soundfont, force):
+def sample_cmd(
+    num, seconds, temperature, seed, qpm, prompt, candidates, attrs, checkpoint, output, wav, soundfont, force
+):
     """Sample melodies from the model's prior.
 
     \b
@@ -40,10 +51,12 @@ def sample_cmd(num, seconds, temperature, seed, qpm, prompt, candidates, checkpo
       muse sample -n 16 --seed 42 -o batch/        same seed, same bytes
       muse sample -o - > melody.mid                MIDI on stdout
       muse sample --prompt "a slow sad tune in A minor" -n 4 -o sad/
+      muse sample --attr density=+1 register=-0.5 --seed 42 -o busy_low/   attribute sliders: muse attrs
     """
     from muse_cli import model as m
 
     prompt = _check_prompt(prompt)
+    check_attrs_alone(attrs, prompt)
     seed = m.new_seed() if seed is None else seed
     names = [m.sample_name(seed, i) for i in range(num)]
     paths = _plan(names, output, force, wav, soundfont)
@@ -55,7 +68,7 @@ def sample_cmd(num, seconds, temperature, seed, qpm, prompt, candidates, checkpo
             model, prompt, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm, candidates=candidates
         )
     else:
-        items = m.sample(model, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm)
+        items = m.sample(model, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
     _info(f"seed {seed}")
     _write(items, paths, force, wav, soundfont)
 
@@ -71,9 +84,10 @@ def sample_cmd(num, seconds, temperature, seed, qpm, prompt, candidates, checkpo
     help="A MIDI primer: encode it and decode its windows (wins over --prompt).",
 )
 @candidates_option
+@attr_option
 @generation_options
 def decode_cmd(
-    latents, prompt, midi_file, candidates, temperature, seed, qpm, checkpoint, output, wav, soundfont, force
+    latents, prompt, midi_file, candidates, attrs, temperature, seed, qpm, checkpoint, output, wav, soundfont, force
 ):
     """Decode latent vectors (muse encode's output), a MIDI primer, or a text prompt into MIDI.
 
@@ -86,6 +100,7 @@ def decode_cmd(
       muse encode tune.mid | muse decode - -o - > back.stdout.mid
       muse decode --prompt "a calm German folk song" --seed 2 -o folk.mid
       muse decode --midi tune.mid -o primed.mid
+      muse decode tune.npz --attr register=+1 --seed 1 -o tune.higher.mid
     """
     from muse_cli import model as m
     from muse_cli.files import read_bytes
@@ -97,6 +112,7 @@ def decode_cmd(
         if latents is not None or midi_file is not None:
             _info(f"warning: --prompt ignored: the {'MIDI primer' if midi_file else 'latent input'} wins")
             prompt = None
+    check_attrs_alone(attrs, prompt)
     if latents is not None and midi_file is not None:
         raise UsageError("give latents or --midi FILE, not both")
     if prompt is not None:
@@ -134,7 +150,7 @@ def decode_cmd(
                 f"warning: these latents were encoded with {', '.join(other)}, not {model.name}; "
                 "pass the same --checkpoint to decode them faithfully"
             )
-    items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm)
+    items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
     _info(f"seed {seed}")
     _write(items, paths, force, wav, soundfont)
 
@@ -192,8 +208,9 @@ def _amount(ctx, param, value):
     callback=_amount,
     help="How far each variation moves from the melody: 0 keeps it, 1 is a new melody of the same length.",
 )
+@attr_option
 @generation_options
-def vary_cmd(source, num, amount, temperature, seed, qpm, checkpoint, output, wav, soundfont, force):
+def vary_cmd(source, num, amount, attrs, temperature, seed, qpm, checkpoint, output, wav, soundfont, force):
     """Variations of a melody, 2-bar window by 2-bar window, as long as the melody.
 
     \b
@@ -202,6 +219,7 @@ def vary_cmd(source, num, amount, temperature, seed, qpm, checkpoint, output, wa
     Examples:
       muse vary tune.mid -n 4 --amount 0.3 --seed 7 -o variations/
       muse vary tune.mid -n 1 --amount 0.1 -o - > close.mid
+      muse vary tune.mid -n 2 --amount 0.2 --attr density=-1 --seed 7 -o sparser/
     """
     from muse_cli import model as m
 
@@ -209,6 +227,6 @@ def vary_cmd(source, num, amount, temperature, seed, qpm, checkpoint, output, wa
     seed = m.new_seed() if seed is None else seed
     paths = _plan([m.vary_name(melody.source, seed, v) for v in range(num)], output, force, wav, soundfont)
     model = _load(checkpoint, num * max(1, -(-melody.total_steps // WINDOW_STEPS)))
-    items = m.vary(model, melody, n=num, amount=amount, temperature=temperature, seed=seed, qpm=qpm)
+    items = m.vary(model, melody, n=num, amount=amount, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
     _info(f"seed {seed}")
     _write(items, paths, force, wav, soundfont)

@@ -71,6 +71,10 @@ def to_bytes(vectors: np.ndarray, names: list[str], meta: dict) -> bytes:
 _LOADED: dict[tuple, dict] = {}
 
 
+def _missing(name: str, path: Path) -> str:
+    return f"checkpoint {name} has no attribute vectors ({path} is missing); make them with: {FIT_COMMAND} -c {name}"
+
+
 def load(model) -> dict:
     """{"names", "vectors" [k, z], "meta"} for ``model``'s checkpoint; CheckpointError if none, another's, or bad."""
     from muse_cli.cache import checkpoint_identity
@@ -78,9 +82,7 @@ def load(model) -> dict:
     path = path_for(model.checkpoint)
     hint = f"{FIT_COMMAND} -c {model.name}"
     if not path.is_file():
-        raise CheckpointError(
-            f"checkpoint {model.name} has no attribute vectors ({path} is missing); make them with: {hint}"
-        )
+        raise CheckpointError(_missing(model.name, path))
     key = (str(path.resolve()), path.stat().st_mtime_ns, path.stat().st_size, str(Path(model.checkpoint).resolve()))
     if key not in _LOADED:
         try:
@@ -143,6 +145,25 @@ def check_names(names, known: list[str], where: str) -> None:
             f"unknown attribute{'s' if len(unknown) > 1 else ''} {', '.join(unknown)} for {where}; "
             f"it knows: {', '.join(known)} (see: muse attrs)"
         )
+
+
+def attr_names(checkpoint, names: list[str]) -> str | None:
+    """Why ``names`` cannot be used with a resolved registry checkpoint (no file, unknown names), else None.
+
+    Reads only the names (``muse batch`` checks job files with it before any model loads);
+    :func:`load` checks the file's checkpoint identity when the model runs."""
+    path = path_for(checkpoint.path)
+    if not path.is_file():
+        return _missing(checkpoint.name, path)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            known = [str(n) for n in data["names"]]
+        check_names(names, known, f"checkpoint {checkpoint.name}")
+    except (OSError, ValueError, KeyError) as exc:
+        return f"{path} is not a readable attribute file ({exc})"
+    except UsageError as exc:
+        return str(exc)
+    return None
 
 
 def offset(model, attrs: dict | None) -> np.ndarray | None:

@@ -33,8 +33,8 @@ _REQUIRED = {
     "render": {"midi"},
 }
 _OPTIONAL = {
-    "sample": {"seconds", "temperature", "qpm", "wav"},
-    "decode": {"latents", "prompt", "source", "seconds", "temperature", "qpm", "wav"},
+    "sample": {"seconds", "temperature", "qpm", "wav", "attrs"},
+    "decode": {"latents", "prompt", "source", "seconds", "temperature", "qpm", "wav", "attrs"},
     "interpolate": {"steps", "temperature", "qpm", "wav"},
     "render": {"out", "rate", "soundfont"},
 }
@@ -80,6 +80,7 @@ class Job:
             self.segments if self.op == "sample" else 0,
             p.get("qpm"),
             "prompt" in p,
+            tuple(sorted(p.get("attrs", {}).items())),
         )
 
 
@@ -156,6 +157,10 @@ _TYPES = {
     "wav": (lambda v: isinstance(v, bool), "true or false"),
     "steps": (lambda v: _is_int(v) and 2 <= v <= MAX_STEPS, f"an integer from 2 to {MAX_STEPS}"),
     "rate": (lambda v: _is_int(v) and 8000 <= v <= 192000, "an integer from 8000 to 192000 (Hz)"),
+    "attrs": (
+        lambda v: isinstance(v, dict) and all(_is_number(x) and abs(x) <= settings.MAX_ATTR for x in v.values()),
+        f'an object of attribute values from -{settings.MAX_ATTR:g} to {settings.MAX_ATTR:g}, e.g. {{"density": 1}}',
+    ),
     **{
         key: (_nonempty, "a non-empty string")
         for key in ("out", "latents", "prompt", "source", "a", "b", "midi", "soundfont")
@@ -183,6 +188,8 @@ def _check_fields(obj: dict, op: str) -> list[str]:
             problems.append("'seconds' goes with 'prompt'; decoding latents keeps their length")
         if "source" in obj and "prompt" in obj:
             problems.append("'source' goes with 'latents'")
+        if "attrs" in obj and "prompt" in obj:
+            problems.append("'attrs' goes with 'latents'; it does not combine with 'prompt' yet")
     for key, (ok, what) in _TYPES.items():
         if key in obj and not ok(obj[key]):
             problems.append(f"{key!r} must be {what}, got {json.dumps(obj[key])}")
@@ -253,6 +260,8 @@ def _normalise(obj: dict, op: str, root: Path) -> dict:
     for key in ("prompt", "source"):
         if key in obj:
             p[key] = obj[key]
+    if obj.get("attrs"):
+        p["attrs"] = {str(k): float(v) for k, v in obj["attrs"].items()}
     if op == "interpolate":
         p["concat"] = Path(obj["out"]).suffix.lower() in (".mid", ".midi")
     return p
@@ -390,6 +399,7 @@ def sample_jobs(
 def check_checkpoints(jobs: list[Job], source: str) -> None:
     """Resolve every checkpoint the jobs name (no TensorFlow); JobFileError for those that fail."""
     from muse_cli import registry
+    from muse_cli.attributes import attr_names
     from muse_cli.errors import CheckpointError
 
     bad: dict[str | None, str] = {}
@@ -398,8 +408,10 @@ def check_checkpoints(jobs: list[Job], source: str) -> None:
             registry.resolve(ckpt)
         except CheckpointError as exc:
             bad[ckpt] = str(exc)
-    if bad:
-        raise JobFileError(
-            source,
-            [(j.line, f"checkpoint: {bad[j.checkpoint]}") for j in jobs if j.op in MODEL_OPS and j.checkpoint in bad],
-        )
+    problems = [(j.line, f"checkpoint: {bad[j.checkpoint]}") for j in jobs if j.op in MODEL_OPS and j.checkpoint in bad]
+    for j in jobs:
+        if "attrs" in j.params and j.checkpoint not in bad:
+            why = attr_names(registry.resolve(j.checkpoint), list(j.params["attrs"]))
+            problems += [(j.line, f"attrs: {why}")] if why else []
+    if problems:
+        raise JobFileError(source, sorted(problems))

@@ -212,7 +212,11 @@ def _run_samples(model, todo: list[tuple[Job, dict]]) -> dict[int, Result]:
     p = todo[0][0].params  # the jobs of a task share temperature and tempo (plan.plan_tasks)
     try:
         items = sample_draws(
-            model, [(j.params["seed"], 0, j.params.get("seconds")) for j, _ in todo], p["temperature"], p["qpm"]
+            model,
+            [(j.params["seed"], 0, j.params.get("seconds")) for j, _ in todo],
+            p["temperature"],
+            p["qpm"],
+            p.get("attrs"),  # the jobs of a task share their attributes too (Job.group_key)
         )
         midis = [item.midi() for item in items]
     except Exception as exc:
@@ -279,7 +283,7 @@ def _generate(model, job: Job) -> list:
         raise MuseError(
             f'{p["latents_shown"]} holds {len(sources)} sources ({", ".join(sources[:5])}); add "source" to pick one'
         )
-    return m.decode(model, windows, temperature=p["temperature"], seed=p["seed"], qpm=p["qpm"])
+    return m.decode(model, windows, temperature=p["temperature"], seed=p["seed"], qpm=p["qpm"], attrs=p.get("attrs"))
 
 
 # -- rendering -----------------------------------------------------------------------

@@ -5,7 +5,7 @@ MUSE := $(VENV)/bin/muse
 PY := $(VENV)/bin/python
 BIG := build/big
 
-.PHONY: setup demo lint test test-all train ship prompt-head eval big big-demo bench clean
+.PHONY: setup demo lint test test-all train ship prompt-head attrs eval big big-demo bench clean
 
 setup: $(VENV)/.setup-done
 $(VENV)/.setup-done: pyproject.toml uv.lock scripts/setup.sh
@@ -46,6 +46,10 @@ ship: setup
 prompt-head: setup
 	MUSE_HOME=build/prompt-home $(PY) -m muse_cli.prompt.fit --checkpoint muse-mel_2bar
 
+## The default model's attribute vectors for --attr (run after `make ship`: they are tied to the weights' sha256).
+attrs: setup
+	$(MUSE) fit-attrs --checkpoint muse-mel_2bar --force
+
 eval: setup
 	$(MUSE) eval
 	$(MUSE) eval --prompts
@@ -60,6 +64,7 @@ bench: setup big
 	$(PY) bench/bench_engine.py --big $(BIG)
 	$(PY) bench/bench_core.py
 	$(PY) bench/bench_vary.py
+	$(PY) bench/bench_attrs.py
 	$(PY) bench/bench_batch.py --big $(BIG)
 
 clean:

@@ -147,23 +147,21 @@ def check_names(names, known: list[str], where: str) -> None:
         )
 
 
-def attr_names(checkpoint, names: list[str]) -> str | None:
-    """Why ``names`` cannot be used with a resolved registry checkpoint (no file, unknown names), else None.
-
-    Reads only the names (``muse batch`` checks job files with it before any model loads);
-    :func:`load` checks the file's checkpoint identity when the model runs."""
+def check_file(checkpoint, names: list[str]) -> None:
+    """Refuse ``names`` for a resolved registry checkpoint before any model loads: CheckpointError when it has no
+    readable attribute file, UsageError for unknown names (:func:`load` checks the file's identity later)."""
     path = path_for(checkpoint.path)
     if not path.is_file():
-        return _missing(checkpoint.name, path)
+        raise CheckpointError(_missing(checkpoint.name, path))
     try:
         with np.load(path, allow_pickle=False) as data:
             known = [str(n) for n in data["names"]]
-        check_names(names, known, f"checkpoint {checkpoint.name}")
     except (OSError, ValueError, KeyError) as exc:
-        return f"{path} is not a readable attribute file ({exc})"
-    except UsageError as exc:
-        return str(exc)
-    return None
+        raise CheckpointError(
+            f"{path} is not a readable attribute file ({exc}); make it again with: "
+            f"{FIT_COMMAND} -c {checkpoint.name} --force"
+        ) from None
+    check_names(names, known, f"checkpoint {checkpoint.name}")
 
 
 def offset(model, attrs: dict | None) -> np.ndarray | None:

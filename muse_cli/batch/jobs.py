@@ -399,8 +399,8 @@ def sample_jobs(
 def check_checkpoints(jobs: list[Job], source: str) -> None:
     """Resolve every checkpoint the jobs name (no TensorFlow); JobFileError for those that fail."""
     from muse_cli import registry
-    from muse_cli.attributes import attr_names
-    from muse_cli.errors import CheckpointError
+    from muse_cli.attributes import check_file
+    from muse_cli.errors import CheckpointError, MuseError
 
     bad: dict[str | None, str] = {}
     for ckpt in {j.checkpoint for j in jobs if j.op in MODEL_OPS}:
@@ -411,7 +411,9 @@ def check_checkpoints(jobs: list[Job], source: str) -> None:
     problems = [(j.line, f"checkpoint: {bad[j.checkpoint]}") for j in jobs if j.op in MODEL_OPS and j.checkpoint in bad]
     for j in jobs:
         if "attrs" in j.params and j.checkpoint not in bad:
-            why = attr_names(registry.resolve(j.checkpoint), list(j.params["attrs"]))
-            problems += [(j.line, f"attrs: {why}")] if why else []
+            try:
+                check_file(registry.resolve(j.checkpoint), list(j.params["attrs"]))
+            except MuseError as exc:
+                problems.append((j.line, f"attrs: {exc}"))
     if problems:
         raise JobFileError(source, sorted(problems))

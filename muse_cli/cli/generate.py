@@ -13,7 +13,7 @@ from muse_cli.cli.options import (
     _seconds,
     attr_option,
     candidates_option,
-    check_attrs_alone,
+    check_attrs,
     generation_options,
     prompt_option,
 )
@@ -56,7 +56,7 @@ def sample_cmd(
     from muse_cli import model as m
 
     prompt = _check_prompt(prompt)
-    check_attrs_alone(attrs, prompt)
+    check_attrs(attrs, prompt, checkpoint)
     seed = m.new_seed() if seed is None else seed
     names = [m.sample_name(seed, i) for i in range(num)]
     paths = _plan(names, output, force, wav, soundfont)
@@ -112,7 +112,7 @@ def decode_cmd(
         if latents is not None or midi_file is not None:
             _info(f"warning: --prompt ignored: the {'MIDI primer' if midi_file else 'latent input'} wins")
             prompt = None
-    check_attrs_alone(attrs, prompt)
+    check_attrs(attrs, prompt, checkpoint)
     if latents is not None and midi_file is not None:
         raise UsageError("give latents or --midi FILE, not both")
     if prompt is not None:
@@ -224,6 +224,7 @@ def vary_cmd(source, num, amount, attrs, temperature, seed, qpm, checkpoint, out
     from muse_cli import model as m
 
     melody = _read_melodies((source,))[0]
+    check_attrs(attrs, None, checkpoint)
     seed = m.new_seed() if seed is None else seed
     paths = _plan([m.vary_name(melody.source, seed, v) for v in range(num)], output, force, wav, soundfont)
     model = _load(checkpoint, num * max(1, -(-melody.total_steps // WINDOW_STEPS)))

@@ -182,10 +182,16 @@ def spread_attr_pairs(args: list[str]) -> list[str]:
     return out
 
 
-def check_attrs_alone(attrs: dict | None, prompt: str | None) -> None:
-    """--attr moves latents muse draws or decodes; it does not combine with --prompt yet."""
-    if attrs and prompt is not None:
+def check_attrs(attrs: dict | None, prompt: str | None, checkpoint: str | None) -> None:
+    """Before any model work: --attr does not combine with --prompt yet, and its names must be the checkpoint's."""
+    if not attrs:
+        return
+    if prompt is not None:
         raise UsageError("--attr does not combine with --prompt yet; give one or the other")
+    from muse_cli import registry
+    from muse_cli.attributes import check_file
+
+    check_file(registry.resolve(checkpoint), list(attrs))
 
 
 def generation_options(f):

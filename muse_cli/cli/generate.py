@@ -51,7 +51,7 @@ def sample_cmd(
       muse sample -n 16 --seed 42 -o batch/        same seed, same bytes
       muse sample -o - > melody.mid                MIDI on stdout
       muse sample --prompt "a slow sad tune in A minor" -n 4 -o sad/
-      muse sample --attr density=+1 register=-0.5 --seed 42 -o busy_low/   attribute sliders: muse attrs
+      muse sample --attr density=+1 register=-0.5 --seed 42 -o busy/   attribute sliders: see muse attrs
     """
     from muse_cli import model as m
 

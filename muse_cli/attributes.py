@@ -71,8 +71,19 @@ def to_bytes(vectors: np.ndarray, names: list[str], meta: dict) -> bytes:
 _LOADED: dict[tuple, dict] = {}
 
 
+def _ref(name: str, checkpoint: Path) -> str:
+    """The checkpoint as muse fit-attrs -c takes it: its name when installed or embedded, else its path."""
+    directory = Path(checkpoint).resolve()
+    directory = directory if directory.is_dir() else directory.parent
+    homes = (settings.EMBEDDED_DIR.resolve(), settings.checkpoints_dir().resolve())
+    return name if directory.parent in homes else str(directory)
+
+
 def _missing(name: str, path: Path) -> str:
-    return f"checkpoint {name} has no attribute vectors ({path} is missing); make them with: {FIT_COMMAND} -c {name}"
+    return (
+        f"checkpoint {name} has no attribute vectors ({path} is missing); "
+        f"make them with: {FIT_COMMAND} -c {_ref(name, path.parent)}"
+    )
 
 
 def load(model) -> dict:
@@ -80,7 +91,7 @@ def load(model) -> dict:
     from muse_cli.cache import checkpoint_identity
 
     path = path_for(model.checkpoint)
-    hint = f"{FIT_COMMAND} -c {model.name}"
+    hint = f"{FIT_COMMAND} -c {_ref(model.name, path.parent)}"
     if not path.is_file():
         raise CheckpointError(_missing(model.name, path))
     key = (str(path.resolve()), path.stat().st_mtime_ns, path.stat().st_size, str(Path(model.checkpoint).resolve()))
@@ -159,7 +170,7 @@ def check_file(checkpoint, names: list[str]) -> None:
     except (OSError, ValueError, KeyError) as exc:
         raise CheckpointError(
             f"{path} is not a readable attribute file ({exc}); make it again with: "
-            f"{FIT_COMMAND} -c {checkpoint.name} --force"
+            f"{FIT_COMMAND} -c {_ref(checkpoint.name, path.parent)} --force"
         ) from None
     check_names(names, known, f"checkpoint {checkpoint.name}")
 

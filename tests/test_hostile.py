@@ -960,7 +960,7 @@ def test_attr_with_a_checkpoint_without_a_usable_file(work, tiny_checkpoint, con
         load_model(str(ck))  # the NumPy engine exports the copy's weights.npz once, before the snapshot
     before = _snapshot(work)
     out = run_inprocess(["sample", "-c", "ck", "--attr", "density=1", "-o", "out/"])
-    words = {"none": "make them with: muse fit-attrs -c tiny", "garbage": "not a readable attribute file"}
+    words = {"none": f"make them with: muse fit-attrs -c {ck}", "garbage": "not a readable attribute file"}
     check(f"sample --attr, checkpoint file {content}", work, before, out, 5, words.get(content, ""), after_model=True)
     if content == "another-z":
         assert "does not fit checkpoint tiny (z 8)" in out.stderr

@@ -1,6 +1,6 @@
 """What `--attr NAME=VALUE` does (make bench): each attribute's measured feature at -2, -1, 0, +1, +2.
 
-    python bench/bench_attrs.py [--checkpoint NAME] [--num 64] [--seeds 4]
+    python bench/bench_attrs.py [--checkpoint NAME] [--num 64] [--seeds 4] [--file attributes.npz]
 
 For every attribute of the checkpoint's attributes.npz and every value, ``muse_cli.sample`` makes
 NUM two-bar melodies with each of SEEDS fixed seeds (the same draws at every value, so only the
@@ -22,18 +22,27 @@ import numpy as np
 VALUES = (-2.0, -1.0, 0.0, 1.0, 2.0)
 
 
-def features_of(items) -> dict[str, np.ndarray]:
-    """Each attribute's feature of each generated 2-bar melody (NaN where it needs notes it lacks)."""
+def features_of(events: np.ndarray) -> dict[str, np.ndarray]:
     from muse_cli.attributes import measured
-    from muse_cli.midi import notes_to_events
 
-    return measured(np.stack([notes_to_events(g.notes) for g in items]))
+    return measured(events)
 
 
-def melodies(model, attrs: dict, num: int, seeds: int) -> list:
+def melodies(model, name: str, value: float, num: int, seeds: int, table: dict | None) -> np.ndarray:
+    """Event arrays of NUM two-bar melodies per seed at ``name=value``: through muse_cli.sample(attrs=...)
+    for the checkpoint's own file, else the same draws and noise moved by ``table``'s vector."""
     import muse_cli
+    from muse_cli.midi import notes_to_events
+    from muse_cli.model import decode_paths, latent_path, shifted
 
-    return [g for s in range(seeds) for g in muse_cli.sample(model, n=num, seed=1000 + s, attrs=attrs or None)]
+    draws = [(1000 + s, i) for s in range(seeds) for i in range(num)]
+    if table is None:
+        attrs = {name: value} if value else None
+        items = [g for s in range(seeds) for g in muse_cli.sample(model, n=num, seed=1000 + s, attrs=attrs)]
+        return np.stack([notes_to_events(g.notes) for g in items])
+    delta = (value * table["vectors"][table["names"].index(name)]).astype(np.float32) if value else None
+    paths = [shifted(latent_path(s, i, 1, model.z_size), delta) for s, i in draws]
+    return np.stack(decode_paths(model, paths, draws, 1.0))
 
 
 def main() -> int:
@@ -41,20 +50,24 @@ def main() -> int:
     ap.add_argument("--checkpoint", "-c", default=None)
     ap.add_argument("--num", type=int, default=64, help="melodies per seed and value")
     ap.add_argument("--seeds", type=int, default=4, help="fixed seeds 1000, 1001, ...")
+    ap.add_argument(
+        "--file", default=None, help="another attributes.npz for the checkpoint (e.g. fitted from a corpus)"
+    )
     args = ap.parse_args()
     import muse_cli
     from muse_cli.attributes import ATTRIBUTES, load
 
     t0 = time.time()
     model = muse_cli.load_model(args.checkpoint)
-    table = load(model)
-    base = features_of(melodies(model, {}, args.num, args.seeds))
+    table = load(model, args.file)
+    own = None if args.file is None else table
+    base = features_of(melodies(model, table["names"][0], 0.0, args.num, args.seeds, own))
     spread = {k: float(np.nanstd(v)) for k, v in base.items()}
     rows, side, ok = {}, {}, True
     for name in table["names"]:
         means = []
         for value in VALUES:
-            feats = base if value == 0 else features_of(melodies(model, {name: value}, args.num, args.seeds))
+            feats = base if value == 0 else features_of(melodies(model, name, value, args.num, args.seeds, own))
             means.append(float(np.nanmean(feats[name])))
             if value == 1.0:
                 side[name] = {k: (np.nanmean(v) - np.nanmean(base[k])) / spread[k] for k, v in feats.items()}
@@ -62,6 +75,7 @@ def main() -> int:
         ok &= bool(np.all(np.diff(means) > 0))
     n = args.num * args.seeds
     print(f"checkpoint {model.name}: {n} two-bar melodies per cell, seeds 1000..{999 + args.seeds}", file=sys.stderr)
+    print(f"vectors: {table['meta'].get('method')}", file=sys.stderr)
     print("| attribute (feature) | " + " | ".join(f"{v:+g}" for v in VALUES) + " | monotonic |")
     print("|---|" + "---|" * (len(VALUES) + 1))
     for name, means in rows.items():

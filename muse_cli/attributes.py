@@ -86,11 +86,12 @@ def _missing(name: str, path: Path) -> str:
     )
 
 
-def load(model) -> dict:
-    """{"names", "vectors" [k, z], "meta"} for ``model``'s checkpoint; CheckpointError if none, another's, or bad."""
+def load(model, path: Path | None = None) -> dict:
+    """{"names", "vectors" [k, z], "meta"} for ``model``'s checkpoint (from its own file, or ``path``);
+    CheckpointError if there is none, it is another checkpoint's, or it is unreadable."""
     from muse_cli.cache import checkpoint_identity
 
-    path = path_for(model.checkpoint)
+    path = Path(path) if path else path_for(model.checkpoint)
     hint = f"{FIT_COMMAND} -c {_ref(model.name, path.parent)}"
     if not path.is_file():
         raise CheckpointError(_missing(model.name, path))
@@ -236,11 +237,20 @@ def vectors_from(z: np.ndarray, feats: dict[str, np.ndarray], quantile: float = 
     return np.stack(out).astype(np.float32)
 
 
-def fit(model, samples: int = FIT_SAMPLES, seed: int = 0) -> bytes:
-    """The attribute file of ``model``'s checkpoint, fitted from ``samples`` of its own prior draws."""
+def fit(model, samples: int = FIT_SAMPLES, seed: int = 0, windows: np.ndarray | None = None) -> bytes:
+    """The attribute file of ``model``'s checkpoint, fitted from ``samples`` of its own prior draws, or
+    (the paper's way) from the encoder means of corpus ``windows`` (event arrays [n, 32]) when given."""
     from muse_cli.cache import checkpoint_identity
 
-    z, events = prior_windows(model, samples, seed)
+    if windows is None:
+        z, events = prior_windows(model, samples, seed)
+        method = f"prior: {samples} draws decoded at temperature 1"
+    else:
+        from muse_cli.prompt.fit import encode_windows
+
+        events = np.asarray(windows)
+        z = encode_windows(model, events, progress=False)
+        method = f"corpus: encoder means of {len(events)} training windows"
     vectors = vectors_from(z, measured(events))
     names = list(ATTRIBUTES)
     table = {}
@@ -254,8 +264,8 @@ def fit(model, samples: int = FIT_SAMPLES, seed: int = 0) -> bytes:
     meta = {
         "checkpoint": model.name,
         "checkpoint_sha256": checkpoint_identity(model.checkpoint),
-        "method": f"prior: {samples} draws decoded at temperature 1, top minus bottom quartile mean z, times {SCALE}",
-        "samples": samples,
+        "method": f"{method}; top minus bottom quartile mean z, times {SCALE}",
+        "samples": len(events),
         "seed": seed,
         "quantile": QUANTILE,
         "scale": SCALE,
@@ -264,3 +274,20 @@ def fit(model, samples: int = FIT_SAMPLES, seed: int = 0) -> bytes:
         "table": table,
     }
     return to_bytes(vectors, names, meta)
+
+
+def corpus_windows(tunes: Path, count: int, seed: int) -> np.ndarray:
+    """Up to ``count`` 2-bar windows of the training split of a corpus pickle (muse_cli.training.corpus)."""
+    import pickle
+
+    from muse_cli.prompt.captions import collect_windows
+
+    try:
+        with open(tunes, "rb") as fh:
+            loaded = pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, ValueError) as exc:
+        raise UsageError(f"--tunes {tunes}: not a readable corpus pickle ({exc}); make one with make train") from None
+    windows = collect_windows(loaded, count, seed=seed).events
+    if len(windows) < 64:
+        raise UsageError(f"--tunes {tunes}: only {len(windows)} training windows in 2/4, 4/4 or 2/2; 64 or more needed")
+    return windows

@@ -31,10 +31,7 @@ def attrs_command(checkpoint):
     table = load(_load(checkpoint, 1))
     meta = table["meta"]
     values = meta.get("table_values", [-1.0, 0.0, 1.0])
-    click.echo(
-        f"checkpoint {meta.get('checkpoint')}: {len(table['names'])} attributes, fitted from "
-        f"{meta.get('samples')} prior samples (v = {meta.get('scale')} x (top - bottom quartile mean z))"
-    )
+    click.echo(f"checkpoint {meta.get('checkpoint')}: {len(table['names'])} attributes ({meta.get('method')})")
     click.echo(f"{'attribute':<10} {'feature':<18}" + "".join(f"{v:>+8g}" for v in values) + "  what it measures")
     for name in table["names"]:
         feature, what, _ = ATTRIBUTES.get(name, (meta.get("features", {}).get(name, "?"), "", False))
@@ -58,8 +55,15 @@ def attrs_command(checkpoint):
     default=None,
     help="Where to write the file. Default: attributes.npz in the checkpoint's directory (where --attr reads it).",
 )
+@click.option(
+    "--tunes",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Fit from the encoder means of this corpus pickle's training windows (the paper's way) instead of prior "
+    "samples; --samples windows at most.",
+)
 @force_option
-def fit_attrs_command(checkpoint, samples, seed, output, force):
+def fit_attrs_command(checkpoint, samples, seed, output, tunes, force):
     """Fit the attribute vectors of a checkpoint (for --attr and muse attrs).
 
     \b
@@ -71,7 +75,7 @@ def fit_attrs_command(checkpoint, samples, seed, output, force):
       muse fit-attrs --samples 1024 -o attrs-small.npz
       muse fit-attrs -c cat-mel_2bar_big
     """
-    from muse_cli.attributes import FIT_SAMPLES, fit, path_for
+    from muse_cli.attributes import FIT_SAMPLES, corpus_windows, fit, path_for
     from muse_cli.cli.output import _info, _load
     from muse_cli.files import atomic_write
 
@@ -81,6 +85,8 @@ def fit_attrs_command(checkpoint, samples, seed, output, force):
         from muse_cli.errors import OutputExistsError
 
         raise OutputExistsError(f"{path} exists; use --force to overwrite it")
-    _info(f"fitting attribute vectors of {model.name} from {samples or FIT_SAMPLES} prior samples...")
-    atomic_write(path, fit(model, samples or FIT_SAMPLES, seed), force=force)
+    windows = None if tunes is None else corpus_windows(tunes, samples or FIT_SAMPLES, seed)
+    what = f"{len(windows)} corpus windows" if tunes else f"{samples or FIT_SAMPLES} prior samples"
+    _info(f"fitting attribute vectors of {model.name} from {what}...")
+    atomic_write(path, fit(model, samples or FIT_SAMPLES, seed, windows), force=force)
     click.echo(str(path))

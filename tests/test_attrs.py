@@ -168,3 +168,24 @@ def test_attrs_lists_the_shipped_file():
     for name in A.ATTRIBUTES:
         assert f"\n{name} " in out
     assert Path(A.path_for(muse_cli.load_model().checkpoint)).is_file()
+
+
+def test_fit_attrs_from_a_corpus_uses_its_training_windows_only(tmp_path, tiny_checkpoint, data_dir):
+    import pickle
+
+    tunes = []
+    for k in range(10):
+        melody = muse_cli.read_melody((data_dir / "folk_16bar.mid").read_bytes(), "folk_16bar.mid")
+        notes = [(p, s / 4, e / 4 + k % 3 / 4) for p, s, e in melody.notes]  # quarters, as the corpus keeps them
+        tune = {"id": f"t{k}", "notes": notes, "meters": ["4/4"], "collection": "misc", "fields": {}}
+        tunes.append({**tune, "split": "train" if k < 9 else "test"})
+    (tmp_path / "tunes.pkl").write_bytes(pickle.dumps(tunes))
+    out = tmp_path / "corpus.npz"
+    p = run_muse("fit-attrs", "-c", tiny_checkpoint, "--tunes", tmp_path / "tunes.pkl", "-o", out)
+    assert p.returncode == 0, p.stderr.decode()
+    with np.load(out) as data:
+        meta = json.loads(str(data["meta"]))
+    assert meta["method"].startswith("corpus: encoder means of 72 training windows")  # 9 train tunes x 8 windows
+    bad = run_muse("fit-attrs", "-c", tiny_checkpoint, "--tunes", data_dir / "folk_b.mid", "-o", tmp_path / "x.npz")
+    assert bad.returncode == 2 and "not a readable corpus pickle" in bad.stderr.decode()
+    assert not (tmp_path / "x.npz").exists()

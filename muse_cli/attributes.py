@@ -10,6 +10,7 @@ N(0, I) are decoded (temperature 1, seeded), each decoded 2-bar window is measur
 the bottom quartile)``. That needs no corpus, works for any checkpoint, and measures what the decoder
 does with a latent, which is what a slider moves. With SCALE = 0.5, +1 moves a draw from the middle of
 the prior to about the mean of the top quartile (see bench/bench_attrs.py for the measured steps).
+``muse fit-attrs --tunes`` fits from the encoder means of a corpus's training windows instead (the paper's way).
 
 The vectors live in ``attributes.npz`` beside the checkpoint, with the sha256 of the checkpoint's
 weights (:func:`muse_cli.cache.checkpoint_identity`); they are refused with any other checkpoint.
@@ -104,7 +105,12 @@ def load(model, path: Path | None = None) -> dict:
             raise CheckpointError(
                 f"{path} is not a readable attribute file ({exc}); make it again with: {hint} --force"
             ) from None
-        if meta.get("format") != FORMAT or vectors.shape != (len(names), model.z_size):
+        if (
+            not isinstance(meta, dict)
+            or meta.get("format") != FORMAT
+            or vectors.shape != (len(names), model.z_size)
+            or not np.all(np.isfinite(vectors))
+        ):
             raise CheckpointError(
                 f"{path} does not fit checkpoint {model.name} (z {model.z_size}); run: {hint} --force"
             )

@@ -5,7 +5,7 @@ MUSE := $(VENV)/bin/muse
 PY := $(VENV)/bin/python
 BIG := build/big
 
-.PHONY: setup demo lint test test-all train ship prompt-head eval big big-demo bench clean
+.PHONY: setup demo lint test test-all train ship prompt-head attrs eval big big-demo bench clean
 
 setup: $(VENV)/.setup-done
 $(VENV)/.setup-done: pyproject.toml uv.lock scripts/setup.sh
@@ -48,6 +48,10 @@ ship: setup
 prompt-head: setup
 	MUSE_HOME=build/prompt-home $(PY) -m muse_cli.prompt.fit --checkpoint muse-mel_2bar
 
+## The default model's attribute vectors for --attr (run after `make ship`: they are tied to the weights' sha256).
+attrs: setup
+	$(MUSE) fit-attrs --checkpoint muse-mel_2bar --force
+
 eval: setup
 	$(MUSE) eval
 	$(MUSE) eval --prompts
@@ -66,6 +70,7 @@ bench: setup big
 	$(PY) bench/bench_show.py
 	$(PY) bench/bench_form.py --tunes build/corpus/tunes.pkl
 	$(PY) bench/bench_keytempo.py
+	$(PY) bench/bench_attrs.py
 	$(PY) bench/bench_batch.py --big $(BIG)
 
 clean:

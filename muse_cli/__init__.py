@@ -38,13 +38,14 @@ def load_model(checkpoint=None, batch_size=8, engine=None):
     return model.load_model(checkpoint, batch_size, engine=engine)
 
 
-def sample(model, n=1, seconds=None, temperature=1.0, seed=None, qpm=120.0, form=None):
+def sample(model, n=1, seconds=None, temperature=1.0, seed=None, qpm=120.0, form=None, attrs=None):
     """Melodies from the prior. Returns a list of Generated (``.notes``, ``.midi()``).
 
-    ``form`` ("AABA"): sections of the piece, a returning letter repeats its material with a small variation."""
+    ``form`` ("AABA"): sections of the piece, a returning letter repeats its material with a small variation.
+    ``attrs``: attribute sliders, e.g. ``{"density": 1.0, "register": -0.5}`` (see ``muse attrs``)."""
     from muse_cli import model as m
 
-    return m.sample(model, n=n, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm, form=form)
+    return m.sample(model, n=n, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm, form=form, attrs=attrs)
 
 
 def encode(model, melodies, sample_z=False, seed=None, refine=0):
@@ -54,11 +55,11 @@ def encode(model, melodies, sample_z=False, seed=None, refine=0):
     return m.encode(model, melodies, sample_z=sample_z, seed=seed, refine=refine)
 
 
-def decode(model, latents, temperature=1.0, seed=None, qpm=120.0):
-    """LatentWindows -> one Generated melody per source."""
+def decode(model, latents, temperature=1.0, seed=None, qpm=120.0, attrs=None):
+    """LatentWindows -> one Generated melody per source (``attrs``: attribute sliders, as for :func:`sample`)."""
     from muse_cli import model as m
 
-    return m.decode(model, latents, temperature=temperature, seed=seed, qpm=qpm)
+    return m.decode(model, latents, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
 
 
 def interpolate(model, a, b, steps=5, temperature=1.0, seed=None, qpm=120.0, concat=False):
@@ -68,19 +69,21 @@ def interpolate(model, a, b, steps=5, temperature=1.0, seed=None, qpm=120.0, con
     return m.interpolate(model, a, b, steps=steps, temperature=temperature, seed=seed, qpm=qpm, concat=concat)
 
 
-def vary(model, melody, n=8, amount=0.3, temperature=1.0, seed=None, qpm=120.0):
+def vary(model, melody, n=8, amount=0.3, temperature=1.0, seed=None, qpm=120.0, attrs=None):
     """``n`` variations of a melody: each window's latent moved toward a random one by ``amount`` (0..1)."""
     from muse_cli import model as m
 
-    return m.vary(model, melody, n=n, amount=amount, temperature=temperature, seed=seed, qpm=qpm)
+    return m.vary(model, melody, n=n, amount=amount, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
 
 
-def continue_melody(model, melody, seconds=None, n=1, temperature=1.0, seed=None, qpm=120.0, form=None, keep=False):
+def continue_melody(
+    model, melody, seconds=None, n=1, temperature=1.0, seed=None, qpm=120.0, form=None, keep=False, attrs=None
+):
     """``n`` continuations: the melody as written, then ``seconds`` of new bars (``keep``: only the new bars)."""
     from muse_cli import form as f
 
     return f.continue_melody(
-        model, melody, seconds, n=n, temperature=temperature, seed=seed, qpm=qpm, form=form, keep=keep
+        model, melody, seconds, n=n, temperature=temperature, seed=seed, qpm=qpm, form=form, keep=keep, attrs=attrs
     )
 
 

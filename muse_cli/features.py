@@ -6,7 +6,8 @@ pitch_range (semitones), mean_abs_interval (semitones), note_count, pch_entropy
 onsets), mean_pitch, density (onsets per bar), slope (semitones per bar, least
 squares over onsets), stepwise (share of intervals of 1-2 semitones among
 non-repeats), arch (how far the middle rises above the ends), major_minus_minor
-(best Krumhansl correlation of major minus that of minor keys, duration-weighted).
+(best Krumhansl correlation of major minus that of minor keys, duration-weighted), rest_share
+(share of the event array's steps with no note sounding).
 
 Pure NumPy. The least squares and the 24 key correlations are done in closed
 form over all rows at once.
@@ -33,6 +34,7 @@ NAMES = (
     "stepwise",
     "arch",
     "major_minus_minor",
+    "rest_share",
 )
 
 
@@ -41,7 +43,7 @@ def measure(events: np.ndarray) -> list[dict[str, float]]:
     rows, hists = [], np.zeros((len(events), 12))
     for i, ev in enumerate(events):
         notes = events_to_notes(ev)
-        rows.append(_note_features(notes))
+        rows.append({**_note_features(notes), "rest_share": _rest_share(notes, len(ev))})
         if notes:
             pitches = np.array([n[0] for n in notes], int)
             durations = np.array([max(1, n[2] - n[1]) for n in notes], float)
@@ -54,7 +56,7 @@ def measure(events: np.ndarray) -> list[dict[str, float]]:
 def _note_features(notes: list) -> dict[str, float]:
     """Every feature but major_minus_minor, of one melody's notes."""
     if not notes:
-        return {k: 0.0 for k in NAMES if k != "major_minus_minor"}
+        return {k: 0.0 for k in NAMES if k not in ("major_minus_minor", "rest_share")}
     p = np.array([n[0] for n in notes], float)
     s = np.array([n[1] for n in notes], float)
     iv = np.diff(p)
@@ -77,6 +79,14 @@ def _note_features(notes: list) -> dict[str, float]:
         "stepwise": float(np.mean(moves <= 2)) if len(moves) else 1.0,
         "arch": _arch(p),
     }
+
+
+def _rest_share(notes: list, steps: int) -> float:
+    """Share of the ``steps`` 16th steps with no note sounding."""
+    sounding = np.zeros(max(1, steps), bool)
+    for _, start, end in notes:
+        sounding[start:end] = True
+    return float(1.0 - sounding.mean())
 
 
 def _arch(p: np.ndarray) -> float:

@@ -120,11 +120,14 @@ def continue_melody(
     qpm: float = 120.0,
     form: str | None = None,
     keep: bool = False,
+    attrs: dict | None = None,
 ) -> list:
     """``n`` continuations of ``melody``: its notes as written, then ``seconds`` of new bars from the bar line.
 
     The new bars walk on from the encoder mean of the melody's last 2 bars (:func:`continuation_path`);
-    continuation ``v`` decodes window k with noise (seed, v, 1, k). ``keep`` returns only the new bars."""
+    continuation ``v`` decodes window k with noise (seed, v, 1, k). ``keep`` returns only the new bars;
+    ``attrs`` moves the new bars' latents by the checkpoint's attribute vectors (:mod:`muse_cli.attributes`)."""
+    from muse_cli.attributes import attr_offset, shifted
     from muse_cli.midi import events_to_notes, notes_to_events
 
     seed = new_seed() if seed is None else int(seed)
@@ -132,7 +135,8 @@ def continue_melody(
     segments = segments_for(seconds, qpm)
     join = -(-melody.total_steps // STEPS_PER_BAR) * STEPS_PER_BAR  # the input, padded to a bar line
     mu, _ = model.encode_events(notes_to_events(melody.notes, max(0, join - WINDOW_STEPS))[None])
-    paths = [continuation_path(mu[0], seed, v, segments, form) for v in range(n)]
+    delta, extra = attr_offset(model, attrs)
+    paths = [shifted(continuation_path(mu[0], seed, v, segments, form), delta) for v in range(n)]
     events = decode_paths(model, paths, [(seed, v) for v in range(n)], temperature)
     new_seconds = sample_seconds(seconds, qpm)
     join_seconds = join / STEPS_PER_BAR * QUARTERS_PER_BAR * 60.0 / qpm
@@ -146,6 +150,7 @@ def continue_melody(
         "seconds": new_seconds,
         **({"form": form} if form else {}),
         **({"keep": True} if keep else {}),
+        **extra,
     }
     out = []
     for v, ev in enumerate(events):

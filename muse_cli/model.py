@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from muse_cli import settings
+from muse_cli.attributes import attr_offset, shifted
 from muse_cli.encoding import (  # noqa: F401
     HOLD,
     MIN_PITCH,
@@ -217,13 +218,16 @@ def sample_draws(
     temperature: float = 1.0,
     qpm: float = 120.0,
     form: str | None = None,
+    attrs: dict | None = None,
 ) -> list[Generated]:
     """One melody per draw (seed, index, seconds), all decoded in shared batches: the recipe of a sample.
 
     Draw (s, i, S) walks ``latent_path(s, i)`` over the windows that cover S seconds and decodes
     window k with noise (s, i, 1, k), so a melody depends on its own draw only: ``muse sample``
     and ``muse batch`` make the same bytes however the draws are grouped. ``form`` (such as "AABA")
-    shapes every path (:func:`muse_cli.form.form_path`)."""
+    shapes every path (:func:`muse_cli.form.form_path`); ``attrs`` ({name: value}, see
+    :mod:`muse_cli.attributes`) then moves every latent by the checkpoint's attribute vectors."""
+    delta, extra = attr_offset(model, attrs)
     segments = [segments_for(sec, qpm) for _, _, sec in draws]
     paths = [latent_path(s, i, k, model.z_size) for (s, i, _), k in zip(draws, segments)]
     if form:
@@ -232,8 +236,9 @@ def sample_draws(
         for _, _, sec in draws:
             form = check_form(form, sec, qpm)
         paths = [form_path(p, form, s, i) for p, (s, i, _) in zip(paths, draws)]
+    paths = [shifted(p, delta) for p in paths]
     events = decode_paths(model, paths, [(s, i) for s, i, _ in draws], temperature)
-    said = {"form": form} if form else {}
+    said = {**({"form": form} if form else {}), **extra}
     return [sampled(model, ev, s, i, sec, temperature, qpm, **said) for (s, i, sec), ev in zip(draws, events)]
 
 
@@ -246,11 +251,12 @@ def sample(
     qpm: float = 120.0,
     first_index: int = 0,
     form: str | None = None,
+    attrs: dict | None = None,
 ) -> list[Generated]:
     """``n`` melodies from the prior; with ``seconds``, each follows a smooth latent path (``form``: AABA ...)."""
     seed = new_seed() if seed is None else int(seed)
     draws = [(seed, i, seconds) for i in range(first_index, first_index + n)]
-    return sample_draws(model, draws, temperature, qpm, form)
+    return sample_draws(model, draws, temperature, qpm, form, attrs)
 
 
 def encode(model: Model, melodies: list, sample_z: bool = False, seed: int | None = None, refine: int = 0) -> list:
@@ -274,19 +280,25 @@ def encode(model: Model, melodies: list, sample_z: bool = False, seed: int | Non
 
 
 def decode(
-    model: Model, latents: list, temperature: float = 1.0, seed: int | None = None, qpm: float = 120.0
+    model: Model,
+    latents: list,
+    temperature: float = 1.0,
+    seed: int | None = None,
+    qpm: float = 120.0,
+    attrs: dict | None = None,
 ) -> list[Generated]:
-    """Latent windows -> one melody per source, its windows laid end to end in bar order."""
+    """Latent windows -> one melody per source, its windows laid end to end in bar order (each moved by ``attrs``)."""
     from muse_cli.midi import events_to_notes
 
     seed = new_seed() if seed is None else int(seed)
+    delta, extra = attr_offset(model, attrs)
     groups: dict[str, list] = {}
     for w in latents:
         groups.setdefault(w.source, []).append(w)
     out = []
     for gi, (source, wins) in enumerate(groups.items()):
         wins = sorted(wins, key=lambda w: w.start_bar)
-        z = model.check_latents(np.stack([w.z for w in wins]))
+        z = shifted(model.check_latents(np.stack([w.z for w in wins])), delta)
         noise = [(seed, gi, 1, k) for k in range(len(wins))]
         events = model.decode_events(z, temperature=temperature, noise_seeds=noise)
         first = wins[0].start_bar
@@ -303,6 +315,7 @@ def decode(
             "source": source,
             "windows": len(wins),
             "mode": "decode",
+            **extra,
         }
         stem = Path(source).stem if source not in ("-", "") else "stdin"
         out.append(Generated(f"{stem}.decoded", events_to_notes(total), qpm, seconds, prov))
@@ -323,6 +336,7 @@ def vary(
     temperature: float = 1.0,
     seed: int | None = None,
     qpm: float = 120.0,
+    attrs: dict | None = None,
 ) -> list[Generated]:
     """``n`` variations of ``melody``, window by window, laid end to end like :func:`decode`.
 
@@ -335,6 +349,7 @@ def vary(
     if not 0.0 <= amount <= 1.0:
         raise UsageError(f"--amount must be between 0 (the melody itself) and 1 (a new melody), got {amount:g}")
     seed = new_seed() if seed is None else int(seed)
+    delta, extra = attr_offset(model, attrs)
     wins = windows(melody)
     mu, _ = model.encode_events(np.stack([ev for _, ev in wins]))
     k_count = len(wins)
@@ -345,6 +360,7 @@ def vary(
             for k in range(k_count)
         ]
     )
+    z = shifted(z, delta)
     noise = [(seed, v, 1, k) for v in range(n) for k in range(k_count)]
     events = model.decode_events(z, temperature=temperature, noise_seeds=noise).reshape(n, -1)
     seconds = events.shape[1] / STEPS_PER_BAR * QUARTERS_PER_BAR * 60.0 / qpm
@@ -356,6 +372,7 @@ def vary(
         "mode": "vary",
         "source": melody.source,
         "amount": amount,
+        **extra,
     }
     return [
         Generated(vary_name(melody.source, seed, v), events_to_notes(ev), qpm, seconds, {**base, "variation": v + 1})

@@ -28,6 +28,7 @@ MAX_TEMPERATURE = 100.0  # highest --temperature accepted (far past pure noise; 
 MAX_LATENT_ROWS = MAX_NUM  # most latent vectors one latent file may hold
 MAX_INPUT_BYTES = 256 * 2**20  # largest input file read (MIDI, latents): a device like /dev/zero stops here
 MIN_QPM, MAX_QPM = 20.0, 400.0  # tempo accepted from --qpm, a job's qpm or a prompt's words (quarter notes/min)
+MAX_ATTR = 3.0  # largest |value| of --attr NAME=VALUE: past it the latent leaves the prior's bulk
 MAX_START_BAR = 1_000_000  # a start_bar past this cannot be decoded within MAX_SECONDS at any tempo
 
 

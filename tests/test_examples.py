@@ -44,6 +44,8 @@ COMMAND_ORDER = (
     "eval",
     "batch",
     "fit-prompt",
+    "attrs",
+    "fit-attrs",
 )  # README's command table
 SOUNDFONT = "/usr/share/sounds/sf2/default-GM.sf2"  # Debian's General MIDI SoundFont (with libfluidsynth3)
 

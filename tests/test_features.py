@@ -25,7 +25,7 @@ def test_a_rising_c_major_phrase():
 
 
 def test_an_empty_window_measures_zero():
-    assert measure(np.zeros((1, 32), int)) == [{k: 0.0 for k in NAMES}]
+    assert measure(np.zeros((1, 32), int)) == [{k: 0.0 if k != "rest_share" else 1.0 for k in NAMES}]
 
 
 def test_slope_and_key_follow_their_textbook_definitions():

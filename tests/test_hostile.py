@@ -994,3 +994,67 @@ def test_devices_pipes_and_links_are_neither_read_forever_nor_replaced(work):
         check(case, work, before, run_inprocess(args), code, words)
     assert (work / "fifo.wav").is_fifo() and os.readlink(work / "stdout.wav") == "/proc/self/fd/1"
     assert os.readlink(work / "null.wav") == "/dev/null" and os.readlink(work / "link.mid") == "folk_b.mid"
+
+
+# -- 12. attribute sliders (--attr, muse attrs, muse fit-attrs) ----------------------------------
+ATTR_COMMANDS = [["sample"], ["decode", "--midi", "folk_b.mid"], ["vary", "folk_b.mid", "-n", "1"]]
+BAD_ATTRS = [
+    (["--attr", "bogus=1"], "unknown attribute bogus for checkpoint muse-mel_2bar; it knows: density, register"),
+    (["--attr", "density=1", "leap=2"], "unknown attribute leap"),
+    (["--attr", "density"], "is not NAME=VALUE"),
+    (["--attr", "=1"], "is not NAME=VALUE"),
+    (["--attr", "density=x"], "'x' is not a number"),
+    (["--attr", "density=nan"], "must be a finite number"),
+    (["--attr", "density=-inf"], "must be a finite number"),
+    (["--attr", "density=3.01"], "outside [-3, 3]"),
+    (["--attr", "density=1", "--attr", "density=2"], "given twice"),
+]
+
+
+@pytest.mark.parametrize("command", ATTR_COMMANDS, ids=lambda c: c[0])
+@pytest.mark.parametrize("args, words", BAD_ATTRS, ids=lambda a: " ".join(a) if isinstance(a, list) else None)
+def test_bad_attr_is_one_line_before_any_model_work(work, command, args, words):
+    before = _snapshot(work)
+    out = run_inprocess([*command, *args, "-o", "out/"])
+    check(f"{command[0]} {' '.join(args)}", work, before, out, 2, words)
+    assert "loading model" not in out.stderr
+
+
+def test_attr_with_a_prompt(work):
+    before = _snapshot(work)
+    out = run_inprocess(["sample", "--prompt", "a busy reel", "--attr", "density=1", "-o", "out/"])
+    check("sample --prompt --attr", work, before, out, 2, "--attr does not combine with --prompt")
+
+
+@pytest.mark.parametrize("content", ["none", "garbage", "another-z"])
+def test_attr_with_a_checkpoint_without_a_usable_file(work, tiny_checkpoint, content):
+    from muse_cli.attributes import FILE, path_for
+    from muse_cli.model import load_model
+
+    ck = work / "ck"
+    shutil.copytree(tiny_checkpoint, ck)
+    if content == "garbage":
+        (ck / FILE).write_bytes(b"not an npz")
+    elif content == "another-z":  # the default model's file: z 128 against tiny's 8
+        shutil.copy(path_for(load_model().checkpoint), ck / FILE)
+        load_model(str(ck))  # the NumPy engine exports the copy's weights.npz once, before the snapshot
+    before = _snapshot(work)
+    out = run_inprocess(["sample", "-c", "ck", "--attr", "density=1", "-o", "out/"])
+    words = {"none": f"make them with: muse fit-attrs -c {ck}", "garbage": "not a readable attribute file"}
+    check(f"sample --attr, checkpoint file {content}", work, before, out, 5, words.get(content, ""), after_model=True)
+    if content == "another-z":
+        assert "does not fit checkpoint tiny (z 8)" in out.stderr
+
+
+@pytest.mark.parametrize(
+    "args, code, words",
+    [
+        (["fit-attrs", "--samples", "1"], 2, ""),
+        (["fit-attrs", "-o", "taken.mid", "--samples", "64"], 4, "taken.mid exists; use --force"),
+        (["attrs", "-c", "no-such-name"], 5, "unknown checkpoint"),
+    ],
+    ids=lambda a: " ".join(a) if isinstance(a, list) else None,
+)
+def test_attrs_and_fit_attrs_options(work, args, code, words):
+    before = _snapshot(work)
+    check(" ".join(args), work, before, run_inprocess(args), code, words, after_model=True)

@@ -37,11 +37,11 @@ _REQUIRED = {
     "render": {"midi"},
 }
 _OPTIONAL = {
-    "sample": {"seconds", "form", "temperature", "qpm", "wav"},
-    "decode": {"latents", "prompt", "source", "seconds", "temperature", "qpm", "wav"},
+    "sample": {"seconds", "form", "temperature", "qpm", "wav", "attrs"},
+    "decode": {"latents", "prompt", "source", "seconds", "temperature", "qpm", "wav", "attrs"},
     "interpolate": {"steps", "temperature", "qpm", "wav"},
-    "vary": {"amount", "temperature", "qpm", "wav"},
-    "continue": {"seconds", "form", "keep", "temperature", "qpm", "wav"},
+    "vary": {"amount", "temperature", "qpm", "wav", "attrs"},
+    "continue": {"seconds", "form", "keep", "temperature", "qpm", "wav", "attrs"},
     "render": {"out", "rate", "soundfont"},
 }
 
@@ -87,6 +87,7 @@ class Job:
             p.get("qpm"),
             "prompt" in p,
             p.get("form"),
+            tuple(sorted(p.get("attrs", {}).items())),
         )
 
 
@@ -168,6 +169,10 @@ _TYPES = {
     "amount": (lambda v: _is_number(v) and 0 <= v <= 1, "a number from 0 (the melody) to 1 (a new melody)"),
     "steps": (lambda v: _is_int(v) and 2 <= v <= MAX_STEPS, f"an integer from 2 to {MAX_STEPS}"),
     "rate": (lambda v: _is_int(v) and 8000 <= v <= 192000, "an integer from 8000 to 192000 (Hz)"),
+    "attrs": (
+        lambda v: isinstance(v, dict) and all(_is_number(x) and abs(x) <= settings.MAX_ATTR for x in v.values()),
+        f'an object of attribute values from -{settings.MAX_ATTR:g} to {settings.MAX_ATTR:g}, e.g. {{"density": 1}}',
+    ),
     **{
         key: (_nonempty, "a non-empty string")
         for key in ("out", "latents", "prompt", "source", "a", "b", "midi", "soundfont")
@@ -195,6 +200,8 @@ def _check_fields(obj: dict, op: str) -> list[str]:
             problems.append("'seconds' goes with 'prompt'; decoding latents keeps their length")
         if "source" in obj and "prompt" in obj:
             problems.append("'source' goes with 'latents'")
+        if "attrs" in obj and "prompt" in obj:
+            problems.append("'attrs' goes with 'latents'; it does not combine with 'prompt' yet")
     for key, (ok, what) in _TYPES.items():
         if key in obj and not ok(obj[key]):
             problems.append(f"{key!r} must be {what}, got {json.dumps(obj[key])}")
@@ -291,6 +298,8 @@ def _normalise(obj: dict, op: str, root: Path) -> dict:
     tempo = read_tempo(obj["prompt"]) if "prompt" in obj and "qpm" not in obj else None
     if tempo:  # the prompt's tempo words set qpm, as in `muse sample --prompt`
         p["qpm"], p["qpm_from_prompt"] = tempo.qpm, True
+    if obj.get("attrs"):
+        p["attrs"] = {str(k): float(v) for k, v in obj["attrs"].items()}
     if op == "interpolate":
         p["concat"] = Path(obj["out"]).suffix.lower() in (".mid", ".midi")
     return p
@@ -381,7 +390,8 @@ def sample_jobs(
 def check_checkpoints(jobs: list[Job], source: str) -> None:
     """Resolve every checkpoint the jobs name (no TensorFlow); JobFileError for those that fail."""
     from muse_cli import registry
-    from muse_cli.errors import CheckpointError
+    from muse_cli.attributes import check_file
+    from muse_cli.errors import CheckpointError, MuseError
 
     bad: dict[str | None, str] = {}
     for ckpt in {j.checkpoint for j in jobs if j.op in MODEL_OPS}:
@@ -389,8 +399,12 @@ def check_checkpoints(jobs: list[Job], source: str) -> None:
             registry.resolve(ckpt)
         except CheckpointError as exc:
             bad[ckpt] = str(exc)
-    if bad:
-        raise JobFileError(
-            source,
-            [(j.line, f"checkpoint: {bad[j.checkpoint]}") for j in jobs if j.op in MODEL_OPS and j.checkpoint in bad],
-        )
+    problems = [(j.line, f"checkpoint: {bad[j.checkpoint]}") for j in jobs if j.op in MODEL_OPS and j.checkpoint in bad]
+    for j in jobs:
+        if "attrs" in j.params and j.checkpoint not in bad:
+            try:
+                check_file(registry.resolve(j.checkpoint), list(j.params["attrs"]))
+            except MuseError as exc:
+                problems.append((j.line, f"attrs: {exc}"))
+    if problems:
+        raise JobFileError(source, sorted(problems))

@@ -212,7 +212,8 @@ def _run_samples(model, todo: list[tuple[Job, dict]]) -> dict[int, Result]:
     p = todo[0][0].params  # the jobs of a task share temperature and tempo (plan.plan_tasks)
     try:
         draws = [(j.params["seed"], 0, j.params.get("seconds")) for j, _ in todo]
-        items = sample_draws(model, draws, p["temperature"], p["qpm"], p.get("form"))
+        # the jobs of a task share temperature, tempo, form and attributes (Job.group_key)
+        items = sample_draws(model, draws, p["temperature"], p["qpm"], form=p.get("form"), attrs=p.get("attrs"))
         midis = [item.midi() for item in items]
     except Exception as exc:
         return {j.line: failed(j, error_text(exc)) for j, _ in todo}
@@ -244,12 +245,14 @@ def _from_melody(model, job: Job) -> list:
 
     p = job.params
     melody = read_melody(_read_input(p, "midi"), p["midi_shown"])
-    settings = {"temperature": p["temperature"], "seed": p["seed"], "qpm": p["qpm"]}
+    settings = {"temperature": p["temperature"], "seed": p["seed"], "qpm": p["qpm"], "attrs": p.get("attrs")}
     if job.op == "vary":
         return m.vary(model, melody, n=1, **settings, **({"amount": p["amount"]} if "amount" in p else {}))
     from muse_cli.form import continue_melody
 
-    return continue_melody(model, melody, p.get("seconds"), n=1, form=p.get("form"), keep=p["keep"], **settings)
+    return continue_melody(
+        model, melody, p.get("seconds"), n=1, form=p.get("form"), keep=p["keep"], attrs=p.get("attrs"), **settings
+    )
 
 
 def _generate(model, job: Job) -> list:
@@ -294,7 +297,7 @@ def _generate(model, job: Job) -> list:
         raise MuseError(
             f'{p["latents_shown"]} holds {len(sources)} sources ({", ".join(sources[:5])}); add "source" to pick one'
         )
-    return m.decode(model, windows, temperature=p["temperature"], seed=p["seed"], qpm=p["qpm"])
+    return m.decode(model, windows, temperature=p["temperature"], seed=p["seed"], qpm=p["qpm"], attrs=p.get("attrs"))
 
 
 # -- rendering -----------------------------------------------------------------------

@@ -7,7 +7,8 @@ and a non-zero exit; MUSE_DEBUG=1 shows the traceback instead.
 The modules: group (the Click group, the one MuseError boundary, Ctrl-C, main),
 options (shared options and their checks), output (output planning and writing,
 model loading), and one module per command family: generate (sample, decode,
-interpolate), encode, render, show, checkpoints, batch, download, eval, prompt (fit-prompt).
+interpolate), encode, render, show, checkpoints, batch, download, eval, prompt (fit-prompt), attrs
+(attrs, fit-attrs).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ def _register_optional() -> None:
         ("muse_cli.cli.eval", "eval_command"),
         ("muse_cli.cli.batch", "batch_command"),
         ("muse_cli.cli.prompt", "fit_prompt_command"),
+        ("muse_cli.cli.attrs", "attrs_command"),
+        ("muse_cli.cli.attrs", "fit_attrs_command"),
     ):
         cli.add_command(getattr(__import__(module, fromlist=[attr]), attr))
 

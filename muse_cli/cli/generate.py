@@ -11,7 +11,9 @@ from muse_cli.cli.group import cli
 from muse_cli.cli.options import (
     _check_prompt,
     _seconds,
+    attr_option,
     candidates_option,
+    check_attrs,
     form_option,
     generation_options,
     given,
@@ -39,10 +41,25 @@ from muse_cli.files import STDIO
 @prompt_option
 @candidates_option
 @form_option
+@attr_option
 @generation_options
 @png_option
 def sample_cmd(
-    num, seconds, temperature, seed, qpm, prompt, candidates, form, checkpoint, output, wav, soundfont, force, png
+    num,
+    seconds,
+    temperature,
+    seed,
+    qpm,
+    prompt,
+    candidates,
+    form,
+    attrs,
+    checkpoint,
+    output,
+    wav,
+    soundfont,
+    force,
+    png,
 ):
     """Sample melodies from the model's prior.
 
@@ -54,6 +71,7 @@ def sample_cmd(
       muse sample -o - > melody.mid                MIDI on stdout
       muse sample --prompt "a slow sad tune in A minor" -n 4 -o sad/
       muse sample --seconds 32 --form AABA --seed 4 -o aaba/   four 8-second sections: A, A', B, A''
+      muse sample --attr density=+1 register=-0.5 --seed 42 -o busy/   attribute sliders: see muse attrs
     """
     from muse_cli import model as m
     from muse_cli.form import check_form
@@ -65,6 +83,7 @@ def sample_cmd(
 
         qpm = prompt_tempo(prompt, asked)
     form = check_form(form, seconds, qpm)
+    check_attrs(attrs, prompt, checkpoint)
     seed = m.new_seed() if seed is None else seed
     names = [m.sample_name(seed, i) for i in range(num)]
     paths = _plan(names, output, force, wav, soundfont, png)
@@ -86,7 +105,9 @@ def sample_cmd(
         if applied(items):
             _info(applied(items))
     else:
-        items = m.sample(model, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm, form=form)
+        items = m.sample(
+            model, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm, form=form, attrs=attrs
+        )
     _info(f"seed {seed}")
     _write(items, paths, force, wav, soundfont, png)
 
@@ -102,10 +123,24 @@ def sample_cmd(
     help="A MIDI primer: encode it and decode its windows (wins over --prompt).",
 )
 @candidates_option
+@attr_option
 @generation_options
 @png_option
 def decode_cmd(
-    latents, prompt, midi_file, candidates, temperature, seed, qpm, checkpoint, output, wav, soundfont, force, png
+    latents,
+    prompt,
+    midi_file,
+    candidates,
+    attrs,
+    temperature,
+    seed,
+    qpm,
+    checkpoint,
+    output,
+    wav,
+    soundfont,
+    force,
+    png,
 ):
     """Decode latent vectors (muse encode's output), a MIDI primer, or a text prompt into MIDI.
 
@@ -118,6 +153,7 @@ def decode_cmd(
       muse encode tune.mid | muse decode - -o - > back.stdout.mid
       muse decode --prompt "a calm German folk song" --seed 2 -o folk.mid
       muse decode --midi tune.mid -o primed.mid
+      muse decode tune.npz --attr register=+1 --seed 1 -o tune.higher.mid
     """
     from muse_cli import model as m
     from muse_cli.files import read_bytes
@@ -129,6 +165,7 @@ def decode_cmd(
         if latents is not None or midi_file is not None:
             _info(f"warning: --prompt ignored: the {'MIDI primer' if midi_file else 'latent input'} wins")
             prompt = None
+    check_attrs(attrs, prompt, checkpoint)
     if latents is not None and midi_file is not None:
         raise UsageError("give latents or --midi FILE, not both")
     if prompt is not None:
@@ -165,7 +202,7 @@ def decode_cmd(
                 f"warning: these latents were encoded with {', '.join(other)}, not {model.name}; "
                 "pass the same --checkpoint to decode them faithfully"
             )
-    items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm)
+    items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
     _info(f"seed {seed}")
     _write(items, paths, force, wav, soundfont, png)
 
@@ -224,9 +261,10 @@ def _amount(ctx, param, value):
     callback=_amount,
     help="How far each variation moves from the melody: 0 keeps it, 1 is a new melody of the same length.",
 )
+@attr_option
 @generation_options
 @png_option
-def vary_cmd(source, num, amount, temperature, seed, qpm, checkpoint, output, wav, soundfont, force, png):
+def vary_cmd(source, num, amount, attrs, temperature, seed, qpm, checkpoint, output, wav, soundfont, force, png):
     """Variations of a melody, 2-bar window by 2-bar window, as long as the melody.
 
     \b
@@ -235,14 +273,16 @@ def vary_cmd(source, num, amount, temperature, seed, qpm, checkpoint, output, wa
     Examples:
       muse vary tune.mid -n 4 --amount 0.3 --seed 7 -o variations/
       muse vary tune.mid -n 1 --amount 0.1 -o - > close.mid
+      muse vary tune.mid -n 2 --amount 0.2 --attr density=-1 --seed 7 -o sparser/
     """
     from muse_cli import model as m
 
     melody = _read_melodies((source,))[0]
+    check_attrs(attrs, None, checkpoint)
     seed = m.new_seed() if seed is None else seed
     paths = _plan([m.vary_name(melody.source, seed, v) for v in range(num)], output, force, wav, soundfont, png)
     model = _load(checkpoint, num * max(1, -(-melody.total_steps // WINDOW_STEPS)))
-    items = m.vary(model, melody, n=num, amount=amount, temperature=temperature, seed=seed, qpm=qpm)
+    items = m.vary(model, melody, n=num, amount=amount, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
     _info(f"seed {seed}")
     _write(items, paths, force, wav, soundfont, png)
 
@@ -261,10 +301,11 @@ def vary_cmd(source, num, amount, temperature, seed, qpm, checkpoint, output, wa
 @click.option("--keep", is_flag=True, help="Write only the new bars.")
 @click.option("--num", "-n", type=click.IntRange(1, 256), default=1, show_default=True, help="How many continuations.")
 @form_option
+@attr_option
 @generation_options
 @png_option
 def continue_cmd(
-    source, seconds, keep, num, form, temperature, seed, qpm, checkpoint, output, wav, soundfont, force, png
+    source, seconds, keep, num, form, attrs, temperature, seed, qpm, checkpoint, output, wav, soundfont, force, png
 ):
     """Carry a melody on: the melody as written, then new bars from its next bar line.
 
@@ -280,11 +321,12 @@ def continue_cmd(
 
     melody = _read_melodies((source,))[0]
     form = check_form(form, seconds, qpm)
+    check_attrs(attrs, None, checkpoint)
     seed = m.new_seed() if seed is None else seed
     paths = _plan([continue_name(melody.source, seed, v) for v in range(num)], output, force, wav, soundfont, png)
     model = _load(checkpoint, num * m.segments_for(seconds, qpm))
     items = continue_melody(
-        model, melody, seconds, n=num, temperature=temperature, seed=seed, qpm=qpm, form=form, keep=keep
+        model, melody, seconds, n=num, temperature=temperature, seed=seed, qpm=qpm, form=form, keep=keep, attrs=attrs
     )
     _info(f"seed {seed}")
     _write(items, paths, force, wav, soundfont, png)

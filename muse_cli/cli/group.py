@@ -24,6 +24,14 @@ class _UserError(click.ClickException):
 
 
 class _MuseGroup(click.Group):
+    def resolve_command(self, ctx, args):
+        name, cmd, rest = super().resolve_command(ctx, args)
+        if cmd is not None and any(p.name == "attrs" for p in cmd.params):
+            from muse_cli.cli.options import spread_attr_pairs
+
+            rest = spread_attr_pairs(rest)  # the form: --attr density=+1 register=-0.5
+        return name, cmd, rest
+
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)

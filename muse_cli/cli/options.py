@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from muse_cli import settings
-from muse_cli.errors import PromptError
+from muse_cli.errors import PromptError, UsageError
 
 
 def _temperature(ctx, param, value):
@@ -179,6 +179,55 @@ refine_option = click.option(
     "step accuracy 0.978 against 0.909 on muse eval's test split). Loads TensorFlow (about 6 s), then about "
     "10 s per 50 steps for a tune, 5 min for muse eval's test split.",
 )
+
+
+def _attrs(ctx, param, value):
+    if not value:
+        return None
+    from muse_cli.attributes import parse
+
+    return parse(value)
+
+
+attr_option = click.option(
+    "--attr",
+    "attrs",
+    multiple=True,
+    callback=_attrs,
+    metavar="NAME=VALUE",
+    help="Move the melody along an attribute (see `muse attrs`): density, register, contour, leaps, range, "
+    f"rests; +1 is a clear step up, -1 down, at most ±{settings.MAX_ATTR:g}. Repeat it, or give several "
+    "pairs after one --attr: --attr density=+1 register=-0.5.",
+)
+
+
+def spread_attr_pairs(args: list[str]) -> list[str]:
+    """``--attr a=1 b=-2`` -> ``--attr a=1 --attr b=-2``: NAME=NUMBER words right after an --attr pair join it."""
+    from muse_cli.attributes import PAIR
+
+    out: list[str] = []
+    joining = False
+    for k, arg in enumerate(args):
+        if arg == "--":
+            return out + list(args[k:])
+        if joining and PAIR.match(arg):
+            out += ["--attr", arg]
+            continue
+        joining = out[-1:] == ["--attr"] or arg.startswith("--attr=")
+        out.append(arg)
+    return out
+
+
+def check_attrs(attrs: dict | None, prompt: str | None, checkpoint: str | None) -> None:
+    """Before any model work: --attr does not combine with --prompt yet, and its names must be the checkpoint's."""
+    if not attrs:
+        return
+    if prompt is not None:
+        raise UsageError("--attr does not combine with --prompt yet; give one or the other")
+    from muse_cli import registry
+    from muse_cli.attributes import check_file
+
+    check_file(registry.resolve(checkpoint), list(attrs))
 
 
 def generation_options(f):

@@ -1,0 +1,92 @@
+"""`muse attrs` (a checkpoint's attribute sliders) and `muse fit-attrs` (make them).
+
+Registered by muse_cli/cli/__init__.py; the recipes are in :mod:`muse_cli.attributes`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from muse_cli.cli.options import checkpoint_option, force_option
+
+
+@click.command(name="attrs")
+@checkpoint_option
+def attrs_command(checkpoint):
+    """List the checkpoint's attribute sliders for --attr NAME=VALUE.
+
+    \b
+    Each row names an attribute, what its feature measures, and the feature's mean over
+    256 two-bar samples at -1, 0 and +1 (measured when the vectors were fitted).
+    Examples:
+      muse attrs
+      muse sample --attr density=+1 --attr register=-0.5 --seed 3 -o busy_low.mid
+      muse sample --attr contour=+1 leaps=-1 --seed 3 -o rising_steps.mid
+    """
+    from muse_cli.attributes import ATTRIBUTES, load
+    from muse_cli.cli.output import _load
+
+    table = load(_load(checkpoint, 1))
+    meta = table["meta"]
+    values = meta.get("table_values", [-1.0, 0.0, 1.0])
+    click.echo(f"checkpoint {meta.get('checkpoint')}: {len(table['names'])} attributes ({meta.get('method')})")
+    click.echo(f"{'attribute':<10} {'feature':<18}" + "".join(f"{v:>+8g}" for v in values) + "  what it measures")
+    for name in table["names"]:
+        feature, what, _ = ATTRIBUTES.get(name, (meta.get("features", {}).get(name, "?"), "", False))
+        row = meta.get("table", {}).get(name, [])
+        click.echo(f"{name:<10} {feature:<18}" + "".join(f"{x:>8.2f}" for x in row) + f"  {what}")
+
+
+@click.command(name="fit-attrs")
+@checkpoint_option
+@click.option(
+    "--samples",
+    type=click.IntRange(64, 1_000_000),
+    default=None,
+    help="Prior draws to decode and measure. Default: 8192 (about 30 s on 2 cores for the default model).",
+)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="Seed of the draws.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the file. Default: attributes.npz in the checkpoint's directory (where --attr reads it).",
+)
+@click.option(
+    "--tunes",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Fit from the encoder means of this corpus pickle's training windows (the paper's way) instead of prior "
+    "samples; --samples windows at most.",
+)
+@force_option
+def fit_attrs_command(checkpoint, samples, seed, output, tunes, force):
+    """Fit the attribute vectors of a checkpoint (for --attr and muse attrs).
+
+    \b
+    Prior latents are decoded and measured (density, register, contour, leaps, range, rests);
+    each attribute's vector is half the difference between the mean latent of the top and of
+    the bottom quartile. No corpus is needed, so it works for any checkpoint; the file records
+    the checkpoint's sha256 and is refused with any other. `make attrs` remakes the default one.
+    Examples:
+      muse fit-attrs --samples 1024 -o attrs-small.npz
+      muse fit-attrs -c cat-mel_2bar_big
+    """
+    from muse_cli.attributes import FIT_SAMPLES, corpus_windows, fit, path_for
+    from muse_cli.cli.output import _info, _load
+    from muse_cli.files import atomic_write
+
+    model = _load(checkpoint, 64)
+    path = output or path_for(model.checkpoint)
+    if path.exists() and not force:
+        from muse_cli.errors import OutputExistsError
+
+        raise OutputExistsError(f"{path} exists; use --force to overwrite it")
+    windows = None if tunes is None else corpus_windows(tunes, samples or FIT_SAMPLES, seed)
+    what = f"{len(windows)} corpus windows" if tunes else f"{samples or FIT_SAMPLES} prior samples"
+    _info(f"fitting attribute vectors of {model.name} from {what}...")
+    atomic_write(path, fit(model, samples or FIT_SAMPLES, seed, windows), force=force)
+    click.echo(str(path))

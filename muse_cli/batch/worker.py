@@ -250,9 +250,7 @@ def _from_melody(model, job: Job) -> list:
         return m.vary(model, melody, n=1, **settings, **({"amount": p["amount"]} if "amount" in p else {}))
     from muse_cli.form import continue_melody
 
-    return continue_melody(
-        model, melody, p.get("seconds"), n=1, form=p.get("form"), keep=p["keep"], attrs=p.get("attrs"), **settings
-    )
+    return continue_melody(model, melody, p.get("seconds"), n=1, form=p.get("form"), keep=p["keep"], **settings)
 
 
 def _generate(model, job: Job) -> list:

@@ -30,6 +30,7 @@ from muse_cli.model import (
     decode_paths,
     latent_path,
     new_seed,
+    provenance,
     sample_seconds,
     segments_for,
     slerp,
@@ -140,18 +141,8 @@ def continue_melody(
     events = decode_paths(model, paths, [(seed, v) for v in range(n)], temperature)
     new_seconds = sample_seconds(seconds, qpm)
     join_seconds = join / STEPS_PER_BAR * QUARTERS_PER_BAR * 60.0 / qpm
-    prov = {
-        "checkpoint": model.name,
-        "seed": seed,
-        "temperature": temperature,
-        "qpm": qpm,
-        "mode": "continue",
-        "source": melody.source,
-        "seconds": new_seconds,
-        **({"form": form} if form else {}),
-        **({"keep": True} if keep else {}),
-        **extra,
-    }
+    said = {**({"form": form} if form else {}), **({"keep": True} if keep else {}), **extra}
+    prov = provenance(model, seed, temperature, qpm, mode="continue", source=melody.source, seconds=new_seconds, **said)
     out = []
     for v, ev in enumerate(events):
         notes = events_to_notes(ev) if keep else list(melody.notes) + events_to_notes(ev, offset=join)

@@ -140,6 +140,12 @@ class Generated:
 _LOADED: dict[tuple, Model] = {}  # one model per checkpoint, engine (and graph batch size) per process
 
 
+def provenance(model: Model, seed: int, temperature: float, qpm: float, **rest) -> dict:
+    """What a melody records of how it was made (written into its MIDI): the checkpoint, seed, temperature and
+    tempo, then ``rest`` in order. The order is part of the MIDI's bytes."""
+    return {"checkpoint": model.name, "seed": seed, "temperature": temperature, "qpm": qpm, **rest}
+
+
 def load_model(checkpoint: str | None = None, batch_size: int = 8, engine: str | None = None) -> Model:
     """Load a checkpoint by registry name or path (default: the embedded model), once per process.
 
@@ -307,16 +313,7 @@ def decode(
             pos = (w.start_bar - first) * STEPS_PER_BAR
             total[pos : pos + WINDOW_STEPS] = ev
         seconds = len(total) / STEPS_PER_BAR * QUARTERS_PER_BAR * 60.0 / qpm
-        prov = {
-            "checkpoint": model.name,
-            "seed": seed,
-            "temperature": temperature,
-            "qpm": qpm,
-            "source": source,
-            "windows": len(wins),
-            "mode": "decode",
-            **extra,
-        }
+        prov = provenance(model, seed, temperature, qpm, source=source, windows=len(wins), mode="decode", **extra)
         stem = Path(source).stem if source not in ("-", "") else "stdin"
         out.append(Generated(f"{stem}.decoded", events_to_notes(total), qpm, seconds, prov))
     return out
@@ -364,16 +361,7 @@ def vary(
     noise = [(seed, v, 1, k) for v in range(n) for k in range(k_count)]
     events = model.decode_events(z, temperature=temperature, noise_seeds=noise).reshape(n, -1)
     seconds = events.shape[1] / STEPS_PER_BAR * QUARTERS_PER_BAR * 60.0 / qpm
-    base = {
-        "checkpoint": model.name,
-        "seed": seed,
-        "temperature": temperature,
-        "qpm": qpm,
-        "mode": "vary",
-        "source": melody.source,
-        "amount": amount,
-        **extra,
-    }
+    base = provenance(model, seed, temperature, qpm, mode="vary", source=melody.source, amount=amount, **extra)
     return [
         Generated(vary_name(melody.source, seed, v), events_to_notes(ev), qpm, seconds, {**base, "variation": v + 1})
         for v, ev in enumerate(events)
@@ -399,16 +387,7 @@ def interpolate(
     # One noise seed for every step: only the latent changes along the way.
     events = model.decode_events(z, temperature=temperature, noise_seeds=[(seed, 0, 1, 0)] * steps)
     seg = window_seconds(qpm)
-    base = {
-        "checkpoint": model.name,
-        "seed": seed,
-        "temperature": temperature,
-        "qpm": qpm,
-        "mode": "interpolate",
-        "a": a.source,
-        "b": b.source,
-        "steps": steps,
-    }
+    base = provenance(model, seed, temperature, qpm, mode="interpolate", a=a.source, b=b.source, steps=steps)
     if concat:
         return [Generated("interp", events_to_notes(events.reshape(-1)), qpm, seg * steps, base)]
     return [

@@ -1,14 +1,7 @@
 """Many jobs from a JSON-lines file, run on a Dask cluster, recorded in a manifest.
 
-A job file holds one JSON object per line (blank lines are skipped)::
-
-    {"op": "sample", "seed": 1, "seconds": 16, "temperature": 1.0, "out": "out/0001.mid", "wav": true}
-    {"op": "decode", "latents": "tune.npz", "seed": 2, "out": "out/tune.mid"}
-    {"op": "decode", "prompt": "a slow sad tune", "seed": 3, "seconds": 8, "out": "out/sad.mid"}
-    {"op": "interpolate", "a": "a.mid", "b": "b.mid", "steps": 5, "seed": 4, "out": "out/morph.mid"}
-    {"op": "vary", "midi": "tune.mid", "amount": 0.3, "seed": 5, "out": "out/tune.var.mid"}
-    {"op": "continue", "midi": "tune.mid", "seconds": 16, "form": "AB", "seed": 6, "out": "out/more.mid"}
-    {"op": "render", "midi": "tune.mid", "out": "out/tune.wav"}
+A job file holds one JSON object per line (blank lines are skipped); ``muse batch --help`` and README's
+"Many melodies" show one line of each op, and :mod:`.jobs` holds the schema.
 
 One idea per module, in the order a run uses them:
 

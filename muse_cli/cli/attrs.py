@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from muse_cli.cli.options import checkpoint_option, force_option
+from muse_cli.cli.options import checkpoint_option, count_option, force_option, tunes_option
 
 
 @click.command(name="attrs")
@@ -41,11 +41,12 @@ def attrs_command(checkpoint):
 
 @click.command(name="fit-attrs")
 @checkpoint_option
-@click.option(
+@count_option(
     "--samples",
-    type=click.IntRange(64, 1_000_000),
-    default=None,
-    help="Prior draws to decode and measure. Default: 8192 (about 30 s on 2 cores for the default model).",
+    64,
+    None,
+    "Prior draws to decode and measure. Default: 8192 (about 30 s on 2 cores for the default model).",
+    show_default=False,
 )
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="Seed of the draws.")
 @click.option(
@@ -55,12 +56,9 @@ def attrs_command(checkpoint):
     default=None,
     help="Where to write the file. Default: attributes.npz in the checkpoint's directory (where --attr reads it).",
 )
-@click.option(
-    "--tunes",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Fit from the encoder means of this corpus pickle's training windows (the paper's way) instead of prior "
-    "samples; --samples windows at most.",
+@tunes_option(
+    "Fit from the encoder means of this corpus pickle's training windows (the paper's way) instead of prior "
+    "samples; --samples windows at most."
 )
 @force_option
 def fit_attrs_command(checkpoint, samples, seed, output, tunes, force):

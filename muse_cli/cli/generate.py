@@ -10,7 +10,6 @@ from muse_cli import settings
 from muse_cli.cli.group import cli
 from muse_cli.cli.options import (
     _check_prompt,
-    _seconds,
     attr_option,
     candidates_option,
     check_attrs,
@@ -19,6 +18,7 @@ from muse_cli.cli.options import (
     given,
     png_option,
     prompt_option,
+    seconds_option,
 )
 from muse_cli.cli.output import _info, _load, _plan, _read_melodies, _write
 from muse_cli.encoding import WINDOW_STEPS
@@ -30,14 +30,7 @@ from muse_cli.files import STDIO
 @click.option(
     "--num", "-n", type=click.IntRange(1, settings.MAX_NUM), default=1, show_default=True, help="How many melodies."
 )
-@click.option(
-    "--seconds",
-    "-s",
-    type=float,
-    default=None,
-    callback=_seconds,
-    help=f"Length of each melody (long form: chained 2-bar segments). Max {settings.MAX_SECONDS:g}.",
-)
+@seconds_option("Length of each melody (long form: chained 2-bar segments).")
 @prompt_option
 @candidates_option
 @form_option
@@ -289,15 +282,7 @@ def vary_cmd(source, num, amount, attrs, temperature, seed, qpm, checkpoint, out
 
 @cli.command(name="continue")
 @click.argument("source", metavar="FILE.mid|-")
-@click.option(
-    "--seconds",
-    "-s",
-    type=float,
-    default=None,
-    callback=_seconds,
-    help="Length of the new part (the input plays first, as written). Default: one 2-bar window. "
-    f"Max {settings.MAX_SECONDS:g}.",
-)
+@seconds_option("Length of the new part (the input plays first, as written). Default: one 2-bar window.")
 @click.option("--keep", is_flag=True, help="Write only the new bars.")
 @click.option("--num", "-n", type=click.IntRange(1, 256), default=1, show_default=True, help="How many continuations.")
 @form_option

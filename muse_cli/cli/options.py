@@ -74,6 +74,30 @@ def _qpm(ctx, param, value):
     return value
 
 
+def seconds_option(help_text: str):
+    """--seconds/-s, checked against settings.MAX_SECONDS (its help names the limit)."""
+    return click.option(
+        "--seconds",
+        "-s",
+        type=float,
+        default=None,
+        callback=_seconds,
+        help=f"{help_text} Max {settings.MAX_SECONDS:g}.",
+    )
+
+
+def count_option(name: str, low: int, default: int | None, help_text: str, show_default: bool = True):
+    """An integer option from ``low`` to a million (fit-prompt's and fit-attrs' sizes)."""
+    return click.option(
+        name, type=click.IntRange(low, 1_000_000), default=default, show_default=show_default, help=help_text
+    )
+
+
+def tunes_option(help_text: str):
+    """--tunes PKL: a corpus pickle from muse_cli.training.corpus."""
+    return click.option("--tunes", type=click.Path(dir_okay=False, path_type=Path), default=None, help=help_text)
+
+
 checkpoint_option = click.option(
     "--checkpoint",
     "-c",

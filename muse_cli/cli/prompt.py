@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from muse_cli.cli.options import count_option, tunes_option
 from muse_cli.prompt.fit import FitOptions
 
 
@@ -20,27 +21,9 @@ from muse_cli.prompt.fit import FitOptions
     metavar="NAME|PATH",
     help="Registry name or checkpoint directory. Default: the embedded model.",
 )
-@click.option(
-    "--steps",
-    type=click.IntRange(1, 1_000_000),
-    default=FitOptions.steps,
-    show_default=True,
-    help="Training steps of the head.",
-)
-@click.option(
-    "--windows",
-    type=click.IntRange(2, 1_000_000),
-    default=FitOptions.windows,
-    show_default=True,
-    help="Corpus 2-bar windows to encode (a random subset).",
-)
-@click.option(
-    "--captions",
-    type=click.IntRange(1, 1_000_000),
-    default=FitOptions.captions,
-    show_default=True,
-    help="Distinct training captions to embed.",
-)
+@count_option("--steps", 1, FitOptions.steps, "Training steps of the head.")
+@count_option("--windows", 2, FitOptions.windows, "Corpus 2-bar windows to encode (a random subset).")
+@count_option("--captions", 1, FitOptions.captions, "Distinct training captions to embed.")
 @click.option(
     "--seed",
     type=click.IntRange(0, 2**63 - 1),
@@ -48,12 +31,7 @@ from muse_cli.prompt.fit import FitOptions
     show_default=True,
     help="Seed of windows, captions and batches.",
 )
-@click.option(
-    "--tunes",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Corpus pickle from muse_cli.training.corpus. Default: build/corpus/tunes.pkl, else $MUSE_HOME/corpus.",
-)
+@tunes_option("Corpus pickle from muse_cli.training.corpus. Default: build/corpus/tunes.pkl, else $MUSE_HOME/corpus.")
 @click.option(
     "--output",
     "-o",

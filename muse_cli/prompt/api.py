@@ -275,7 +275,7 @@ def decode_prompt(
     """
     from muse_cli.encoding import window_seconds
     from muse_cli.midi import events_to_notes
-    from muse_cli.model import Generated, new_seed
+    from muse_cli.model import Generated, new_seed, provenance
 
     seed = new_seed() if seed is None else int(seed)
     key, qpm, words = _said(text, qpm)
@@ -283,15 +283,6 @@ def decode_prompt(
     guides.sigma = np.zeros_like(guides.sigma)  # the centre, for every candidate
     events = decode_prompted(model, guides, [0], [(seed, 0)], 1, temperature, candidates, key=key)
     seconds = window_seconds(qpm)
-    prov = {
-        "checkpoint": model.name,
-        "seed": seed,
-        "temperature": temperature,
-        "qpm": qpm,
-        "mode": "decode",
-        "prompt": text.strip(),
-        "prompt_head": _head_id(model),
-        "windows": 1,
-        **words,
-    }
+    said = {"prompt": text.strip(), "prompt_head": _head_id(model), "windows": 1, **words}
+    prov = provenance(model, seed, temperature, qpm, mode="decode", **said)
     return [_keyed(Generated("prompt.decoded", events_to_notes(events[0]), qpm, seconds, prov), key)]

@@ -115,6 +115,7 @@ def _onehot(idx: np.ndarray, depth: int = NUM_CLASSES) -> np.ndarray:
 # the loss measures only how well z carries the window.
 ENCODER_STAGE = {"sampling_schedule": "constant", "sampling_rate": 0.0}
 TRAINABLE = ("all", "encoder")
+VALID_WINDOWS = 2048  # windows of the validation split evaluated at each --eval-every (all of them here)
 LOG_COLUMNS = ["step", "wall_s", "loss", "r_loss", "kl_bits", "beta", "sampling_prob", "valid_acc", "valid_note_on_acc"]
 
 
@@ -232,7 +233,7 @@ def _loop(sess, g, data, workdir, hp, max_steps, seed, save_every, eval_every, m
             if step % eval_every == 0 or step == max_steps or stop:
                 export_dir = workdir / "export"
                 g["export_saver"].save(sess, str(export_dir / "model.ckpt"), global_step=step, write_meta_graph=False)
-                valid = evaluate_reconstruction(export_dir, hp, data["valid"][:1024])
+                valid = evaluate_reconstruction(export_dir, hp, data["valid"][:VALID_WINDOWS])
                 row = [step, round(wall0 + time.time() - t_start, 1), float(out["loss"])]
                 row += [float(out.get("r_loss", np.nan)), float(out.get("kl_bits", np.nan)), float(out["beta"])]
                 row += [_sampling_prob(hp, step), valid["step_accuracy"], valid["note_on_accuracy"]]

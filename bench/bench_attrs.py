@@ -32,8 +32,9 @@ def melodies(model, name: str, value: float, num: int, seeds: int, table: dict |
     """Event arrays of NUM two-bar melodies per seed at ``name=value``: through muse_cli.sample(attrs=...)
     for the checkpoint's own file, else the same draws and noise moved by ``table``'s vector."""
     import muse_cli
+    from muse_cli.attributes import shifted
     from muse_cli.midi import notes_to_events
-    from muse_cli.model import decode_paths, latent_path, shifted
+    from muse_cli.paths import decode_paths, latent_path
 
     draws = [(1000 + s, i) for s in range(seeds) for i in range(num)]
     if table is None:

@@ -52,24 +52,25 @@ def _cos(a: np.ndarray, b: np.ndarray) -> float:
 def bench_continuity(checkpoint: str | None, n: int = 64, seconds: float = 16.0) -> dict:
     """Pitch-class-histogram similarity of neighbouring 2-bar segments in long form vs independent samples."""
     from muse_cli import model as m
+    from muse_cli import paths
 
     model = m.load_model(checkpoint, batch_size=64)
     segs = m.segments_for(seconds, 120.0)
     out = {}
-    for rho in (0.0, 0.5, m.LONGFORM_RHO, 0.95):
-        paths = [m.latent_path(7, i, segs, model.z_size, rho=rho) for i in range(n)]
-        events = m.decode_paths(model, paths, [(7, i) for i in range(n)], 1.0)
+    for rho in (0.0, 0.5, paths.LONGFORM_RHO, 0.95):
+        paths = [paths.latent_path(7, i, segs, model.z_size, rho=rho) for i in range(n)]
+        events = paths.decode_paths(model, paths, [(7, i) for i in range(n)], 1.0)
         sims = [
             _cos(_pc_hist(ev[k * 32 : (k + 1) * 32]), _pc_hist(ev[(k + 1) * 32 : (k + 2) * 32]))
             for ev in events
             for k in range(segs - 1)
         ]
         out[f"rho {rho}"] = round(float(np.mean(sims)), 3)
-    indep = [m.latent_path(99, i, 1, model.z_size)[0] for i in range(2 * n)]
+    indep = [paths.latent_path(99, i, 1, model.z_size)[0] for i in range(2 * n)]
     ev = model.decode_events(np.stack(indep), 1.0, [(99, i, 1, 0) for i in range(2 * n)])
     base = [_cos(_pc_hist(ev[2 * i]), _pc_hist(ev[2 * i + 1])) for i in range(n)]
     out["independent samples"] = round(float(np.mean(base)), 3)
-    out["ratio (default rho / independent)"] = round(out[f"rho {m.LONGFORM_RHO}"] / out["independent samples"], 2)
+    out["ratio (default rho / independent)"] = round(out[f"rho {paths.LONGFORM_RHO}"] / out["independent samples"], 2)
     return {"checkpoint": model.name, "neighbouring-segment pitch-class cosine": out, "melodies": n, "seconds": seconds}
 
 

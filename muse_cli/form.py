@@ -5,7 +5,7 @@ sections of W // len(form) windows each (the last section also takes the windows
 section of a letter is new material: the first letter keeps the piece's own walk (so form "A" is the
 plain long form), and each later new letter walks from a fresh, independent draw of the prior, away from
 what came before. A letter that returns re-uses the latents of its first section, each moved FORM_AMOUNT
-of the way toward a fresh prior draw along the great circle (:func:`muse_cli.model.slerp`, as ``muse vary``
+of the way toward a fresh prior draw along the great circle (:func:`muse_cli.paths.slerp`, as ``muse vary``
 does): the same material, a little varied.
 
 Forms act on standard-normal paths (``latent_path``), so a prompt's region (``walk_around``) takes them too.
@@ -24,17 +24,8 @@ import numpy as np
 
 from muse_cli.encoding import QUARTERS_PER_BAR, STEPS_PER_BAR, WINDOW_STEPS, window_seconds
 from muse_cli.errors import UsageError
-from muse_cli.model import (
-    LONGFORM_RHO,
-    Generated,
-    decode_paths,
-    latent_path,
-    new_seed,
-    provenance,
-    sample_seconds,
-    segments_for,
-    slerp,
-)
+from muse_cli.model import Generated, new_seed, provenance, sample_seconds, segments_for
+from muse_cli.paths import LONGFORM_RHO, decode_paths, latent_path, slerp
 
 FORM_AMOUNT = 0.15  # how far a returning section moves from its first statement (vary's --amount)
 MAX_FORM = 32  # letters in a form

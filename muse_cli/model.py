@@ -35,89 +35,19 @@ from muse_cli.encoding import (  # noqa: F401
 )
 from muse_cli.engines import Engine, gumbel  # noqa: F401  (re-exported: muse_cli.model.gumbel)
 from muse_cli.errors import CheckpointError, UsageError
+from muse_cli.paths import decode_paths, latent_path, slerp
 
 MAX_BATCH = 64  # the fastest TrainedModel batch size measured for cat-mel_2bar_big on 2 cores (bench/)
-LONGFORM_RHO = 0.85  # correlation between neighbouring segments' latents in long form
 
 Model = Engine  # what load_model returns: a loaded checkpoint in one of the engines
 
 
-# -- sampling plans --------------------------------------------------------
 def segments_for(seconds: float | None, qpm: float) -> int:
     """Number of 2-bar segments needed to cover ``seconds`` at ``qpm``."""
     if seconds is None:
         return 1
     seg_seconds = window_seconds(qpm)
     return max(1, math.ceil(seconds / seg_seconds - 1e-9))
-
-
-def latent_path(
-    seed: int,
-    index: int,
-    segments: int,
-    z_size: int,
-    rho: float = LONGFORM_RHO,
-    candidate: int = 0,
-    stream: tuple[int, ...] = (),
-) -> np.ndarray:
-    """A smooth latent path: an AR(1) walk that keeps every step distributed as the prior N(0, I).
-
-    ``candidate`` > 0 draws an alternative path for the same melody (prompt candidates); ``stream``
-    another walk of it (a new section of a form, :mod:`muse_cli.form`)."""
-    rng = np.random.default_rng([seed, index, 0] + ([candidate] if candidate else []) + list(stream))
-    z = np.empty((segments, z_size), np.float32)
-    z[0] = rng.standard_normal(z_size)
-    for k in range(1, segments):
-        z[k] = rho * z[k - 1] + math.sqrt(1 - rho * rho) * rng.standard_normal(z_size)
-    return z
-
-
-def walk_around(
-    mean: np.ndarray,
-    scale: np.ndarray,
-    seed: int,
-    index: int,
-    segments: int,
-    temperature: float,
-    rho: float = LONGFORM_RHO,
-    candidate: int = 0,
-    form: str | None = None,
-) -> np.ndarray:
-    """The same AR(1) walk inside a Gaussian N(mean, diag(scale²)) (used by prompts), shaped by ``form``."""
-    eps = latent_path(seed, index, segments, len(mean), rho, candidate)
-    if form:
-        from muse_cli.form import form_path
-
-        eps = form_path(eps, form, seed, index, candidate)
-    return (mean[None, :] + temperature * scale[None, :] * eps).astype(np.float32)
-
-
-def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-    """Spherical interpolation, as magenta's music_vae_generate does for --mode=interpolate."""
-    a = np.asarray(a, np.float64)
-    b = np.asarray(b, np.float64)
-    omega = np.arccos(np.clip(np.dot(a / np.linalg.norm(a), b / np.linalg.norm(b)), -1.0, 1.0))
-    so = np.sin(omega)
-    if so < 1e-8:
-        return ((1.0 - t) * a + t * b).astype(np.float32)
-    return (np.sin((1.0 - t) * omega) / so * a + np.sin(t * omega) / so * b).astype(np.float32)
-
-
-def decode_paths(
-    model: Model, paths: list[np.ndarray], seeds: list[tuple[int, ...]], temperature: float
-) -> list[np.ndarray]:
-    """Decode several latent paths (one per melody) in shared batches; join each path's windows.
-
-    ``seeds[m]`` is (seed, index) or (seed, index, candidate): window k of path m decodes with
-    noise (seed, index, 1, k) or (seed, index, 1, k, candidate)."""
-    flat = np.concatenate(paths, axis=0)
-    noise = [(s[0], s[1], 1, k, *s[2:]) for s, p in zip(seeds, paths) for k in range(len(p))]
-    events = model.decode_events(flat, temperature=temperature, noise_seeds=noise)
-    out, pos = [], 0
-    for p in paths:
-        out.append(events[pos : pos + len(p)].reshape(-1))
-        pos += len(p)
-    return out
 
 
 # -- the library API (re-exported by muse_cli) ---------------------------------

@@ -10,6 +10,7 @@ import pytest
 from conftest import DATA, run_muse
 
 from muse_cli import model as m
+from muse_cli import paths
 from muse_cli.encoding import WINDOW_STEPS
 from muse_cli.errors import UsageError
 from muse_cli.features import onset_jaccard, pitch_class_cosine
@@ -74,8 +75,8 @@ def test_continuation_walks_from_the_last_windows_mean(model, tune):
     """The walk of latent_path(seed, index, n + 1) with its start moved to mu: each step keeps its innovation."""
     mu = np.random.default_rng(0).standard_normal(model.z_size).astype(np.float32)
     path = continuation_path(mu, 7, 0, 4)
-    base = m.latent_path(7, 0, 5, model.z_size)
-    rho = m.LONGFORM_RHO
+    base = paths.latent_path(7, 0, 5, model.z_size)
+    rho = paths.LONGFORM_RHO
     assert path.shape == (4, model.z_size)
     np.testing.assert_allclose(path[0] - rho * mu, base[1] - rho * base[0], atol=1e-5)
     np.testing.assert_allclose(path[1:] - rho * path[:-1], base[2:] - rho * base[1:-1], atol=1e-5)
@@ -96,7 +97,7 @@ def test_form_letters_and_lengths_are_checked():
 
 
 def test_returning_letters_reuse_their_latents_and_new_letters_move_away():
-    path = m.latent_path(1, 0, 8, 64)
+    path = paths.latent_path(1, 0, 8, 64)
     shaped = form_path(path, "AABA", 1, 0)
     np.testing.assert_array_equal(shaped[:2], path[:2])  # the first letter keeps the walk
 
@@ -106,7 +107,7 @@ def test_returning_letters_reuse_their_latents_and_new_letters_move_away():
     for k in (0, 1):
         assert cos(shaped[k], shaped[2 + k]) > 0.95 and cos(shaped[k], shaped[6 + k]) > 0.95  # A' and A''
         assert abs(cos(shaped[k], shaped[4 + k])) < 0.5  # B: a walk of its own
-        want = m.slerp(shaped[k], np.random.default_rng([1, 0, 5, 3 + k]).standard_normal(64), FORM_AMOUNT)
+        want = paths.slerp(shaped[k], np.random.default_rng([1, 0, 5, 3 + k]).standard_normal(64), FORM_AMOUNT)
         np.testing.assert_allclose(shaped[2 + k], want, atol=1e-6)
 
 

@@ -211,7 +211,7 @@ def test_feature_probe_reads_what_the_captions_say(prompted):
 
 
 def test_choice_keeps_the_candidate_that_fits_and_is_seeded(prompted):
-    from muse_cli.model import decode_paths, walk_around
+    from muse_cli.paths import decode_paths, walk_around
     from muse_cli.prompt.api import prompt_guides, sample_with_prompt
     from muse_cli.prompt.select import TARGET_GUIDANCE, melody_features, plausible
 

@@ -1,12 +1,13 @@
 """Many jobs from a JSON-lines file, run on a Dask cluster, recorded in a manifest.
 
 A job file holds one JSON object per line (blank lines are skipped); ``muse batch --help`` and README's
-"Many melodies" show one line of each op, and :mod:`.jobs` holds the schema.
+"Many melodies" show one line of each op, and :mod:`.schema` holds the fields.
 
 One idea per module, in the order a run uses them:
 
-- :mod:`.jobs`: the schema; the whole file is checked before anything runs, every bad line
-  reported with its number; outputs must stay inside the root.
+- :mod:`.schema`: the fields of each op and their types, checked line by line.
+- :mod:`.jobs`: the whole file is checked before anything runs, every bad line reported with its
+  number; outputs must stay inside the root (:mod:`.claims`: no output claimed twice).
 - :mod:`.plan`: jobs -> tasks; compatible sample jobs (same op, checkpoint, temperature,
   segment count and tempo) share model batches.
 - :mod:`.cluster`: a Dask client for a scheduler, or an embedded LocalCluster.

@@ -12,7 +12,8 @@ import io
 import wave
 from pathlib import Path
 
-from muse_cli.batch.jobs import RENDER_RATE, Job
+from muse_cli.batch.jobs import Job
+from muse_cli.batch.schema import RENDER_RATE
 from muse_cli.render import wav_frames
 
 

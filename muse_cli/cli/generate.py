@@ -162,17 +162,8 @@ def decode_cmd(
     if latents is not None and midi_file is not None:
         raise UsageError("give latents or --midi FILE, not both")
     if prompt is not None:
-        from muse_cli.prompt.api import applied, decode_prompt, prompt_tempo
-
         asked = qpm if given("qpm") else None  # --qpm wins over the prompt's tempo words
-        prompt_tempo(prompt, asked)  # a tempo out of range in the words fails before any work
-        paths = _plan(["prompt.decoded"], output, force, wav, soundfont, png)
-        model = _load(checkpoint, 1)
-        items = decode_prompt(model, prompt, temperature=temperature, seed=seed, qpm=asked, candidates=candidates)
-        _info(f"seed {seed}")
-        if applied(items):
-            _info(applied(items))
-        _write(items, paths, force, wav, soundfont, png)
+        _decode_prompt(prompt, candidates, temperature, seed, asked, checkpoint, (output, force, wav, soundfont, png))
         return
     if midi_file is not None:
         melodies = _read_melodies((midi_file,))
@@ -197,6 +188,21 @@ def decode_cmd(
             )
     items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
     _info(f"seed {seed}")
+    _write(items, paths, force, wav, soundfont, png)
+
+
+def _decode_prompt(prompt, candidates, temperature, seed, qpm, checkpoint, out) -> None:
+    """`muse decode --prompt`: one melody from the prompt's region (``out``: output, force, wav, soundfont, png)."""
+    from muse_cli.prompt.api import applied, decode_prompt, prompt_tempo
+
+    output, force, wav, soundfont, png = out
+    prompt_tempo(prompt, qpm)  # a tempo out of range in the words fails before any work
+    paths = _plan(["prompt.decoded"], output, force, wav, soundfont, png)
+    model = _load(checkpoint, 1)
+    items = decode_prompt(model, prompt, temperature=temperature, seed=seed, qpm=qpm, candidates=candidates)
+    _info(f"seed {seed}")
+    if applied(items):
+        _info(applied(items))
     _write(items, paths, force, wav, soundfont, png)
 
 

@@ -246,7 +246,7 @@ def _verdict(results: list[dict]) -> dict:
 
 def _prior_melodies(model, n: int, seed: int, segments: int, temperature: float) -> np.ndarray:
     """``n`` unprompted melodies of ``segments`` windows: the baseline (the recipe of `muse sample`)."""
-    from muse_cli.model import decode_paths, latent_path
+    from muse_cli.paths import decode_paths, latent_path
 
     paths = [latent_path(seed, i, segments, model.z_size) for i in range(n)]
     return np.stack(decode_paths(model, paths, [(seed, i) for i in range(n)], temperature))

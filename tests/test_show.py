@@ -273,3 +273,25 @@ def test_interpolate_png_is_one_roll_of_the_steps(tmp_path, monkeypatch):
     r = _invoke("interpolate", a, b, "--steps", 3, "--seed", 1, "--concat", "--png", "-o", "c.mid")
     assert r.exit_code == 0 and (tmp_path / "c.png").is_file() and not (tmp_path / "interp.png").exists()
     assert show.read_roll((tmp_path / "c.mid").read_bytes(), "c.mid").labels == ["step 1", "step 2", "step 3"]
+
+
+def test_batch_show_jobs_draw_what_muse_show_draws_and_verify_on_rerun(tmp_path):
+    """A `show` op in muse batch: the PNG bytes of `muse show MIDI -o OUT`; a rerun skips it; a cut-off PNG fails."""
+    import json
+
+    (tmp_path / "tune.mid").write_bytes((DATA / "folk_b.mid").read_bytes())
+    jobs = [{"op": "show", "midi": "tune.mid", "out": "rolls/tune.png"}, {"op": "show", "midi": "tune.mid"}]
+    (tmp_path / "jobs.jsonl").write_text("\n".join(json.dumps(j) for j in jobs) + "\n")
+    r = run_muse("batch", "jobs.jsonl", "--workers", 1, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr.decode()
+    want = run_muse("show", "tune.mid", "-o", "-", cwd=tmp_path)
+    assert want.returncode == 0, want.stderr.decode()
+    assert (tmp_path / "rolls" / "tune.png").read_bytes() == want.stdout == (tmp_path / "tune.png").read_bytes()
+    again = run_muse("batch", "jobs.jsonl", "--workers", 1, cwd=tmp_path)
+    assert again.returncode == 0 and "2 skipped" in again.stderr.decode(), again.stderr.decode()
+    (tmp_path / "tune.png").write_bytes(want.stdout[:500])
+    cut = run_muse("batch", "jobs.jsonl", "--workers", 1, cwd=tmp_path)
+    assert cut.returncode == 1 and "is not a whole PNG image" in cut.stderr.decode(), cut.stderr.decode()
+    (tmp_path / "jobs.jsonl").write_text(json.dumps({"op": "show", "midi": "tune.mid", "out": "x.jpg"}) + "\n")
+    bad = run_muse("batch", "jobs.jsonl", cwd=tmp_path)
+    assert bad.returncode == 2 and "'out' of a show job must end in .png" in bad.stderr.decode(), bad.stderr.decode()

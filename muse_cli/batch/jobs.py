@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from muse_cli.batch.claims import Claims
-from muse_cli.batch.schema import MODEL_OPS, RENDER_RATE, read_line
+from muse_cli.batch.schema import FILE_OPS, MODEL_OPS, RENDER_RATE, read_line
 from muse_cli.errors import UsageError
 from muse_cli.prompt.words import read_tempo
 
@@ -115,11 +115,12 @@ def checkpoint_ref(raw: str | None, base: Path) -> str | None:
 
 def _job_outputs(obj: dict, op: str, root: Path) -> tuple[list[Path], list[str]]:
     """(absolute output paths, problems) for a line whose fields are valid."""
-    if op == "render":
-        raw = obj.get("out") or str(Path(obj["midi"]).with_suffix(".wav"))
+    if op in FILE_OPS:
+        suffix = FILE_OPS[op]
+        raw = obj.get("out") or str(Path(obj["midi"]).with_suffix(suffix))
         out = _output_path(raw, root)
-        if out.suffix.lower() != ".wav":
-            return [], [f"'out' of a render job must end in .wav, got {raw!r}"]
+        if out.suffix.lower() != suffix:
+            return [], [f"'out' of a {op} job must end in {suffix}, got {raw!r}"]
         return [out], []
     raw = obj["out"]
     out = _output_path(raw, root)

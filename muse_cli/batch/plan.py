@@ -16,8 +16,8 @@ def plan_tasks(jobs: list[Job], batch_size: int) -> list[list[Job]]:
     for key, members in groups.items():
         if key[0] == "sample":
             per = max(1, batch_size // members[0].segments)
-        elif key[0] == "render":
-            per = 1  # renders are slow and independent: spread them over every worker
+        elif key[0] in ("render", "show"):
+            per = 1  # renders and pictures are slow and independent: spread them over every worker
         else:
             per = OTHER_PER_TASK
         tasks.extend(members[i : i + per] for i in range(0, len(members), per))

@@ -12,9 +12,10 @@ from muse_cli import settings
 from muse_cli.errors import PromptError, UsageError
 from muse_cli.prompt.words import read_tempo
 
-OPS = ("sample", "decode", "interpolate", "vary", "continue", "render")
+OPS = ("sample", "decode", "interpolate", "vary", "continue", "render", "show")
 MODEL_OPS = ("sample", "decode", "interpolate", "vary", "continue")
 RENDER_RATE = 44100
+FILE_OPS = {"render": ".wav", "show": ".png"}  # one MIDI file in, one file out: its suffix
 MAX_STEPS = 64  # interpolation steps, as `muse interpolate --steps`
 
 # The fields each op takes (besides op, id and checkpoint); types are checked in _check_fields.
@@ -26,6 +27,7 @@ _REQUIRED = {
     "vary": {"midi", "seed", "out"},
     "continue": {"midi", "seed", "out"},
     "render": {"midi"},
+    "show": {"midi"},
 }
 _OPTIONAL = {
     "sample": {"seconds", "form", "temperature", "qpm", "wav", "attrs"},
@@ -34,6 +36,7 @@ _OPTIONAL = {
     "vary": {"amount", "temperature", "qpm", "wav", "attrs"},
     "continue": {"seconds", "form", "keep", "temperature", "qpm", "wav", "attrs"},
     "render": {"out", "rate", "soundfont"},
+    "show": {"out"},
 }
 
 

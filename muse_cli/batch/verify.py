@@ -79,6 +79,13 @@ def _check_wav(path: str, data: bytes, frames: int, rate: int) -> str | None:
     return None
 
 
+def _check_png(path: str, data: bytes) -> str | None:
+    """A whole PNG file: its signature first and its IEND chunk last (a cut-off write fails this)."""
+    if not (data.startswith(b"\x89PNG\r\n\x1a\n") and data.endswith(b"IEND\xaeB`\x82")):
+        return f"{path} exists but is not a whole PNG image"
+    return None
+
+
 def _read(path: str) -> bytes | None:
     try:
         return Path(path).read_bytes()
@@ -110,6 +117,8 @@ def existing_outputs(job: Job, force: bool) -> tuple[dict[str, bytes], str | Non
                     continue  # its MIDI will be made again, then this WAV from it
                 frames, rate = wav_frames(_midi_end(mid), RENDER_RATE), RENDER_RATE
             why = _check_wav(shown, data, frames, rate)
+        elif path.endswith(".png"):
+            why = _check_png(shown, data)
         else:
             step = mids.index(path) + 1 if job.op == "interpolate" and not job.params["concat"] else None
             why = _check_midi(shown, data, job, step)

@@ -159,11 +159,11 @@ def _triage(job: Job, opts: Options) -> tuple[Result | None, dict]:
         return failed(job, error_text(exc)), {}
     if why:
         return failed(job, why), good
-    if job.op == "render":
-        wav = job.outputs[0]
-        if wav in good:
-            return Result(job.line, job.id, job.op, "skipped", [output_record(wav, good[wav])]), good
-        return render_job(job, opts), good
+    if job.op in ("render", "show"):
+        out = job.outputs[0]
+        if out in good:
+            return Result(job.line, job.id, job.op, "skipped", [output_record(out, good[out])]), good
+        return (render_job if job.op == "render" else show_job)(job, opts), good
     if all(o in good for o in job.outputs if not o.endswith(".wav")):
         return _from_files(job, good), good
     return None, good
@@ -310,6 +310,20 @@ def render_job(job: Job, opts: Options) -> Result:
         sf = p.get("soundfont") or opts.soundfont
         wav = render(midi, rate=p["rate"], soundfont=Path(sf) if sf else None, source=p["midi_shown"])
         out = _write(job.outputs[0], wav)
+    except Exception as exc:
+        return failed(job, error_text(exc), time.perf_counter() - t0)
+    return Result(job.line, job.id, job.op, "ok", [out], time.perf_counter() - t0)
+
+
+def show_job(job: Job, opts: Options) -> Result:
+    """A show job: MIDI file -> piano-roll PNG, the bytes `muse show MIDI -o OUT` writes."""
+    from muse_cli.show import piano_roll_png, read_roll
+
+    t0 = time.perf_counter()
+    p = job.params
+    try:
+        melody = read_roll(_read_input(p, "midi"), p["midi_shown"])
+        out = _write(job.outputs[0], piano_roll_png(melody))
     except Exception as exc:
         return failed(job, error_text(exc), time.perf_counter() - t0)
     return Result(job.line, job.id, job.op, "ok", [out], time.perf_counter() - t0)

@@ -90,6 +90,7 @@ def batch_command(
       {"op": "vary", "midi": "tune.mid", "amount": 0.3, "seed": 5, "out": "out/tune.var.mid"}
       {"op": "continue", "midi": "tune.mid", "seconds": 16, "form": "AB", "seed": 6, "out": "out/more.mid"}
       {"op": "render", "midi": "out/tune.mid", "out": "out/tune.wav", "rate": 44100}
+      {"op": "show", "midi": "out/tune.mid", "out": "out/tune.png"}
     Every job may name a "checkpoint" and an "id". Relative paths start at the job
     file's directory; outputs must stay inside it (no '..'). The whole file is
     checked first: bad lines are listed and nothing runs (exit 2).

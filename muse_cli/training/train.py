@@ -322,11 +322,20 @@ def plot(log_path: Path, png: Path) -> None:
     fig.savefig(png, dpi=90)
 
 
-def main(argv=None) -> int:
+METERS = {"strict": STRICT_METERS, "duple": DUPLE_METERS, "all": None}
+
+
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", type=Path, default=BUILD / "train")
     ap.add_argument("--tunes", type=Path, default=BUILD / "corpus" / "tunes.pkl")
-    ap.add_argument("--meters", choices=["strict", "duple", "all"], default="duple")
+    ap.add_argument("--meters", choices=list(METERS), default="duple")
+    ap.add_argument(
+        "--train-meters",
+        choices=list(METERS),
+        default=None,
+        help="meters of the training windows (default: --meters); validation and test keep --meters",
+    )
     ap.add_argument("--steps", type=int, default=30000)
     ap.add_argument("--max-minutes", type=float, default=None)
     ap.add_argument("--seed", type=int, default=0)
@@ -346,18 +355,35 @@ def main(argv=None) -> int:
         default="all",
         help="'encoder' trains the encoder alone, teacher-forced, with every decoder variable frozen",
     )
-    args = ap.parse_args(argv)
+    return ap
+
+
+def windows_for(meters: str, train_meters: str | None, tunes: Path, build: Path = BUILD) -> dict[str, np.ndarray]:
+    """Train/valid/test windows of ``meters`` (cached in build/windows-METERS.npz); with ``train_meters``,
+    the training split also takes every window of those meters (duple ones first, each window once)."""
     from muse_cli.training import corpus
 
-    windows_path = args.windows or args.workdir.parent / f"windows-{args.meters}.npz"
-    if windows_path.exists():
-        data = dict(np.load(windows_path))
+    path = build / f"windows-{meters}.npz"
+    if path.exists():
+        data = dict(np.load(path))
     else:
-        tunes = corpus.build(args.tunes)
-        meters = {"strict": STRICT_METERS, "duple": DUPLE_METERS, "all": None}[args.meters]
-        data = prepare(tunes, meters)
-        windows_path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(windows_path, **data)
+        data = prepare(corpus.build(tunes), METERS[meters])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(path, **data)
+    if train_meters in (None, meters):
+        return data
+    more = windows_for(train_meters, None, tunes, build)["train"]
+    both = np.concatenate([data["train"], more])
+    _, first = np.unique(both, axis=0, return_index=True)
+    return {**data, "train": both[np.sort(first)]}
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    if args.windows:
+        data = dict(np.load(args.windows))
+    else:
+        data = windows_for(args.meters, args.train_meters, args.tunes, args.workdir.parent)
     print({k: v.shape[0] for k, v in data.items()}, file=sys.stderr)
     train(
         data,

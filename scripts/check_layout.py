@@ -1,7 +1,7 @@
 """The house's size limits on muse_cli/: no module over 400 lines, no function over 60 lines.
 
-    python scripts/check_layout.py            list the offenders; exit 1 if there are any
-    python scripts/check_layout.py --report   list them and exit 0 (what `make lint` runs for now)
+    python scripts/check_layout.py            list the offenders; exit 1 if there are any (`make lint`)
+    python scripts/check_layout.py --report   list them and exit 0
 
 A function's length is from its ``def`` line to its last line, less its docstring and decorators:
 those are documentation and tables (a click command's options and --help text), not steps to

@@ -20,13 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from muse_cli.encoding import DUPLE_METERS, FIRST_NOTE, NUM_CLASSES, WINDOW_STEPS
+from muse_cli.encoding import NUM_CLASSES, WINDOW_STEPS
+from muse_cli.training import windows
 
-BUILD = Path("build")
-# DUPLE_METERS: beats land on magenta's 16-steps-per-bar grid when written as 4/4:
-# two bars of 2/4 make one bar of 4/4, and 2/2 and 4/2 keep every beat in place.
-STRICT_METERS = ("4/4", "2/2")
-QPM = 120.0
+BUILD = windows.BUILD
 
 # Final hyperparameters of the shipped model (see README, "The default model").
 HPARAMS = {
@@ -43,67 +40,7 @@ HPARAMS = {
     "decay_rate": 0.99985,
     "min_learning_rate": 0.0001,
 }
-BASE_CONFIG = "cat-mel_2bar_small"
-
-
-def tune_to_sequence(tune: dict, label_4_4: bool = True):
-    """A NoteSequence at 120 qpm for one corpus tune (one instrument, program 0)."""
-    import note_seq
-
-    ns = note_seq.NoteSequence()
-    ns.ticks_per_quarter = 220
-    ns.tempos.add(qpm=QPM)
-    num, den = (4, 4) if label_4_4 else map(int, tune["meter"].split("/"))
-    ns.time_signatures.add(numerator=num, denominator=den)
-    sec = 60.0 / QPM
-    for pitch, start, end in tune["notes"]:
-        if start < 0:
-            continue
-        ns.notes.add(pitch=pitch, start_time=start * sec, end_time=end * sec, velocity=80, instrument=0, program=0)
-    ns.total_time = max((n.end_time for n in ns.notes), default=0.0)
-    return ns
-
-
-def _windows_of(args):
-    (tune,) = args
-    from magenta.models.music_vae import configs
-
-    conv = configs.CONFIG_MAP[BASE_CONFIG].data_converter
-    conv.set_mode("eval")
-    tensors = conv.to_tensors(tune_to_sequence(tune))
-    return [np.argmax(t, axis=-1).astype(np.uint8) for t in tensors.outputs]
-
-
-def prepare(tunes: list[dict], meters: tuple[str, ...] | None, workers: int = 2) -> dict[str, np.ndarray]:
-    """Distinct 2-bar windows (class indices, shape [n, WINDOW_STEPS]) per split, via magenta's converter."""
-    import multiprocessing as mp
-
-    chosen = [t for t in tunes if meters is None or set(t["meters"]) <= set(meters)]
-    with mp.get_context("fork").Pool(workers) as pool:
-        per_tune = pool.map(_windows_of, [(t,) for t in chosen], chunksize=32)
-    out: dict[str, list] = {"train": [], "valid": [], "test": []}
-    seen: dict[str, set] = {k: set() for k in out}
-    for tune, wins in zip(chosen, per_tune):
-        for w in wins:
-            key = w.tobytes()
-            if key not in seen[tune["split"]]:
-                seen[tune["split"]].add(key)
-                out[tune["split"]].append(w)
-    return {k: np.stack(v) if v else np.zeros((0, WINDOW_STEPS), np.uint8) for k, v in out.items()}
-
-
-def augment(batch: np.ndarray, rng: np.random.Generator, transpose: int = 5) -> np.ndarray:
-    """Transpose each window by a random -5..+5 semitones when it stays in range (magenta's augmenter)."""
-    out = batch.copy()
-    shifts = rng.integers(-transpose, transpose + 1, size=len(batch))
-    for i, s in enumerate(shifts):
-        notes = out[i] >= FIRST_NOTE
-        if not notes.any():
-            continue
-        lo, hi = out[i][notes].min(), out[i][notes].max()
-        if FIRST_NOTE <= lo + s and hi + s <= NUM_CLASSES - 1:
-            out[i][notes] = out[i][notes] + s
-    return out
+BASE_CONFIG = windows.BASE_CONFIG
 
 
 def _onehot(idx: np.ndarray, depth: int = NUM_CLASSES) -> np.ndarray:
@@ -222,7 +159,7 @@ def _loop(sess, g, data, workdir, hp, max_steps, seed, save_every, eval_every, m
             writer.writerow(LOG_COLUMNS)
         while step < max_steps:
             rng = np.random.default_rng([seed, step])
-            batch = augment(train_x[rng.integers(0, len(train_x), size=batch_size)], rng)
+            batch = windows.augment(train_x[rng.integers(0, len(train_x), size=batch_size)], rng)
             feed = {g["x"]: _onehot(batch), g["lengths"]: np.full(batch_size, WINDOW_STEPS, np.int32)}
             out, _ = sess.run([g["fetch"], g["train_op"]], feed)
             step += 1
@@ -322,19 +259,22 @@ def plot(log_path: Path, png: Path) -> None:
     fig.savefig(png, dpi=90)
 
 
-METERS = {"strict": STRICT_METERS, "duple": DUPLE_METERS, "all": None}
-
-
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", type=Path, default=BUILD / "train")
     ap.add_argument("--tunes", type=Path, default=BUILD / "corpus" / "tunes.pkl")
-    ap.add_argument("--meters", choices=list(METERS), default="duple")
+    ap.add_argument("--meters", choices=list(windows.METERS), default="duple")
     ap.add_argument(
         "--train-meters",
-        choices=list(METERS),
+        choices=list(windows.METERS),
         default=None,
         help="meters of the training windows (default: --meters); validation and test keep --meters",
+    )
+    ap.add_argument(
+        "--decoder-windows",
+        type=int,
+        default=0,
+        help="add N windows made by --init-from's decoder to the training split (the encoder stage)",
     )
     ap.add_argument("--steps", type=int, default=30000)
     ap.add_argument("--max-minutes", type=float, default=None)
@@ -358,32 +298,15 @@ def _parser() -> argparse.ArgumentParser:
     return ap
 
 
-def windows_for(meters: str, train_meters: str | None, tunes: Path, build: Path = BUILD) -> dict[str, np.ndarray]:
-    """Train/valid/test windows of ``meters`` (cached in build/windows-METERS.npz); with ``train_meters``,
-    the training split also takes every window of those meters (duple ones first, each window once)."""
-    from muse_cli.training import corpus
-
-    path = build / f"windows-{meters}.npz"
-    if path.exists():
-        data = dict(np.load(path))
-    else:
-        data = prepare(corpus.build(tunes), METERS[meters])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(path, **data)
-    if train_meters in (None, meters):
-        return data
-    more = windows_for(train_meters, None, tunes, build)["train"]
-    both = np.concatenate([data["train"], more])
-    _, first = np.unique(both, axis=0, return_index=True)
-    return {**data, "train": both[np.sort(first)]}
-
-
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     if args.windows:
         data = dict(np.load(args.windows))
     else:
-        data = windows_for(args.meters, args.train_meters, args.tunes, args.workdir.parent)
+        data = windows.windows_for(args.meters, args.train_meters, args.tunes, args.workdir.parent)
+    if args.decoder_windows:
+        made = windows.decoder_windows(args.init_from, data["train"], args.decoder_windows, args.workdir.parent)
+        data = {**data, "train": np.concatenate([data["train"], made])}
     print({k: v.shape[0] for k, v in data.items()}, file=sys.stderr)
     train(
         data,

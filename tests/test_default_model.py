@@ -119,3 +119,24 @@ def test_the_readme_prompt_gives_a_melody_not_a_held_note(default_model):
     melodies += [decode_prompt(default_model, text, seed=s)[0] for s in range(3)]
     counts = [len(g.notes) for g in melodies]
     assert min(counts) >= 4 and np.mean(counts) <= 10, counts
+
+
+# sha256 over the decoder's variables (name, then float32 bytes, in name order) of the first shipped model. The
+# encoder was retrained later with the decoder frozen (issue 12), so every prior sample keeps its bytes.
+FIRST_DECODER_SHA256 = "370c550031bd6ee6085aa63bac2a6a2aabb1b1e00ded1d6f48802e72cbf3f057"
+
+
+def test_the_shipped_decoder_is_the_first_shipped_decoder_bit_for_bit():
+    import hashlib
+
+    import tensorflow as tf
+
+    from muse_cli.cache import checkpoint_prefix
+
+    reader = tf.train.load_checkpoint(checkpoint_prefix(settings.EMBEDDED_DIR / "muse-mel_2bar"))
+    names = sorted(n for n in reader.get_variable_to_shape_map() if n.startswith("decoder/"))
+    digest = hashlib.sha256()
+    for name in names:
+        digest.update(name.encode())
+        digest.update(np.ascontiguousarray(reader.get_tensor(name)).tobytes())
+    assert len(names) == 8 and digest.hexdigest() == FIRST_DECODER_SHA256

@@ -4,8 +4,9 @@ VENV := .venv
 MUSE := $(VENV)/bin/muse
 PY := $(VENV)/bin/python
 BIG := build/big
+ENCODER_STEPS := 99999
 
-.PHONY: setup demo lint test test-all train ship prompt-head attrs eval big big-demo bench clean
+.PHONY: setup demo lint test test-all train train-encoder ship prompt-head attrs eval big big-demo bench clean
 
 setup: $(VENV)/.setup-done
 $(VENV)/.setup-done: pyproject.toml uv.lock scripts/setup.sh
@@ -38,10 +39,19 @@ train: setup
 	$(PY) -m muse_cli.training.corpus build/corpus/tunes.pkl
 	$(PY) -m muse_cli.training.train --workdir build/train-first --meters duple --steps 6000
 	$(PY) -m muse_cli.training.train --workdir build/train --meters duple --steps 7903 --init-from build/train-first/export
+	$(MAKE) train-encoder
+
+## Issue 12: the encoder alone, decoder frozen bit for bit, teacher-forced, beta 0.05, on every meter's training
+## windows (53,984): to step 9,000 as they are, then with 54,000 windows the frozen decoder makes (resumable).
+ENCODER_STAGE := --workdir build/train-encoder --meters duple --train-meters all --trainable encoder \
+	--init-from build/train/export --hparams '{"max_beta": 0.05}' --eval-every 500 --save-every 250
+train-encoder: setup
+	$(PY) -m muse_cli.training.train $(ENCODER_STAGE) --steps 9000
+	$(PY) -m muse_cli.training.train $(ENCODER_STAGE) --decoder-windows 54000 --steps $(ENCODER_STEPS)
 
 ## Copy the trained model's variables into the package and record their sha256 in checkpoints.toml.
 ship: setup
-	$(PY) -m muse_cli.training.ship build/train/export
+	$(PY) -m muse_cli.training.ship build/train-encoder/export
 
 ## The default model's text-prompt head (run after `make ship`; caches live in build/prompt-home).
 prompt-head: setup

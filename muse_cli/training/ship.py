@@ -24,7 +24,7 @@ BEGIN = f"# BEGIN {NAME} (written by `make ship`; edit muse_cli/training/ship.py
 END = f"# END {NAME}"
 DESCRIPTION = (
     "muse's default 2-bar melody MusicVAE (z 128, encoder 256, decoder 2x256), trained with magenta's "
-    "own model code on 7,465 duple-meter tunes of music21's corpus"
+    "own model code on 7,465 duple-meter tunes of music21's corpus; its encoder retrained alone, decoder frozen"
 )
 SOURCE = (
     "music21 9.7.0 corpus: Essen folksongs, O'Neill's Music of Ireland (1850), Ryan's Mammoth Collection, "
@@ -114,6 +114,9 @@ def main(argv=None) -> int:
         rows = list(csv.DictReader(open(log)))
         if rows:
             extra = {"trained_steps": int(rows[-1]["step"]), "train_wall_s": float(rows[-1]["wall_s"])}
+    stage = export.parent / "hparams.json"
+    if stage.exists() and json.loads(stage.read_text()).get("trainable") == "encoder":
+        extra["encoder_stage"] = "encoder alone from step 7,903, decoder frozen (make train-encoder)"
     dest = ship(export, train.HPARAMS, train.BASE_CONFIG, extra)
     print(f"shipped {dest} and updated {settings.REGISTRY_FILE}")
     return 0

@@ -4,7 +4,7 @@ VENV := .venv
 MUSE := $(VENV)/bin/muse
 PY := $(VENV)/bin/python
 BIG := build/big
-ENCODER_STEPS := 99999
+ENCODER_STEPS := 13000
 
 .PHONY: setup demo lint test test-all train train-encoder ship prompt-head attrs eval big big-demo bench clean
 
@@ -41,13 +41,16 @@ train: setup
 	$(PY) -m muse_cli.training.train --workdir build/train --meters duple --steps 7903 --init-from build/train-first/export
 	$(MAKE) train-encoder
 
-## Issue 12: the encoder alone, decoder frozen bit for bit, teacher-forced, beta 0.05, on every meter's training
-## windows (53,984): to step 9,000 as they are, then with 54,000 windows the frozen decoder makes (resumable).
+## Issue 12: the encoder alone, decoder frozen bit for bit, teacher-forced, on every meter's training windows
+## (53,984), as the shipped encoder was made (resumable): beta 0.05 to step 9,000; then with 54,000 windows the
+## frozen decoder makes, to step 10,500; then beta 0 (reconstruction alone) to step $(ENCODER_STEPS).
 ENCODER_STAGE := --workdir build/train-encoder --meters duple --train-meters all --trainable encoder \
-	--init-from build/train/export --hparams '{"max_beta": 0.05}' --eval-every 500 --save-every 250
+	--init-from build/train/export --eval-every 500 --save-every 250
 train-encoder: setup
-	$(PY) -m muse_cli.training.train $(ENCODER_STAGE) --steps 9000
-	$(PY) -m muse_cli.training.train $(ENCODER_STAGE) --decoder-windows 54000 --steps $(ENCODER_STEPS)
+	$(PY) -m muse_cli.training.train $(ENCODER_STAGE) --hparams '{"max_beta": 0.05}' --steps 9000
+	$(PY) -m muse_cli.training.train $(ENCODER_STAGE) --hparams '{"max_beta": 0.05}' --decoder-windows 54000 --steps 10500
+	$(PY) -m muse_cli.training.train $(ENCODER_STAGE) --hparams '{"max_beta": 0.0}' --decoder-windows 54000 \
+		--steps $(ENCODER_STEPS)
 
 ## Copy the trained model's variables into the package and record their sha256 in checkpoints.toml.
 ship: setup

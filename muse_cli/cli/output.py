@@ -79,10 +79,10 @@ def _png_images(items, paths: list[Path], png: bool, sheet: str | None) -> list[
         return []
     from muse_cli.show import piano_roll_png
 
-    if sheet is None:  # titled by file name: `muse show X.mid -o X.png` draws the same bytes
-        return [(t, piano_roll_png(item, name=p.name)) for t, p, item in zip(targets, paths, items)]
+    if sheet is None:  # drawn from the MIDI written and titled by its name: the bytes of `muse show X.mid -o X.png`
+        return [(t, piano_roll_png(item.midi(), name=p.name)) for t, p, item in zip(targets, paths, items)]
     if len(items) == 1:
-        return [(targets[0], piano_roll_png(items[0], name=paths[0].name))]
+        return [(targets[0], piano_roll_png(items[0].midi(), name=paths[0].name))]
     return [(targets[0], piano_roll_png(items, name=f"{paths[0].name} ... {paths[-1].name}"))]
 
 

@@ -24,21 +24,23 @@ class ExitCode(enum.IntEnum):
 
 
 class MuseError(Exception):
-    """Base class: ``str(err)`` is the whole message shown to the user."""
+    """Base class: ``str(err)`` is the whole message shown to the user. A subclass names its exit code as
+    ``class XError(MuseError, exit_code=ExitCode.X)``; a subclass without one keeps its parent's."""
 
     exit_code = ExitCode.ERROR
 
+    def __init_subclass__(cls, exit_code: ExitCode | None = None, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if exit_code is not None:
+            cls.exit_code = exit_code
 
-class UsageError(MuseError):
+
+class UsageError(MuseError, exit_code=ExitCode.USAGE):
     """A bad option value (temperature <= 0, seconds out of range, ...)."""
 
-    exit_code = ExitCode.USAGE
 
-
-class InputError(MuseError):
+class InputError(MuseError, exit_code=ExitCode.INPUT):
     """An input file that cannot be used: unreadable, not MIDI, no melody."""
-
-    exit_code = ExitCode.INPUT
 
 
 class NoMelodyError(InputError):
@@ -49,45 +51,33 @@ class LatentError(InputError):
     """Latent vectors of the wrong size or with NaN/inf values."""
 
 
-class OutputExistsError(MuseError):
+class OutputExistsError(MuseError, exit_code=ExitCode.OUTPUT_EXISTS):
     """An output file exists and --force was not given."""
 
-    exit_code = ExitCode.OUTPUT_EXISTS
 
-
-class WriteError(MuseError):
+class WriteError(MuseError, exit_code=ExitCode.WRITE):
     """An output that cannot be written: a read-only or full disk, a file where a folder should be, stdout closed."""
 
-    exit_code = ExitCode.WRITE
 
-
-class CheckpointError(MuseError):
+class CheckpointError(MuseError, exit_code=ExitCode.CHECKPOINT):
     """A checkpoint that is unknown, not installed, incomplete or of the wrong shape."""
-
-    exit_code = ExitCode.CHECKPOINT
 
 
 class CheckpointNotInstalled(CheckpointError):
     """A registry name that is known but not downloaded yet."""
 
 
-class DownloadError(MuseError):
+class DownloadError(MuseError, exit_code=ExitCode.DOWNLOAD):
     """A download that failed after its retries."""
-
-    exit_code = ExitCode.DOWNLOAD
 
 
 class IntegrityError(DownloadError):
     """A download whose size or sha256 does not match, or an unsafe archive."""
 
 
-class RenderError(MuseError):
+class RenderError(MuseError, exit_code=ExitCode.RENDER):
     """FluidSynth is missing, a SoundFont is unreadable, or the audio came out silent."""
 
-    exit_code = ExitCode.RENDER
 
-
-class PromptError(MuseError):
+class PromptError(MuseError, exit_code=ExitCode.USAGE):
     """An empty prompt, or a prompt head that does not belong to the checkpoint."""
-
-    exit_code = ExitCode.USAGE

@@ -17,10 +17,8 @@ from muse_cli.errors import ExitCode, MuseError
 DRAIN_SECONDS = 15.0  # after Ctrl-C, how long to let tasks that are already running finish their writes
 
 
-class ClusterError(MuseError):
+class ClusterError(MuseError, exit_code=ExitCode.WRITE):
     """The Dask scheduler cannot be reached or the cluster cannot start."""
-
-    exit_code = ExitCode.WRITE
 
 
 def dask_setup(worker) -> None:

@@ -5,11 +5,16 @@ Registered by muse_cli/cli/__init__.py; the recipes are in :mod:`muse_cli.attrib
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from muse_cli.cli.options import checkpoint_option, count_option, force_option, tunes_option
+from muse_cli.cli.options import (
+    checkpoint_option,
+    count_option,
+    fit_seed_option,
+    force_option,
+    path_output_option,
+    tunes_option,
+)
 
 
 @click.command(name="attrs")
@@ -48,13 +53,9 @@ def attrs_command(checkpoint):
     "Prior draws to decode and measure. Default: 8192 (about 30 s on 2 cores for the default model).",
     show_default=False,
 )
-@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True, help="Seed of the draws.")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Where to write the file. Default: attributes.npz in the checkpoint's directory (where --attr reads it).",
+@fit_seed_option(0, "Seed of the draws.")
+@path_output_option(
+    "Where to write the file. Default: attributes.npz in the checkpoint's directory (where --attr reads it)."
 )
 @tunes_option(
     "Fit from the encoder means of this corpus pickle's training windows (the paper's way) instead of prior "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -48,11 +49,7 @@ def sample_cmd(
     form,
     attrs,
     checkpoint,
-    output,
-    wav,
-    soundfont,
-    force,
-    png,
+    out,
 ):
     """Sample melodies from the model's prior.
 
@@ -79,7 +76,7 @@ def sample_cmd(
     check_attrs(attrs, prompt, checkpoint)
     seed = m.new_seed() if seed is None else seed
     names = [m.sample_name(seed, i) for i in range(num)]
-    paths = _plan(names, output, force, wav, soundfont, png)
+    paths = _plan(names, out)
     model = _load(checkpoint, num * m.segments_for(seconds, qpm))
     if prompt is not None:
         from muse_cli.prompt.api import applied, sample_with_prompt
@@ -102,7 +99,7 @@ def sample_cmd(
             model, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm, form=form, attrs=attrs
         )
     _info(f"seed {seed}")
-    _write(items, paths, force, wav, soundfont, png)
+    _write(items, paths, out)
 
 
 @cli.command(name="decode")
@@ -129,11 +126,7 @@ def decode_cmd(
     seed,
     qpm,
     checkpoint,
-    output,
-    wav,
-    soundfont,
-    force,
-    png,
+    out,
 ):
     """Decode latent vectors (muse encode's output), a MIDI primer, or a text prompt into MIDI.
 
@@ -163,12 +156,12 @@ def decode_cmd(
         raise UsageError("give latents or --midi FILE, not both")
     if prompt is not None:
         asked = qpm if given("qpm") else None  # --qpm wins over the prompt's tempo words
-        _decode_prompt(prompt, candidates, temperature, seed, asked, checkpoint, (output, force, wav, soundfont, png))
+        _decode_prompt(prompt, candidates, temperature, seed, asked, checkpoint, out)
         return
     if midi_file is not None:
         melodies = _read_melodies((midi_file,))
         names = [f"{Path(melodies[0].source).stem}.decoded"]
-        paths = _plan(names, output, force, wav, soundfont, png)
+        paths = _plan(names, out)
         model = _load(checkpoint, max(1, -(-melodies[0].total_steps // WINDOW_STEPS)))
         windows = m.encode(model, melodies)
     else:
@@ -178,7 +171,7 @@ def decode_cmd(
         check_latent_length(windows, qpm)
         sources = list(dict.fromkeys(w.source for w in windows))
         names = [f"{Path(s).stem if s not in ('-', '') else 'stdin'}.decoded" for s in sources]
-        paths = _plan(names, output, force, wav, soundfont, png)
+        paths = _plan(names, out)
         model = _load(checkpoint, len(windows))
         other = sorted({w.checkpoint for w in windows} - {"", model.name})
         if other:
@@ -188,22 +181,21 @@ def decode_cmd(
             )
     items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
     _info(f"seed {seed}")
-    _write(items, paths, force, wav, soundfont, png)
+    _write(items, paths, out)
 
 
 def _decode_prompt(prompt, candidates, temperature, seed, qpm, checkpoint, out) -> None:
-    """`muse decode --prompt`: one melody from the prompt's region (``out``: output, force, wav, soundfont, png)."""
+    """`muse decode --prompt`: one melody from the prompt's region (``out``: out)."""
     from muse_cli.prompt.api import applied, decode_prompt, prompt_tempo
 
-    output, force, wav, soundfont, png = out
     prompt_tempo(prompt, qpm)  # a tempo out of range in the words fails before any work
-    paths = _plan(["prompt.decoded"], output, force, wav, soundfont, png)
+    paths = _plan(["prompt.decoded"], out)
     model = _load(checkpoint, 1)
     items = decode_prompt(model, prompt, temperature=temperature, seed=seed, qpm=qpm, candidates=candidates)
     _info(f"seed {seed}")
     if applied(items):
         _info(applied(items))
-    _write(items, paths, force, wav, soundfont, png)
+    _write(items, paths, out)
 
 
 @cli.command(name="interpolate")
@@ -219,7 +211,7 @@ def _decode_prompt(prompt, candidates, temperature, seed, qpm, checkpoint, out) 
 @click.option("--concat", is_flag=True, help="Write one MIDI with the steps in sequence.")
 @generation_options
 @png_option
-def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, output, wav, soundfont, force, png):
+def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, out):
     """Morph between two melodies by spherical interpolation of their latents.
 
     \b
@@ -230,16 +222,17 @@ def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, out
     """
     from muse_cli import model as m
 
+    out = replace(out, sheet="interp")  # --png: one roll of every step
     melodies = _read_melodies((a, b))
     names = ["interp"] if concat else [f"interp_{k + 1:03d}" for k in range(steps)]
-    paths = _plan(names, output, force, wav, soundfont, png, png_sheet="interp")
+    paths = _plan(names, out)
     seed = m.new_seed() if seed is None else seed
     model = _load(checkpoint, steps)
     items = m.interpolate(
         model, melodies[0], melodies[1], steps=steps, temperature=temperature, seed=seed, qpm=qpm, concat=concat
     )
     _info(f"seed {seed}")
-    _write(items, paths, force, wav, soundfont, png, png_sheet="interp")
+    _write(items, paths, out)
 
 
 def _amount(ctx, param, value):
@@ -263,7 +256,7 @@ def _amount(ctx, param, value):
 @attr_option
 @generation_options
 @png_option
-def vary_cmd(source, num, amount, attrs, temperature, seed, qpm, checkpoint, output, wav, soundfont, force, png):
+def vary_cmd(source, num, amount, attrs, temperature, seed, qpm, checkpoint, out):
     """Variations of a melody, 2-bar window by 2-bar window, as long as the melody.
 
     \b
@@ -279,11 +272,11 @@ def vary_cmd(source, num, amount, attrs, temperature, seed, qpm, checkpoint, out
     melody = _read_melodies((source,))[0]
     check_attrs(attrs, None, checkpoint)
     seed = m.new_seed() if seed is None else seed
-    paths = _plan([m.vary_name(melody.source, seed, v) for v in range(num)], output, force, wav, soundfont, png)
+    paths = _plan([m.vary_name(melody.source, seed, v) for v in range(num)], out)
     model = _load(checkpoint, num * max(1, -(-melody.total_steps // WINDOW_STEPS)))
     items = m.vary(model, melody, n=num, amount=amount, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
     _info(f"seed {seed}")
-    _write(items, paths, force, wav, soundfont, png)
+    _write(items, paths, out)
 
 
 @cli.command(name="continue")
@@ -295,9 +288,7 @@ def vary_cmd(source, num, amount, attrs, temperature, seed, qpm, checkpoint, out
 @attr_option
 @generation_options
 @png_option
-def continue_cmd(
-    source, seconds, keep, num, form, attrs, temperature, seed, qpm, checkpoint, output, wav, soundfont, force, png
-):
+def continue_cmd(source, seconds, keep, num, form, attrs, temperature, seed, qpm, checkpoint, out):
     """Carry a melody on: the melody as written, then new bars from its next bar line.
 
     \b
@@ -314,10 +305,10 @@ def continue_cmd(
     form = check_form(form, seconds, qpm)
     check_attrs(attrs, None, checkpoint)
     seed = m.new_seed() if seed is None else seed
-    paths = _plan([continue_name(melody.source, seed, v) for v in range(num)], output, force, wav, soundfont, png)
+    paths = _plan([continue_name(melody.source, seed, v) for v in range(num)], out)
     model = _load(checkpoint, num * m.segments_for(seconds, qpm))
     items = continue_melody(
         model, melody, seconds, n=num, temperature=temperature, seed=seed, qpm=qpm, form=form, keep=keep, attrs=attrs
     )
     _info(f"seed {seed}")
-    _write(items, paths, force, wav, soundfont, png)
+    _write(items, paths, out)

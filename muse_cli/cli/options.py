@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -96,6 +98,17 @@ def count_option(name: str, low: int, default: int | None, help_text: str, show_
 def tunes_option(help_text: str):
     """--tunes PKL: a corpus pickle from muse_cli.training.corpus."""
     return click.option("--tunes", type=click.Path(dir_okay=False, path_type=Path), default=None, help=help_text)
+
+
+def fit_seed_option(default: int, help_text: str):
+    """--seed of a fitting command (fit-prompt, fit-attrs)."""
+    return click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=default, show_default=True, help=help_text)
+
+
+def path_output_option(help_text: str, folder: bool = False):
+    """-o PATH of a fitting command: a file, or with ``folder`` a directory."""
+    kind = click.Path(file_okay=False, path_type=Path) if folder else click.Path(dir_okay=False, path_type=Path)
+    return click.option("--output", "-o", type=kind, default=None, help=help_text)
 
 
 checkpoint_option = click.option(
@@ -254,8 +267,27 @@ def check_attrs(attrs: dict | None, prompt: str | None, checkpoint: str | None) 
     check_file(registry.resolve(checkpoint), list(attrs))
 
 
+@dataclass(frozen=True)
+class Outputs:
+    """Where and how a generating command writes: -o, --force, --wav, --soundfont, --png; ``sheet`` names the
+    one roll --png draws of every item (interpolate's steps) instead of one beside each .mid."""
+
+    output: str | None
+    force: bool
+    wav: bool
+    soundfont: Path | None
+    png: bool = False
+    sheet: str | None = None
+
+
 def generation_options(f):
-    """The options every command that writes generated MIDI shares, in help order."""
+    """The options every command that writes generated MIDI shares, in help order. The command receives the
+    output options (and --png, where it has it) as one ``out``: :class:`Outputs`."""
+
+    @functools.wraps(f)
+    def bundled(*args, output, wav, soundfont, force, png=False, **kwargs):
+        return f(*args, out=Outputs(output, force, wav, soundfont, png), **kwargs)
+
     for option in reversed(
         (
             temperature_option,
@@ -270,5 +302,5 @@ def generation_options(f):
             verbose_option,
         )
     ):
-        f = option(f)
-    return f
+        bundled = option(bundled)
+    return bundled

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from muse_cli import settings
+from muse_cli.cli.options import Outputs
 from muse_cli.errors import CheckpointError, UsageError
 from muse_cli.files import STDIO
 
@@ -15,22 +16,15 @@ def _info(msg: str) -> None:
     click.echo(msg, err=True)
 
 
-def _plan(
-    names: list[str],
-    output: str | None,
-    force: bool,
-    wav: bool,
-    soundfont: Path | None = None,
-    png: bool = False,
-    png_sheet: str | None = None,
-) -> list[Path] | None:
+def _plan(names: list[str], out: Outputs) -> list[Path] | None:
     """Paths for each generated item (None means stdout); checked before any model work.
 
     Checked: stdout is not a terminal, each output's folder is (or can become) a writable directory,
-    no output exists (without --force), and the SoundFont for --wav is one. ``png`` and ``png_sheet``:
-    see :func:`png_paths`.
+    no output exists (without --force), and the SoundFont for --wav is one. --png: see :func:`png_paths`.
     """
     from muse_cli.files import check_writable, refuse_terminal
+
+    output, force, wav, soundfont, png = out.output, out.force, out.wav, out.soundfont, out.png
 
     if wav and soundfont is not None:
         from muse_cli.render import check_soundfont
@@ -57,7 +51,7 @@ def _plan(
             raise UsageError(f"-o {output} is a broken symbolic link; give a directory or a .mid path")
         paths = [target / f"{n}.mid" for n in names]
     check_writable(
-        paths + ([p.with_suffix(".wav") for p in paths] if wav else []) + png_paths(paths, png, png_sheet), force
+        paths + ([p.with_suffix(".wav") for p in paths] if wav else []) + png_paths(paths, png, out.sheet), force
     )
     return paths
 
@@ -86,36 +80,30 @@ def _png_images(items, paths: list[Path], png: bool, sheet: str | None) -> list[
     return [(targets[0], piano_roll_png(items, name=f"{paths[0].name} ... {paths[-1].name}"))]
 
 
-def _write(
-    items,
-    paths: list[Path] | None,
-    force: bool,
-    wav: bool,
-    soundfont: Path | None,
-    png: bool = False,
-    png_sheet: str | None = None,
-) -> None:
+def _write(items, paths: list[Path] | None, out: Outputs) -> None:
     """Write every item (and its .wav and .png) as one set: all to temporary files, then all renamed.
 
     A failure or Ctrl-C part way leaves none of this run's outputs and no temporary file.
     """
     from muse_cli.files import OutputSet, write_stdout
 
+    wav, png, png_sheet = out.wav, out.png, out.sheet
+
     if paths is None:
         write_stdout(items[0].midi(), "MIDI")
         return
-    with OutputSet(force) as out:
+    with OutputSet(out.force) as files:
         for item, path in zip(items, paths):
             data = item.midi()
-            out.add(path, data)
+            files.add(path, data)
             if wav:
                 from muse_cli.render import render
 
-                out.add(path.with_suffix(".wav"), render(data, soundfont=soundfont, source=str(path)))
+                files.add(path.with_suffix(".wav"), render(data, soundfont=out.soundfont, source=str(path)))
         images = _png_images(items, paths, png, png_sheet)
         for image, picture in images:
-            out.add(image, picture)
-        out.commit()
+            files.add(image, picture)
+        files.commit()
     from muse_cli.midi import written_notes
 
     for item, path in zip(items, paths):

@@ -5,11 +5,9 @@ Light to import: TensorFlow and the corpus load inside the command.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from muse_cli.cli.options import count_option, tunes_option
+from muse_cli.cli.options import count_option, fit_seed_option, path_output_option, tunes_option
 from muse_cli.prompt.fit import FitOptions
 
 
@@ -24,21 +22,9 @@ from muse_cli.prompt.fit import FitOptions
 @count_option("--steps", 1, FitOptions.steps, "Training steps of the head.")
 @count_option("--windows", 2, FitOptions.windows, "Corpus 2-bar windows to encode (a random subset).")
 @count_option("--captions", 1, FitOptions.captions, "Distinct training captions to embed.")
-@click.option(
-    "--seed",
-    type=click.IntRange(0, 2**63 - 1),
-    default=FitOptions.seed,
-    show_default=True,
-    help="Seed of windows, captions and batches.",
-)
+@fit_seed_option(FitOptions.seed, "Seed of windows, captions and batches.")
 @tunes_option("Corpus pickle from muse_cli.training.corpus. Default: build/corpus/tunes.pkl, else $MUSE_HOME/corpus.")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Head directory. Default: prompt_head/ inside the checkpoint directory.",
-)
+@path_output_option("Head directory. Default: prompt_head/ inside the checkpoint directory.", folder=True)
 @click.option("--restart", is_flag=True, help="Start over instead of resuming a stopped run.")
 def fit_prompt_command(checkpoint, steps, windows, captions, seed, tunes, output, restart):
     """Train the text-prompt head of a checkpoint (for --prompt).

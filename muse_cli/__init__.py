@@ -1,7 +1,10 @@
 """muse: melodies from Magenta's MusicVAE.
 
-The public API. Nothing heavy is imported here: TensorFlow and magenta load
-inside :func:`load_model`, so ``import muse_cli`` stays fast.
+The public API. Nothing heavy is imported here, so ``import muse_cli`` stays fast.
+:func:`load_model` runs the model in NumPy by default (the ``numpy`` engine, from the
+checkpoint's exported weights): generating melodies never imports TensorFlow. TensorFlow
+and magenta load only for ``engine="magenta"`` (magenta's TrainedModel, the reference),
+for ``encode(..., refine=N)``, and when a checkpoint's weights are exported the first time.
 
     import muse_cli
     model = muse_cli.load_model()                 # the embedded default checkpoint

@@ -16,8 +16,11 @@ text beside it (sizes, rates, failures) is ours.
 from __future__ import annotations
 
 import sys
+import threading
 import time
+from contextlib import contextmanager
 
+ELAPSED = "elapsed"  # the unit of :func:`ticking`: one long step whose progress cannot be counted
 PROGRESS_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
 REDRAW_SECONDS = 0.1  # the fastest a terminal bar is redrawn
 BAR_WIDTH = 24
@@ -79,7 +82,10 @@ class Progress:
 
     def text(self) -> str:
         """``120/500 windows, 2 failed  3.4 windows/s  ETA 00:01:52`` (sizes and rates scaled for bytes)."""
-        rate = (self.done - self.first) / max(1e-9, time.monotonic() - self.started)
+        spent = time.monotonic() - self.started
+        rate = (self.done - self.first) / max(1e-9, spent)
+        if self.unit == ELAPSED:
+            return f"{time.strftime('%H:%M:%S', time.gmtime(spent))}{self.note}"
         if self.unit == "B":
             count = f"{size_text(self.done)} / {size_text(self.total)}" if self.total else size_text(self.done)
             return f"{count}{self.note}  {size_text(rate)}/s"
@@ -122,6 +128,32 @@ class Progress:
                 self._draw()
             self._bar.render_finish()
             self._bar = None
+
+
+@contextmanager
+def ticking(label: str, *, stream=None, tty: bool | None = None, every: float = 0.5):
+    """One long step that cannot be counted (``encode --refine``): on a terminal, the bar of unknown length with
+    the time spent, redrawn every ``every`` seconds by a thread; nothing elsewhere (a log, a pipe)."""
+    bar = Progress(None, label, ELAPSED, every=None, stream=stream, tty=tty)
+    if not bar.tty:
+        yield
+        return
+    stop = threading.Event()
+
+    def tick() -> None:
+        while True:
+            bar.advance(1)  # click's bar of unknown length moves its marker with the position
+            if stop.wait(every):
+                return
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        bar.close()
 
 
 def size_text(n: float) -> str:

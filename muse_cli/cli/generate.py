@@ -19,9 +19,11 @@ from muse_cli.cli.options import (
     given,
     png_option,
     prompt_option,
+    prompted_generation_options,
     seconds_option,
+    sheet_png_option,
 )
-from muse_cli.cli.output import _info, _load, _plan, _read_melodies, _write
+from muse_cli.cli.output import STEP_WINDOWS, _info, _load, _plan, _read_melodies, _write, in_steps
 from muse_cli.encoding import WINDOW_STEPS
 from muse_cli.errors import UsageError
 from muse_cli.files import STDIO
@@ -36,7 +38,7 @@ from muse_cli.files import STDIO
 @candidates_option
 @form_option
 @attr_option
-@generation_options
+@prompted_generation_options
 @png_option
 def sample_cmd(
     num,
@@ -59,6 +61,7 @@ def sample_cmd(
       muse sample --seconds 16 --temperature 1.0 --wav -o out/
       muse sample -n 16 --seed 42 -o batch/        same seed, same bytes
       muse sample -o - > melody.mid                MIDI on stdout
+      muse sample -n 2 --seed 5 --json -o json/    one JSON object per file written, for scripts
       muse sample --prompt "a slow sad tune in A minor" -n 4 -o sad/
       muse sample --seconds 32 --form AABA --seed 4 -o aaba/   four 8-second sections: A, A', B, A''
       muse sample --attr density=+1 register=-0.5 --seed 42 -o busy/   attribute sliders: see muse attrs
@@ -95,11 +98,29 @@ def sample_cmd(
         if applied(items):
             _info(applied(items))
     else:
-        items = m.sample(
-            model, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm, form=form, attrs=attrs
-        )
+        items = _sample_prior(model, num, seconds, temperature, seed, qpm, form, attrs)
     _info(f"seed {seed}")
     _write(items, paths, out)
+
+
+def _sample_prior(model, num, seconds, temperature, seed, qpm, form, attrs):
+    """`muse sample` without a prompt: under the progress display on a terminal, about STEP_WINDOWS at a time."""
+    from muse_cli import model as m
+
+    def some(first: int, count: int):
+        return m.sample(
+            model,
+            n=count,
+            seconds=seconds,
+            temperature=temperature,
+            seed=seed,
+            qpm=qpm,
+            first_index=first,
+            form=form,
+            attrs=attrs,
+        )
+
+    return in_steps(num, max(1, STEP_WINDOWS // m.segments_for(seconds, qpm)), "sampling", "melodies", some)
 
 
 @cli.command(name="decode")
@@ -114,7 +135,7 @@ def sample_cmd(
 )
 @candidates_option
 @attr_option
-@generation_options
+@prompted_generation_options
 @png_option
 def decode_cmd(
     latents,
@@ -210,7 +231,7 @@ def _decode_prompt(prompt, candidates, temperature, seed, qpm, checkpoint, out) 
 )
 @click.option("--concat", is_flag=True, help="Write one MIDI with the steps in sequence.")
 @generation_options
-@png_option
+@sheet_png_option
 def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, out):
     """Morph between two melodies by spherical interpolation of their latents.
 

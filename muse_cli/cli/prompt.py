@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from muse_cli.cli.options import count_option, fit_seed_option, path_output_option, tunes_option
+from muse_cli.cli.options import count_option, fit_seed_option, tunes_option
 from muse_cli.prompt.fit import FitOptions
 
 
@@ -24,16 +24,17 @@ from muse_cli.prompt.fit import FitOptions
 @count_option("--captions", 1, FitOptions.captions, "Distinct training captions to embed.")
 @fit_seed_option(FitOptions.seed, "Seed of windows, captions and batches.")
 @tunes_option("Corpus pickle from muse_cli.training.corpus. Default: build/corpus/tunes.pkl, else $MUSE_HOME/corpus.")
-@path_output_option("Head directory. Default: prompt_head/ inside the checkpoint directory.", folder=True)
 @click.option("--restart", is_flag=True, help="Start over instead of resuming a stopped run.")
-def fit_prompt_command(checkpoint, steps, windows, captions, seed, tunes, output, restart):
+def fit_prompt_command(checkpoint, steps, windows, captions, seed, tunes, restart):
     """Train the text-prompt head of a checkpoint (for --prompt).
 
     \b
     Captions of real 2-bar corpus windows (source, tune type, key, register, density,
     contour...) are paired with the checkpoint's encoding of each window; the head learns
     the region of latent space each caption points to. It says how long it will take,
-    resumes when run again after a stop, and stores the head beside the checkpoint.
+    resumes when run again after a stop, and stores the head where --prompt reads it:
+    prompt_head/ in the checkpoint's folder (so there is no -o; to keep a checkpoint's head,
+    copy its folder and give -c COPY).
     Examples:
       muse fit-prompt --checkpoint cat-mel_2bar_big
       muse fit-prompt --checkpoint path/to/checkpoint_dir --steps 1000
@@ -47,7 +48,6 @@ def fit_prompt_command(checkpoint, steps, windows, captions, seed, tunes, output
         model,
         tunes,
         FitOptions(steps=steps, windows=windows, captions=captions, seed=seed),
-        out_dir=output,
         restart=restart,
     )
     click.echo(str(path))

@@ -23,11 +23,12 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(PY) scripts/check_layout.py
 
-## The test suite CI runs (everything but the slow end-to-end runs).
+## The test suite CI runs: everything but the slow-marked runs. It includes real Dask clusters (muse batch),
+## Ctrl-C and SIGKILL while writing, and every README and --help example.
 test: setup
 	$(VENV)/bin/pytest -q -m "not slow"
 
-## Everything, including the slow end-to-end runs (big-shaped checkpoint, real Dask cluster).
+## Everything, plus the slow-marked end to end run of a cat-mel_2bar_big-shaped checkpoint (make big: 538 MB).
 test-all: setup
 	$(VENV)/bin/pytest -q
 

@@ -180,12 +180,16 @@ def test_fit_attrs_from_a_corpus_uses_its_training_windows_only(tmp_path, tiny_c
         tune = {"id": f"t{k}", "notes": notes, "meters": ["4/4"], "collection": "misc", "fields": {}}
         tunes.append({**tune, "split": "train" if k < 9 else "test"})
     (tmp_path / "tunes.pkl").write_bytes(pickle.dumps(tunes))
-    out = tmp_path / "corpus.npz"
-    p = run_muse("fit-attrs", "-c", tiny_checkpoint, "--tunes", tmp_path / "tunes.pkl", "-o", out)
+    ckpt = tmp_path / "tiny"
+    shutil.copytree(tiny_checkpoint, ckpt)
+    out = ckpt / A.FILE  # where --attr reads it: fit-attrs has no -o (issue 20)
+    p = run_muse("fit-attrs", "-c", ckpt, "--tunes", tmp_path / "tunes.pkl")
     assert p.returncode == 0, p.stderr.decode()
+    assert p.stdout.decode() == f"{out}\n"
     with np.load(out) as data:
         meta = json.loads(str(data["meta"]))
     assert meta["method"].startswith("corpus: encoder means of 72 training windows")  # 9 train tunes x 8 windows
-    bad = run_muse("fit-attrs", "-c", tiny_checkpoint, "--tunes", data_dir / "folk_b.mid", "-o", tmp_path / "x.npz")
+    before = out.read_bytes()
+    bad = run_muse("fit-attrs", "-c", ckpt, "--tunes", data_dir / "folk_b.mid", "--force")
     assert bad.returncode == 2 and "not a readable corpus pickle" in bad.stderr.decode()
-    assert not (tmp_path / "x.npz").exists()
+    assert out.read_bytes() == before

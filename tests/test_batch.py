@@ -340,12 +340,12 @@ def test_real_cluster_runs_a_mixed_job_file(tmp_path, tiny_checkpoint, real_clus
     err = r.stderr.decode()
     recs = {rec["id"]: rec for rec in manifest(tmp_path / "jobs.manifest.jsonl")}
     assert len(recs) == 10
-    # The tiny checkpoint has no prompt head (or muse_cli.prompt is missing): that job alone fails, saying why.
+    # The tiny checkpoint has no prompt head: that job alone fails, saying why, and the run exits 1.
     prompt = recs.pop("10")
-    assert prompt["status"] == "ok" or "prompt" in prompt["error"], prompt
-    assert r.returncode == (0 if prompt["status"] == "ok" else 1), err
-    if prompt["status"] != "ok":
-        assert "line 10: " in err and "1 failed" in err
+    assert prompt["status"] == "failed", prompt
+    assert "checkpoint tiny has no prompt head" in prompt["error"] and "muse fit-prompt" in prompt["error"], prompt
+    assert r.returncode == 1, err
+    assert "line 10: " in err and "1 failed" in err
     assert all(rec["status"] == "ok" for rec in recs.values()), recs
     out = tmp_path / "out"
     for name in [

@@ -206,7 +206,6 @@ def test_bad_generation_option(work, command, option):
     [
         ["sample", "-n", "0"],
         ["sample", "-n", "10001"],
-        ["sample", "--seconds", "0"],
         ["sample", "--seconds", "inf"],
         ["sample", "--seconds", "nan"],
         ["sample", "--seconds", "601"],
@@ -239,6 +238,16 @@ def test_bad_generation_option(work, command, option):
 def test_bad_option(work, args):
     before = _snapshot(work)
     check(" ".join(args), work, before, run_inprocess(args), 2)
+
+
+@pytest.mark.parametrize("command", [["sample"], ["continue", "folk_b.mid"]], ids=lambda c: c[0])
+@pytest.mark.parametrize("value", ["0", "-1", "600.5"])
+def test_seconds_out_of_range_says_zero_is_excluded(work, command, value):
+    before = _snapshot(work)
+    out = run_inprocess([*command, "--seconds", value])
+    words = f"must be more than 0 and at most 600 seconds, got {value}"
+    check(f"{command[0]} --seconds {value}", work, before, out, 2, words)
+    assert "between 0 and" not in out.stderr
 
 
 def test_verbose_is_accepted_after_the_command(work, monkeypatch):
@@ -323,8 +332,8 @@ OUTPUTS = [
         "not a directory",
     ),
     ("render-under-a-file", ["render", "folk_b.mid", "-o", "afile/x.wav"], 8, "not a directory"),
-    ("render-existing", ["render", "folk_b.mid", "-o", "taken.mid"], 4, "--force"),
-    ("render-into-a-dir", ["render", "folk_b.mid", "-o", "adir.mid"], 4, "directory"),
+    ("render-existing", ["render", "folk_b.mid", "-o", "t2.wav"], 4, "--force"),
+    ("render-into-a-dir", ["render", "folk_b.mid", "-o", "adir.wav"], 4, "directory"),
     ("render-stdin-no-output", ["render", "-"], 2, "-o"),
     ("show-under-a-file", ["show", "folk_b.mid", "-o", "afile/x.png"], 8, "not a directory"),
     ("show-existing", ["show", "folk_b.mid", "-o", "t2.png"], 4, "--force"),
@@ -340,6 +349,25 @@ OUTPUTS = [
     ("sample-form-no-seconds", ["sample", "--form", "AB", "-o", "f.mid"], 2, "default length"),
     ("continue-form-too-short", ["continue", "folk_b.mid", "-s", "8", "--form", "ABC"], 2, "--seconds 12"),
     ("prompt-form-too-short", ["sample", "--prompt", "a reel", "--form", "AABA", "-s", "9"], 2, "--form AABA"),
+    # issue 20: the extension says the format; any other is one line, before any work
+    ("sample-wav-name", ["sample", "-o", "tune.wav"], 2, "-o tune.wav: this writes MIDI; give a folder"),
+    ("sample-txt-name", ["sample", "--wav", "-o", "tune.txt"], 2, "a .mid or .midi file name"),
+    ("decode-mp3-name", ["decode", "lat.ndjson", "-o", "x.mp3"], 2, "-o x.mp3: this writes MIDI"),
+    ("interpolate-wav-name", ["interpolate", "folk_b.mid", "folk_16bar.mid", "--concat", "-o", "m.wav"], 2, ".mid"),
+    ("vary-png-name", ["vary", "folk_b.mid", "-n", "1", "-o", "v.png"], 2, ".midi file name"),
+    ("continue-npz-name", ["continue", "folk_b.mid", "-o", "c.npz"], 2, ".mid"),
+    ("render-mp3", ["render", "folk_b.mid", "-o", "x.mp3"], 2, "-o x.mp3: this writes WAV audio; give a .wav"),
+    ("render-mid", ["render", "folk_b.mid", "-o", "x.mid"], 2, ".wav file name"),
+    ("render-no-extension", ["render", "folk_b.mid", "-o", "x"], 2, ".wav file name"),
+    ("show-jpg", ["show", "folk_b.mid", "-o", "x.jpg"], 2, "give a .png file name"),
+    ("encode-wav", ["encode", "folk_b.mid", "-o", "x.wav"], 2, ".npz"),
+    # --json describes written files: never with stdout as the output
+    ("sample-json-stdout", ["sample", "--json", "-o", "-"], 2, "--json describes the files written"),
+    ("encode-json-stdout", ["encode", "folk_b.mid", "--json"], 2, "--json describes a written file"),
+    ("render-json-stdout", ["render", "folk_b.mid", "--json", "-o", "-"], 2, "--json describes a written file"),
+    ("show-json-text-roll", ["show", "folk_b.mid", "--json"], 2, "give -o ROLL.png"),
+    # fit-attrs plans its one output before the model loads (the default checkpoint's file exists)
+    ("fit-attrs-existing", ["fit-attrs", "--samples", "64"], 4, "attributes.npz exists; use --force"),
 ]
 
 
@@ -347,6 +375,7 @@ OUTPUTS = [
 def test_output_that_cannot_be_written_is_refused_first(work, case, args, code, words):
     (work / "adir.mid").mkdir()
     (work / "adir.png").mkdir()
+    (work / "adir.wav").mkdir()
     (work / "taken.mid.npz").write_bytes(b"x")
     (work / "t2.wav").write_bytes(b"x")
     (work / "t2.png").write_bytes(b"x")
@@ -382,7 +411,6 @@ def test_full_disk_render_leaves_nothing(work, mounts):
     assert os.listdir(full) == []
 
 
-@pytest.mark.slow  # loads the default model: about 30 s here
 def test_full_disk_sample_wav_leaves_neither_mid_nor_wav(work, mounts):
     """The issue's reproduction: the .mid fits, the .wav does not; neither may stay."""
     full = mounts("full", "200k")
@@ -399,9 +427,9 @@ def test_full_disk_sample_wav_leaves_neither_mid_nor_wav(work, mounts):
     assert os.listdir(full) == []  # not even the folder new/ that the run made
 
 
-@pytest.mark.slow  # loads the default model and renders minutes of audio: about 40 s here
 def test_ctrl_c_while_writing_leaves_no_output_and_no_temporary_file(work):
-    """SIGINT once the model has run, while the .mid/.wav set is being rendered and written."""
+    """SIGINT once the model has run, while the .mid/.wav set is being rendered and written: the signal lands
+    while temporary files of the set are on disk and nothing is committed, and the run leaves nothing."""
     import signal
 
     before = _snapshot(work)
@@ -420,10 +448,17 @@ def test_ctrl_c_while_writing_leaves_no_output_and_no_temporary_file(work):
     deadline = time.monotonic() + 60
     while not list(work.glob("out/.*.part")) and time.monotonic() < deadline and p.poll() is None:
         time.sleep(0.02)  # until the set is being written: the first .mid is down, its 300 s .wav renders
+    parts = sorted(f.name for f in work.glob("out/.*.part"))
+    visible = sorted(f.name for f in work.glob("out/[!.]*"))
+    running = p.poll() is None
     p.send_signal(signal.SIGINT)
-    _, rest = p.communicate(timeout=120)
-    out = Outcome(p.returncode, b"", "".join(lines) + rest.decode())
+    stdout, rest = p.communicate(timeout=120)
+    # the interrupt hit a write: the set's temporary files were there, none of its files yet, the run still going
+    assert running and parts and all(n.startswith(".sample_s1_001.mid.") for n in parts[:1]), parts
+    assert visible == [], visible
+    out = Outcome(p.returncode, stdout, "".join(lines) + rest.decode())
     check("sample --wav, Ctrl-C while writing", work, before, out, 130, after_model=True)
+    assert stdout == b""  # no path announced: nothing was committed
     assert not (work / "out").exists()  # the folder the run made goes too
 
 
@@ -453,20 +488,22 @@ def test_binary_to_a_terminal_is_refused_before_the_model_loads(work):
     assert "loading model" not in out.stderr and time.monotonic() - t0 < 8
 
 
-@pytest.mark.parametrize("args", [["render", "folk_b.mid", "-o", "-"], ["checkpoints"]], ids=" ".join)
+@pytest.mark.parametrize("args", [["render", "folk_b.mid", "-o", "-"], ["checkpoints"], ["attrs"]], ids=" ".join)
 def test_stdout_on_a_full_device(work, args):
     before = _snapshot(work)
     with open("/dev/full", "wb") as full:
         out = run_subprocess(args, stdout=full, stderr=subprocess.PIPE)
-    check(f"{' '.join(args)} > /dev/full", work, before, out, 8, "space")
+    check(f"{' '.join(args)} > /dev/full", work, before, out, 8, "space", after_model=args == ["attrs"])
+    assert "muse: error: cannot write" in out.stderr
 
 
-def test_stdout_closed(work):
+@pytest.mark.parametrize("args", [["render", "folk_b.mid", "-o", "-"], ["attrs"], ["show", "folk_b.mid"]], ids=" ".join)
+def test_stdout_closed(work, args):
     before = _snapshot(work)
-    p = subprocess.run(
-        [MUSE, "render", "folk_b.mid", "-o", "-"], stderr=subprocess.PIPE, timeout=60, preexec_fn=lambda: os.close(1)
-    )
-    check("render -o - with stdout closed", work, before, Outcome(p.returncode, b"", p.stderr.decode()), 8, "closed")
+    p = subprocess.run([MUSE, *args], stderr=subprocess.PIPE, timeout=60, preexec_fn=lambda: os.close(1))
+    out = Outcome(p.returncode, b"", p.stderr.decode())
+    check(f"{' '.join(args)} >&-", work, before, out, 8, "closed")
+    assert "loading model" not in out.stderr  # refused before any work
 
 
 # -- 4. MUSE_HOME that cannot hold anything ----------------------------------------------------
@@ -939,7 +976,6 @@ def test_unpacking_folders_of_a_killed_install_are_removed(work, muse_home, tarb
     assert not stale.exists() and other.exists()
 
 
-@pytest.mark.slow  # two runs that load the default model: about 60 s here
 def test_sigkill_while_writing_leaves_only_hidden_parts_that_the_next_run_removes(work):
     import signal
 
@@ -1050,7 +1086,9 @@ def test_attr_with_a_checkpoint_without_a_usable_file(work, tiny_checkpoint, con
     "args, code, words",
     [
         (["fit-attrs", "--samples", "1"], 2, ""),
-        (["fit-attrs", "-o", "taken.mid", "--samples", "64"], 4, "taken.mid exists; use --force"),
+        (["fit-attrs", "-o", "a.txt", "--samples", "64"], 2, "No such option '-o'"),
+        (["fit-attrs", "-o", "/dev/full", "--force"], 2, "No such option '-o'"),
+        (["fit-prompt", "-o", "head/"], 2, "No such option '-o'"),
         (["attrs", "-c", "no-such-name"], 5, "unknown checkpoint"),
     ],
     ids=lambda a: " ".join(a) if isinstance(a, list) else None,

@@ -362,13 +362,15 @@ def test_fit_prompt_command(prompted, tmp_path):
 
     tunes = tmp_path / "tunes.pkl"
     tunes.write_bytes(pickle.dumps(synthetic_tunes()))
-    out = tmp_path / "head"
+    ckpt = tmp_path / "tiny"
+    shutil.copytree(prompted["ckpt"], ckpt, ignore=shutil.ignore_patterns("prompt_head"))
+    out = ckpt / "prompt_head"  # where --prompt reads it: fit-prompt has no -o (issue 20)
     result = CliRunner().invoke(
         cli,
         [
             "fit-prompt",
             "-c",
-            str(prompted["ckpt"]),
+            str(ckpt),
             "--steps",
             "2",
             "--windows",
@@ -377,8 +379,6 @@ def test_fit_prompt_command(prompted, tmp_path):
             "8",
             "--tunes",
             str(tunes),
-            "-o",
-            str(out),
         ],
         catch_exceptions=False,
     )

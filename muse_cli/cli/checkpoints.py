@@ -37,11 +37,15 @@ def checkpoints_cmd(json_):
                 "description": e.description,
             }
         )
+    from muse_cli.files import write_stdout
+
     if json_:
-        click.echo(json.dumps(rows, indent=1))
+        write_stdout((json.dumps(rows, indent=1) + "\n").encode(), "the list", binary=False)
         return
+    lines = []
     for r in rows:
         mark = "*" if r["default"] else " "
         state = "embedded" if r["embedded"] else ("installed" if r["installed"] else "not installed")
-        click.echo(f"{mark} {r['name']:<28} {state:<14} {r['config']:<22} {r['description']}")
+        lines.append(f"{mark} {r['name']:<28} {state:<14} {r['config']:<22} {r['description']}\n")
+    write_stdout("".join(lines).encode(), "the list", binary=False)
     _info("* default; get others with: muse download NAME")

@@ -188,6 +188,28 @@ def test_long_sample_shows_progress_on_a_terminal_only_with_the_same_bytes(tmp_p
     assert all((tmp_path / "t" / n).read_bytes() == (tmp_path / "p" / n).read_bytes() for n in names)
 
 
+@pytest.mark.parametrize(
+    "args, label",
+    [
+        (
+            ["continue", str(DATA / "folk_b.mid"), "--seconds", "600", "-n", "20", "--seed", "1", "-o", "c/"],
+            "20 continuations",
+        ),
+        (["encode", str(DATA / "folk_16bar.mid"), "--refine", "2", "-o", "r.npz"], "refining 8 windows, 2 steps"),
+    ],
+    ids=["continue", "encode --refine"],
+)
+def test_long_steps_that_cannot_be_split_tick_on_a_terminal_only(tmp_path, args, label):
+    code, terminal, _ = on_terminal(args, tmp_path, stream="stderr")
+    assert code == 0, terminal
+    assert f"{label}  [" in terminal and "00:00:0" in terminal, terminal
+    if args[0] == "encode":
+        return  # loads TensorFlow (seconds): the pipe side of the same display is the continue case's
+    (tmp_path / args[-1]).rename(tmp_path / "first")  # the same run again, into a pipe
+    piped = run_muse(*args, cwd=tmp_path)
+    assert piped.returncode == 0 and label not in piped.stderr.decode(), piped.stderr.decode()
+
+
 # -- help texts that say what the command does ------------------------------------------------------------
 def _help(command: str, option: str) -> str:
     return next(p.help for p in cli.commands[command].params if p.name == option)

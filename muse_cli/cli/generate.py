@@ -23,7 +23,7 @@ from muse_cli.cli.options import (
     seconds_option,
     sheet_png_option,
 )
-from muse_cli.cli.output import STEP_WINDOWS, _info, _load, _plan, _read_melodies, _write, in_steps
+from muse_cli.cli.output import STEP_WINDOWS, _info, _load, _plan, _read_melodies, _write, busy, in_steps
 from muse_cli.encoding import WINDOW_STEPS
 from muse_cli.errors import UsageError
 from muse_cli.files import STDIO
@@ -80,21 +80,23 @@ def sample_cmd(
     seed = m.new_seed() if seed is None else seed
     names = [m.sample_name(seed, i) for i in range(num)]
     paths = _plan(names, out)
-    model = _load(checkpoint, num * m.segments_for(seconds, qpm))
+    windows = num * m.segments_for(seconds, qpm)
+    model = _load(checkpoint, windows)
     if prompt is not None:
         from muse_cli.prompt.api import applied, sample_with_prompt
 
-        items = sample_with_prompt(
-            model,
-            prompt,
-            n=num,
-            seconds=seconds,
-            temperature=temperature,
-            seed=seed,
-            qpm=asked,
-            candidates=candidates,
-            form=form,
-        )
+        with busy(windows * (candidates or 16), f"sampling {num} from the prompt"):
+            items = sample_with_prompt(
+                model,
+                prompt,
+                n=num,
+                seconds=seconds,
+                temperature=temperature,
+                seed=seed,
+                qpm=asked,
+                candidates=candidates,
+                form=form,
+            )
         if applied(items):
             _info(applied(items))
     else:
@@ -200,7 +202,8 @@ def decode_cmd(
                 f"warning: these latents were encoded with {', '.join(other)}, not {model.name}; "
                 "pass the same --checkpoint to decode them faithfully"
             )
-    items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
+    with busy(len(windows), f"decoding {len(windows)} windows"):
+        items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
     _info(f"seed {seed}")
     _write(items, paths, out)
 
@@ -294,8 +297,10 @@ def vary_cmd(source, num, amount, attrs, temperature, seed, qpm, checkpoint, out
     check_attrs(attrs, None, checkpoint)
     seed = m.new_seed() if seed is None else seed
     paths = _plan([m.vary_name(melody.source, seed, v) for v in range(num)], out)
-    model = _load(checkpoint, num * max(1, -(-melody.total_steps // WINDOW_STEPS)))
-    items = m.vary(model, melody, n=num, amount=amount, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
+    windows = num * max(1, -(-melody.total_steps // WINDOW_STEPS))
+    model = _load(checkpoint, windows)
+    with busy(windows, f"{num} variations"):
+        items = m.vary(model, melody, n=num, amount=amount, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
     _info(f"seed {seed}")
     _write(items, paths, out)
 
@@ -327,9 +332,20 @@ def continue_cmd(source, seconds, keep, num, form, attrs, temperature, seed, qpm
     check_attrs(attrs, None, checkpoint)
     seed = m.new_seed() if seed is None else seed
     paths = _plan([continue_name(melody.source, seed, v) for v in range(num)], out)
-    model = _load(checkpoint, num * m.segments_for(seconds, qpm))
-    items = continue_melody(
-        model, melody, seconds, n=num, temperature=temperature, seed=seed, qpm=qpm, form=form, keep=keep, attrs=attrs
-    )
+    windows = num * m.segments_for(seconds, qpm)
+    model = _load(checkpoint, windows)
+    with busy(windows, f"{num} continuations"):
+        items = continue_melody(
+            model,
+            melody,
+            seconds,
+            n=num,
+            temperature=temperature,
+            seed=seed,
+            qpm=qpm,
+            form=form,
+            keep=keep,
+            attrs=attrs,
+        )
     _info(f"seed {seed}")
     _write(items, paths, out)

@@ -233,3 +233,18 @@ def in_steps(total: int, per_step: int, label: str, unit: str, make) -> list:
             out += make(first, min(per_step, total - first))
             bar.update(len(out))
     return out
+
+
+BUSY_WINDOWS = 2048  # a recipe that decodes more windows than this in one call ticks on a terminal (a few seconds)
+
+
+def busy(windows: int, label: str):
+    """Around one recipe call that cannot be split without changing its bytes (decode, vary, continue, a prompted
+    sample): the progress display's time spent, on a terminal's stderr, when it decodes more than BUSY_WINDOWS."""
+    from contextlib import nullcontext
+
+    if windows <= BUSY_WINDOWS:
+        return nullcontext()
+    from muse_cli.progress import ticking
+
+    return ticking(label)

@@ -272,8 +272,8 @@ def test_bad_midi_inputs(tiny_checkpoint, data_dir, tmp_path, name, code, words)
     [
         (["--temperature", "0"], "must be > 0"),
         (["--temperature", "-1"], "must be > 0"),
-        (["--seconds", "0"], "between 0 and 600"),
-        (["--seconds", "100000"], "between 0 and 600"),
+        (["--seconds", "0"], "more than 0 and at most 600"),
+        (["--seconds", "100000"], "more than 0 and at most 600"),
         (["--qpm", "5"], "between 20 and 400"),
     ],
 )

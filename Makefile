@@ -22,6 +22,7 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) scripts/check_layout.py
+	$(VENV)/bin/lint-imports
 
 ## The test suite CI runs (everything but the slow end-to-end runs).
 test: setup
@@ -36,7 +37,7 @@ test-all: setup
 ## state (the first run's optimizer state was not kept). The second run was planned to step 10,000 and
 ## stopped at 7,903 by --max-minutes 29, the rest of the 2-hour budget; --steps 7903 repeats that length.
 train: setup
-	$(PY) -m muse_cli.training.corpus build/corpus/tunes.pkl
+	$(PY) -m muse_cli.training.corpus build/corpus/tunes.json.gz
 	$(PY) -m muse_cli.training.train --workdir build/train-first --meters duple --steps 6000
 	$(PY) -m muse_cli.training.train --workdir build/train --meters duple --steps 7903 --init-from build/train-first/export
 	$(MAKE) train-encoder
@@ -58,7 +59,7 @@ ship: setup
 
 ## The default model's text-prompt head (run after `make ship`; caches live in build/prompt-home).
 prompt-head: setup
-	MUSE_HOME=build/prompt-home $(PY) -m muse_cli.prompt.fit --checkpoint muse-mel_2bar
+	MUSE_HOME=build/prompt-home $(MUSE) fit-prompt --checkpoint muse-mel_2bar
 
 ## The default model's attribute vectors for --attr (run after `make ship`: they are tied to the weights' sha256).
 attrs: setup

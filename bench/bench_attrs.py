@@ -23,7 +23,7 @@ VALUES = (-2.0, -1.0, 0.0, 1.0, 2.0)
 
 
 def features_of(events: np.ndarray) -> dict[str, np.ndarray]:
-    from muse_cli.attributes import measured
+    from muse_cli.training.attributes import measured
 
     return measured(events)
 

@@ -28,6 +28,7 @@ from muse_cli.encoding import (
     STEPS_PER_BAR,
     STEPS_PER_QUARTER,
     WINDOW_STEPS,
+    step_seconds,
 )
 from muse_cli.errors import InputError, NoMelodyError
 
@@ -216,7 +217,7 @@ def written_notes(notes: list[Note], qpm: float, seconds: float | None) -> list[
     """The notes a file of ``seconds`` at ``qpm`` holds: those starting before its end (to_midi_bytes cuts the rest)."""
     if seconds is None:
         return list(notes)
-    step_s = 60.0 / qpm / STEPS_PER_QUARTER
+    step_s = step_seconds(qpm)
     return [n for n in notes if n[1] * step_s < seconds - 1e-9]
 
 
@@ -226,7 +227,7 @@ def _note_track(notes: list[Note], qpm: float, tick_scale: float, seconds: float
     def tick(t: float) -> int:
         return int(round(t / tick_scale)) if t > 0 else 0
 
-    step_s = 60.0 / qpm / STEPS_PER_QUARTER
+    step_s = step_seconds(qpm)
     events = [(0, "program_change", PROGRAM, 0)]
     for pitch, s, e in written_notes(notes, qpm, seconds):
         start, end = s * step_s, e * step_s

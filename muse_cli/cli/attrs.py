@@ -1,6 +1,7 @@
 """`muse attrs` (a checkpoint's attribute sliders) and `muse fit-attrs` (make them).
 
-Registered by muse_cli/cli/__init__.py; the recipes are in :mod:`muse_cli.attributes`.
+Registered by muse_cli/cli/__init__.py; the recipes are in :mod:`muse_cli.attributes` (reading, applying) and
+:mod:`muse_cli.training.attributes` (fitting).
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def attrs_command(checkpoint):
     "Where to write the file. Default: attributes.npz in the checkpoint's directory (where --attr reads it)."
 )
 @tunes_option(
-    "Fit from the encoder means of this corpus pickle's training windows (the paper's way) instead of prior "
+    "Fit from the encoder means of this corpus file's training windows (the paper's way) instead of prior "
     "samples; --samples windows at most."
 )
 @force_option
@@ -74,9 +75,10 @@ def fit_attrs_command(checkpoint, samples, seed, output, tunes, force):
       muse fit-attrs --samples 1024 -o attrs-small.npz
       muse fit-attrs -c cat-mel_2bar_big
     """
-    from muse_cli.attributes import FIT_SAMPLES, corpus_windows, fit, path_for
+    from muse_cli.attributes import path_for
     from muse_cli.cli.output import _info, _load
     from muse_cli.files import atomic_write
+    from muse_cli.training.attributes import FIT_SAMPLES, corpus_windows, fit
 
     model = _load(checkpoint, 64)
     path = output or path_for(model.checkpoint)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import click
 
@@ -160,7 +159,7 @@ def decode_cmd(
         return
     if midi_file is not None:
         melodies = _read_melodies((midi_file,))
-        names = [f"{Path(melodies[0].source).stem}.decoded"]
+        names = [m.decoded_name(melodies[0].source)]
         paths = _plan(names, out)
         model = _load(checkpoint, max(1, -(-melodies[0].total_steps // WINDOW_STEPS)))
         windows = m.encode(model, melodies)
@@ -170,7 +169,7 @@ def decode_cmd(
         windows = read_latents(read_bytes(latents), "stdin" if latents == STDIO else latents)
         check_latent_length(windows, qpm)
         sources = list(dict.fromkeys(w.source for w in windows))
-        names = [f"{Path(s).stem if s not in ('-', '') else 'stdin'}.decoded" for s in sources]
+        names = [m.decoded_name(s) for s in sources]
         paths = _plan(names, out)
         model = _load(checkpoint, len(windows))
         other = sorted({w.checkpoint for w in windows} - {"", model.name})
@@ -299,15 +298,15 @@ def continue_cmd(source, seconds, keep, num, form, attrs, temperature, seed, qpm
       muse continue tune.mid --seconds 32 --form ABAC --wav -o shaped/
     """
     from muse_cli import model as m
-    from muse_cli.form import check_form, continue_melody, continue_name
+    from muse_cli.form import check_form
 
     melody = _read_melodies((source,))[0]
     form = check_form(form, seconds, qpm)
     check_attrs(attrs, None, checkpoint)
     seed = m.new_seed() if seed is None else seed
-    paths = _plan([continue_name(melody.source, seed, v) for v in range(num)], out)
+    paths = _plan([m.continue_name(melody.source, seed, v) for v in range(num)], out)
     model = _load(checkpoint, num * m.segments_for(seconds, qpm))
-    items = continue_melody(
+    items = m.continue_melody(
         model, melody, seconds, n=num, temperature=temperature, seed=seed, qpm=qpm, form=form, keep=keep, attrs=attrs
     )
     _info(f"seed {seed}")

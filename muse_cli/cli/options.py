@@ -96,7 +96,7 @@ def count_option(name: str, low: int, default: int | None, help_text: str, show_
 
 
 def tunes_option(help_text: str):
-    """--tunes PKL: a corpus pickle from muse_cli.training.corpus."""
+    """--tunes FILE: a corpus file (gzipped JSON) from muse_cli.training.corpus."""
     return click.option("--tunes", type=click.Path(dir_okay=False, path_type=Path), default=None, help=help_text)
 
 

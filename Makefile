@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BIG := build/big
 ENCODER_STEPS := 13000
 
-.PHONY: setup demo lint test test-all train train-encoder ship prompt-head attrs eval big big-demo bench clean
+.PHONY: setup demo lint test test-all bench-smoke train train-encoder ship prompt-head attrs eval big big-demo bench clean
 
 setup: $(VENV)/.setup-done
 $(VENV)/.setup-done: pyproject.toml uv.lock scripts/setup.sh
@@ -75,15 +75,22 @@ big: setup
 big-demo: big
 	bash bench/big_demo.sh $(BIG)
 
+## Every bench with tiny sizes, to its end (make test runs it too: tests/test_bench_smoke.py).
+bench-smoke: setup
+	$(VENV)/bin/pytest -q tests/test_bench_smoke.py
+
+## Every README figure: each bench prints the table or JSON it is quoted from.
 bench: setup big
+	test -f build/corpus/tunes.json.gz || $(PY) -m muse_cli.training.corpus build/corpus/tunes.json.gz
 	$(PY) bench/bench_engine.py --big $(BIG)
 	$(PY) bench/bench_core.py
 	$(PY) bench/bench_vary.py
 	$(PY) bench/bench_progress.py
 	$(PY) bench/bench_show.py
-	$(PY) bench/bench_form.py --tunes build/corpus/tunes.pkl
+	$(PY) bench/bench_form.py --tunes build/corpus/tunes.json.gz
 	$(PY) bench/bench_keytempo.py
 	$(PY) bench/bench_attrs.py
+	$(PY) bench/bench_prompt.py
 	$(PY) bench/bench_batch.py --big $(BIG)
 
 clean:

@@ -2,10 +2,10 @@
 features should move (higher, busier, rising ...); of several melodies drawn from the prompt's
 region, keep the one whose measured features fit best.
 
-A ridge regression (the *probe*, :func:`muse_cli.training.prompt_head.probe_from`), fitted beside the head
-on the same captions, maps a prompt's mean-pooled token embeddings to the features that the windows its
-caption describes have on average (standardized). At generation time the prompt's predicted features ``p`` and the average
-prediction over the training captions ``n`` (the probe's reference) give a direction ``d = p - n``;
+A ridge regression (the *probe*, :func:`muse_cli.training.prompt_head.probe_from`), fitted beside the head on
+the same captions, maps a prompt's mean-pooled token embeddings to the features that the windows its caption
+describes have on average (standardized). At generation time the prompt's predicted features ``p`` and the
+average prediction over the training captions ``n`` (the probe's reference) give a direction ``d = p - n``;
 each candidate melody is measured (mean over its 2-bar windows) and scored by
 ``-sum_j d_j^2 (f_j - (n_j + g d_j))^2``: attributes the prompt does not move (``d_j`` near 0)
 do not count, and those it names pull toward ``n + g d`` with the same guidance ``g`` as the latent

@@ -45,6 +45,7 @@ from muse_cli.results import (  # noqa: F401  (re-exported: the library's names 
     sample_name,
     sample_seconds,
     segments_for,
+    styled,
     vary_name,
 )
 
@@ -185,13 +186,19 @@ def decode(
     latents: list,
     temperature: float = 1.0,
     seed: int | None = None,
-    qpm: float = 120.0,
+    qpm: float | None = None,
     attrs: dict | None = None,
+    like=None,
 ) -> list[Generated]:
-    """Latent windows -> one melody per source, its windows laid end to end in bar order (each moved by ``attrs``)."""
+    """Latent windows -> one melody per source, its windows laid end to end in bar order (each moved by ``attrs``).
+
+    ``like``: the Melody the latents were encoded from (decode --midi): its tempo (unless ``qpm`` is given),
+    program and typical velocity. Without it, 120 qpm on a piano."""
     from muse_cli.midi import events_to_notes
 
     seed = new_seed() if seed is None else int(seed)
+    qpm = (like.qpm if like is not None else 120.0) if qpm is None else qpm
+    sound = styled(like) if like is not None else {}
     delta, extra = attr_offset(model, attrs)
     groups: dict[str, list] = {}
     for w in latents:
@@ -209,7 +216,7 @@ def decode(
             total[pos : pos + WINDOW_STEPS] = ev
         seconds = steps_seconds(len(total), qpm)
         prov = provenance(model, seed, temperature, qpm, source=source, windows=len(wins), mode="decode", **extra)
-        out.append(Generated(decoded_name(source), events_to_notes(total), qpm, seconds, prov))
+        out.append(Generated(decoded_name(source), events_to_notes(total), qpm, seconds, prov, **sound))
     return out
 
 
@@ -220,10 +227,11 @@ def vary(
     amount: float = 0.3,
     temperature: float = 1.0,
     seed: int | None = None,
-    qpm: float = 120.0,
+    qpm: float | None = None,
     attrs: dict | None = None,
 ) -> list[Generated]:
-    """``n`` variations of ``melody``, window by window, laid end to end like :func:`decode`.
+    """``n`` variations of ``melody``, window by window, laid end to end like :func:`decode`, at
+    its own tempo unless ``qpm`` is given, with its program and velocity.
 
     Each 2-bar window's mean latent moves toward its own random prior draw by ``amount`` along the
     great circle between them (magenta.js ``MusicVAE.similar()`` with similarity ``1 - amount``):
@@ -234,6 +242,7 @@ def vary(
     if not 0.0 <= amount <= 1.0:
         raise UsageError(f"--amount must be between 0 (the melody itself) and 1 (a new melody), got {amount:g}")
     seed = new_seed() if seed is None else int(seed)
+    qpm = melody.qpm if qpm is None else qpm
     delta, extra = attr_offset(model, attrs)
     wins = windows(melody)
     mu, _ = model.encode_events(np.stack([ev for _, ev in wins]))
@@ -251,7 +260,14 @@ def vary(
     seconds = steps_seconds(events.shape[1], qpm)
     base = provenance(model, seed, temperature, qpm, mode="vary", source=melody.source, amount=amount, **extra)
     return [
-        Generated(vary_name(melody.source, seed, v), events_to_notes(ev), qpm, seconds, {**base, "variation": v + 1})
+        Generated(
+            vary_name(melody.source, seed, v),
+            events_to_notes(ev),
+            qpm,
+            seconds,
+            {**base, "variation": v + 1},
+            **styled(melody),
+        )
         for v, ev in enumerate(events)
     ]
 
@@ -263,13 +279,15 @@ def interpolate(
     steps: int = 5,
     temperature: float = 1.0,
     seed: int | None = None,
-    qpm: float = 120.0,
+    qpm: float | None = None,
     concat: bool = False,
 ) -> list[Generated]:
-    """Spherical interpolation between the first 2-bar windows of melodies ``a`` and ``b``."""
+    """Spherical interpolation between the first 2-bar windows of melodies ``a`` and ``b`` (at ``a``'s tempo
+    unless ``qpm`` is given, with ``a``'s program and velocity)."""
     from muse_cli.midi import events_to_notes, windows
 
     seed = new_seed() if seed is None else int(seed)
+    qpm = a.qpm if qpm is None else qpm
     mu, _ = model.encode_events(np.stack([windows(a)[0][1], windows(b)[0][1]]))
     z = np.stack([slerp(mu[0], mu[1], t) for t in np.linspace(0.0, 1.0, steps)])
     # One noise seed for every step: only the latent changes along the way.
@@ -277,9 +295,9 @@ def interpolate(
     seg = window_seconds(qpm)
     base = provenance(model, seed, temperature, qpm, mode="interpolate", a=a.source, b=b.source, steps=steps)
     if concat:
-        return [Generated("interp", events_to_notes(events.reshape(-1)), qpm, seg * steps, base)]
+        return [Generated("interp", events_to_notes(events.reshape(-1)), qpm, seg * steps, base, **styled(a))]
     return [
-        Generated(f"interp_{k + 1:03d}", events_to_notes(ev), qpm, seg, {**base, "step": k + 1})
+        Generated(f"interp_{k + 1:03d}", events_to_notes(ev), qpm, seg, {**base, "step": k + 1}, **styled(a))
         for k, ev in enumerate(events)
     ]
 
@@ -291,12 +309,15 @@ def continue_melody(
     n: int = 1,
     temperature: float = 1.0,
     seed: int | None = None,
-    qpm: float = 120.0,
+    qpm: float | None = None,
     form: str | None = None,
     keep: bool = False,
     attrs: dict | None = None,
 ) -> list:
     """``n`` continuations of ``melody``: its notes as written, then ``seconds`` of new bars from the bar line.
+
+    The input keeps its own notes, velocities, program and (unless ``qpm`` is given) its first tempo; the new
+    bars are written at its typical velocity.
 
     The new bars walk on from the encoder mean of the melody's last 2 bars (:func:`continuation_path`);
     continuation ``v`` decodes window k with noise (seed, v, 1, k). ``keep`` returns only the new bars;
@@ -304,6 +325,7 @@ def continue_melody(
     from muse_cli.midi import events_to_notes, notes_to_events
 
     seed = new_seed() if seed is None else int(seed)
+    qpm = melody.qpm if qpm is None else qpm
     form = check_form(form, seconds, qpm)
     segments = segments_for(seconds, qpm)
     join = -(-melody.total_steps // STEPS_PER_BAR) * STEPS_PER_BAR  # the input, padded to a bar line
@@ -316,8 +338,12 @@ def continue_melody(
     said = {**({"form": form} if form else {}), **({"keep": True} if keep else {}), **extra}
     prov = provenance(model, seed, temperature, qpm, mode="continue", source=melody.source, seconds=new_seconds, **said)
     out = []
+    sound = styled(melody)
     for v, ev in enumerate(events):
-        notes = events_to_notes(ev) if keep else list(melody.notes) + events_to_notes(ev, offset=join)
+        new = events_to_notes(ev, offset=0 if keep else join)
+        notes = new if keep else list(melody.notes) + new
+        loud = None if keep or not melody.velocities else (*melody.velocities, *[sound["velocity"]] * len(new))
         length = new_seconds if keep else join_seconds + new_seconds
-        out.append(Generated(continue_name(melody.source, seed, v), notes, qpm, length, {**prov, "index": v}))
+        name = continue_name(melody.source, seed, v)
+        out.append(Generated(name, notes, qpm, length, {**prov, "index": v}, velocities=loud, **sound))
     return out

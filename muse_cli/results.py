@@ -12,24 +12,29 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from muse_cli.encoding import window_seconds
+from muse_cli.midi import DEFAULT_VELOCITY, PROGRAM, to_midi_bytes
 
 STDIN_STEM = "stdin"  # the stem of outputs made from standard input ('-')
 
 
 @dataclass(frozen=True)
 class Generated:
-    """A generated melody: notes on the 16th-note grid, tempo, length and provenance."""
+    """A generated melody: notes on the 16th-note grid, tempo, length and provenance; the General MIDI
+    program and velocities of the melody it came from, where it came from one (piano at 90 otherwise)."""
 
     name: str  # a file stem: sample_s7_001, tune.decoded, interp_003 ...
     notes: list
     qpm: float
     seconds: float
     provenance: dict
+    program: int = PROGRAM
+    velocity: int = DEFAULT_VELOCITY
+    velocities: tuple | None = None  # one per note, where they are known (an input's own notes)
 
     def midi(self) -> bytes:
-        from muse_cli.midi import to_midi_bytes
-
-        return to_midi_bytes(self.notes, self.qpm, self.provenance, self.seconds)
+        return to_midi_bytes(
+            self.notes, self.qpm, self.provenance, self.seconds, self.velocity, self.program, self.velocities
+        )
 
 
 def provenance(model, seed: int, temperature: float, qpm: float, **rest) -> dict:
@@ -47,6 +52,11 @@ def segments_for(seconds: float | None, qpm: float) -> int:
     if seconds is None:
         return 1
     return max(1, math.ceil(seconds / window_seconds(qpm) - 1e-9))
+
+
+def styled(melody) -> dict:
+    """The Generated fields that carry an input melody's sound: its program and typical velocity."""
+    return {"program": melody.program, "velocity": melody.velocity}
 
 
 def sample_seconds(seconds: float | None, qpm: float) -> float:

@@ -163,7 +163,9 @@ def decode_cmd(
         paths = _plan(names, out)
         model = _load(checkpoint, max(1, -(-melodies[0].total_steps // WINDOW_STEPS)))
         windows = m.encode(model, melodies)
+        like, qpm = melodies[0], (qpm if given("qpm") else None)  # else the primer's own tempo
     else:
+        like = None
         if latents is None:
             raise UsageError("give a latents file (muse encode's output), - for stdin, --midi FILE or --prompt TEXT")
         windows = read_latents(read_bytes(latents), "stdin" if latents == STDIO else latents)
@@ -178,7 +180,7 @@ def decode_cmd(
                 f"warning: these latents were encoded with {', '.join(other)}, not {model.name}; "
                 "pass the same --checkpoint to decode them faithfully"
             )
-    items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
+    items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs, like=like)
     _info(f"seed {seed}")
     _write(items, paths, out)
 
@@ -227,6 +229,7 @@ def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, out
     paths = _plan(names, out)
     seed = m.new_seed() if seed is None else seed
     model = _load(checkpoint, steps)
+    qpm = qpm if given("qpm") else None  # else A's own tempo
     items = m.interpolate(
         model, melodies[0], melodies[1], steps=steps, temperature=temperature, seed=seed, qpm=qpm, concat=concat
     )
@@ -273,6 +276,7 @@ def vary_cmd(source, num, amount, attrs, temperature, seed, qpm, checkpoint, out
     seed = m.new_seed() if seed is None else seed
     paths = _plan([m.vary_name(melody.source, seed, v) for v in range(num)], out)
     model = _load(checkpoint, num * max(1, -(-melody.total_steps // WINDOW_STEPS)))
+    qpm = qpm if given("qpm") else None  # else the melody's own tempo
     items = m.vary(model, melody, n=num, amount=amount, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
     _info(f"seed {seed}")
     _write(items, paths, out)
@@ -301,6 +305,7 @@ def continue_cmd(source, seconds, keep, num, form, attrs, temperature, seed, qpm
     from muse_cli.form import check_form
 
     melody = _read_melodies((source,))[0]
+    qpm = qpm if given("qpm") else melody.qpm  # the melody's own tempo unless --qpm says otherwise
     form = check_form(form, seconds, qpm)
     check_attrs(attrs, None, checkpoint)
     seed = m.new_seed() if seed is None else seed

@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from muse_cli.cli.options import count_option, fit_seed_option, path_output_option, tunes_option
-from muse_cli.training.prompt_head import FitOptions
+from muse_cli.training.options import FitOptions
 
 
 @click.command(name="fit-prompt")

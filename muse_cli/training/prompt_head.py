@@ -27,20 +27,10 @@ import numpy as np
 from muse_cli import settings
 from muse_cli.errors import PromptError
 from muse_cli.progress import Progress
+from muse_cli.training.options import FitOptions  # noqa: F401  (the fit's options: muse fit-prompt reads them)
 
 EMBED_BATCH = 64
 ENCODE_CHUNK = 1024
-
-
-@dataclass(frozen=True)
-class FitOptions:
-    steps: int = 1200  # longer fits learn the training wordings better and paraphrases worse (measured)
-    windows: int = 20000
-    captions: int = 6000
-    batch: int = 128
-    learning_rate: float = 2e-3
-    seed: int = 0
-    save_every: int = 250
 
 
 def _stderr(msg: str) -> None:

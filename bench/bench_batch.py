@@ -42,7 +42,7 @@ import json, sys, time
 from muse_cli import registry
 from muse_cli.cache import checkpoint_prefix
 from muse_cli.configs import build_config
-from muse_cli.engines.magenta import quiet_tensorflow
+from muse_cli.quiet import quiet_tensorflow
 quiet_tensorflow()
 from magenta.models.music_vae import TrainedModel
 ckpt = registry.resolve(sys.argv[1] or None)

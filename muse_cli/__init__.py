@@ -15,7 +15,8 @@ for ``encode(..., refine=N)``, and when a checkpoint's weights are exported the 
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from muse_cli.settings import VERSION as __version__
+
 __all__ = [
     "load_model",
     "sample",
@@ -83,9 +84,9 @@ def continue_melody(
     model, melody, seconds=None, n=1, temperature=1.0, seed=None, qpm=120.0, form=None, keep=False, attrs=None
 ):
     """``n`` continuations: the melody as written, then ``seconds`` of new bars (``keep``: only the new bars)."""
-    from muse_cli import form as f
+    from muse_cli import model as m
 
-    return f.continue_melody(
+    return m.continue_melody(
         model, melody, seconds, n=n, temperature=temperature, seed=seed, qpm=qpm, form=form, keep=keep, attrs=attrs
     )
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+VERSION = "0.1.0"  # muse_cli.__version__ and pyproject.toml's version
 PACKAGE_DIR = Path(__file__).resolve().parent
 # checkpoints.toml lives at the top of the source tree; wheels carry a copy inside the package.
 REGISTRY_FILE = next(

@@ -332,7 +332,8 @@ def test_installed_muse_sample_16_seconds_with_wav_and_quiet_stderr(tiny_checkpo
 def test_import_cli_stays_light():
     code = (
         "import sys, muse_cli.cli, muse_cli; "
-        "print([m for m in ('tensorflow','magenta','note_seq','transformers','dask','muse_cli.training') "
+        "print([m for m in ('tensorflow','magenta','note_seq','transformers','dask','sklearn') + "
+        "tuple(m for m in sys.modules if m.startswith('muse_cli.training.') and m != 'muse_cli.training.options') "
         "if m in sys.modules])"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

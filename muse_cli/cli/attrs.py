@@ -1,6 +1,7 @@
 """`muse attrs` (a checkpoint's attribute sliders) and `muse fit-attrs` (make them).
 
-Registered by muse_cli/cli/__init__.py; the recipes are in :mod:`muse_cli.attributes`.
+Registered by muse_cli/cli/__init__.py; the recipes are in :mod:`muse_cli.attributes` (reading, applying) and
+:mod:`muse_cli.training.attributes` (fitting).
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def attrs_command(checkpoint):
 )
 @fit_seed_option(0, "Seed of the draws.")
 @tunes_option(
-    "Fit from the encoder means of this corpus pickle's training windows (the paper's way) instead of prior "
+    "Fit from the encoder means of this corpus file's training windows (the paper's way) instead of prior "
     "samples; --samples windows at most."
 )
 @force_option
@@ -78,9 +79,10 @@ def fit_attrs_command(checkpoint, samples, seed, tunes, force):
       muse fit-attrs -c cat-mel_2bar_big
     """
     from muse_cli import registry
-    from muse_cli.attributes import FIT_SAMPLES, corpus_windows, fit, path_for
+    from muse_cli.attributes import path_for
     from muse_cli.cli.output import _info, _load, announce
     from muse_cli.files import atomic_write, check_writable
+    from muse_cli.training.attributes import FIT_SAMPLES, corpus_windows, fit
 
     path = path_for(registry.resolve(checkpoint).path)
     check_writable([path], force)  # before the model loads and the fit's seconds: as every command plans outputs

@@ -59,7 +59,7 @@ def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_po
 
     engine = settings.engine()
     if prompts:
-        from muse_cli.prompt.fit import tunes_path
+        from muse_cli.training.prompt_head import tunes_path
 
         if not tunes_path().exists():  # the style classifier trains on corpus windows
             click.echo(
@@ -70,7 +70,7 @@ def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_po
     click.echo("loading model...", err=True)
     model = load_model(checkpoint, batch_size=batch_size_for(448 if prompts else 64), engine=engine)
     if prompts:
-        from muse_cli.prompt import adherence
+        from muse_cli import adherence
 
         result = adherence.evaluate_prompts(
             model,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import click
 
@@ -14,12 +13,14 @@ from muse_cli.cli.options import (
     attr_option,
     candidates_option,
     check_attrs,
+    decode_options,
     form_option,
-    generation_options,
     given,
+    interpolate_options,
+    melody_options,
     png_option,
     prompt_option,
-    prompted_generation_options,
+    sample_options,
     seconds_option,
     sheet_png_option,
 )
@@ -38,7 +39,7 @@ from muse_cli.files import STDIO
 @candidates_option
 @form_option
 @attr_option
-@prompted_generation_options
+@sample_options
 @png_option
 def sample_cmd(
     num,
@@ -137,7 +138,7 @@ def _sample_prior(model, num, seconds, temperature, seed, qpm, form, attrs):
 )
 @candidates_option
 @attr_option
-@prompted_generation_options
+@decode_options
 @png_option
 def decode_cmd(
     latents,
@@ -183,17 +184,19 @@ def decode_cmd(
         return
     if midi_file is not None:
         melodies = _read_melodies((midi_file,))
-        names = [f"{Path(melodies[0].source).stem}.decoded"]
+        names = [m.decoded_name(melodies[0].source)]
         paths = _plan(names, out)
         model = _load(checkpoint, max(1, -(-melodies[0].total_steps // WINDOW_STEPS)))
         windows = m.encode(model, melodies)
+        like, qpm = melodies[0], (qpm if given("qpm") else None)  # else the primer's own tempo
     else:
+        like = None
         if latents is None:
             raise UsageError("give a latents file (muse encode's output), - for stdin, --midi FILE or --prompt TEXT")
         windows = read_latents(read_bytes(latents), "stdin" if latents == STDIO else latents)
         check_latent_length(windows, qpm)
         sources = list(dict.fromkeys(w.source for w in windows))
-        names = [f"{Path(s).stem if s not in ('-', '') else 'stdin'}.decoded" for s in sources]
+        names = [m.decoded_name(s) for s in sources]
         paths = _plan(names, out)
         model = _load(checkpoint, len(windows))
         other = sorted({w.checkpoint for w in windows} - {"", model.name})
@@ -203,7 +206,7 @@ def decode_cmd(
                 "pass the same --checkpoint to decode them faithfully"
             )
     with busy(len(windows), f"decoding {len(windows)} windows"):
-        items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
+        items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs, like=like)
     _info(f"seed {seed}")
     _write(items, paths, out)
 
@@ -233,7 +236,7 @@ def _decode_prompt(prompt, candidates, temperature, seed, qpm, checkpoint, out) 
     help="Number of melodies from A to B, both ends included.",
 )
 @click.option("--concat", is_flag=True, help="Write one MIDI with the steps in sequence.")
-@generation_options
+@interpolate_options
 @sheet_png_option
 def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, out):
     """Morph between two melodies by spherical interpolation of their latents.
@@ -252,6 +255,7 @@ def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, out
     paths = _plan(names, out)
     seed = m.new_seed() if seed is None else seed
     model = _load(checkpoint, steps)
+    qpm = qpm if given("qpm") else None  # else A's own tempo
     items = m.interpolate(
         model, melodies[0], melodies[1], steps=steps, temperature=temperature, seed=seed, qpm=qpm, concat=concat
     )
@@ -278,7 +282,7 @@ def _amount(ctx, param, value):
     help="How far each variation moves from the melody: 0 keeps it, 1 is a new melody of the same length.",
 )
 @attr_option
-@generation_options
+@melody_options
 @png_option
 def vary_cmd(source, num, amount, attrs, temperature, seed, qpm, checkpoint, out):
     """Variations of a melody, 2-bar window by 2-bar window, as long as the melody.
@@ -299,6 +303,7 @@ def vary_cmd(source, num, amount, attrs, temperature, seed, qpm, checkpoint, out
     paths = _plan([m.vary_name(melody.source, seed, v) for v in range(num)], out)
     windows = num * max(1, -(-melody.total_steps // WINDOW_STEPS))
     model = _load(checkpoint, windows)
+    qpm = qpm if given("qpm") else None  # else the melody's own tempo
     with busy(windows, f"{num} variations"):
         items = m.vary(model, melody, n=num, amount=amount, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
     _info(f"seed {seed}")
@@ -312,7 +317,7 @@ def vary_cmd(source, num, amount, attrs, temperature, seed, qpm, checkpoint, out
 @click.option("--num", "-n", type=click.IntRange(1, 256), default=1, show_default=True, help="How many continuations.")
 @form_option
 @attr_option
-@generation_options
+@melody_options
 @png_option
 def continue_cmd(source, seconds, keep, num, form, attrs, temperature, seed, qpm, checkpoint, out):
     """Carry a melody on: the melody as written, then new bars from its next bar line.
@@ -325,17 +330,18 @@ def continue_cmd(source, seconds, keep, num, form, attrs, temperature, seed, qpm
       muse continue tune.mid --seconds 32 --form ABAC --wav -o shaped/
     """
     from muse_cli import model as m
-    from muse_cli.form import check_form, continue_melody, continue_name
+    from muse_cli.form import check_form
 
     melody = _read_melodies((source,))[0]
+    qpm = qpm if given("qpm") else melody.qpm  # the melody's own tempo unless --qpm says otherwise
     form = check_form(form, seconds, qpm)
     check_attrs(attrs, None, checkpoint)
     seed = m.new_seed() if seed is None else seed
-    paths = _plan([continue_name(melody.source, seed, v) for v in range(num)], out)
+    paths = _plan([m.continue_name(melody.source, seed, v) for v in range(num)], out)
     windows = num * m.segments_for(seconds, qpm)
     model = _load(checkpoint, windows)
     with busy(windows, f"{num} continuations"):
-        items = continue_melody(
+        items = m.continue_melody(
             model,
             melody,
             seconds,

@@ -96,7 +96,7 @@ def count_option(name: str, low: int, default: int | None, help_text: str, show_
 
 
 def tunes_option(help_text: str):
-    """--tunes PKL: a corpus pickle from muse_cli.training.corpus."""
+    """--tunes FILE: a corpus file (gzipped JSON) from muse_cli.training.corpus."""
     return click.option("--tunes", type=click.Path(dir_okay=False, path_type=Path), default=None, help=help_text)
 
 
@@ -138,13 +138,21 @@ verbose_option = click.option(
 QPM_HELP = "Tempo of the written MIDI, quarter notes per minute."
 
 
-def qpm_option_for(help_text: str = QPM_HELP):
+def qpm_option_for(help_text: str, show_default: bool = True):
     """--qpm, checked against settings' tempo range (``help_text``: what it means for the command)."""
-    return click.option("--qpm", type=float, default=120.0, show_default=True, callback=_qpm, help=help_text)
+    return click.option("--qpm", type=float, default=120.0, show_default=show_default, callback=_qpm, help=help_text)
 
 
-qpm_option = qpm_option_for()
+# Each command's --qpm says what it does there: sample and decode read tempo words in a prompt; the commands that
+# read a melody keep its own tempo unless --qpm is given.
 prompt_qpm_option = qpm_option_for(f"{QPM_HELP} Given, it wins over a prompt's tempo words.")
+decode_qpm_option = qpm_option_for(
+    f"{QPM_HELP} Default: 120, or a --midi primer's own tempo; given, it wins over that and over a prompt's "
+    "tempo words.",
+    show_default=False,
+)
+melody_qpm_option = qpm_option_for(f"{QPM_HELP} Default: the melody's own tempo.", show_default=False)
+first_qpm_option = qpm_option_for(f"{QPM_HELP} Default: A's own tempo.", show_default=False)
 force_option = click.option("--force", "-f", is_flag=True, help="Overwrite existing output files.")
 wav_option = click.option("--wav", is_flag=True, help="Also render each .mid to a .wav beside it (FluidSynth).")
 png_option = click.option(
@@ -315,5 +323,7 @@ def _generation_options(qpm):
     return decorate
 
 
-generation_options = _generation_options(qpm_option)
-prompted_generation_options = _generation_options(prompt_qpm_option)  # sample and decode: --qpm beats the words
+sample_options = _generation_options(prompt_qpm_option)
+decode_options = _generation_options(decode_qpm_option)
+melody_options = _generation_options(melody_qpm_option)  # vary, continue
+interpolate_options = _generation_options(first_qpm_option)

@@ -213,7 +213,11 @@ def _read_melodies(files: tuple[str, ...]):
 
     if not files:
         raise UsageError("give one or more MIDI files, or - for stdin")
-    return [read_melody(read_bytes(f), "stdin" if f == STDIO else f) for f in files]
+    melodies = [read_melody(read_bytes(f), "stdin" if f == STDIO else f) for f in files]
+    for melody in melodies:
+        for remark in melody.remarks:
+            _info(f"{melody.source}: {remark}")
+    return melodies
 
 
 STEP_WINDOWS = 256  # windows decoded between two progress updates of a long single command

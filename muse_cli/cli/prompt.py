@@ -8,7 +8,7 @@ from __future__ import annotations
 import click
 
 from muse_cli.cli.options import count_option, fit_seed_option, tunes_option
-from muse_cli.prompt.fit import FitOptions
+from muse_cli.training.options import FitOptions
 
 
 @click.command(name="fit-prompt")
@@ -23,7 +23,10 @@ from muse_cli.prompt.fit import FitOptions
 @count_option("--windows", 2, FitOptions.windows, "Corpus 2-bar windows to encode (a random subset).")
 @count_option("--captions", 1, FitOptions.captions, "Distinct training captions to embed.")
 @fit_seed_option(FitOptions.seed, "Seed of windows, captions and batches.")
-@tunes_option("Corpus pickle from muse_cli.training.corpus. Default: build/corpus/tunes.pkl, else $MUSE_HOME/corpus.")
+@tunes_option(
+    "Corpus file (gzipped JSON) from muse_cli.training.corpus. Default: build/corpus/tunes.json.gz, else "
+    "$MUSE_HOME/corpus."
+)
 @click.option("--restart", is_flag=True, help="Start over instead of resuming a stopped run.")
 def fit_prompt_command(checkpoint, steps, windows, captions, seed, tunes, restart):
     """Train the text-prompt head of a checkpoint (for --prompt).
@@ -40,7 +43,7 @@ def fit_prompt_command(checkpoint, steps, windows, captions, seed, tunes, restar
       muse fit-prompt --checkpoint path/to/checkpoint_dir --steps 1000
     """
     from muse_cli.model import load_model
-    from muse_cli.prompt.fit import fit
+    from muse_cli.training.prompt_head import fit
 
     click.echo("loading model...", err=True)
     model = load_model(checkpoint, batch_size=256)

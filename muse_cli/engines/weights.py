@@ -65,7 +65,8 @@ def load(checkpoint: Path) -> dict[str, np.ndarray]:
 
 def read_checkpoint(checkpoint: Path) -> dict[str, np.ndarray]:
     """Every model variable of a TensorFlow checkpoint (optimizer slots left out). Imports TensorFlow."""
-    from muse_cli.engines.magenta import checkpoint_failure, quiet_tensorflow
+    from muse_cli.engines.magenta import checkpoint_failure
+    from muse_cli.quiet import quiet_tensorflow
 
     quiet_tensorflow()
     import tensorflow as tf

@@ -355,14 +355,13 @@ def test_missing_head_names_the_fit_command(tiny_checkpoint, tmp_path):
 
 # -- the command and the evaluation ----------------------------------------------------------
 def test_fit_prompt_command(prompted, tmp_path):
-    import pickle
-
     from click.testing import CliRunner
 
     from muse_cli.cli import cli
+    from muse_cli.training.corpus import save_tunes
 
-    tunes = tmp_path / "tunes.pkl"
-    tunes.write_bytes(pickle.dumps(synthetic_tunes()))
+    tunes = tmp_path / "tunes.json.gz"  # the corpus is data, never a pickle
+    save_tunes(synthetic_tunes(), tunes)
     ckpt = tmp_path / "tiny"
     shutil.copytree(prompted["ckpt"], ckpt, ignore=shutil.ignore_patterns("prompt_head"))
     out = ckpt / "prompt_head"  # where --prompt reads it: fit-prompt has no -o (issue 20)

@@ -86,8 +86,8 @@ def fit_attrs_command(checkpoint, samples, seed, tunes, force):
 
     path = path_for(registry.resolve(checkpoint).path)
     check_writable([path], force)  # before the model loads and the fit's seconds: as every command plans outputs
+    windows = None if tunes is None else corpus_windows(tunes, samples or FIT_SAMPLES, seed)  # an input, read first
     model = _load(checkpoint, 64)
-    windows = None if tunes is None else corpus_windows(tunes, samples or FIT_SAMPLES, seed)
     what = f"{len(windows)} corpus windows" if tunes else f"{samples or FIT_SAMPLES} prior samples"
     _info(f"fitting attribute vectors of {model.name} from {what}...")
     atomic_write(path, fit(model, samples or FIT_SAMPLES, seed, windows), force=force)

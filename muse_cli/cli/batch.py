@@ -131,6 +131,8 @@ def batch_command(
     if not scheduler:
         # (the workers of a remote cluster may see other paths: they check there)
         b.check_checkpoints(jobs, str(jobs_file) if jobs_file else "--sample")
+    else:
+        b.check_scheduler(scheduler)  # before the plan is said: a wrong address is the one line
     _plan_and_run(b, jobs, Path(manifest), scheduler, workers, batch_size, soundfont, force, fail_fast, check)
 
 
@@ -211,7 +213,7 @@ def _file_jobs(b, jobs_file: Path, root: Path | None, manifest: Path | None, che
 
 
 def _run(b, jobs, opts, scheduler, workers, manifest_path, fail_fast):
-    log = b.Manifest(manifest_path)
+    log = None  # made once the cluster is up: a cluster that cannot start leaves no empty manifest
     progress = Progress(len(jobs), "muse batch", "jobs")
 
     def update(result, s) -> None:
@@ -221,10 +223,12 @@ def _run(b, jobs, opts, scheduler, workers, manifest_path, fail_fast):
 
     try:
         with b.open_cluster(scheduler, workers) as client:
+            log = b.Manifest(manifest_path)
             return b.run(client, jobs, opts, log, fail_fast=fail_fast, on_result=update)
     finally:
         progress.close()
-        log.close()
+        if log is not None:
+            log.close()
 
 
 def _report(b, summary, manifest, seconds: float) -> None:

@@ -1178,3 +1178,51 @@ def test_batch_scheduler_that_is_not_dask_is_one_line_naming_the_address(work):
         server.shutdown()
         server.server_close()
     check("batch --scheduler an HTTP server", work, before, out, 8, f"{address} is not a Dask scheduler")
+
+
+def _embedded_index() -> bytes:
+    from muse_cli import registry
+
+    return (registry.resolve(None).path / "model.ckpt.index").read_bytes()
+
+
+CHECKPOINT_LIES = {
+    "muse.json names another config": (
+        lambda ck: (ck / "muse.json").write_text('{"config": "cat-mel_2bar_big"}'),
+        "does not match config cat-mel_2bar_big",
+    ),
+    "index bytes flipped": (
+        lambda ck: (ck / "model.ckpt.index").write_bytes(
+            bytes(b ^ 0xFF for b in (ck / "model.ckpt.index").read_bytes())
+        ),
+        "checkpoint",
+    ),
+    "index cut short": (
+        lambda ck: (ck / "model.ckpt.index").write_bytes((ck / "model.ckpt.index").read_bytes()[:40]),
+        "checkpoint",
+    ),
+    "another model's index": (
+        lambda ck: (ck / "model.ckpt.index").write_bytes(_embedded_index()),
+        "does not match config cat-mel_2bar_small",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", CHECKPOINT_LIES)
+def test_numpy_engine_refuses_a_checkpoint_magenta_refuses(work, tiny_checkpoint, monkeypatch, name):
+    """Issue 20: the NumPy engine sampled happily from these while the magenta engine refused them. Its export
+    is tied to the .index and to the config it was checked against, as `muse download` checks (download.check)."""
+    from muse_cli.engines import weights
+
+    monkeypatch.delenv("MUSE_ENGINE", raising=False)
+    ck = work / "ck"
+    shutil.copytree(tiny_checkpoint, ck)
+    weights.load(ck)  # a valid export beside it first (not load_model: it keeps models per process)
+    lie, words = CHECKPOINT_LIES[name]
+    lie(ck)
+    for engine in ("numpy", "magenta"):  # the magenta engine's words are TensorFlow's restore failure
+        before = _snapshot(work)
+        out = run_inprocess(["sample", "-c", "ck", "--engine", engine, "-o", "out/"])
+        check(f"checkpoint {name} ({engine})", work, before, out, 5, "checkpoint", after_model=True)
+        if engine == "numpy":
+            assert words in out.stderr, out.stderr

@@ -92,6 +92,8 @@ BAD_LINES = [
     ({"op": "sample", "seed": "1", "out": "a.mid"}, "'seed' must be a non-negative integer"),
     ({"op": "sample", "seed": True, "out": "a.mid"}, "'seed' must be a non-negative integer"),
     ({"op": "sample", "seed": 1, "out": "a.mid", "temperature": 0}, "'temperature' must be a number > 0"),
+    ({"op": "sample", "seed": 1, "out": "a.mid", "temperature": 1e300}, "> 0 and at most 100, got 1e+300"),
+    ({"op": "vary", "midi": "x.mid", "seed": 1, "out": "v.mid", "temperature": 101}, "at most 100, got 101"),
     ({"op": "sample", "seed": 1, "out": "a.mid", "seconds": "16"}, "'seconds' must be a number"),
     ({"op": "sample", "seed": 1, "out": "a.mid", "wav": "yes"}, "'wav' must be true or false"),
     ({"op": "sample", "seed": 1, "out": "a.mid", "temprature": 1}, "unknown field 'temprature'"),

@@ -18,6 +18,7 @@ from muse_cli.cli.options import (
     given,
     png_option,
     prompt_option,
+    refuse_unused,
     seconds_option,
 )
 from muse_cli.cli.output import _info, _load, _plan, _read_melodies, _write
@@ -66,6 +67,8 @@ def sample_cmd(
     from muse_cli.form import check_form
 
     prompt = _check_prompt(prompt)
+    if prompt is None:
+        refuse_unused(("candidates",), "goes with --prompt (it picks among prompted melodies)")
     asked = qpm if given("qpm") else None  # --qpm wins over the prompt's tempo words
     if prompt is not None:
         from muse_cli.prompt.api import prompt_tempo
@@ -145,6 +148,8 @@ def decode_cmd(
     from muse_cli.latents import check_latent_length, read_latents
 
     prompt = _check_prompt(prompt)
+    if prompt is None:
+        refuse_unused(("candidates",), "goes with --prompt (it picks among prompted melodies)")
     seed = m.new_seed() if seed is None else seed
     if prompt is not None:
         if latents is not None or midi_file is not None:

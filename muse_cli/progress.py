@@ -5,7 +5,9 @@ steps) and the corpus parse behind `muse eval --prompts` and `make train`. Every
 stderr. On a terminal: ``label [####------]  41%  00:00:03  1.2 MB / 2.9 MB  1.2 MB/s``,
 redrawn at most ten times a second. Elsewhere (a log file, CI): ``label: 120/500 windows  3.4
 windows/s  ETA 00:01:52`` every ``every`` seconds and once at the end, or nothing with
-``every=None``.
+``every=None``. Rates (and so ETAs) count from the first update that moved, so the start-up
+before it (a cluster starting, a model loading) is not taken for slow work; until a second
+update has moved there is no rate, and none is shown.
 
 Why click's bar and not tqdm: click is imported by every command anyway, so the bar costs no
 import time, where tqdm adds 66 to 144 ms to a command's start (``bench/bench_progress.py``, two
@@ -51,6 +53,7 @@ class Progress:
         self.every = None if quiet else every
         self.done = self.first = start
         self.started = time.monotonic()
+        self.since: tuple[float, int] | None = None  # (time, count) of the first update that moved
         self.last = float("-inf")  # the first update shows at once
         self.note = ""
         self._bar = None
@@ -70,6 +73,8 @@ class Progress:
         if note is not None:
             self.note = note
         now = time.monotonic()
+        if self.since is None and done > self.first:
+            self.since = (now, done)
         finished = self.total is not None and done >= self.total
         if self.tty:
             if now - self.last >= REDRAW_SECONDS or finished:
@@ -80,19 +85,28 @@ class Progress:
             self.stream.flush()
             self.last = now
 
+    def rate(self) -> float | None:
+        """Things a second since the first update that moved; None before a later one has moved too."""
+        if self.since is None or self.done <= self.since[1]:
+            return None
+        return (self.done - self.since[1]) / max(1e-9, time.monotonic() - self.since[0])
+
     def text(self) -> str:
-        """``120/500 windows, 2 failed  3.4 windows/s  ETA 00:01:52`` (sizes and rates scaled for bytes)."""
-        spent = time.monotonic() - self.started
-        rate = (self.done - self.first) / max(1e-9, spent)
+        """``120/500 windows, 2 failed  3.4 windows/s  ETA 00:01:52`` (sizes and rates scaled for bytes);
+        rate and ETA only once there is a rate. :func:`ticking`'s unit shows the time spent instead."""
         if self.unit == ELAPSED:
-            return f"{time.strftime('%H:%M:%S', time.gmtime(spent))}{self.note}"
+            return time.strftime("%H:%M:%S", time.gmtime(time.monotonic() - self.started)) + self.note
+        rate = self.rate()
         if self.unit == "B":
             count = f"{size_text(self.done)} / {size_text(self.total)}" if self.total else size_text(self.done)
-            return f"{count}{self.note}  {size_text(rate)}/s"
-        eta = (self.total - self.done) / rate if self.total is not None and rate > 0 else None
-        eta_s = time.strftime("%H:%M:%S", time.gmtime(eta)) if eta is not None else "--:--:--"
+            return f"{count}{self.note}" + (f"  {size_text(rate)}/s" if rate else "")
         count = f"{self.done}/{self.total}" if self.total is not None else f"{self.done}"
-        return f"{count} {self.unit}{self.note}  {rate:.1f} {self.unit}/s  ETA {eta_s}"
+        text = f"{count} {self.unit}{self.note}"
+        if rate:
+            text += f"  {rate:.1f} {self.unit}/s"
+            if self.total is not None:
+                text += "  ETA " + time.strftime("%H:%M:%S", time.gmtime((self.total - self.done) / rate))
+        return text
 
     def _draw(self) -> None:
         if self._bar is None:

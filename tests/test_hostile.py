@@ -279,7 +279,14 @@ def test_unreadable_prompt_is_a_prompt_error_before_any_model_work(work, command
     assert "loading model" not in out.stderr
 
 
-BAD_TEMPI = {"zero": "a reel at 0 bpm", "huge": "a reel at 9999 bpm", "negative": "-5 qpm", "tiny": "at 1e-3 bpm"}
+BAD_TEMPI = {
+    "zero": "a reel at 0 bpm",
+    "huge": "a reel at 9999 bpm",
+    "negative": "-5 qpm",
+    "tiny": "at 1e-3 bpm",
+    "thousands": "a reel at 120,000 bpm",  # was read as 120 qpm (issue 20)
+    "fullwidth": "a reel at ９９９９ bpm",
+}
 
 
 @pytest.mark.parametrize("command", [["sample"], ["decode"]], ids=lambda c: c[0])
@@ -1096,3 +1103,164 @@ def test_attr_with_a_checkpoint_without_a_usable_file(work, tiny_checkpoint, con
 def test_attrs_and_fit_attrs_options(work, args, code, words):
     before = _snapshot(work)
     check(" ".join(args), work, before, run_inprocess(args), code, words, after_model=True)
+
+
+# -- 13. inputs accepted that should not be (issue 20) --------------------------------------------
+def _jobs(work: Path, *lines: dict) -> Path:
+    path = work / "jobs.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def test_batch_job_temperature_has_the_limit_of_temperature_option(work):
+    """`"temperature": 1e300` on sample and vary jobs ran; --temperature refuses anything over 100."""
+    _jobs(
+        work,
+        {"op": "sample", "seed": 1, "out": "a.mid", "temperature": 1e300},
+        {"op": "vary", "midi": "folk_b.mid", "seed": 1, "out": "b.mid", "temperature": 100.5},
+        {"op": "sample", "seed": 2, "out": "c.mid", "temperature": 100},
+    )
+    before = _snapshot(work)
+    out = run_inprocess(["batch", "jobs.jsonl"])
+    assert not out.crashed and "Traceback" not in out.stderr
+    assert out.code == 2 and out.stderr.strip().splitlines() == [
+        "muse: error: jobs.jsonl: 2 bad lines, nothing was run:",
+        "  line 1: 'temperature' must be a number > 0 and at most 100, got 1e+300",
+        "  line 2: 'temperature' must be a number > 0 and at most 100, got 100.5",
+    ]
+    assert _snapshot(work) == before
+    check("batch --sample -t 1e300", work, before, run_inprocess(["batch", "--sample", "2", "-t", "1e300"]), 2)
+
+
+@pytest.mark.parametrize("args", [["batch", "jobs.jsonl"], ["batch", "--sample", "2", "-o", "out"]], ids=" ".join)
+def test_batch_refuses_a_bad_engine_before_any_worker(work, monkeypatch, args):
+    monkeypatch.setenv("MUSE_ENGINE", "junk")
+    _jobs(work, {"op": "sample", "seed": 1, "out": "a.mid"})
+    before = _snapshot(work)
+    out = run_inprocess(args)
+    check(f"MUSE_ENGINE=junk muse {' '.join(args)}", work, before, out, 2, "MUSE_ENGINE='junk' is not an engine")
+    assert "job(s) in" not in out.stderr  # refused before the plan, let alone a cluster
+
+
+IGNORED_OPTIONS = [
+    (["sample", "--candidates", "4", "-o", "out/"], "--candidates goes with --prompt"),
+    (["decode", "lat.ndjson", "--candidates", "4", "-o", "out/"], "--candidates goes with --prompt"),
+    (["encode", "folk_b.mid", "--seed", "3", "-o", "x.npz"], "--seed goes with --sample-z"),
+    (["eval", "--prompts", "--limit", "10"], "--limit measure reconstruction"),
+    (["eval", "--prompts", "--samples", "8", "--refine", "5"], "--samples, --refine measure"),
+    (["eval", "--per-pole", "4"], "--per-pole go with --prompts"),
+    (["eval", "--candidates", "1", "--guidance", "2"], "--candidates, --guidance go with --prompts"),
+    (["eval", "-t", "0.5"], "--temperature go with --prompts"),
+]
+
+
+@pytest.mark.parametrize("args, words", IGNORED_OPTIONS, ids=[" ".join(a) for a, _ in IGNORED_OPTIONS])
+def test_an_option_that_would_be_ignored_is_refused(work, args, words):
+    (work / "lat.ndjson").write_text(json.dumps({"z": Z}) + "\n")
+    before = _snapshot(work)
+    out = run_inprocess(args)
+    check(" ".join(args), work, before, out, 2, words)
+    assert "loading model" not in out.stderr
+
+
+def _missing_kernel() -> tuple[str, list[str]]:
+    """An OPENBLAS_CORETYPE this machine's CPU cannot run (e.g. AMD's FMA4 Bulldozer on an Intel CPU)."""
+    from muse_cli.cpu import KERNEL_NEEDS, cpu_flags
+
+    flags = cpu_flags()
+    for name, needs in KERNEL_NEEDS.items():
+        if flags and not needs <= flags:
+            return name.capitalize(), sorted(needs - flags)
+    pytest.skip("this CPU runs every OpenBLAS kernel muse knows (or has no /proc/cpuinfo flags)")
+
+
+def test_openblas_kernels_this_cpu_cannot_run_are_one_line_not_illegal_instruction(work):
+    """`OPENBLAS_CORETYPE=SkylakeX muse sample` on a CPU without AVX-512 died with SIGILL and no word."""
+    kernel, missing = _missing_kernel()
+    before = _snapshot(work)
+    out = run_subprocess(["sample", "-o", "x.mid"], env={"OPENBLAS_CORETYPE": kernel})
+    check(f"OPENBLAS_CORETYPE={kernel} muse sample", work, before, out, 2, f"OPENBLAS_CORETYPE={kernel} needs")
+    assert ", ".join(missing) in out.stderr and "unset OPENBLAS_CORETYPE" in out.stderr
+
+
+def test_openblas_kernel_is_judged_by_the_cpu_flags(tmp_path):
+    from muse_cli.cpu import cpu_flags, unrunnable
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 pni ssse3 sse4_1 sse4_2 avx avx2 fma\n")
+    haswell = cpu_flags(str(info))
+    line = unrunnable("SkylakeX", haswell)
+    assert line.startswith("OPENBLAS_CORETYPE=SkylakeX needs avx512bw, avx512dq, avx512f, avx512vl, which")
+    assert "muse then picks Haswell" in line and "\n" not in line
+    assert unrunnable("haswell", haswell) is None and unrunnable("Prescott", haswell) is None
+    assert unrunnable("NEOVERSEN1", haswell) is None  # a name muse does not know: not judged
+    assert unrunnable("SkylakeX", set()) is None  # no flags to judge by (not Linux)
+
+
+def test_batch_scheduler_that_is_not_dask_is_one_line_naming_the_address(work):
+    """An HTTP server at --scheduler made a 40-line traceback ("Unable to allocate 3.07 EiB") or a hang."""
+    import http.server
+    import threading
+
+    class Quiet(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    address = f"tcp://127.0.0.1:{server.server_address[1]}"
+    try:
+        before = _snapshot(work)
+        out = run_inprocess(["batch", "--sample", "2", "-o", "out", "--scheduler", address])
+    finally:
+        server.shutdown()
+        server.server_close()
+    check("batch --scheduler an HTTP server", work, before, out, 8, f"{address} is not a Dask scheduler")
+
+
+def _embedded_index() -> bytes:
+    from muse_cli import registry
+
+    return (registry.resolve(None).path / "model.ckpt.index").read_bytes()
+
+
+CHECKPOINT_LIES = {
+    "muse.json names another config": (
+        lambda ck: (ck / "muse.json").write_text('{"config": "cat-mel_2bar_big"}'),
+        "does not match config cat-mel_2bar_big",
+    ),
+    "index bytes flipped": (
+        lambda ck: (ck / "model.ckpt.index").write_bytes(
+            bytes(b ^ 0xFF for b in (ck / "model.ckpt.index").read_bytes())
+        ),
+        "checkpoint",
+    ),
+    "index cut short": (
+        lambda ck: (ck / "model.ckpt.index").write_bytes((ck / "model.ckpt.index").read_bytes()[:40]),
+        "checkpoint",
+    ),
+    "another model's index": (
+        lambda ck: (ck / "model.ckpt.index").write_bytes(_embedded_index()),
+        "does not match config cat-mel_2bar_small",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", CHECKPOINT_LIES)
+def test_numpy_engine_refuses_a_checkpoint_magenta_refuses(work, tiny_checkpoint, monkeypatch, name):
+    """Issue 20: the NumPy engine sampled happily from these while the magenta engine refused them. Its export
+    is tied to the .index and to the config it was checked against, as `muse download` checks (download.check)."""
+    from muse_cli.engines import weights
+
+    monkeypatch.delenv("MUSE_ENGINE", raising=False)
+    ck = work / "ck"
+    shutil.copytree(tiny_checkpoint, ck)
+    weights.load(ck)  # a valid export beside it first (not load_model: it keeps models per process)
+    lie, words = CHECKPOINT_LIES[name]
+    lie(ck)
+    for engine in ("numpy", "magenta"):  # the magenta engine's words are TensorFlow's restore failure
+        before = _snapshot(work)
+        out = run_inprocess(["sample", "-c", "ck", "--engine", engine, "-o", "out/"])
+        check(f"checkpoint {name} ({engine})", work, before, out, 5, "checkpoint", after_model=True)
+        if engine == "numpy":
+            assert words in out.stderr, out.stderr

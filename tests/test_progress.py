@@ -42,3 +42,24 @@ def test_ticking_shows_time_spent_on_a_terminal_and_nothing_in_a_log():
     with ticking("refining", stream=log, tty=False, every=0.05):
         time.sleep(0.2)
     assert log.getvalue() == ""
+
+
+def test_no_rate_or_eta_until_a_second_update_moved_and_start_up_is_not_counted(monkeypatch):
+    """Issue 20: a 10k batch's first line said 'ETA 09:33:14' from one job after the cluster's start-up."""
+    import muse_cli.progress as progress
+
+    clock = [100.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
+    log = io.StringIO()
+    bar = Progress(10_000, "muse batch", "jobs", stream=log, tty=False, every=0)
+    clock[0] = 103.6  # 3.6 s of start-up before the first job is back
+    bar.update(1)
+    clock[0] = 104.6
+    bar.update(11)  # 10 jobs in the second since the first: 10 jobs/s, 9989 left
+    assert log.getvalue().splitlines() == [
+        "muse batch: 1/10000 jobs",
+        "muse batch: 11/10000 jobs  10.0 jobs/s  ETA 00:16:38",
+    ]
+    loaded = Progress(3_000_000, "", "B", stream=io.StringIO(), tty=False)
+    loaded.update(1_000_000)
+    assert loaded.text() == "1.0 MB / 3.0 MB"

@@ -14,6 +14,7 @@ from muse_cli.cli.options import (
     force_option,
     json_option,
     refine_option,
+    refuse_unused,
     seed_option,
     verbose_option,
 )
@@ -62,6 +63,8 @@ def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force, json_):
         if output == STDIO
         else {".npz": "npz", ".npy": "npy", ".ndjson": "ndjson", ".jsonl": "ndjson"}.get(Path(output).suffix.lower())
     )
+    if not sample_z:
+        refuse_unused(("seed",), "goes with --sample-z (the mean mu is the same every run)")
     if fmt is None:
         raise UsageError(f"-o {output}: use a .npz, .npy or .ndjson file name, or - for NDJSON on stdout")
     if output != STDIO:

@@ -7,14 +7,7 @@ import json
 import click
 
 from muse_cli import settings
-from muse_cli.cli.options import engine_option, refine_option
-
-
-def _temperature(ctx, param, value):
-    from muse_cli.cli.options import _temperature as check  # the same rule as muse sample's --temperature
-
-    return check(ctx, param, value)
-
+from muse_cli.cli.options import check_temperature, engine_option, refine_option, refuse_unused
 
 _SAMPLES = "Prior samples for the overlapping areas."
 _TEMP = "With --prompts: the sampling temperature of the prompted melodies."
@@ -32,7 +25,7 @@ _GUIDANCE = "With --prompts: how far prompts push away from the neutral prompt (
 @click.option("--limit", type=click.IntRange(1), default=None, help="Use a random subset of N test windows.")
 @click.option("--samples", type=click.IntRange(1, 4096), default=256, show_default=True, help=_SAMPLES)
 @click.option("--prompts", is_flag=True, help="Measure prompt adherence instead (needs the checkpoint's prompt head).")
-@click.option("--temperature", "-t", type=float, default=1.0, show_default=True, callback=_temperature, help=_TEMP)
+@click.option("--temperature", "-t", type=float, default=1.0, show_default=True, callback=check_temperature, help=_TEMP)
 @click.option("--per-pole", type=click.IntRange(2, 512), default=32, show_default=True, help=_PER_POLE)
 @click.option("--candidates", type=click.IntRange(1, 256), default=None, help=_CANDIDATES)
 @click.option("--guidance", type=click.FloatRange(0.0, 10.0), default=None, help=_GUIDANCE)
@@ -57,6 +50,10 @@ def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_po
     """
     from muse_cli.model import batch_size_for, load_model
 
+    if prompts:
+        refuse_unused(("limit", "samples", "refine"), "measure reconstruction and prior samples, not --prompts")
+    else:
+        refuse_unused(("temperature", "per_pole", "candidates", "guidance"), "go with --prompts")
     engine = settings.engine()
     if prompts:
         from muse_cli.training.prompt_head import tunes_path

@@ -20,6 +20,7 @@ from muse_cli.cli.options import (
     melody_options,
     png_option,
     prompt_option,
+    refuse_unused,
     sample_options,
     seconds_option,
     sheet_png_option,
@@ -71,6 +72,8 @@ def sample_cmd(
     from muse_cli.form import check_form
 
     prompt = _check_prompt(prompt)
+    if prompt is None:
+        refuse_unused(("candidates",), "goes with --prompt (it picks among prompted melodies)")
     asked = qpm if given("qpm") else None  # --qpm wins over the prompt's tempo words
     if prompt is not None:
         from muse_cli.prompt.api import prompt_tempo
@@ -170,6 +173,8 @@ def decode_cmd(
     from muse_cli.latents import check_latent_length, read_latents
 
     prompt = _check_prompt(prompt)
+    if prompt is None:
+        refuse_unused(("candidates",), "goes with --prompt (it picks among prompted melodies)")
     seed = m.new_seed() if seed is None else seed
     if prompt is not None:
         if latents is not None or midi_file is not None:

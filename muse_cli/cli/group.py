@@ -136,8 +136,13 @@ def cli(verbose: bool) -> None:
 
 def main() -> None:
     """Entry point of the `muse` script."""
+    from muse_cli import cpu
     from muse_cli.files import guard_stdout
     from muse_cli.quiet import keep_stdout_clean
+
+    if cpu.refused:  # OPENBLAS_CORETYPE names kernels this CPU cannot run (set aside before NumPy loaded)
+        click.echo(f"muse: error: {cpu.refused}", err=True)
+        raise SystemExit(ExitCode.USAGE)
 
     guard_stdout()
     keep_stdout_clean()

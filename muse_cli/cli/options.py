@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,9 +12,9 @@ from muse_cli import settings
 from muse_cli.errors import PromptError, UsageError
 
 
-def _temperature(ctx, param, value):
-    if value is not None and not (math.isfinite(value) and 0 < value <= settings.MAX_TEMPERATURE):
-        raise click.BadParameter(f"must be > 0 and at most {settings.MAX_TEMPERATURE:g}, got {value:g}")
+def check_temperature(ctx, param, value):
+    if value is not None and not settings.temperature_ok(value):
+        raise click.BadParameter(f"must be {settings.TEMPERATURE_RANGE}, got {value:g}")
     return value
 
 
@@ -48,6 +47,13 @@ def given(name: str) -> bool:
     from click.core import ParameterSource
 
     return click.get_current_context().get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+
+
+def refuse_unused(names: tuple[str, ...], why: str) -> None:
+    """UsageError naming the options of ``names`` the user gave, which this run would ignore (``why``)."""
+    unused = ["--" + name.replace("_", "-") for name in names if given(name)]
+    if unused:
+        raise UsageError(f"{', '.join(unused)} {why}; leave {'them' if len(unused) > 1 else 'it'} out")
 
 
 def _seconds(ctx, param, value):
@@ -118,7 +124,7 @@ temperature_option = click.option(
     type=float,
     default=1.0,
     show_default=True,
-    callback=_temperature,
+    callback=check_temperature,
     help=f"Sampling temperature (> 0, at most {settings.MAX_TEMPERATURE:g}); lower is more conservative.",
 )
 seed_option = click.option(

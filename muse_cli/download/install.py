@@ -229,7 +229,7 @@ def _prepare(entry: registry.Entry, folder: Path, emit: Report) -> None:
         from muse_cli.engines import weights
 
         emit(Event("exporting", "exporting the weights for the NumPy engine"))
-        weights.export(folder)
+        weights.export(folder, entry.config, dict(entry.hparams))
 
 
 def _check_home() -> None:

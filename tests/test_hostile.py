@@ -1249,7 +1249,7 @@ CHECKPOINT_LIES = {
 @pytest.mark.parametrize("name", CHECKPOINT_LIES)
 def test_numpy_engine_refuses_a_checkpoint_magenta_refuses(work, tiny_checkpoint, monkeypatch, name):
     """Issue 20: the NumPy engine sampled happily from these while the magenta engine refused them. Its export
-    is tied to the .index and to the config it was checked against, as `muse download` checks (download.check)."""
+    is tied to the .index and to the config it was checked against, as `muse download` checks (engines.check)."""
     from muse_cli.engines import weights
 
     monkeypatch.delenv("MUSE_ENGINE", raising=False)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from muse_cli import registry, settings
 from muse_cli.download import archive, pins
-from muse_cli.download.check import check_checkpoint
 from muse_cli.download.lock import locked
 from muse_cli.download.transfer import Event, Report, Retry, Transient, check_disk, discard, fetch, hash_file
+from muse_cli.engines.check import check_checkpoint
 from muse_cli.errors import CheckpointError, DownloadError, IntegrityError
 
 MAGENTA_BASE = "https://storage.googleapis.com/magentadata"  # what MUSE_MIRROR replaces

@@ -4,7 +4,7 @@
 plus ``__muse__``: a JSON record of the format, the checkpoint's identity (sha256 of its data
 files, :func:`muse_cli.cache.checkpoint_identity`), the data files' size and mtime at export, the
 sha256 of its .index, and the config (name and hparams) its variables were checked against at
-export (:func:`muse_cli.download.check.check_checkpoint`, the check `muse download` makes).
+export (:func:`muse_cli.engines.check.check_checkpoint`, the check `muse download` makes).
 It lives beside the checkpoint (the embedded model ships one) or, where that folder is not
 writable, under ``$MUSE_HOME/numpy-weights/``. An export is used only while it belongs to the
 checkpoint: same files untouched since export, or else the same sha256; the same .index; the same
@@ -127,7 +127,7 @@ def to_bytes(arrays: dict[str, np.ndarray], checkpoint: Path, config: str, hpara
 def export(checkpoint: Path, config: str | None = None, hparams: dict | None = None) -> dict[str, np.ndarray]:
     """Check the checkpoint's variables against its config, read them with TensorFlow and write the export
     to the first writable location. CheckpointError (one line) when they do not match or cannot be read."""
-    from muse_cli.download.check import check_checkpoint
+    from muse_cli.engines.check import check_checkpoint
     from muse_cli.files import atomic_write
 
     want = _config(config, hparams, checkpoint)

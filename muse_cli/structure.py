@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
@@ -281,6 +282,8 @@ def _corpus(tunes, log) -> list[dict]:
     from muse_cli.errors import UsageError
     from muse_cli.prompt.fit import load_corpus
 
+    if tunes is not None and not Path(tunes).is_file():
+        raise UsageError(f"--tunes {tunes}: no such file; give a corpus file (make train makes one)")
     try:
         return load_corpus(tunes, log)
     except (OSError, EOFError, ValueError, pickle.UnpicklingError) as exc:

@@ -20,8 +20,8 @@ _SAMPLES = "Prior samples for the overlapping areas."
 _TEMP = "With --prompts: the sampling temperature of the prompted melodies."
 _PER_POLE = "With --prompts: melodies per prompt pole."
 _CANDIDATES = (
-    "With --prompts: melodies drawn per prompted melody for the feature-guided choice "
-    "(default as muse sample --prompt; 1 measures the head alone)."
+    "With --prompts: melodies drawn per prompted melody for the reranked rows (default as muse sample --prompt); "
+    "the head alone (one draw) is always measured beside them."
 )
 _GUIDANCE = "With --prompts: how far prompts push away from the neutral prompt (default as muse sample --prompt)."
 
@@ -46,14 +46,16 @@ def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_po
     Reconstruction (argmax decode of the posterior mean): step accuracy with the
     always-hold baseline, exact windows, note-on accuracy. Prior samples: the
     overlapping area with the test set of five melody features. With --prompts:
-    pairwise accuracy of prompted attributes against the unconditioned baseline.
+    pairwise accuracy of prompted attributes on held-out paraphrases, for the
+    head alone and reranked, beside the no-prompt baseline, measured by muse's
+    own features and by independent ones (muse_cli/judge.py).
     Examples:
       muse eval                               the whole test split (12 to 30 s)
       muse eval --limit 200 --samples 64 --json   a quick look at a random subset, as JSON
       muse eval --checkpoint cat-mel_2bar_big
       muse eval --refine 50                   and from latents refined by 50 steps
       muse eval --prompts                     the first run parses music21's corpus (6 to 30 minutes)
-      muse eval --prompts --candidates 1      the attention head alone
+      muse eval --prompts --per-pole 8        a quick look
     """
     from muse_cli.model import batch_size_for, load_model
 

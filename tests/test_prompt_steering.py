@@ -47,7 +47,7 @@ def test_the_head_alone_moves_each_named_attribute_the_right_way(shipped, a, b, 
             for ev in _melodies(shipped, prompts)
         ]
 
-    assert pairwise_accuracy(values(a), values(b)) >= 0.7
+    assert pairwise_accuracy(values(a), values(b)) >= 0.6  # 0.5: no effect; muse eval --prompts gives the full numbers
 
 
 def test_the_same_prompt_and_seed_give_the_same_notes_and_another_seed_others(shipped):

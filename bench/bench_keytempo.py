@@ -4,6 +4,7 @@ tempo written.
     python bench/bench_keytempo.py [--num 16] [--seed 0] [--seconds S]
 
 For each prompt, --num melodies as `muse sample --prompt TEXT -n NUM --seed SEED` makes them, at three steps:
+- no choice: one draw (--candidates 1), not transposed: the baseline of the independent key column;
 - today: the candidate choice by features alone, no transposition (muse before key words);
 - + transposed: the same melodies, each transposed to the named tonic by its best shift (tonality.to_key);
 - + key choice: the candidates whose best transposition has tonality.KEY_FIT of their note time in the
@@ -46,11 +47,14 @@ TEMPO_RUNS = (
 
 def _row(notes_list: list, key) -> dict:
     from muse_cli.features import estimated_key
+    from muse_cli.judge import temperley_key
     from muse_cli.prompt.tonality import in_scale
 
     shares = np.array([in_scale(n, key) for n in notes_list])
     tonic = np.mean([estimated_key(n)[0] == key.tonic for n in notes_list])
+    named = (key.tonic, key.mode)
     return {
+        "temperley": round(float(np.mean([temperley_key(n) == named for n in notes_list])), 2),
         "mean": round(float(shares.mean()), 3),
         "min": round(float(shares.min()), 3),
         ">=0.9": f"{int((shares >= 0.9).sum())}/{len(shares)}",
@@ -86,16 +90,21 @@ def key_rows(model, text: str, num: int, seed: int, seconds: float | None) -> di
         return written_notes(events_to_notes(events), qpm, seconds_)
 
     now = [read_melody(g.midi(), g.name).notes for g in made]
+    from muse_cli.judge import read_midi_notes
+
+    read_back = [read_midi_notes(g.midi()) for g in made]  # mido, not muse's reader: for the independent key
     keyed = decode_prompted(model, guides, [0] * num, seeds, segs, 1.0, key=key)
+    alone = decode_prompted(model, guides, [0] * num, seeds, segs, 1.0, 1)
     return {
         "feature fit, no choice": _fit(guides, decode_prompted(model, guides, [0] * num, seeds, segs, 1.0, 1)),
         "feature fit today": _fit(guides, today),
         "feature fit now": _fit(guides, keyed),
         "prompt": text,
         "key": key.name,
+        "no choice": _row([cut(ev) for ev in alone], key),
         "today": _row([cut(ev) for ev in today], key),
         "+ transposed": _row([cut(to_key(ev, key)[0]) for ev in today], key),
-        "+ key choice": _row(now, key),
+        "+ key choice": {**_row(now, key), "temperley": _row(read_back, key)["temperley"]},
         "out-of-scale notes": int(sum(g.provenance["out_of_key_notes"] for g in made)),
         "notes": int(sum(len(n) for n in now)),
     }
@@ -133,15 +142,20 @@ def main() -> int:
     for text in PROMPTS:
         rows.append(key_rows(model, text, args.num, args.seed, args.seconds))
         print(json.dumps(rows[-1]), flush=True)
-    steps = ("today", "+ transposed", "+ key choice")
+    steps = ("no choice", "today", "+ transposed", "+ key choice")
     print(
         f"\n{args.num} melodies per prompt, seed {args.seed}; in scale: mean (lowest) [melodies >= 0.9]; tonic: "
-        "share whose estimated key has the named tonic"
+        "share whose estimated key has the named tonic; Temperley: share whose key by Temperley's model is the "
+        "named key"
     )
-    print("| prompt | " + " | ".join(f"{s}: in scale | {s}: tonic" for s in steps) + " | notes out of scale now |")
-    print("|---" * (2 * len(steps) + 2) + "|")
+    head = " | ".join(f"{s}: in scale | {s}: tonic | {s}: Temperley" for s in steps)
+    print("| prompt | " + head + " | notes out of scale now |")
+    print("|---" * (3 * len(steps) + 2) + "|")
     for r in rows:
-        cells = [f"{r[s]['mean']:.3f} ({r[s]['min']:.2f}) [{r[s]['>=0.9']}] | {r[s]['tonic']:.2f}" for s in steps]
+        cells = [
+            f"{r[s]['mean']:.3f} ({r[s]['min']:.2f}) [{r[s]['>=0.9']}] | {r[s]['tonic']:.2f} | {r[s]['temperley']:.2f}"
+            for s in steps
+        ]
         print(f"| {r['prompt']} | " + " | ".join(cells) + f" | {r['out-of-scale notes']} of {r['notes']} |")
     fits = ("feature fit, no choice", "feature fit today", "feature fit now")
     print("\n| prompt | " + " | ".join(fits) + " |\n" + "|---" * (len(fits) + 1) + "|")

@@ -99,6 +99,30 @@ def test_tempo_words_and_numbers(text, qpm, said):
     assert (tempo.qpm, tempo.said) == (qpm, said)
 
 
+@pytest.mark.parametrize(
+    "text, mode",
+    [
+        ("A tune in a major key", "major"),
+        ("a tune in a major key", "major"),
+        ("A major-key tune", "major"),
+        ("a sad melody in a minor key", "minor"),
+        ("a jig in a minor mode", "minor"),
+        ("something in major", "major"),
+        ("a tune with a minor tonality", "minor"),
+        ("a gentle air", None),
+    ],
+)
+def test_a_mode_without_a_tonic_names_the_mode_not_the_key_a(text, mode):
+    words = read_words(text)
+    assert words.key is None and words.mode == mode
+
+
+@pytest.mark.parametrize("text, name", [("in A minor key", "A minor"), ("A minor tune", "A minor")])
+def test_a_capital_a_before_a_mode_is_still_the_tonic_where_it_reads_so(text, name):
+    words = read_words(text)
+    assert words.key.name == name and words.mode == "minor"
+
+
 @pytest.mark.parametrize("text", ["not too fast", "a gentle air", "breakfast tune", "a reel in D major"])
 def test_words_that_name_no_tempo(text):
     assert read_tempo(text) is None

@@ -419,15 +419,20 @@ def test_sample_and_decode_take_candidates(prompted, tmp_path):
 
 
 def test_evaluate_prompts_reports_every_pair(prompted):
-    from muse_cli.adherence import PAIRS, evaluate_prompts, format_report, pairwise_accuracy
+    from muse_cli.adherence import PAIRS, SYSTEMS, evaluate_prompts, format_report, pairwise_accuracy
 
     assert pairwise_accuracy([2, 3], [1, 3]) == pytest.approx((1 + 0 + 1 + 0.5) / 4)
-    result = evaluate_prompts(prompted["model"], n_per_pole=2, seed=0, tunes=synthetic_tunes())
+    result = evaluate_prompts(prompted["model"], n_per_pole=2, seed=0, tunes=synthetic_tunes(), candidates=3)
     assert [r["name"] for r in result["pairs"]] == [p.name for p in PAIRS]
     for r in result["pairs"]:
-        assert 0.0 <= r["accuracy"] <= 1.0 and 0.0 <= r["baseline"] <= 1.0
+        assert set(SYSTEMS) <= set(r["independent"])  # prior, the head alone and reranked, on every pair
+        assert all(0.0 <= r["independent"][s] <= 1.0 for s in SYSTEMS)
+        assert (r["own"] is None) == (r["name"] == "style")
         assert r["prompts_a"] and r["prompts_b"]
-    p = result["plausible"]
-    assert 0.0 <= p["share"] <= 1.0 and 0.0 <= p["share_prior"] <= 1.0 and 0 <= p["min"] <= p["mean"] <= 32
+    assert result["candidates"] == 3 and set(result["judges"]) == {"mode", "style"}
+    for s in SYSTEMS:
+        p = result["plausible"][s]
+        assert 0.0 <= p["share"] <= 1.0 and 0 <= p["min"] <= p["mean"] <= 32
     text = format_report(result)
     assert "Irish reel vs German folk song" in text and "mean" in text and "notes per 2 bars" in text
+    assert "independent" in text and "learned style judge" in text

@@ -26,3 +26,28 @@ def test_probe_fit_matches_the_closed_form_ridge():
     np.testing.assert_allclose(probe.weights, w, atol=1e-5)
     np.testing.assert_allclose(probe.bias, b, atol=1e-5)
     np.testing.assert_allclose(probe.predict(x), x @ w + b, atol=1e-5)
+
+
+def test_latent_directions_recover_a_known_linear_map_and_steer_along_it(tmp_path):
+    from muse_cli.prompt.select import FeatureProbe
+    from muse_cli.training.prompt_head import latent_directions
+
+    rng = np.random.default_rng(1)
+    feats = {k: rng.standard_normal(4000) * (1 + i) + i for i, k in enumerate(FEATURES)}
+    probe = probe_from(rng.standard_normal((30, 8)), feats, [rng.choice(4000, 50) for _ in range(30)])
+    true = rng.standard_normal((len(FEATURES), 5))  # latent move per standardized unit of each feature
+    fz = (np.stack([feats[k] for k in FEATURES], 1) - probe.feat_mean) / probe.feat_std
+    mu = fz @ true + 0.01 * rng.standard_normal((4000, 5))
+    probe.directions = latent_directions(mu, feats, probe)
+    np.testing.assert_allclose(probe.directions, true, atol=0.01)
+    prompt = probe.reference + np.eye(len(FEATURES))[:2]  # one unit more of the first, then the second feature
+    from muse_cli.prompt.select import STEERING_GAIN
+
+    gain = np.array([STEERING_GAIN.get(k, 1.0) for k in FEATURES])[:2, None]
+    np.testing.assert_allclose(probe.steering(prompt), gain * true[:2], atol=0.1)
+    (tmp_path / "probe.npz").write_bytes(probe.to_bytes())
+    back = FeatureProbe.load(tmp_path)
+    np.testing.assert_array_equal(back.directions, probe.directions)
+    probe.directions = None  # a probe fitted before directions existed steers nothing
+    (tmp_path / "probe.npz").write_bytes(probe.to_bytes())
+    assert FeatureProbe.load(tmp_path).steering(prompt) is None

@@ -13,8 +13,8 @@ _SAMPLES = "Prior samples for the overlapping areas."
 _TEMP = "With --prompts: the sampling temperature of the prompted melodies."
 _PER_POLE = "With --prompts: melodies per prompt pole."
 _CANDIDATES = (
-    "With --prompts: melodies drawn per prompted melody for the feature-guided choice "
-    "(default as muse sample --prompt; 1 measures the head alone)."
+    "With --prompts: melodies drawn per prompted melody for the reranked rows (default as muse sample --prompt); "
+    "the head alone (one draw) is always measured beside them."
 )
 _GUIDANCE = "With --prompts: how far prompts push away from the neutral prompt (default as muse sample --prompt)."
 _STRUCTURE = "Measure long-term structure instead: 16-bar pieces against held-out corpus tunes (issue 18)."
@@ -60,17 +60,19 @@ def eval_command(
     Reconstruction (argmax decode of the posterior mean): step accuracy with the
     always-hold baseline, exact windows, note-on accuracy. Prior samples: the
     overlapping area with the test set of five melody features. With --prompts:
-    pairwise accuracy of prompted attributes against the unconditioned baseline.
-    With --structure: 16-bar pieces of muse (today's walk, --form AABA) against
-    held-out corpus tunes: returns, key, ending, drift and shape, sections copied
-    from training tunes, a classifier's AUC, and continuations' key and ending.
+    pairwise accuracy of prompted attributes on held-out paraphrases, for the
+    head alone and reranked, beside the no-prompt baseline, measured by muse's
+    own features and by independent ones (muse_cli/judge.py).
+    With --structure: 16-bar pieces of muse against held-out corpus tunes: returns,
+    key, ending, drift and shape, sections copied from training tunes, a classifier's
+    AUC, and continuations' key and ending.
     Examples:
       muse eval                               the whole test split (12 to 30 s)
       muse eval --limit 200 --samples 64 --json   a quick look at a random subset, as JSON
       muse eval --checkpoint cat-mel_2bar_big
       muse eval --refine 50                   and from latents refined by 50 steps
       muse eval --prompts                     the first run parses music21's corpus (6 to 30 minutes)
-      muse eval --prompts --candidates 1      the attention head alone
+      muse eval --prompts --per-pole 8        a quick look
       muse eval --structure                   16 bars of muse against held-out tunes (15 s once parsed)
     """
     from muse_cli.model import batch_size_for, load_model

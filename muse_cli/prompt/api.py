@@ -61,6 +61,10 @@ def load_head(model, directory: Path | None = None):
 # 2 bars at the region's centre, at 1.0 to 4 or 5.
 GUIDANCE = 1.0
 NEUTRAL = "a melody"
+# How far the region's mean moves along the latent directions of the features the probe reads in the prompt
+# (probe.steering; 0 = not at all). Measured with `muse eval --prompts --candidates 1` (README, Text prompts):
+# 0, 1, 2 and 3 gave the head alone 0.59, 0.61, 0.68 and 0.71 mean accuracy on the independent measures.
+STEER = 3.0
 
 
 @dataclass
@@ -76,11 +80,13 @@ class Guides:
     neutral: np.ndarray | None = None
 
 
-def prompt_guides(model, texts: list[str], guidance: float | None = None) -> Guides:
+def prompt_guides(model, texts: list[str], guidance: float | None = None, steer: float | None = None) -> Guides:
     """Each prompt's region and feature targets. Loads the text encoder on first use.
 
     With ``guidance`` g != 1 the mean becomes ``neutral + g * (mean - neutral)``, where neutral
-    is the region of "a melody" (as classifier-free guidance does for diffusion models).
+    is the region of "a melody" (as classifier-free guidance does for diffusion models). Where the probe
+    has latent directions, the mean then moves by ``steer`` (default STEER) times the probe's steering offset:
+    toward the features the prompt names, in the latent directions that carry them.
     """
     from muse_cli.prompt.select import pooled
     from muse_cli.prompt.text import check_prompt, embed_prompts
@@ -98,6 +104,10 @@ def prompt_guides(model, texts: list[str], guidance: float | None = None) -> Gui
     if head.probe is not None:
         feats = head.probe.predict(pooled(h[:-1], mask[:-1]))
         guides.probe, guides.features, guides.neutral = head.probe, feats, head.probe.reference
+        offset = head.probe.steering(feats)
+        s = STEER if steer is None else float(steer)
+        if offset is not None and s:
+            guides.mean = (guides.mean + s * offset).astype(np.float32)
     return guides
 
 

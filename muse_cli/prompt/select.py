@@ -25,6 +25,11 @@ PROBE = "probe.npz"
 FEATURES = ("mean_pitch", "density", "slope", "stepwise", "major_minus_minor", "pitch_range")
 CANDIDATES = 16  # melodies drawn per requested melody; the best-fitting one is kept
 TARGET_GUIDANCE = 2.0  # the choice aims at reference + TARGET_GUIDANCE * (prediction - reference)
+# Steering (api.STEER) multiplies each feature's latent direction by this gain (1 where not listed). Mode is
+# carried weakly by any straight line in the latent space (its direction is the shortest, 0.23 against 0.5 to
+# 2.4), so it gets more: with `muse eval --prompts --candidates 1`, gains of 1, 4 and 10 gave the mode pair
+# 0.64, 0.61 and 0.67 on the independent key finder (steer 3; README, Text prompts).
+STEERING_GAIN = {"major_minus_minor": 10.0}
 MIN_NOTES = 4  # notes in every 2-bar window for a candidate to be chosen over others
 
 
@@ -55,15 +60,25 @@ class FeatureProbe:
         feat_std: np.ndarray,
         reference: np.ndarray,
         features: tuple[str, ...] = FEATURES,
+        directions: np.ndarray | None = None,
     ):
         self.weights, self.bias = weights.astype(np.float32), bias.astype(np.float32)
         self.reference = np.asarray(reference, np.float32)  # mean prediction over the training captions
         self.feat_mean, self.feat_std = feat_mean.astype(np.float64), feat_std.astype(np.float64)
         self.features = tuple(features)
+        # [f, z]: how a latent moves per standardized unit of each feature (None: a probe from before)
+        self.directions = None if directions is None else np.asarray(directions, np.float32)
 
     # -- use -------------------------------------------------------------------------------------
     def predict(self, emb: np.ndarray) -> np.ndarray:
         return np.asarray(emb, np.float32) @ self.weights + self.bias
+
+    def steering(self, prompt: np.ndarray) -> np.ndarray | None:
+        """[n, z]: the latent offset toward the features prompts [n, f] predict, away from the reference."""
+        if self.directions is None:
+            return None
+        gain = np.array([STEERING_GAIN.get(k, 1.0) for k in self.features], np.float32)
+        return (((np.asarray(prompt, np.float32) - self.reference) * gain) @ self.directions).astype(np.float32)
 
     def standardize(self, rows: list[dict]) -> np.ndarray:
         f = np.array([[r[k] for k in self.features] for r in rows], np.float64)
@@ -86,6 +101,7 @@ class FeatureProbe:
             feat_std=self.feat_std,
             reference=self.reference,
             features=np.array(self.features),
+            **({} if self.directions is None else {"directions": self.directions}),
         )
         return buf.getvalue()
 
@@ -102,6 +118,7 @@ class FeatureProbe:
                 d["feat_std"],
                 d["reference"],
                 tuple(str(s) for s in d["features"]),
+                d["directions"] if "directions" in d.files else None,
             )
 
 

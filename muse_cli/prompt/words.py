@@ -8,7 +8,12 @@ The vocabulary is data (the tables below); :func:`read_words` returns what a pro
   "f sharp minor", "E dorian", or a chord-style "Am", "F#m" (capital letter only). "in G" or
   "in the key of D" (capital letter, no mode word) means major. A lowercase "a" is the tonic A only
   after "in" or "of" and not before "key", "mode", "scale" or "tonality": "a minor key" and
-  "a minor tune" name no key. The first key named counts.
+  "a minor tune" name no key, nor does "A major-key tune" (an "a" before a mode word and "key", "mode",
+  "scale" or "tonality", unless it is a capital A after "in" or "of": "in A minor key" is A minor).
+  The first key named counts.
+- A mode without a tonic is a :data:`MODE_WORDS` word before "key", "mode", "tonality" or "scale" ("in a
+  major key", "a minor-key tune", "in a minor mode"), or after "in" ("in major", "in minor"): it names the
+  mode only, never the key A (:func:`read_mode`). A key, when one is named, gives its own mode.
 - A tempo is a number with a unit ("at 140 bpm", "90 qpm", "100 beats per minute", "♩ = 120", or
   "tempo 72" with no word after the number), else the first tempo word (:data:`TEMPO_WORDS`, "fast",
   "adagio" ...) not after "not" ("not too fast" names no tempo). A number outside
@@ -76,11 +81,16 @@ TEMPO_WORDS = {
 }
 MAX_CHARS = 2000
 NEGATIONS = ("not", "not too", "not very", "not so", "never")
+MODE_WORDS = ("major", "minor")  # the modes a prompt can name without a tonic (the head's captions know these)
 NOT_A_TONIC = ("key", "keys", "mode", "modes", "scale", "scales", "tonality")  # "a minor key": the article a
 
 _ACC = r"(?:\s*(?P<sym>[#♯♭])|(?P<b>b)(?![a-z])|[\s-]+(?P<word>sharp|flat)(?![a-z]))?"
 _KEY = re.compile(
     r"(?<![\w#♯♭])(?P<letter>[a-g])" + _ACC + r"[\s-]*(?P<mode>" + "|".join(MODES) + r")(?![a-z])", re.IGNORECASE
+)
+_MODE_ONLY = re.compile(
+    r"(?<![\w#♯♭])(?:(?:an?\s+)?(?P<m1>major|minor)[\s-]*(?:key|mode|tonality|scale)s?|in\s+(?P<m2>major|minor))(?![\w-])",
+    re.IGNORECASE,
 )
 _CHORD = re.compile(r"(?<![\w#♯♭])(?P<letter>[A-G])(?P<sym>[#♯b♭])?m(?![\w#♯♭])")
 _BARE = re.compile(r"\b(?i:in|key of)\s+(?P<letter>[A-G])" + _ACC + r"(?![\w#♯♭])")
@@ -127,6 +137,7 @@ class Tempo:
 class Words:
     key: Key | None
     tempo: Tempo | None
+    mode: str | None = None  # "major" or "minor": the key's mode, or a mode named without a tonic
 
 
 def _key(m: re.Match, mode: str) -> Key:
@@ -156,9 +167,12 @@ def read_key(text: str) -> Key | None:
     found = []
     for m in _KEY.finditer(text):
         before, after = text[max(0, m.start() - 12) : m.start()].lower().split(), text[m.end() :][:20].lower().split()
-        article = m.group("letter") == "a" and not any(m.group(g) for g in ("sym", "b", "word"))
-        named = after[0].strip(".,;:!?") if after else ""
-        if article and (not before or before[-1] not in ("in", "of") or named in NOT_A_TONIC):
+        bare_a = m.group("letter") in "aA" and not any(m.group(g) for g in ("sym", "b", "word"))
+        article = bare_a and m.group("letter") == "a"
+        named = after[0].strip(".,;:!?-") if after else ""
+        named = text[m.end() :][:20].lower().lstrip("- ").split("-")[0].split(" ")[0].strip(".,;:!?") or named
+        after_in = bool(before) and before[-1] in ("in", "of")
+        if (bare_a and named in NOT_A_TONIC and (article or not after_in)) or (article and not after_in):
             continue
         found.append((m.start(), _key(m, m.group("mode").lower())))
         break
@@ -167,6 +181,15 @@ def read_key(text: str) -> Key | None:
         found.append((m.start(), _key(m, "minor")))
     m = None if found else _BARE.search(text)  # "in G": only when no mode word names the key
     return min(found, key=lambda f: f[0])[1] if found else (_key(m, "major") if m else None)
+
+
+def read_mode(text: str) -> str | None:
+    """The mode the prompt names: its key's, else the first mode named without a tonic ("in a minor key"), else None."""
+    key = read_key(text)
+    if key is not None:
+        return key.mode if key.mode in MODE_WORDS else None
+    m = _MODE_ONLY.search(text[:MAX_CHARS])
+    return (m.group("m1") or m.group("m2")).lower() if m else None
 
 
 def read_tempo(text: str) -> Tempo | None:
@@ -193,5 +216,5 @@ def read_tempo(text: str) -> Tempo | None:
 
 
 def read_words(text: str) -> Words:
-    """The key and tempo a prompt names (either may be None)."""
-    return Words(read_key(text), read_tempo(text))
+    """The key, tempo and mode a prompt names (each may be None)."""
+    return Words(read_key(text), read_tempo(text), read_mode(text))

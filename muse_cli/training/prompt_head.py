@@ -183,7 +183,7 @@ def fit(
         log(f"fit-prompt: stopped at step {end} of {o.steps}; run the same command again to resume")
         return None
     tail = float(np.mean(losses[-100:])) if losses else float("nan")
-    head.probe = fit_probe(win, data.match, emb["h"], emb["mask"])
+    head.probe = fit_probe(win, data.match, emb["h"], emb["mask"], mu)
     head.meta = {
         "checkpoint": model.name,
         "fit": {**o.__dict__, "windows_used": len(win), "captions_used": len(texts), "final_nll": round(tail, 4)},
@@ -232,15 +232,30 @@ def _estimate(model, data: _Data, o: FitOptions, latents_file: Path, captions_fi
     log(f"fit-prompt: about {_minutes(total)} for checkpoint {model.name} (z {model.z_size}): " + ", ".join(parts))
 
 
-def fit_probe(win, match: list[np.ndarray], h: np.ndarray, mask: np.ndarray):
-    """The feature probe (muse_cli.prompt.select) on the head's captions: seconds of numpy."""
+PROBE_RIDGE = 1.0
+
+
+def fit_probe(win, match: list[np.ndarray], h: np.ndarray, mask: np.ndarray, mu: np.ndarray | None = None):
+    """The feature probe (muse_cli.prompt.select) on the head's captions, with the latent direction of each
+    feature when the windows' latents ``mu`` are given: seconds of numpy."""
     from muse_cli.prompt.select import pooled
 
     emb = np.concatenate([pooled(h[b : b + 512], mask[b : b + 512]) for b in range(0, len(h), 512)])
-    return probe_from(emb, win.feats, match)
+    probe = probe_from(emb, win.feats, match)
+    if mu is not None:
+        probe.directions = latent_directions(mu, win.feats, probe)
+    return probe
 
 
-PROBE_RIDGE = 1.0
+def latent_directions(mu: np.ndarray, feats: dict, probe, ridge: float = PROBE_RIDGE) -> np.ndarray:
+    """[f, z]: ridge regression of the windows' latents on their standardized features (the probe's scaling),
+    so that row j is how a latent moves per unit of feature j with the others held still."""
+    from sklearn.linear_model import Ridge
+
+    f = np.stack([np.asarray(feats[k], np.float64) for k in probe.features], 1)
+    fz = (f - probe.feat_mean) / probe.feat_std
+    reg = Ridge(alpha=ridge, solver="cholesky").fit(fz, np.asarray(mu, np.float64))
+    return reg.coef_.T.astype(np.float32)
 
 
 def probe_from(emb: np.ndarray, feats: dict, match: list[np.ndarray], ridge: float = PROBE_RIDGE):

@@ -1,0 +1,176 @@
+"""Long pieces led by the conductor (:mod:`muse_cli.conductor`): ``sample_long`` and ``continue_long``.
+
+Length: ``seconds`` rounds to the nearest whole number of bars at ``qpm`` (halves round up), at least
+one 2-bar window: bars = max(2, floor(seconds / bar_seconds + 0.5)); the piece decodes ceil(bars / 2)
+windows and an odd count of bars drops the last window's second bar, so a piece always ends on a bar line.
+
+A piece is made in the conductor's common frame (C major / A minor): its windows' latents come from
+:func:`muse_cli.conductor.conduct`; an exact return copies the events of the window it returns to; with
+``scale`` (the default) the decoder may only sample note-ons in the piece's scale (a class mask on the
+sampling noise, the same on both engines). The ending: the last window is decoded CANDIDATES ways (noise
+(s, i, 1, k) and then (s, i, 1, k, c)), and the first whose last note is the tonic, starting in the final
+bar on a beat, is kept (else the first ending on the tonic, else the plain one). Then the piece moves to
+its key: ``sample_long`` draws the tonic from the corpus's keys of the piece's mode with
+``default_rng([s, i, 10])``; ``continue_long`` goes back to the input's own key.
+
+``continue_long`` plays the input exactly as written (its notes, at its own tempo), then the new bars
+from the bar line after it; the conductor conditions on every 2-bar window of the input (the first
+starts before the input, on a rest, when the input has an odd number of bars).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from muse_cli import conductor as cond
+from muse_cli.encoding import QUARTERS_PER_BAR, STEPS_PER_BAR, WINDOW_BARS, WINDOW_STEPS
+from muse_cli.model import Generated, new_seed, provenance, sampled
+
+CANDIDATES = 16  # decodings of the last window to find a cadence among
+KEY_STREAM = 10
+NAMES = ("C", "Db", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+def bars_for(seconds: float | None, qpm: float) -> int:
+    """Whole bars of a piece of ``seconds`` at ``qpm`` (see the module docstring): 2 when None."""
+    if seconds is None:
+        return WINDOW_BARS
+    bar = QUARTERS_PER_BAR * 60.0 / qpm
+    return max(WINDOW_BARS, int(math.floor(seconds / bar + 0.5)))
+
+
+def _bars_seconds(bars: int, qpm: float) -> float:
+    return bars * QUARTERS_PER_BAR * 60.0 / qpm
+
+
+def cadence(events: np.ndarray, mode: str) -> int:
+    """2 when the last note is the tonic and starts in the final bar on a beat, 1 when it is the tonic, else 0."""
+    from muse_cli.midi import events_to_notes
+
+    notes = events_to_notes(events)
+    if not notes or notes[-1][0] % 12 != cond.TONIC[mode]:
+        return 0
+    start = notes[-1][1]
+    return 2 if start >= len(events) - STEPS_PER_BAR and start % 4 == 0 else 1
+
+
+def _sections(form: str | None, seconds: float | None, qpm: float, windows: int):
+    if not form:
+        return None, None
+    from muse_cli.form import check_form, sections
+
+    form = check_form(form, max(seconds or 0.0, windows * WINDOW_BARS * QUARTERS_PER_BAR * 60.0 / qpm), qpm)
+    return form, sections(form, windows)
+
+
+def decode_pieces(model, pieces: list[dict], temperature: float, scale: bool) -> list[np.ndarray]:
+    """Each piece's events [steps] from its latents and plan (dict: latents, plan, seed, index, steps, context
+    events [c, 32]); exact returns copied, the ending chosen among CANDIDATES (see the module docstring)."""
+    allowed = cond.scale_classes() if scale else None
+    z = np.concatenate([p["latents"] for p in pieces])
+    noise = [(p["seed"], p["index"], 1, k) for p in pieces for k in range(len(p["latents"]))]
+    flat = model.decode_events(z, temperature, noise, allowed=allowed)
+    last = np.stack([p["latents"][-1] for p in pieces for _ in range(1, CANDIDATES)])
+    more = [(p["seed"], p["index"], 1, len(p["latents"]) - 1, c) for p in pieces for c in range(1, CANDIDATES)]
+    alts = model.decode_events(last, temperature, more, allowed=allowed).reshape(len(pieces), CANDIDATES - 1, -1)
+    out, at = [], 0
+    for p, alt in zip(pieces, alts):
+        w, ctx = len(p["latents"]), p["context"]
+        rows = list(ctx) + list(flat[at : at + w])
+        at += w
+        for k, step in enumerate(p["plan"]["windows"]):
+            if k >= len(ctx) and step["kind"] == "exact":
+                rows[k] = rows[step["source"]].copy()
+        tail = p["steps"] - (w - 1) * WINDOW_STEPS
+        options = [rows[-1]] + list(alt)
+        scores = [cadence(ev[:tail], p["plan"]["mode"]) for ev in options]
+        rows[-1] = options[int(np.argmax(scores))]
+        out.append(np.concatenate(rows[len(ctx) :])[: p["steps"]])
+    return out
+
+
+def sample_long(
+    model, draws: list, temperature: float = 1.0, qpm: float = 120.0, form: str | None = None, scale: bool = True
+) -> list[Generated]:
+    """One piece per draw (seed, index, seconds), led by the conductor, decoded in shared batches."""
+    from muse_cli.prompt.tonality import transpose
+
+    conductor = cond.load(model)
+    pieces = []
+    for s, i, sec in draws:
+        bars = bars_for(sec, qpm)
+        windows = -(-bars // WINDOW_BARS)
+        letters, secs = _sections(form, sec, qpm, windows)
+        latents, plan = cond.conduct(conductor, s, i, windows, temperature, sections=secs)
+        pieces.append(
+            {"latents": latents, "plan": plan, "seed": s, "index": i, "steps": bars * STEPS_PER_BAR, "bars": bars}
+        )
+        pieces[-1]["context"] = np.zeros((0, WINDOW_STEPS), np.int64)
+    out = []
+    for p, events in zip(pieces, decode_pieces(model, pieces, temperature, scale)):
+        mode = p["plan"]["mode"]
+        counts = np.asarray(conductor.meta["tonics"][mode], float) + 1e-9
+        tonic = int(np.random.default_rng([p["seed"], p["index"], KEY_STREAM]).choice(12, p=counts / counts.sum()))
+        shift = (tonic - cond.TONIC[mode] + 6) % 12 - 6
+        events, _ = transpose(events, shift)
+        extra = {"conductor": True, "key": f"{NAMES[tonic]} {mode}", "scale": scale}
+        extra = {**({"form": letters} if letters else {}), **extra}
+        sec = _bars_seconds(p["bars"], qpm)
+        out.append(sampled(model, events, p["seed"], p["index"], sec, temperature, qpm, **extra))
+    return out
+
+
+def context_windows(notes: list, join: int) -> np.ndarray:
+    """The 2-bar windows [c, 32] of notes that end at step ``join`` (a bar line), the first maybe padded."""
+    from muse_cli.midi import notes_to_events
+
+    starts = list(range(join - WINDOW_STEPS, -STEPS_PER_BAR - 1, -WINDOW_STEPS))[::-1]
+    return np.stack([notes_to_events(notes, s) for s in starts])
+
+
+def continue_long(
+    model,
+    melody,
+    seconds: float | None = None,
+    n: int = 1,
+    temperature: float = 1.0,
+    seed: int | None = None,
+    form: str | None = None,
+    scale: bool = True,
+) -> list[Generated]:
+    """``n`` continuations of ``melody``: its notes and tempo as written, then new bars in its key."""
+    from muse_cli.form import continue_name
+    from muse_cli.midi import events_to_notes
+    from muse_cli.prompt.tonality import estimated_key, transpose
+
+    seed = new_seed() if seed is None else int(seed)
+    qpm = float(melody.qpm)
+    tonic, mode = estimated_key(melody.notes)
+    shift = cond.common_shift(tonic, mode)
+    join = -(-melody.total_steps // STEPS_PER_BAR) * STEPS_PER_BAR
+    ctx = context_windows([(p + shift, s, e) for p, s, e in melody.notes], join)
+    mu, _ = model.encode_events(ctx)
+    conductor = cond.load(model)
+    bars = bars_for(seconds, qpm)
+    windows = -(-bars // WINDOW_BARS)
+    letters, secs = _sections(form, seconds, qpm, windows)
+    pieces = []
+    for v in range(n):
+        latents, plan = cond.conduct(conductor, seed, v, windows, temperature, mu, secs, mode)
+        pieces.append(
+            {"latents": latents, "plan": plan, "seed": seed, "index": v, "steps": bars * STEPS_PER_BAR, "context": ctx}
+        )
+    new_seconds = _bars_seconds(bars, qpm)
+    join_seconds = join / STEPS_PER_BAR * QUARTERS_PER_BAR * 60.0 / qpm
+    said = {**({"form": letters} if letters else {}), "conductor": True, "key": f"{NAMES[tonic]} {mode}"}
+    prov = provenance(model, seed, temperature, qpm, mode="continue", source=melody.source, seconds=new_seconds)
+    out = []
+    for v, events in enumerate(decode_pieces(model, pieces, temperature, scale)):
+        events, _ = transpose(events, -shift)
+        notes = list(melody.notes) + events_to_notes(events, offset=join)
+        name = continue_name(melody.source, seed, v)
+        length = join_seconds + new_seconds
+        out.append(Generated(name, notes, qpm, length, {**prov, **said, "scale": scale, "index": v}))
+    return out

@@ -182,20 +182,47 @@ def continuation(model, real: list[list], n: int, seed: int) -> dict:
     return out
 
 
+def select(args) -> None:
+    """AUCs of the conductor at each latent scale against the --split's tunes (model selection)."""
+    from dataclasses import replace
+
+    from muse_cli import conductor as cond
+    from muse_cli.encoding import STEPS_PER_BAR
+    from muse_cli.longform import sample_long
+    from muse_cli.model import load_model
+
+    steps = args.bars * STEPS_PER_BAR
+    model = load_model()
+    real = [features(n, steps) for n in real_pieces(args.tunes, steps, args.split)[: args.pieces]]
+    shipped = cond.load(model)
+    draws = [(args.seed, i, args.bars * 2.0) for i in range(args.pieces)]
+    out = {}
+    for scale in [float(x) for x in args.latent_scales.split(",")]:
+        conductor = replace(shipped, meta={**shipped.meta, "latent_scale": scale})
+        rows = [features(g.notes, steps) for g in sample_long(model, draws, conductor=conductor) if g.notes]
+        out[scale] = {"auc_all": round(auc(real, rows, list(real[0])), 3)}
+        out[scale].update({"auc_structure": round(auc(real, rows, STRUCTURE), 3), **summary(rows)})
+    print(json.dumps({"split": args.split, "real_pieces": len(real), "latent_scales": out}, indent=1))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--tunes", type=Path, default=Path("build/corpus/tunes.pkl"))
     ap.add_argument("--pieces", type=int, default=200)
     ap.add_argument("--bars", type=int, default=16)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--split", default="test", help="real tunes from: test (report) or valid (model selection)")
+    ap.add_argument("--latent-scales", default="", help="e.g. 1,0.7,0.5: the conductor at each latent scale only")
     args = ap.parse_args()
+    if args.latent_scales:
+        return select(args)
     from muse_cli.encoding import STEPS_PER_BAR
     from muse_cli.longform import sample_long
     from muse_cli.model import load_model, sample
 
     steps = args.bars * STEPS_PER_BAR
     model = load_model()
-    real = real_pieces(args.tunes, steps, "test")[: args.pieces]
+    real = real_pieces(args.tunes, steps, args.split)[: args.pieces]
     seconds = args.bars * 2.0  # at 120 qpm
     draws = [(args.seed, i, seconds) for i in range(args.pieces)]
     made = {

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -113,7 +114,7 @@ def load(model, path: Path | None = None) -> Conductor:
             with np.load(path, allow_pickle=False) as data:
                 arrays = {k: data[k].astype(np.float64) for k in ARRAYS}
                 meta = json.loads(str(data["meta"]))
-        except (OSError, ValueError, KeyError, EOFError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             why = " ".join(str(exc).split())[:100] or type(exc).__name__
             raise CheckpointError(f"{path} is not a readable conductor file ({why}); fit it with: {hint}") from None
         shapes = _shapes(model.z_size)
@@ -211,8 +212,10 @@ def conduct(
 
     ``context_latents`` (an input's windows) are conditioned on, all of them; ``sections`` (letter, first
     window, windows) of the new windows constrain the returns; ``mode`` ("major"/"minor") is drawn with
-    the corpus's share when not given."""
+    the corpus's share when not given. Every latent draw's spread is ``temperature`` times the file's
+    ``latent_scale`` (picked on validation tunes, see :mod:`muse_cli.training.conductor`)."""
     a = conductor.arrays
+    spread = temperature * float(conductor.meta.get("latent_scale", 1.0))
     context = np.zeros((0, conductor.z_size)) if context_latents is None else np.asarray(context_latents, np.float64)
     c = len(context)
     if mode is None:
@@ -228,7 +231,7 @@ def conduct(
         eps = rng.standard_normal(conductor.z_size)
         if k == 0:
             m = MODES.index(mode)
-            zs.append(a["first_mean"][m] + temperature * a["first_chol"][m] @ eps)
+            zs.append(a["first_mean"][m] + spread * a["first_chol"][m] @ eps)
             plan.append(("new", -1))
             continue
         forced, mask = _allowed(k, c, sections, first_of)
@@ -242,11 +245,11 @@ def conduct(
         u = rng.random()
         if pick == k:
             x = ar_inputs(np.array(zs), mode, k == c + windows - 1)
-            zs.append(x @ a["ar_weight"] + temperature * a["ar_chol"] @ eps)
+            zs.append(x @ a["ar_weight"] + spread * a["ar_chol"] @ eps)
             plan.append(("new", -1))
             continue
         exact = u < 1.0 / (1.0 + np.exp(-exact_features(k, pick, plan) @ a["exact_w"]))
-        zs.append(zs[pick] if exact else zs[pick] + temperature * a["var_chol"] @ eps)
+        zs.append(zs[pick] if exact else zs[pick] + spread * a["var_chol"] @ eps)
         plan.append(("exact" if exact else "varied", pick))
     latents = np.array(zs[c:], np.float32).reshape(windows, conductor.z_size)
     return latents, {"mode": mode, "windows": [{"kind": kd, "source": int(s)} for kd, s in plan]}

@@ -5,13 +5,14 @@ one 2-bar window: bars = max(2, floor(seconds / bar_seconds + 0.5)); the piece d
 windows and an odd count of bars drops the last window's second bar, so a piece always ends on a bar line.
 
 A piece is made in the conductor's common frame (C major / A minor): its windows' latents come from
-:func:`muse_cli.conductor.conduct`; an exact return copies the events of the window it returns to; with
-``scale`` (the default) the decoder may only sample note-ons in the piece's scale (a class mask on the
-sampling noise, the same on both engines). The ending: the last window is decoded CANDIDATES ways (noise
-(s, i, 1, k) and then (s, i, 1, k, c)), and the first whose last note is the tonic, starting in the final
-bar on a beat, is kept (else the first ending on the tonic, else the plain one). Then the piece moves to
-its key: ``sample_long`` draws the tonic from the corpus's keys of the piece's mode with
-``default_rng([s, i, 10])``; ``continue_long`` goes back to the input's own key.
+:func:`muse_cli.conductor.conduct`; an exact return copies the events of the window it returns to, a varied
+return decodes with that window's noise (so it changes only where its latent does); with ``scale`` (the
+default) the decoder may only sample note-ons in the piece's scale (a class mask on the sampling noise, the
+same on both engines). The ending: the last window is decoded CANDIDATES ways (noise (s, i, 1, k) and then
+(s, i, 1, k, c)), and the first whose last note is the tonic, starting in the final bar on a beat, is kept
+(else the first ending on the tonic, else the plain one). Then the piece moves to its key: ``sample_long``
+draws the tonic from the corpus's keys of the piece's mode with ``default_rng([s, i, 10])``;
+``continue_long`` goes back to the input's own key.
 
 ``continue_long`` plays the input exactly as written (its notes, at its own tempo), then the new bars
 from the bar line after it; the conductor conditions on every 2-bar window of the input (the first
@@ -65,12 +66,22 @@ def _sections(form: str | None, seconds: float | None, qpm: float, windows: int)
     return form, sections(form, windows)
 
 
+def _noise_windows(piece: dict) -> list[int]:
+    """For each new window, the new window whose decoder noise it takes: a return to a new window takes its
+    source's (so a varied return changes only where its latent does), any other window its own."""
+    c, steps, out = len(piece["context"]), piece["plan"]["windows"], []
+    for k in range(c, len(steps)):
+        src = steps[k]["source"] if steps[k]["kind"] != "new" else -1
+        out.append(out[src - c] if src >= c else k - c)
+    return out
+
+
 def decode_pieces(model, pieces: list[dict], temperature: float, scale: bool) -> list[np.ndarray]:
     """Each piece's events [steps] from its latents and plan (dict: latents, plan, seed, index, steps, context
     events [c, 32]); exact returns copied, the ending chosen among CANDIDATES (see the module docstring)."""
     allowed = cond.scale_classes() if scale else None
     z = np.concatenate([p["latents"] for p in pieces])
-    noise = [(p["seed"], p["index"], 1, k) for p in pieces for k in range(len(p["latents"]))]
+    noise = [(p["seed"], p["index"], 1, k) for p in pieces for k in _noise_windows(p)]
     flat = model.decode_events(z, temperature, noise, allowed=allowed)
     last = np.stack([p["latents"][-1] for p in pieces for _ in range(1, CANDIDATES)])
     more = [(p["seed"], p["index"], 1, len(p["latents"]) - 1, c) for p in pieces for c in range(1, CANDIDATES)]
@@ -92,12 +103,19 @@ def decode_pieces(model, pieces: list[dict], temperature: float, scale: bool) ->
 
 
 def sample_long(
-    model, draws: list, temperature: float = 1.0, qpm: float = 120.0, form: str | None = None, scale: bool = True
+    model,
+    draws: list,
+    temperature: float = 1.0,
+    qpm: float = 120.0,
+    form: str | None = None,
+    scale: bool = True,
+    conductor: cond.Conductor | None = None,
 ) -> list[Generated]:
-    """One piece per draw (seed, index, seconds), led by the conductor, decoded in shared batches."""
+    """One piece per draw (seed, index, seconds), led by ``conductor`` (default: the checkpoint's own),
+    decoded in shared batches."""
     from muse_cli.prompt.tonality import transpose
 
-    conductor = cond.load(model)
+    conductor = conductor or cond.load(model)
     pieces = []
     for s, i, sec in draws:
         bars = bars_for(sec, qpm)
@@ -139,8 +157,10 @@ def continue_long(
     seed: int | None = None,
     form: str | None = None,
     scale: bool = True,
+    conductor: cond.Conductor | None = None,
 ) -> list[Generated]:
-    """``n`` continuations of ``melody``: its notes and tempo as written, then new bars in its key."""
+    """``n`` continuations of ``melody``: its notes and tempo as written, then new bars in its key, led by
+    ``conductor`` (default: the checkpoint's own)."""
     from muse_cli.form import continue_name
     from muse_cli.midi import events_to_notes
     from muse_cli.prompt.tonality import estimated_key, transpose
@@ -152,7 +172,7 @@ def continue_long(
     join = -(-melody.total_steps // STEPS_PER_BAR) * STEPS_PER_BAR
     ctx = context_windows([(p + shift, s, e) for p, s, e in melody.notes], join)
     mu, _ = model.encode_events(ctx)
-    conductor = cond.load(model)
+    conductor = conductor or cond.load(model)
     bars = bars_for(seconds, qpm)
     windows = -(-bars // WINDOW_BARS)
     letters, secs = _sections(form, seconds, qpm, windows)

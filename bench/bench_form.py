@@ -66,7 +66,8 @@ def opening_returns(notes: list, total_steps: int, bar_steps: int) -> tuple[bool
 
 def corpus_notes(path: Path, steps: int) -> list[tuple[list, int]]:
     """(notes on the 16th grid, bar length in steps) of every duple-meter tune at least ``steps`` long, cut there."""
-    from muse_cli.encoding import DUPLE_METERS, MAX_PITCH, MIN_PITCH, STEPS_PER_QUARTER
+    from muse_cli.encoding import DUPLE_METERS, STEPS_PER_QUARTER
+    from muse_cli.training.corpus import grid_notes
 
     with open(path, "rb") as f:
         tunes = pickle.load(f)
@@ -74,15 +75,10 @@ def corpus_notes(path: Path, steps: int) -> list[tuple[list, int]]:
     for t in tunes:
         if not t.get("notes") or not set(t.get("meters") or ["?"]) <= set(DUPLE_METERS):
             continue
-        notes = [
-            (int(p), int(round(s * STEPS_PER_QUARTER)), int(round(e * STEPS_PER_QUARTER)))
-            for p, s, e in t["notes"]
-            if s >= 0 and MIN_PITCH <= p <= MAX_PITCH
-        ]
-        notes = [(p, s, max(e, s + 1)) for p, s, e in notes if s < steps]
+        notes = grid_notes(t)
         bar = int(round(t["bar_quarters"] * STEPS_PER_QUARTER))
         if notes and bar > 0 and max(e for _, _, e in t["notes"]) * STEPS_PER_QUARTER >= steps:
-            out.append(([(p, s, min(e, steps)) for p, s, e in notes], bar))
+            out.append(([(p, s, min(e, steps)) for p, s, e in notes if s < steps], bar))
     return out
 
 

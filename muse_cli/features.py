@@ -134,3 +134,36 @@ def onset_jaccard(a: list, b: list) -> float:
     """Jaccard index of two melodies' sets of onset steps (1 when both are silent)."""
     sa, sb = {s for _, s, _ in a}, {s for _, s, _ in b}
     return len(sa & sb) / len(sa | sb) if sa | sb else 1.0
+
+
+# -- key and scale (the one key estimator: prompts' named keys, muse eval --structure) ----------------------------
+SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}  # minor: natural (aeolian)
+KEY_PROFILES = {"major": KRUMHANSL_MAJOR, "minor": KRUMHANSL_MINOR}
+
+
+def estimated_key(notes: list) -> tuple[int, str]:
+    """(tonic pitch class, "major" or "minor") with the best Krumhansl-Kessler correlation of the notes'
+    duration-weighted pitch-class histogram (C major when no key correlates)."""
+    hist = pitch_class_histogram(notes)
+    best, found = -np.inf, (0, "major")
+    for mode, profile in KEY_PROFILES.items():
+        for tonic in range(12):
+            r = np.corrcoef(hist, np.roll(profile, tonic))[0, 1] if hist.std() > 0 else 0.0
+            if r > best:
+                best, found = r, (tonic, mode)
+    return found
+
+
+def scale_share(notes: list, tonic: int, mode: str = "major") -> float:
+    """Share of the notes' time whose pitch class lies in the scale of ``tonic`` ``mode`` (1.0 for no notes)."""
+    hist = pitch_class_histogram(notes)
+    total = hist.sum()
+    return float(hist[[(tonic + d) % 12 for d in SCALES[mode]]].sum() / total) if total else 1.0
+
+
+def diatonic_fit(notes: list) -> tuple[float, frozenset[int]]:
+    """(share of note time in the best diatonic scale, the major tonics of every scale that reaches it).
+    Every diatonic scale (major, natural minor, the church modes) is one of the 12 major scales' sets."""
+    shares = np.array([scale_share(notes, tonic) for tonic in range(12)])
+    best = shares.max()
+    return float(best), frozenset(int(t) for t in np.flatnonzero(shares >= best - 1e-9))

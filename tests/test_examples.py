@@ -57,6 +57,7 @@ SKIPPED = (
         "needs a Magenta checkpoint from the network (tests/test_download.py serves one locally)",
     ),
     ("muse eval --prompts", "the first run parses music21's corpus for 6 to 30 minutes"),
+    ("muse eval --structure", "as --prompts; tests/test_structure.py runs it on a small corpus file"),
     ("--refine 50", "loads TensorFlow and runs gradient steps (20 s to a minute); tests/test_refine.py runs it"),
     ("fit-prompt", "trains a prompt head (minutes to hours)"),
     ("muse batch jobs.jsonl\n", "starts a Dask cluster; tests/test_batch.py runs one"),

@@ -20,10 +20,7 @@ import numpy as np
 from muse_cli.encoding import (
     DUPLE_METERS,
     FIRST_NOTE,
-    MAX_PITCH,
-    MIN_PITCH,
     STEPS_PER_BAR,
-    STEPS_PER_QUARTER,
     WINDOW_STEPS,
 )
 from muse_cli.features import measure
@@ -53,12 +50,9 @@ class Windows:
 
 def tune_windows(tune: dict) -> list[tuple[int, np.ndarray]]:
     """(start_step, events) of every 2-bar window with at least MIN_NOTES onsets, one per bar."""
-    notes = [
-        (int(p), int(round(s * STEPS_PER_QUARTER)), int(round(e * STEPS_PER_QUARTER)))
-        for p, s, e in tune["notes"]
-        if s >= 0
-    ]
-    notes = [(p, s, max(e, s + 1)) for p, s, e in notes if MIN_PITCH <= p <= MAX_PITCH]
+    from muse_cli.training.corpus import grid_notes
+
+    notes = grid_notes(tune)
     if not notes:
         return []
     total = max(e for _, _, e in notes)

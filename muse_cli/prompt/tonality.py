@@ -13,18 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 from muse_cli.encoding import FIRST_NOTE, MAX_PITCH, MIN_PITCH
-from muse_cli.features import KRUMHANSL_MAJOR, KRUMHANSL_MINOR
+from muse_cli.features import KEY_PROFILES, KRUMHANSL_MAJOR, estimated_key, pitch_class_histogram
 
 KEY_FIT = 0.9  # share of note time in the scale that a candidate's best transposition must reach to be preferred
-_PROFILES = {"major": KRUMHANSL_MAJOR, "minor": KRUMHANSL_MINOR}
 
 
 def note_time(notes: list) -> np.ndarray:
     """Note time (16th-note steps) of each pitch class, C = 0, of notes (pitch, start, end)."""
-    hist = np.zeros(12)
-    for pitch, start, end in notes:
-        hist[int(pitch) % 12] += max(1, end - start)
-    return hist
+    return pitch_class_histogram(notes)
 
 
 def in_scale(notes: list, key) -> float:
@@ -39,18 +35,6 @@ def out_of_scale(notes: list, key) -> int:
     return sum(1 for p, _, _ in notes if int(p) % 12 not in key.scale)
 
 
-def estimated_key(notes: list) -> tuple[int, str]:
-    """(tonic pitch class, "major" or "minor") with the best Krumhansl-Kessler correlation (as features.py)."""
-    hist = note_time(notes)
-    best, found = -np.inf, (0, "major")
-    for mode, profile in _PROFILES.items():
-        for tonic in range(12):
-            r = np.corrcoef(hist, np.roll(profile, tonic))[0, 1] if hist.std() > 0 else 0.0
-            if r > best:
-                best, found = r, (tonic, mode)
-    return found
-
-
 def best_shift(notes: list, key) -> tuple[int, float]:
     """(semitones -6..+5, share in scale after it): the pitch-class shift that puts most note time in
     ``key``'s scale; ties go to the shift whose result correlates best with the key's profile."""
@@ -58,7 +42,7 @@ def best_shift(notes: list, key) -> tuple[int, float]:
     total = hist.sum() or 1.0
     mask = np.zeros(12)
     mask[sorted(key.scale)] = 1.0
-    profile = np.roll(_PROFILES.get(key.mode, KRUMHANSL_MAJOR), key.tonic)
+    profile = np.roll(KEY_PROFILES.get(key.mode, KRUMHANSL_MAJOR), key.tonic)
     best, pick = (-1.0, -2.0), (0, 1.0)
     for shift in range(-6, 6):
         moved = np.roll(hist, shift)

@@ -25,11 +25,11 @@ from dataclasses import dataclass
 
 from muse_cli import settings
 from muse_cli.errors import PromptError
+from muse_cli.features import SCALES
 
 LETTERS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
 ACCIDENTALS = {"#": 1, "♯": 1, "sharp": 1, "b": -1, "♭": -1, "flat": -1}
-MAJOR = (0, 2, 4, 5, 7, 9, 11)
-MINOR = (0, 2, 3, 5, 7, 8, 10)  # natural minor (aeolian)
+MAJOR, MINOR = SCALES["major"], SCALES["minor"]  # minor: natural (aeolian)
 MODES = {
     "major": MAJOR,
     "ionian": MAJOR,

@@ -160,6 +160,17 @@ def _melody(part, shift: float) -> list[tuple[int, float, float]] | None:
     return mono
 
 
+def grid_notes(tune: dict) -> list[tuple[int, int, int]]:
+    """A tune's notes (pitch, start_step, end_step) on magenta's 16th grid (4 steps a quarter, as 4/4 at any
+    meter), rounded to the nearest step, each at least one step long; notes outside the piano range are left out."""
+    from muse_cli.encoding import MAX_PITCH, MIN_PITCH, STEPS_PER_QUARTER
+
+    notes = [
+        (int(p), round(s * STEPS_PER_QUARTER), round(e * STEPS_PER_QUARTER)) for p, s, e in tune["notes"] if s >= 0
+    ]
+    return [(p, s, max(e, s + 1)) for p, s, e in notes if MIN_PITCH <= p <= MAX_PITCH]
+
+
 def split_of(tune_id: str) -> str:
     """Deterministic train/valid/test split by tune, from a hash of its id."""
     h = int(hashlib.sha256(tune_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF

@@ -161,9 +161,10 @@ def continue_long(
 ) -> list[Generated]:
     """``n`` continuations of ``melody``: its notes and tempo as written, then new bars in its key, led by
     ``conductor`` (default: the checkpoint's own)."""
+    from muse_cli.features import estimated_key
     from muse_cli.form import continue_name
     from muse_cli.midi import events_to_notes
-    from muse_cli.prompt.tonality import estimated_key, transpose
+    from muse_cli.prompt.tonality import transpose
 
     seed = new_seed() if seed is None else int(seed)
     qpm = float(melody.qpm)

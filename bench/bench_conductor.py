@@ -2,11 +2,13 @@
 
     python bench/bench_conductor.py [--tunes build/corpus/tunes.pkl] [--pieces 200] [--seed 0]
     python bench/bench_conductor.py --select 1,0.7,0.5,0.35 [--pieces 200]     # model selection, validation split
+    python bench/bench_conductor.py --cold 5                 # seconds of a cold process making one 32 s piece
 
 Every statistic, the originality and the classifier are muse_cli.structure's (`muse eval --structure`): 16-bar
 pieces at 120 qpm against held-out corpus tunes' first 16 bars. The methods: today's walk and `--form AABA`
-(structure.GENERATORS), the conductor (muse_cli.longform.sample_long), the conductor without the scale mask, and
-the conductor with --form AABA. Continuation: each held-out tune's first 8 bars continued by 8 bars, by today's
+(structure.GENERATORS), a ceiling (the held-out tunes' own windows encoded and decoded: what a perfect
+sequence of latents would give), the conductor (muse_cli.longform.sample_long), the conductor without the
+scale mask, and the conductor with --form AABA. Continuation: each held-out tune's first 8 bars continued by 8 bars, by today's
 continue (muse_cli.form.continue_melody) and by muse_cli.longform.continue_long (structure.continuation_stats).
 
 --select: the conductor at each latent scale (the spread of its latent draws at temperature 1) against the
@@ -47,6 +49,47 @@ def continue_new_bars(model, melody, seconds: float, seed: int):
     return replace(g, notes=[(p, s - join, e - join) for p, s, e in g.notes[len(melody.notes) :]])
 
 
+def own_latents(tunes: list[list]):
+    """A ceiling: held-out tunes' own 2-bar windows, encoded and decoded (temperature 1, noise (seed, i, 1, k))."""
+    from types import SimpleNamespace
+
+    def make(model, n: int, seed: int) -> list:
+        from muse_cli import structure as st
+        from muse_cli.midi import events_to_notes
+
+        out = []
+        for i, notes in enumerate(tunes[:n]):
+            wins = st.sections(st.piece_events(notes))
+            mu, _ = model.encode_events(wins)
+            events = model.decode_events(mu, 1.0, [(seed, i, 1, k) for k in range(len(wins))])
+            out.append(SimpleNamespace(notes=events_to_notes(events.reshape(-1))))
+        return out
+
+    return make
+
+
+COLD = """
+import sys, time
+t = time.perf_counter()
+from muse_cli.longform import sample_long
+from muse_cli.model import load_model
+data = sample_long(load_model(), [(1, 0, 32.0)])[0].midi()
+print(time.perf_counter() - t, "tensorflow" in sys.modules, len(data))
+"""
+
+
+def cold(runs: int) -> dict:
+    """Seconds of a cold process that makes one 32-second piece with the conductor (library call, MIDI bytes)."""
+    import subprocess
+
+    times, tf = [], False
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", COLD], capture_output=True, text=True, check=True).stdout.split()
+        times.append(float(out[0]))
+        tf |= out[1] == "True"
+    return {"runs": runs, "median_s": round(float(np.median(times)), 3), "tensorflow_imported": tf}
+
+
 def select(model, args) -> dict:
     """Classifier AUCs of the conductor at each latent scale against the validation split's tunes."""
     from muse_cli import conductor as cond
@@ -75,7 +118,11 @@ def main() -> None:
     ap.add_argument("--pieces", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--select", default="", help="latent scales to compare on the validation split, e.g. 1,0.7,0.5")
+    ap.add_argument("--cold", type=int, default=0, help="only time this many cold processes making one 32 s piece")
     args = ap.parse_args()
+    if args.cold:
+        print(json.dumps(cold(args.cold)))
+        return
     from muse_cli import structure as st
     from muse_cli.model import load_model
 
@@ -83,15 +130,16 @@ def main() -> None:
     if args.select:
         print(json.dumps(select(model, args), indent=1))
         return
+    log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
+    real = st.held_out(st._corpus(args.tunes, log), args.pieces, args.seed)
     generators = {
+        "held-out tunes' own latents": own_latents(real),
         **st.GENERATORS,
         "conductor": conductor_generator(),
         "conductor, no scale mask": conductor_generator(scale=False),
         "conductor AABA": conductor_generator(form="AABA"),
     }
-    log = lambda msg: print(msg, file=sys.stderr)  # noqa: E731
     result = st.evaluate_structure(model, args.pieces, args.seed, args.tunes, generators, log)
-    real = st.held_out(st._corpus(args.tunes, log), args.pieces, args.seed)
     result["continuation (conductor)"] = st.continuation_stats(model, real, args.seed, cont=continue_new_bars)
     print(st.format_report(result))
     cont = result["continuation (conductor)"]

@@ -261,6 +261,18 @@ def common_shift(tonic: int, mode: str) -> int:
     return d - 12 if d > 6 else d
 
 
+def cadence_classes(tonic: int, scale: bool = True, end: int = 32, steps: int = 8) -> np.ndarray:
+    """Bool [32, 90]: a last window's classes per step: the scale (or every class), and in the ``steps`` steps
+    before step ``end`` (where the piece ends) no note-on but ``tonic`` (a pitch class; holds and note-offs stay
+    allowed)."""
+    from muse_cli.encoding import FIRST_NOTE, MIN_PITCH, NUM_CLASSES, WINDOW_STEPS
+
+    allowed = np.tile(scale_classes() if scale else np.ones(NUM_CLASSES, bool), (WINDOW_STEPS, 1))
+    pcs = (np.arange(FIRST_NOTE, NUM_CLASSES) - FIRST_NOTE + MIN_PITCH) % 12
+    allowed[max(0, end - steps) : end, FIRST_NOTE:] &= pcs == tonic
+    return allowed
+
+
 def scale_classes(tonic_shift: int = 0) -> np.ndarray:
     """Bool [90] of the melody classes in the common frame's scale moved by ``tonic_shift`` semitones: hold,
     note off and every note-on whose pitch class is in the scale."""

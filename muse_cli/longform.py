@@ -8,9 +8,10 @@ A piece is made in the conductor's common frame (C major / A minor): its windows
 :func:`muse_cli.conductor.conduct`; an exact return copies the events of the window it returns to, a varied
 return decodes with that window's noise (so it changes only where its latent does); with ``scale`` (the
 default) the decoder may only sample note-ons in the piece's scale (a class mask on the sampling noise, the
-same on both engines). The ending: the last window is decoded CANDIDATES ways (noise (s, i, 1, k) and then
-(s, i, 1, k, c)), and the first whose last note is the tonic, starting in the final bar on a beat, is kept
-(else the first ending on the tonic, else the plain one). Then the piece moves to its key: ``sample_long``
+same on both engines). The ending: the last window is decoded once more CANDIDATES ways (noise
+(s, i, 1, k, c)) with no note-on but the tonic in its last half bar (:func:`muse_cli.conductor.cadence_classes`),
+and the first of the plain decoding and these whose last note is the tonic, starting in the final bar on a
+beat, is kept (else the first ending on the tonic, else the plain one). Then the piece moves to its key: ``sample_long``
 draws the tonic from the corpus's keys of the piece's mode with ``default_rng([s, i, 10])``;
 ``continue_long`` goes back to the input's own key.
 
@@ -46,12 +47,13 @@ def _bars_seconds(bars: int, qpm: float) -> float:
     return bars * QUARTERS_PER_BAR * 60.0 / qpm
 
 
-def cadence(events: np.ndarray, mode: str) -> int:
-    """2 when the last note is the tonic and starts in the final bar on a beat, 1 when it is the tonic, else 0."""
+def cadence(events: np.ndarray, tonic: int) -> int:
+    """2 when the last note is ``tonic`` (a pitch class) and starts in the final bar on a beat, 1 when it is the
+    tonic, else 0."""
     from muse_cli.midi import events_to_notes
 
     notes = events_to_notes(events)
-    if not notes or notes[-1][0] % 12 != cond.TONIC[mode]:
+    if not notes or notes[-1][0] % 12 != tonic:
         return 0
     start = notes[-1][1]
     return 2 if start >= len(events) - STEPS_PER_BAR and start % 4 == 0 else 1
@@ -76,29 +78,45 @@ def _noise_windows(piece: dict) -> list[int]:
     return out
 
 
+def _heard_key(piece: dict, rows: list) -> tuple[int, str]:
+    """The key a piece's ending cadences in: the input's (``piece["key"]``), else the key estimated from the
+    piece before its last window (muse_cli.features), else its mode's tonic in the common frame."""
+    from muse_cli.features import estimated_key
+    from muse_cli.midi import events_to_notes
+
+    if piece.get("key"):
+        return piece["key"]
+    notes = events_to_notes(np.concatenate(rows[:-1])) if len(rows) > 1 else []
+    return estimated_key(notes) if notes else (cond.TONIC[piece["plan"]["mode"]], piece["plan"]["mode"])
+
+
 def decode_pieces(model, pieces: list[dict], temperature: float, scale: bool) -> list[np.ndarray]:
     """Each piece's events [steps] from its latents and plan (dict: latents, plan, seed, index, steps, context
-    events [c, 32]); exact returns copied, the ending chosen among CANDIDATES (see the module docstring)."""
-    allowed = cond.scale_classes() if scale else None
+    events [c, 32], maybe key); exact returns copied, the ending chosen among CANDIDATES (module docstring).
+    Sets each piece's "key" (tonic, mode) in the common frame: the key its ending cadences in."""
     z = np.concatenate([p["latents"] for p in pieces])
     noise = [(p["seed"], p["index"], 1, k) for p in pieces for k in _noise_windows(p)]
-    flat = model.decode_events(z, temperature, noise, allowed=allowed)
-    last = np.stack([p["latents"][-1] for p in pieces for _ in range(1, CANDIDATES)])
-    more = [(p["seed"], p["index"], 1, len(p["latents"]) - 1, c) for p in pieces for c in range(1, CANDIDATES)]
-    alts = model.decode_events(last, temperature, more, allowed=allowed).reshape(len(pieces), CANDIDATES - 1, -1)
-    out, at = [], 0
-    for p, alt in zip(pieces, alts):
-        w, ctx = len(p["latents"]), p["context"]
-        rows = list(ctx) + list(flat[at : at + w])
+    flat = model.decode_events(z, temperature, noise, allowed=cond.scale_classes() if scale else None)
+    rows, at = [], 0
+    for p in pieces:
+        w = len(p["latents"])
+        rows.append(list(p["context"]) + list(flat[at : at + w]))
         at += w
         for k, step in enumerate(p["plan"]["windows"]):
-            if k >= len(ctx) and step["kind"] == "exact":
-                rows[k] = rows[step["source"]].copy()
-        tail = p["steps"] - (w - 1) * WINDOW_STEPS
-        options = [rows[-1]] + list(alt)
-        scores = [cadence(ev[:tail], p["plan"]["mode"]) for ev in options]
-        rows[-1] = options[int(np.argmax(scores))]
-        out.append(np.concatenate(rows[len(ctx) :])[: p["steps"]])
+            if k >= len(p["context"]) and step["kind"] == "exact":
+                rows[-1][k] = rows[-1][step["source"]].copy()
+        p["key"] = _heard_key(p, rows[-1])
+    tails = [p["steps"] - (len(p["latents"]) - 1) * WINDOW_STEPS for p in pieces]
+    last = np.repeat(np.stack([p["latents"][-1] for p in pieces]), CANDIDATES, axis=0)
+    more = [(p["seed"], p["index"], 1, len(p["latents"]) - 1, c) for p in pieces for c in range(CANDIDATES)]
+    ends = [cond.cadence_classes(p["key"][0], scale, tail) for p, tail in zip(pieces, tails)]
+    ends = np.repeat(np.stack(ends), CANDIDATES, axis=0)
+    alts = model.decode_events(last, temperature, more, allowed=ends).reshape(len(pieces), CANDIDATES, -1)
+    out = []
+    for p, r, alt, tail in zip(pieces, rows, alts, tails):
+        options = [r[-1]] + list(alt)
+        r[-1] = options[int(np.argmax([cadence(ev[:tail], p["key"][0]) for ev in options]))]
+        out.append(np.concatenate(r[len(p["context"]) :])[: p["steps"]])
     return out
 
 
@@ -128,10 +146,10 @@ def sample_long(
         pieces[-1]["context"] = np.zeros((0, WINDOW_STEPS), np.int64)
     out = []
     for p, events in zip(pieces, decode_pieces(model, pieces, temperature, scale)):
-        mode = p["plan"]["mode"]
+        heard, mode = p["key"]
         counts = np.asarray(conductor.meta["tonics"][mode], float) + 1e-9
         tonic = int(np.random.default_rng([p["seed"], p["index"], KEY_STREAM]).choice(12, p=counts / counts.sum()))
-        shift = (tonic - cond.TONIC[mode] + 6) % 12 - 6
+        shift = (tonic - heard + 6) % 12 - 6
         events, _ = transpose(events, shift)
         extra = {"conductor": True, "key": f"{NAMES[tonic]} {mode}", "scale": scale}
         extra = {**({"form": letters} if letters else {}), **extra}
@@ -180,9 +198,9 @@ def continue_long(
     pieces = []
     for v in range(n):
         latents, plan = cond.conduct(conductor, seed, v, windows, temperature, mu, secs, mode)
-        pieces.append(
-            {"latents": latents, "plan": plan, "seed": seed, "index": v, "steps": bars * STEPS_PER_BAR, "context": ctx}
-        )
+        steps = bars * STEPS_PER_BAR
+        piece = {"latents": latents, "plan": plan, "seed": seed, "index": v, "steps": steps, "context": ctx}
+        pieces.append({**piece, "key": (cond.TONIC[mode], mode)})
     new_seconds = _bars_seconds(bars, qpm)
     join_seconds = join / STEPS_PER_BAR * QUARTERS_PER_BAR * 60.0 / qpm
     said = {**({"form": letters} if letters else {}), "conductor": True, "key": f"{NAMES[tonic]} {mode}"}

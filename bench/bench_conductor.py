@@ -8,8 +8,9 @@ Every statistic, the originality and the classifier are muse_cli.structure's (`m
 pieces at 120 qpm against held-out corpus tunes' first 16 bars. The methods: today's walk and `--form AABA`
 (structure.GENERATORS), a ceiling (the held-out tunes' own windows encoded and decoded: what a perfect
 sequence of latents would give), the conductor (muse_cli.longform.sample_long), the conductor without the
-scale mask, and the conductor with --form AABA. Continuation: each held-out tune's first 8 bars continued by 8 bars, by today's
-continue (muse_cli.form.continue_melody) and by muse_cli.longform.continue_long (structure.continuation_stats).
+scale mask, and the conductor with --form AABA. Continuation: each held-out tune's first 8 bars continued by 8
+bars, by today's continue (muse_cli.form.continue_melody) and by muse_cli.longform.continue_long
+(structure.continuation_stats).
 
 --select: the conductor at each latent scale (the spread of its latent draws at temperature 1) against the
 validation split's tunes only, so that the report's numbers are not the ones the scale was picked on alone

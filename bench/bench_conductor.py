@@ -6,11 +6,11 @@
 
 Every statistic, the originality and the classifier are muse_cli.structure's (`muse eval --structure`): 16-bar
 pieces at 120 qpm against held-out corpus tunes' first 16 bars. The methods: today's walk and `--form AABA`
-(structure.GENERATORS), a ceiling (the held-out tunes' own windows encoded and decoded: what a perfect
-sequence of latents would give), the conductor (muse_cli.longform.sample_long), the conductor without the
-scale mask, and the conductor with --form AABA. Continuation: each held-out tune's first 8 bars continued by 8
-bars, by today's continue (muse_cli.form.continue_melody) and by muse_cli.longform.continue_long
-(structure.continuation_stats).
+(structure.GENERATORS); a ceiling (the held-out tunes' own windows encoded and decoded: what a perfect sequence
+of latents would give); the conductor (muse_cli.longform.sample_long); the conductor without the scale mask;
+with --form AABA; and without the cadence (its last window decoded like the others: real tunes' first 16 bars
+seldom end on their tonic). Continuation: each held-out tune's first 8 bars continued by 8 bars, by today's
+continue (muse_cli.form.continue_melody) and by muse_cli.longform.continue_long (structure.continuation_stats).
 
 --select: the conductor at each latent scale (the spread of its latent draws at temperature 1) against the
 validation split's tunes only, so that the report's numbers are not the ones the scale was picked on alone
@@ -30,13 +30,13 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def conductor_generator(scale: bool = True, form: str | None = None, conductor=None):
+def conductor_generator(scale: bool = True, form: str | None = None, conductor=None, cadence_end: bool = True):
     def make(model, n: int, seed: int) -> list:
         from muse_cli.longform import sample_long
         from muse_cli.structure import PIECE_SECONDS, QPM
 
         draws = [(seed, i, PIECE_SECONDS) for i in range(n)]
-        return sample_long(model, draws, qpm=QPM, form=form, scale=scale, conductor=conductor)
+        return sample_long(model, draws, qpm=QPM, form=form, scale=scale, conductor=conductor, cadence_end=cadence_end)
 
     return make
 
@@ -138,6 +138,7 @@ def main() -> None:
         **st.GENERATORS,
         "conductor": conductor_generator(),
         "conductor, no scale mask": conductor_generator(scale=False),
+        "conductor, no cadence": conductor_generator(cadence_end=False),
         "conductor AABA": conductor_generator(form="AABA"),
     }
     result = st.evaluate_structure(model, args.pieces, args.seed, args.tunes, generators, log)

@@ -90,10 +90,13 @@ def _heard_key(piece: dict, rows: list) -> tuple[int, str]:
     return estimated_key(notes) if notes else (cond.TONIC[piece["plan"]["mode"]], piece["plan"]["mode"])
 
 
-def decode_pieces(model, pieces: list[dict], temperature: float, scale: bool) -> list[np.ndarray]:
+def decode_pieces(
+    model, pieces: list[dict], temperature: float, scale: bool, cadence_end: bool = True
+) -> list[np.ndarray]:
     """Each piece's events [steps] from its latents and plan (dict: latents, plan, seed, index, steps, context
     events [c, 32], maybe key); exact returns copied, the ending chosen among CANDIDATES (module docstring).
-    Sets each piece's "key" (tonic, mode) in the common frame: the key its ending cadences in."""
+    Sets each piece's "key" (tonic, mode) in the common frame: the key its ending cadences in. Without
+    ``cadence_end`` the last window is decoded like the others."""
     z = np.concatenate([p["latents"] for p in pieces])
     noise = [(p["seed"], p["index"], 1, k) for p in pieces for k in _noise_windows(p)]
     flat = model.decode_events(z, temperature, noise, allowed=cond.scale_classes() if scale else None)
@@ -106,6 +109,8 @@ def decode_pieces(model, pieces: list[dict], temperature: float, scale: bool) ->
             if k >= len(p["context"]) and step["kind"] == "exact":
                 rows[-1][k] = rows[-1][step["source"]].copy()
         p["key"] = _heard_key(p, rows[-1])
+    if not cadence_end:
+        return [np.concatenate(r[len(p["context"]) :])[: p["steps"]] for p, r in zip(pieces, rows)]
     tails = [p["steps"] - (len(p["latents"]) - 1) * WINDOW_STEPS for p in pieces]
     last = np.repeat(np.stack([p["latents"][-1] for p in pieces]), CANDIDATES, axis=0)
     more = [(p["seed"], p["index"], 1, len(p["latents"]) - 1, c) for p in pieces for c in range(CANDIDATES)]
@@ -128,9 +133,10 @@ def sample_long(
     form: str | None = None,
     scale: bool = True,
     conductor: cond.Conductor | None = None,
+    cadence_end: bool = True,
 ) -> list[Generated]:
     """One piece per draw (seed, index, seconds), led by ``conductor`` (default: the checkpoint's own),
-    decoded in shared batches."""
+    decoded in shared batches; ``cadence_end`` False leaves the ending to the conductor alone."""
     from muse_cli.prompt.tonality import transpose
 
     conductor = conductor or cond.load(model)
@@ -145,13 +151,14 @@ def sample_long(
         )
         pieces[-1]["context"] = np.zeros((0, WINDOW_STEPS), np.int64)
     out = []
-    for p, events in zip(pieces, decode_pieces(model, pieces, temperature, scale)):
+    for p, events in zip(pieces, decode_pieces(model, pieces, temperature, scale, cadence_end)):
         heard, mode = p["key"]
         counts = np.asarray(conductor.meta["tonics"][mode], float) + 1e-9
         tonic = int(np.random.default_rng([p["seed"], p["index"], KEY_STREAM]).choice(12, p=counts / counts.sum()))
         shift = (tonic - heard + 6) % 12 - 6
         events, _ = transpose(events, shift)
         extra = {"conductor": True, "key": f"{NAMES[tonic]} {mode}", "scale": scale}
+        extra = extra if cadence_end else {**extra, "cadence": False}
         extra = {**({"form": letters} if letters else {}), **extra}
         sec = _bars_seconds(p["bars"], qpm)
         out.append(sampled(model, events, p["seed"], p["index"], sec, temperature, qpm, **extra))

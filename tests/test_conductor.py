@@ -162,3 +162,18 @@ def test_a_file_for_another_checkpoint_or_a_malformed_one_is_refused(model, tmp_
     copy = tmp_path / "copy.npz"
     shutil.copy(shipped, copy)
     assert cond.load(model, copy).z_size == model.z_size
+
+
+def test_pieces_end_with_a_cadence_on_their_tonic(model):
+    from muse_cli.longform import NAMES
+
+    pieces = sample_long(model, [(2, i, 32.0) for i in range(8)])
+    on_tonic = [g.notes[-1][0] % 12 == NAMES.index(g.provenance["key"].split()[0]) for g in pieces]
+    assert sum(on_tonic) >= 6
+    z = np.random.default_rng(3).standard_normal((8, model.z_size)).astype(np.float32)
+    mask = np.repeat(cond.cadence_classes(7, True, end=32)[None], 8, axis=0)  # [rows, 32, 90]: per row and step
+    ends = model.decode_events(z, 1.0, [(3, i) for i in range(8)], allowed=mask)
+    last = ends[:, 24:]
+    assert set(((last[last >= FIRST_NOTE] - FIRST_NOTE + MIN_PITCH) % 12).tolist()) <= {7}  # only G in the last beats
+    plain = sample_long(model, [(2, 0, 32.0)], cadence_end=False)[0]
+    assert plain.provenance["cadence"] is False and plain.notes[:8] == pieces[0].notes[:8]

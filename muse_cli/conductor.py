@@ -261,6 +261,23 @@ def common_shift(tonic: int, mode: str) -> int:
     return d - 12 if d > 6 else d
 
 
+JOIN = 5  # semitones a window's first beat may move from the note before it
+JOIN_STEPS = 4  # the steps of that first beat
+
+
+def join_classes(previous: int | None, scale: bool = True) -> np.ndarray:
+    """Bool [32, 90]: a window's classes per step: the scale (or every class), and in its first beat no note-on
+    further than JOIN semitones from ``previous`` (the last pitch before the window; None: no limit), so that
+    windows decoded apart join as real tunes' windows do."""
+    from muse_cli.encoding import FIRST_NOTE, MIN_PITCH, NUM_CLASSES, WINDOW_STEPS
+
+    allowed = np.tile(scale_classes() if scale else np.ones(NUM_CLASSES, bool), (WINDOW_STEPS, 1))
+    if previous is not None:
+        pitches = np.arange(FIRST_NOTE, NUM_CLASSES) - FIRST_NOTE + MIN_PITCH
+        allowed[:JOIN_STEPS, FIRST_NOTE:] &= np.abs(pitches - previous) <= JOIN
+    return allowed
+
+
 def cadence_classes(tonic: int, scale: bool = True, end: int = 32, steps: int = 8) -> np.ndarray:
     """Bool [32, 90]: a last window's classes per step: the scale (or every class), and in the ``steps`` steps
     before step ``end`` (where the piece ends) no note-on but ``tonic`` (a pitch class; holds and note-offs stay

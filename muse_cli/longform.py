@@ -8,7 +8,9 @@ A piece is made in the conductor's common frame (C major / A minor): its windows
 :func:`muse_cli.conductor.conduct`; an exact return copies the events of the window it returns to, a varied
 return decodes with that window's noise (so it changes only where its latent does); with ``scale`` (the
 default) the decoder may only sample note-ons in the piece's scale (a class mask on the sampling noise, the
-same on both engines). The ending: the last window is decoded once more CANDIDATES ways (noise
+same on both engines), and windows are decoded one after another so that each new window's first beat
+stays within a fourth of the note before it (windows decoded apart leapt twice as far as real tunes' do at
+their joins). The ending: the last window is decoded once more CANDIDATES ways (noise
 (s, i, 1, k, c)) with no note-on but the tonic in its last half bar (:func:`muse_cli.conductor.cadence_classes`),
 and the first of the plain decoding and these whose last note is the tonic, starting in the final bar on a
 beat, is kept (else the first ending on the tonic, else the plain one). Then the piece moves to its key: ``sample_long``
@@ -90,6 +92,33 @@ def _heard_key(piece: dict, rows: list) -> tuple[int, str]:
     return estimated_key(notes) if notes else (cond.TONIC[piece["plan"]["mode"]], piece["plan"]["mode"])
 
 
+def _last_pitch(rows: list) -> int | None:
+    from muse_cli.encoding import FIRST_NOTE, MIN_PITCH
+
+    for ev in reversed(rows):
+        on = np.flatnonzero(np.asarray(ev) >= FIRST_NOTE)
+        if len(on):
+            return int(ev[on[-1]]) - FIRST_NOTE + MIN_PITCH
+    return None
+
+
+def _decode_windows(model, pieces: list[dict], temperature: float, scale: bool) -> list[list]:
+    """Each piece's windows (its context's, then its new ones), decoded window by window across pieces: each
+    new window's first beat joins the note before it (:func:`muse_cli.conductor.join_classes`), an exact
+    return copies its source's events."""
+    rows = [list(p["context"]) for p in pieces]
+    noise = [_noise_windows(p) for p in pieces]
+    for k in range(max(len(p["latents"]) for p in pieces)):
+        todo = [i for i, p in enumerate(pieces) if k < len(p["latents"])]
+        z = np.stack([pieces[i]["latents"][k] for i in todo])
+        seeds = [(pieces[i]["seed"], pieces[i]["index"], 1, noise[i][k]) for i in todo]
+        masks = np.stack([cond.join_classes(_last_pitch(rows[i]), scale) for i in todo])
+        for i, ev in zip(todo, model.decode_events(z, temperature, seeds, allowed=masks)):
+            step = pieces[i]["plan"]["windows"][len(rows[i])]
+            rows[i].append(rows[i][step["source"]].copy() if step["kind"] == "exact" else ev)
+    return rows
+
+
 def decode_pieces(
     model, pieces: list[dict], temperature: float, scale: bool, cadence_end: bool = True
 ) -> list[np.ndarray]:
@@ -97,24 +126,18 @@ def decode_pieces(
     events [c, 32], maybe key); exact returns copied, the ending chosen among CANDIDATES (module docstring).
     Sets each piece's "key" (tonic, mode) in the common frame: the key its ending cadences in. Without
     ``cadence_end`` the last window is decoded like the others."""
-    z = np.concatenate([p["latents"] for p in pieces])
-    noise = [(p["seed"], p["index"], 1, k) for p in pieces for k in _noise_windows(p)]
-    flat = model.decode_events(z, temperature, noise, allowed=cond.scale_classes() if scale else None)
-    rows, at = [], 0
-    for p in pieces:
-        w = len(p["latents"])
-        rows.append(list(p["context"]) + list(flat[at : at + w]))
-        at += w
-        for k, step in enumerate(p["plan"]["windows"]):
-            if k >= len(p["context"]) and step["kind"] == "exact":
-                rows[-1][k] = rows[-1][step["source"]].copy()
-        p["key"] = _heard_key(p, rows[-1])
+    rows = _decode_windows(model, pieces, temperature, scale)
+    for p, r in zip(pieces, rows):
+        p["key"] = _heard_key(p, r)
     if not cadence_end:
         return [np.concatenate(r[len(p["context"]) :])[: p["steps"]] for p, r in zip(pieces, rows)]
     tails = [p["steps"] - (len(p["latents"]) - 1) * WINDOW_STEPS for p in pieces]
     last = np.repeat(np.stack([p["latents"][-1] for p in pieces]), CANDIDATES, axis=0)
     more = [(p["seed"], p["index"], 1, len(p["latents"]) - 1, c) for p in pieces for c in range(CANDIDATES)]
-    ends = [cond.cadence_classes(p["key"][0], scale, tail) for p, tail in zip(pieces, tails)]
+    ends = []
+    for p, r, tail in zip(pieces, rows, tails):
+        end = cond.cadence_classes(p["key"][0], scale, tail)
+        ends.append(end & cond.join_classes(_last_pitch(r[:-1]), scale))
     ends = np.repeat(np.stack(ends), CANDIDATES, axis=0)
     alts = model.decode_events(last, temperature, more, allowed=ends).reshape(len(pieces), CANDIDATES, -1)
     out = []

@@ -177,3 +177,14 @@ def test_pieces_end_with_a_cadence_on_their_tonic(model):
     assert set(((last[last >= FIRST_NOTE] - FIRST_NOTE + MIN_PITCH) % 12).tolist()) <= {7}  # only G in the last beats
     plain = sample_long(model, [(2, 0, 32.0)], cadence_end=False)[0]
     assert plain.provenance["cadence"] is False and plain.notes[:8] == pieces[0].notes[:8]
+
+
+def test_both_engines_make_the_same_conducted_pieces(model):
+    """The scale, join and cadence masks ride on the sampling noise, so the reference engine gives the same bytes."""
+    reference = m.load_model(None, batch_size=64, engine="magenta")
+    draws = [(6, i, 16.0) for i in range(3)]
+    assert [g.midi() for g in sample_long(model, draws)] == [g.midi() for g in sample_long(reference, draws)]
+    mel = Melody("tune.mid", [(60, 0, 4), (62, 4, 8), (64, 8, 16), (65, 16, 24), (67, 24, 32)], 32, 90.0)
+    assert [g.midi() for g in continue_long(model, mel, 8.0, n=2, seed=2)] == [
+        g.midi() for g in continue_long(reference, mel, 8.0, n=2, seed=2)
+    ]

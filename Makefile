@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 BIG := build/big
 ENCODER_STEPS := 13000
 
-.PHONY: setup demo lint test test-all train train-encoder ship prompt-head attrs eval big big-demo bench clean
+.PHONY: setup demo lint test test-all bench-smoke train train-encoder ship prompt-head attrs eval big big-demo bench clean
 
 setup: $(VENV)/.setup-done
 $(VENV)/.setup-done: pyproject.toml uv.lock scripts/setup.sh
@@ -22,12 +22,14 @@ lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) scripts/check_layout.py
+	$(VENV)/bin/lint-imports
 
-## The test suite CI runs (everything but the slow end-to-end runs).
+## The test suite CI runs: everything but the slow-marked runs. It includes real Dask clusters (muse batch),
+## Ctrl-C and SIGKILL while writing, and every README and --help example.
 test: setup
 	$(VENV)/bin/pytest -q -m "not slow"
 
-## Everything, including the slow end-to-end runs (big-shaped checkpoint, real Dask cluster).
+## Everything, plus the slow-marked end to end run of a cat-mel_2bar_big-shaped checkpoint (make big: 538 MB).
 test-all: setup
 	$(VENV)/bin/pytest -q
 
@@ -36,7 +38,7 @@ test-all: setup
 ## state (the first run's optimizer state was not kept). The second run was planned to step 10,000 and
 ## stopped at 7,903 by --max-minutes 29, the rest of the 2-hour budget; --steps 7903 repeats that length.
 train: setup
-	$(PY) -m muse_cli.training.corpus build/corpus/tunes.pkl
+	$(PY) -m muse_cli.training.corpus build/corpus/tunes.json.gz
 	$(PY) -m muse_cli.training.train --workdir build/train-first --meters duple --steps 6000
 	$(PY) -m muse_cli.training.train --workdir build/train --meters duple --steps 7903 --init-from build/train-first/export
 	$(MAKE) train-encoder
@@ -58,7 +60,7 @@ ship: setup
 
 ## The default model's text-prompt head (run after `make ship`; caches live in build/prompt-home).
 prompt-head: setup
-	MUSE_HOME=build/prompt-home $(PY) -m muse_cli.prompt.fit --checkpoint muse-mel_2bar
+	MUSE_HOME=build/prompt-home $(MUSE) fit-prompt --checkpoint muse-mel_2bar
 
 ## The default model's attribute vectors for --attr (run after `make ship`: they are tied to the weights' sha256).
 attrs: setup
@@ -74,15 +76,22 @@ big: setup
 big-demo: big
 	bash bench/big_demo.sh $(BIG)
 
+## Every bench with tiny sizes, to its end (make test runs it too: tests/test_bench_smoke.py).
+bench-smoke: setup
+	$(VENV)/bin/pytest -q tests/test_bench_smoke.py
+
+## Every README figure: each bench prints the table or JSON it is quoted from.
 bench: setup big
+	test -f build/corpus/tunes.json.gz || $(PY) -m muse_cli.training.corpus build/corpus/tunes.json.gz
 	$(PY) bench/bench_engine.py --big $(BIG)
 	$(PY) bench/bench_core.py
 	$(PY) bench/bench_vary.py
 	$(PY) bench/bench_progress.py
 	$(PY) bench/bench_show.py
-	$(PY) bench/bench_form.py --tunes build/corpus/tunes.pkl
+	$(PY) bench/bench_form.py --tunes build/corpus/tunes.json.gz
 	$(PY) bench/bench_keytempo.py
 	$(PY) bench/bench_attrs.py
+	$(PY) bench/bench_prompt.py
 	$(PY) bench/bench_batch.py --big $(BIG)
 
 clean:

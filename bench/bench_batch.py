@@ -42,7 +42,7 @@ import json, sys, time
 from muse_cli import registry
 from muse_cli.cache import checkpoint_prefix
 from muse_cli.configs import build_config
-from muse_cli.engines.magenta import quiet_tensorflow
+from muse_cli.quiet import quiet_tensorflow
 quiet_tensorflow()
 from magenta.models.music_vae import TrainedModel
 ckpt = registry.resolve(sys.argv[1] or None)
@@ -165,13 +165,15 @@ def bench_big(big: Path, n: int) -> dict:
 def bench_render(checkpoint: str | None, count: int, seconds: float) -> dict:
     """Render throughput with 1 and 2 workers: warm (library, start-up excluded) and end to end (CLI)."""
     from muse_cli import batch as b
+    from muse_cli.model import sample_name
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         cmd = [MUSE, "batch", "--sample", str(count), "--seconds", str(seconds), "-o", str(tmp / "mid")]
         _run(cmd + (["-c", checkpoint] if checkpoint else []))  # the MIDI files (not timed)
         lines = [
-            json.dumps({"op": "render", "midi": f"mid/sample_{i}.mid", "out": f"w{{w}}/{i}.wav"}) for i in range(count)
+            json.dumps({"op": "render", "midi": f"mid/{sample_name(i, 0)}.mid", "out": f"w{{w}}/{i}.wav"})
+            for i in range(count)
         ]
         warm, e2e = {}, {}
         for w in (1, 2):

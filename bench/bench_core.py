@@ -35,52 +35,43 @@ def bench_help(repeat: int = 5) -> dict:
     return {"muse --help median s": round(statistics.median(times), 3), "runs": repeat}
 
 
-def _pc_hist(events: np.ndarray) -> np.ndarray:
-    from muse_cli.midi import events_to_notes
-
-    h = np.zeros(12)
-    for p, s, e in events_to_notes(events):
-        h[p % 12] += e - s
-    return h / max(h.sum(), 1e-9)
-
-
-def _cos(a: np.ndarray, b: np.ndarray) -> float:
-    na, nb = np.linalg.norm(a), np.linalg.norm(b)
-    return float(a @ b / (na * nb)) if na > 0 and nb > 0 else 0.0
-
-
 def bench_continuity(checkpoint: str | None, n: int = 64, seconds: float = 16.0) -> dict:
     """Pitch-class-histogram similarity of neighbouring 2-bar segments in long form vs independent samples."""
     from muse_cli import model as m
-    from muse_cli import paths
+    from muse_cli.features import pitch_class_cosine
+    from muse_cli.midi import events_to_notes
+    from muse_cli.paths import LONGFORM_RHO, decode_paths, latent_path
+
+    def cos(a, b) -> float:
+        return pitch_class_cosine(events_to_notes(a), events_to_notes(b))
 
     model = m.load_model(checkpoint, batch_size=64)
     segs = m.segments_for(seconds, 120.0)
     out = {}
-    for rho in (0.0, 0.5, paths.LONGFORM_RHO, 0.95):
-        paths = [paths.latent_path(7, i, segs, model.z_size, rho=rho) for i in range(n)]
-        events = paths.decode_paths(model, paths, [(7, i) for i in range(n)], 1.0)
+    for rho in (0.0, 0.5, LONGFORM_RHO, 0.95):
+        walks = [latent_path(7, i, segs, model.z_size, rho=rho) for i in range(n)]
+        events = decode_paths(model, walks, [(7, i) for i in range(n)], 1.0)
         sims = [
-            _cos(_pc_hist(ev[k * 32 : (k + 1) * 32]), _pc_hist(ev[(k + 1) * 32 : (k + 2) * 32]))
-            for ev in events
-            for k in range(segs - 1)
+            cos(ev[k * 32 : (k + 1) * 32], ev[(k + 1) * 32 : (k + 2) * 32]) for ev in events for k in range(segs - 1)
         ]
         out[f"rho {rho}"] = round(float(np.mean(sims)), 3)
-    indep = [paths.latent_path(99, i, 1, model.z_size)[0] for i in range(2 * n)]
+    indep = [latent_path(99, i, 1, model.z_size)[0] for i in range(2 * n)]
     ev = model.decode_events(np.stack(indep), 1.0, [(99, i, 1, 0) for i in range(2 * n)])
-    base = [_cos(_pc_hist(ev[2 * i]), _pc_hist(ev[2 * i + 1])) for i in range(n)]
+    base = [cos(ev[2 * i], ev[2 * i + 1]) for i in range(n)]
     out["independent samples"] = round(float(np.mean(base)), 3)
-    out["ratio (default rho / independent)"] = round(out[f"rho {paths.LONGFORM_RHO}"] / out["independent samples"], 2)
+    out["ratio (default rho / independent)"] = round(out[f"rho {LONGFORM_RHO}"] / out["independent samples"], 2)
     return {"checkpoint": model.name, "neighbouring-segment pitch-class cosine": out, "melodies": n, "seconds": seconds}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--checkpoint", default=None, help="for continuity; default: the embedded model")
+    ap.add_argument("--runs", type=int, default=5, help="cold `muse --help` runs")
+    ap.add_argument("--n", type=int, default=64, help="melodies per continuity row")
     args = ap.parse_args()
-    results = {"help": bench_help()}
+    results = {"help": bench_help(args.runs)}
     print(json.dumps(results["help"]), flush=True)
-    results["continuity"] = bench_continuity(args.checkpoint)
+    results["continuity"] = bench_continuity(args.checkpoint, n=args.n)
     print(json.dumps(results["continuity"]), flush=True)
     return 0
 

@@ -1,6 +1,6 @@
 """Does `--form AABA` repeat and contrast as asked, and how does that compare with real tunes? (make bench)
 
-    python bench/bench_form.py [--tunes build/corpus/tunes.pkl] [--pieces 64] [--bars 16] [--form AABA]
+    python bench/bench_form.py [--tunes build/corpus/tunes.json.gz] [--pieces 64] [--bars 16] [--form AABA]
 
 Generated: PIECES melodies of BARS bars from the default model with --form FORM, and the same seeds with
 today's long form (no form). Each piece splits into the form's sections (as muse_cli.form.sections does);
@@ -11,7 +11,7 @@ return A' (sections 1 and 2), A to B (1 and 3), and neighbouring sections of the
 Returns of the opening: how often bars 1-2 come back later, exactly (the same 32 steps) or closely (pitch-class
 cosine >= 0.9 and onset Jaccard >= 0.8), at any later bar line that leaves the opening behind. Measured
 the same way on the generated pieces and on the corpus's real tunes in duple meters, each cut to its
-first BARS bars of 4/4 (tunes shorter than that are left out). Without the corpus pickle
+first BARS bars of 4/4 (tunes shorter than that are left out). Without the corpus file
 (muse_cli.training.corpus builds it) that part is skipped, and said so.
 """
 
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 import sys
 from pathlib import Path
 
@@ -67,10 +66,9 @@ def opening_returns(notes: list, total_steps: int, bar_steps: int) -> tuple[bool
 def corpus_notes(path: Path, steps: int) -> list[tuple[list, int]]:
     """(notes on the 16th grid, bar length in steps) of every duple-meter tune at least ``steps`` long, cut there."""
     from muse_cli.encoding import DUPLE_METERS, STEPS_PER_QUARTER
-    from muse_cli.training.corpus import grid_notes
+    from muse_cli.training.corpus import grid_notes, load_tunes
 
-    with open(path, "rb") as f:
-        tunes = pickle.load(f)
+    tunes = load_tunes(path)
     out = []
     for t in tunes:
         if not t.get("notes") or not set(t.get("meters") or ["?"]) <= set(DUPLE_METERS):
@@ -104,7 +102,9 @@ def pair_row(name: str, pairs: list[tuple[list, list]]) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tunes", type=Path, default=Path("build/corpus/tunes.pkl"), help="corpus pickle")
+    ap.add_argument(
+        "--tunes", type=Path, default=Path("build/corpus/tunes.json.gz"), help="corpus file (muse_cli.training.corpus)"
+    )
     ap.add_argument("--pieces", type=int, default=64)
     ap.add_argument("--bars", type=int, default=16)
     ap.add_argument("--form", default="AABA")

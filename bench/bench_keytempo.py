@@ -45,7 +45,8 @@ TEMPO_RUNS = (
 
 
 def _row(notes_list: list, key) -> dict:
-    from muse_cli.prompt.tonality import estimated_key, in_scale
+    from muse_cli.features import estimated_key
+    from muse_cli.prompt.tonality import in_scale
 
     shares = np.array([in_scale(n, key) for n in notes_list])
     tonic = np.mean([estimated_key(n)[0] == key.tonic for n in notes_list])

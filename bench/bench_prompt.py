@@ -41,7 +41,8 @@ def _numpy_path():
 
 
 def _tf_path():
-    from muse_cli.prompt.text import MAX_TOKENS, reference_bert
+    from muse_cli.prompt.text import MAX_TOKENS
+    from muse_cli.training.reference import reference_bert
 
     tok, bert = reference_bert()
 

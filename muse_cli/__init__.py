@@ -1,7 +1,10 @@
 """muse: melodies from Magenta's MusicVAE.
 
-The public API. Nothing heavy is imported here: TensorFlow and magenta load
-inside :func:`load_model`, so ``import muse_cli`` stays fast.
+The public API. Nothing heavy is imported here, so ``import muse_cli`` stays fast.
+:func:`load_model` runs the model in NumPy by default (the ``numpy`` engine, from the
+checkpoint's exported weights): generating melodies never imports TensorFlow. TensorFlow
+and magenta load only for ``engine="magenta"`` (magenta's TrainedModel, the reference),
+for ``encode(..., refine=N)``, and when a checkpoint's weights are exported the first time.
 
     import muse_cli
     model = muse_cli.load_model()                 # the embedded default checkpoint
@@ -12,7 +15,8 @@ inside :func:`load_model`, so ``import muse_cli`` stays fast.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from muse_cli.settings import VERSION as __version__
+
 __all__ = [
     "load_model",
     "sample",
@@ -80,9 +84,9 @@ def continue_melody(
     model, melody, seconds=None, n=1, temperature=1.0, seed=None, qpm=120.0, form=None, keep=False, attrs=None
 ):
     """``n`` continuations: the melody as written, then ``seconds`` of new bars (``keep``: only the new bars)."""
-    from muse_cli import form as f
+    from muse_cli import model as m
 
-    return f.continue_melody(
+    return m.continue_melody(
         model, melody, seconds, n=n, temperature=temperature, seed=seed, qpm=qpm, form=form, keep=keep, attrs=attrs
     )
 

@@ -22,6 +22,16 @@ FIRST_NOTE = 2  # class of MIN_PITCH
 DUPLE_METERS = ("4/4", "2/2", "2/4", "4/2", "4/8", "8/8")
 
 
+def step_seconds(qpm: float) -> float:
+    """Length of one 16th-note step at ``qpm`` quarter notes per minute."""
+    return 60.0 / qpm / STEPS_PER_QUARTER
+
+
+def steps_seconds(steps: int, qpm: float) -> float:
+    """Length of ``steps`` 16th-note steps at ``qpm``: the one steps-to-seconds formula."""
+    return steps / STEPS_PER_QUARTER * 60.0 / qpm
+
+
 def window_seconds(qpm: float) -> float:
     """Length of one 2-bar window at ``qpm`` quarter notes per minute."""
-    return WINDOW_BARS * QUARTERS_PER_BAR * 60.0 / qpm
+    return steps_seconds(WINDOW_STEPS, qpm)

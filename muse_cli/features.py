@@ -44,10 +44,7 @@ def measure(events: np.ndarray) -> list[dict[str, float]]:
     for i, ev in enumerate(events):
         notes = events_to_notes(ev)
         rows.append({**_note_features(notes), "rest_share": _rest_share(notes, len(ev))})
-        if notes:
-            pitches = np.array([n[0] for n in notes], int)
-            durations = np.array([max(1, n[2] - n[1]) for n in notes], float)
-            hists[i] = np.bincount(pitches % 12, weights=durations, minlength=12)
+        hists[i] = pitch_class_histogram(notes)
     for row, score in zip(rows, _mode_scores(hists)):
         row["major_minus_minor"] = float(score)
     return rows
@@ -99,27 +96,46 @@ def _arch(p: np.ndarray) -> float:
     return float(middle.max() - ends)
 
 
-def _mode_scores(hists: np.ndarray) -> np.ndarray:
-    """Best major minus best minor key correlation of each row of duration-weighted pitch-class histograms."""
+MODES = ("major", "minor")
+
+
+def key_correlations(hists: np.ndarray) -> np.ndarray:
+    """Krumhansl-Kessler correlation [n, 2, 12] of each row of pitch-class histograms [n, 12] with every key:
+    [:, 0, t] major on tonic t, [:, 1, t] minor (0 for an empty or flat histogram). The one key estimator."""
+    hists = np.atleast_2d(np.asarray(hists, np.float64))
     h = hists - hists.mean(1, keepdims=True)
     hn = np.linalg.norm(h, axis=1, keepdims=True)
     ok = (hn[:, 0] > 1e-12) & (hists.sum(1) > 0)
     h = h / np.where(hn > 1e-12, hn, 1.0)
-    best = []
+    out = []
     for profile in (KRUMHANSL_MAJOR, KRUMHANSL_MINOR):
         rolled = np.stack([np.roll(profile, k) for k in range(12)])
         rolled = rolled - rolled.mean(1, keepdims=True)
         rolled /= np.linalg.norm(rolled, axis=1, keepdims=True)
-        best.append((h @ rolled.T).max(1))
-    return np.where(ok, best[0] - best[1], 0.0)
+        out.append(np.where(ok[:, None], h @ rolled.T, 0.0))
+    return np.stack(out, 1)
+
+
+def _mode_scores(hists: np.ndarray) -> np.ndarray:
+    """Best major minus best minor key correlation of each row of duration-weighted pitch-class histograms."""
+    r = key_correlations(hists)
+    return r[:, 0].max(1) - r[:, 1].max(1)
+
+
+def estimated_key(notes: list) -> tuple[int, str]:
+    """(tonic pitch class, "major" or "minor") of notes (pitch, start, end): the key whose Krumhansl-Kessler
+    profile correlates best with their duration-weighted pitch-class histogram (C major when there are none)."""
+    r = key_correlations(pitch_class_histogram(notes)[None])[0]
+    mode, tonic = np.unravel_index(int(np.argmax(r)), r.shape)
+    return int(tonic), MODES[int(mode)]
 
 
 # -- how alike two melodies are (muse vary's and --form's measures; bench/bench_vary.py, bench/bench_form.py) ----
 def pitch_class_histogram(notes: list) -> np.ndarray:
-    """The duration-weighted pitch-class histogram [12] of notes (pitch, start, end)."""
+    """The duration-weighted pitch-class histogram [12] of notes (pitch, start, end), C = 0: the one histogram."""
     h = np.zeros(12)
     for pitch, start, end in notes:
-        h[pitch % 12] += end - start
+        h[int(pitch) % 12] += end - start
     return h
 
 
@@ -138,20 +154,6 @@ def onset_jaccard(a: list, b: list) -> float:
 
 # -- key and scale (the one key estimator: prompts' named keys, muse eval --structure) ----------------------------
 SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10)}  # minor: natural (aeolian)
-KEY_PROFILES = {"major": KRUMHANSL_MAJOR, "minor": KRUMHANSL_MINOR}
-
-
-def estimated_key(notes: list) -> tuple[int, str]:
-    """(tonic pitch class, "major" or "minor") with the best Krumhansl-Kessler correlation of the notes'
-    duration-weighted pitch-class histogram (C major when no key correlates)."""
-    hist = pitch_class_histogram(notes)
-    best, found = -np.inf, (0, "major")
-    for mode, profile in KEY_PROFILES.items():
-        for tonic in range(12):
-            r = np.corrcoef(hist, np.roll(profile, tonic))[0, 1] if hist.std() > 0 else 0.0
-            if r > best:
-                best, found = r, (tonic, mode)
-    return found
 
 
 def scale_share(notes: list, tonic: int, mode: str = "major") -> float:

@@ -1,4 +1,4 @@
-"""Form and continuation: the recipes of ``--form AABA`` and ``muse continue``, on top of :mod:`muse_cli.model`.
+"""Form and continuation paths: the latent maths of ``--form AABA`` and of ``muse continue``'s new bars.
 
 A *form* is a string of letters A-Z, one per section. A piece of W 2-bar windows splits into len(form)
 sections of W // len(form) windows each (the last section also takes the windows left over). The first
@@ -18,14 +18,13 @@ encoder mean of the input's last 2 bars: the same AR(1) walk as long form, start
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 
-from muse_cli.encoding import QUARTERS_PER_BAR, STEPS_PER_BAR, WINDOW_STEPS, window_seconds
+from muse_cli.encoding import window_seconds
 from muse_cli.errors import UsageError
-from muse_cli.model import Generated, new_seed, provenance, sample_seconds, segments_for
-from muse_cli.paths import LONGFORM_RHO, decode_paths, latent_path, slerp
+from muse_cli.paths import LONGFORM_RHO, latent_path, slerp
+from muse_cli.results import segments_for
 
 FORM_AMOUNT = 0.15  # how far a returning section moves from its first statement (vary's --amount)
 MAX_FORM = 32  # letters in a form
@@ -85,12 +84,6 @@ def form_path(path: np.ndarray, form: str, seed: int, index: int, candidate: int
     return path
 
 
-def continue_name(source: str, seed: int, index: int) -> str:
-    """The file stem of continuation ``index`` (0-based) of ``source`` with ``seed``: tune.cont_s3_001."""
-    stem = Path(source).stem if source not in ("-", "", "stdin") else "stdin"
-    return f"{stem}.cont_s{seed}_{index + 1:03d}"
-
-
 def continuation_path(mu: np.ndarray, seed: int, index: int, segments: int, form: str | None = None) -> np.ndarray:
     """The latents of ``segments`` new windows: long form's AR(1) walk from ``mu`` (then ``form``).
 
@@ -102,41 +95,19 @@ def continuation_path(mu: np.ndarray, seed: int, index: int, segments: int, form
     return form_path(walk, form, seed, index) if form else walk
 
 
-def continue_melody(
-    model,
-    melody,
-    seconds: float | None = None,
-    n: int = 1,
-    temperature: float = 1.0,
-    seed: int | None = None,
-    qpm: float = 120.0,
+def walk_around(
+    mean: np.ndarray,
+    scale: np.ndarray,
+    seed: int,
+    index: int,
+    segments: int,
+    temperature: float,
+    rho: float = LONGFORM_RHO,
+    candidate: int = 0,
     form: str | None = None,
-    keep: bool = False,
-    attrs: dict | None = None,
-) -> list:
-    """``n`` continuations of ``melody``: its notes as written, then ``seconds`` of new bars from the bar line.
-
-    The new bars walk on from the encoder mean of the melody's last 2 bars (:func:`continuation_path`);
-    continuation ``v`` decodes window k with noise (seed, v, 1, k). ``keep`` returns only the new bars;
-    ``attrs`` moves the new bars' latents by the checkpoint's attribute vectors (:mod:`muse_cli.attributes`)."""
-    from muse_cli.attributes import attr_offset, shifted
-    from muse_cli.midi import events_to_notes, notes_to_events
-
-    seed = new_seed() if seed is None else int(seed)
-    form = check_form(form, seconds, qpm)
-    segments = segments_for(seconds, qpm)
-    join = -(-melody.total_steps // STEPS_PER_BAR) * STEPS_PER_BAR  # the input, padded to a bar line
-    mu, _ = model.encode_events(notes_to_events(melody.notes, max(0, join - WINDOW_STEPS))[None])
-    delta, extra = attr_offset(model, attrs)
-    paths = [shifted(continuation_path(mu[0], seed, v, segments, form), delta) for v in range(n)]
-    events = decode_paths(model, paths, [(seed, v) for v in range(n)], temperature)
-    new_seconds = sample_seconds(seconds, qpm)
-    join_seconds = join / STEPS_PER_BAR * QUARTERS_PER_BAR * 60.0 / qpm
-    said = {**({"form": form} if form else {}), **({"keep": True} if keep else {}), **extra}
-    prov = provenance(model, seed, temperature, qpm, mode="continue", source=melody.source, seconds=new_seconds, **said)
-    out = []
-    for v, ev in enumerate(events):
-        notes = events_to_notes(ev) if keep else list(melody.notes) + events_to_notes(ev, offset=join)
-        length = new_seconds if keep else join_seconds + new_seconds
-        out.append(Generated(continue_name(melody.source, seed, v), notes, qpm, length, {**prov, "index": v}))
-    return out
+) -> np.ndarray:
+    """The same AR(1) walk inside a Gaussian N(mean, diag(scale²)) (used by prompts), shaped by ``form``."""
+    eps = latent_path(seed, index, segments, len(mean), rho, candidate)
+    if form:
+        eps = form_path(eps, form, seed, index, candidate)
+    return (mean[None, :] + temperature * scale[None, :] * eps).astype(np.float32)

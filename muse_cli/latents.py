@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from muse_cli import settings
-from muse_cli.encoding import QUARTERS_PER_BAR, WINDOW_BARS
+from muse_cli.encoding import STEPS_PER_BAR, WINDOW_BARS, steps_seconds
 from muse_cli.errors import LatentError
 
 
@@ -163,7 +163,7 @@ def check_latent_length(windows: list[LatentWindow], qpm: float) -> None:
         lo, hi = spans.get(w.source, (w.start_bar, w.start_bar))
         spans[w.source] = (min(lo, w.start_bar), max(hi, w.start_bar))
     for src, (lo, hi) in spans.items():
-        seconds = (hi - lo + WINDOW_BARS) * QUARTERS_PER_BAR * 60.0 / qpm
+        seconds = steps_seconds((hi - lo + WINDOW_BARS) * STEPS_PER_BAR, qpm)
         if seconds > settings.MAX_SECONDS:
             raise LatentError(
                 f"latents of {src!r} span bars {lo} to {hi + 2}: {seconds:.0f} s at {qpm:g} qpm, "

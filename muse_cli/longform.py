@@ -17,7 +17,8 @@ beat, is kept (else the first ending on the tonic, else the plain one). Then the
 draws the tonic from the corpus's keys of the piece's mode with ``default_rng([s, i, 10])``;
 ``continue_long`` goes back to the input's own key.
 
-``continue_long`` plays the input exactly as written (its notes, at its own tempo), then the new bars
+``continue_long`` plays the input exactly as written (its notes, velocities and program, at its own first
+tempo), then the new bars (at its typical velocity)
 from the bar line after it; the conductor conditions on every 2-bar window of the input (the first
 starts before the input, on a rest, when the input has an odd number of bars).
 """
@@ -29,8 +30,9 @@ import math
 import numpy as np
 
 from muse_cli import conductor as cond
-from muse_cli.encoding import QUARTERS_PER_BAR, STEPS_PER_BAR, WINDOW_BARS, WINDOW_STEPS
-from muse_cli.model import Generated, new_seed, provenance, sampled
+from muse_cli.encoding import QUARTERS_PER_BAR, STEPS_PER_BAR, WINDOW_BARS, WINDOW_STEPS, steps_seconds
+from muse_cli.model import sampled
+from muse_cli.results import Generated, continue_name, new_seed, provenance, styled
 
 CANDIDATES = 16  # decodings of the last window to find a cadence among
 KEY_STREAM = 10
@@ -210,7 +212,6 @@ def continue_long(
     """``n`` continuations of ``melody``: its notes and tempo as written, then new bars in its key, led by
     ``conductor`` (default: the checkpoint's own)."""
     from muse_cli.features import estimated_key
-    from muse_cli.form import continue_name
     from muse_cli.midi import events_to_notes
     from muse_cli.prompt.tonality import transpose
 
@@ -232,14 +233,16 @@ def continue_long(
         piece = {"latents": latents, "plan": plan, "seed": seed, "index": v, "steps": steps, "context": ctx}
         pieces.append({**piece, "key": (cond.TONIC[mode], mode)})
     new_seconds = _bars_seconds(bars, qpm)
-    join_seconds = join / STEPS_PER_BAR * QUARTERS_PER_BAR * 60.0 / qpm
+    join_seconds = steps_seconds(join, qpm)
+    sound = styled(melody)
     said = {**({"form": letters} if letters else {}), "conductor": True, "key": f"{NAMES[tonic]} {mode}"}
     prov = provenance(model, seed, temperature, qpm, mode="continue", source=melody.source, seconds=new_seconds)
     out = []
     for v, events in enumerate(decode_pieces(model, pieces, temperature, scale)):
         events, _ = transpose(events, -shift)
-        notes = list(melody.notes) + events_to_notes(events, offset=join)
-        name = continue_name(melody.source, seed, v)
-        length = join_seconds + new_seconds
-        out.append(Generated(name, notes, qpm, length, {**prov, **said, "scale": scale, "index": v}))
+        new = events_to_notes(events, offset=join)
+        loud = (*melody.velocities, *[sound["velocity"]] * len(new)) if melody.velocities else None
+        name, length = continue_name(melody.source, seed, v), join_seconds + new_seconds
+        prov_v = {**prov, **said, "scale": scale, "index": v}
+        out.append(Generated(name, list(melody.notes) + new, qpm, length, prov_v, velocities=loud, **sound))
     return out

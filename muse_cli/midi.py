@@ -28,23 +28,34 @@ from muse_cli.encoding import (
     STEPS_PER_BAR,
     STEPS_PER_QUARTER,
     WINDOW_STEPS,
+    step_seconds,
 )
 from muse_cli.errors import InputError, NoMelodyError
 
 PROVENANCE_PREFIX = "muse "
 PROGRAM = 0  # Acoustic Grand Piano
+DEFAULT_VELOCITY = 90
 
 Note = tuple  # (pitch, start_step, end_step)
 
 
 @dataclass(frozen=True)
 class Melody:
-    """A melody read from a file: its notes on the step grid and how long it is."""
+    """A melody read from a file: its notes on the step grid and how long it is, its first tempo, its track's
+    program, each note's velocity, and ``remarks``: what reading it changed (one sentence each)."""
 
     source: str
     notes: list
     total_steps: int
     qpm: float
+    program: int = PROGRAM
+    velocities: tuple = ()  # one per note; () for DEFAULT_VELOCITY throughout
+    remarks: tuple = ()
+
+    @property
+    def velocity(self) -> int:
+        """The melody's typical velocity (the median), for the notes muse writes beside it."""
+        return int(np.median(self.velocities)) if self.velocities else DEFAULT_VELOCITY
 
 
 # -- events <-> notes -------------------------------------------------------
@@ -123,29 +134,53 @@ def read_melody(data: bytes, source: str) -> Melody:
         return [n for n in inst.notes if MIN_PITCH <= n.pitch <= MAX_PITCH]
 
     inst = max(pitched, key=lambda i: len(in_range(i)))
-    raw = sorted(((n.pitch, to_step(n.start), to_step(n.end)) for n in in_range(inst)), key=lambda x: (x[1], -x[0]))
+    kept = in_range(inst)
+    raw = sorted(((n.pitch, to_step(n.start), to_step(n.end), n.velocity) for n in kept), key=lambda x: (x[1], -x[0]))
     if not raw:
         raise NoMelodyError(f"{source} has no notes in the piano range {MIN_PITCH}-{MAX_PITCH}")
     onsets: dict[int, int] = {}
-    for _, s, _ in raw:
+    for _, s, _, _ in raw:
         onsets[s] = onsets.get(s, 0) + 1
     if len(onsets) > 1 and all(c >= 2 for c in onsets.values()):
         raise NoMelodyError(
             f"{source} holds only chords (every onset has several notes); give a file with a single-line melody"
         )
     notes: list[Note] = []
-    for p, s, e in raw:  # skyline: the highest note at each onset; a new onset ends the last note
+    velocities: list[int] = []
+    for p, s, e, v in raw:  # skyline: the highest note at each onset; a new onset ends the last note
         if notes and notes[-1][1] == s:
             continue
         if notes and notes[-1][2] > s:
             notes[-1] = (notes[-1][0], notes[-1][1], s)
         notes.append((p, s, max(e, s + 1)))
+        velocities.append(int(v))
     total = max(e for _, _, e in notes)
     if total < STEPS_PER_BAR:
         raise NoMelodyError(f"{source} is too short: {total} steps (16th notes); muse needs at least one 4/4 bar")
     tempi = pm.get_tempo_changes()[1]
     qpm = float(tempi[0]) if len(tempi) else 120.0
-    return Melody(source=source, notes=notes, total_steps=total, qpm=qpm)
+    remarks = _remarks(pm, pitched, inst, kept, onsets, tempi)
+    return Melody(source, notes, total, qpm, int(inst.program), tuple(velocities), tuple(remarks))
+
+
+def _remarks(pm, pitched: list, inst, kept: list, onsets: dict, tempi) -> list[str]:
+    """What reading a melody left out or changed, one sentence each (the commands print them)."""
+    out = []
+    if len(pitched) > 1:
+        out.append(
+            f"took the pitched track with the most notes (program {inst.program}); {len(pitched) - 1} other(s) left out"
+        )
+    if len(kept) < len(inst.notes):
+        out.append(f"left out {len(inst.notes) - len(kept)} note(s) outside the piano range {MIN_PITCH}-{MAX_PITCH}")
+    chords = sum(1 for c in onsets.values() if c > 1)
+    if chords:
+        out.append(f"kept the highest note of {chords} chord(s) (the top line)")
+    if len(tempi) > 1 and len(set(np.round(tempi, 6))) > 1:
+        out.append(f"kept the first tempo ({tempi[0]:g} qpm); {len(tempi) - 1} later tempo change(s) are not kept")
+    meters = sorted({f"{ts.numerator}/{ts.denominator}" for ts in pm.time_signature_changes} - {"4/4"})
+    if meters:
+        out.append(f"read {', '.join(meters)} on the 4/4 grid (16 sixteenths a bar)")
+    return out
 
 
 def windows(melody: Melody) -> list[tuple[int, np.ndarray]]:
@@ -174,17 +209,23 @@ def to_midi_bytes(
     qpm: float = 120.0,
     provenance: dict | None = None,
     seconds: float | None = None,
-    velocity: int = 90,
+    velocity: int = DEFAULT_VELOCITY,
+    program: int = PROGRAM,
+    velocities: list[int] | tuple | None = None,
 ) -> bytes:
     """A one-track MIDI file of ``notes`` at ``qpm``, with provenance in a text meta event.
 
     With ``seconds`` the file lasts exactly that long: notes are cut there and an
-    all-notes-off controller marks the end.
+    all-notes-off controller marks the end. ``velocities`` (one per note) win over ``velocity``;
+    ``program`` is the track's General MIDI program (0, piano, by default).
     """
     import struct
 
     tick_scale = 60.0 / (qpm * RESOLUTION)  # seconds per tick
-    tracks = [_timing_track(tick_scale, provenance), _note_track(notes, qpm, tick_scale, seconds, velocity)]
+    tracks = [
+        _timing_track(tick_scale, provenance),
+        _note_track(notes, qpm, tick_scale, seconds, velocity, program, velocities),
+    ]
     return (
         b"MThd"
         + struct.pack(">Lhhh", 6, 1, len(tracks), RESOLUTION)
@@ -216,23 +257,26 @@ def written_notes(notes: list[Note], qpm: float, seconds: float | None) -> list[
     """The notes a file of ``seconds`` at ``qpm`` holds: those starting before its end (to_midi_bytes cuts the rest)."""
     if seconds is None:
         return list(notes)
-    step_s = 60.0 / qpm / STEPS_PER_QUARTER
+    step_s = step_seconds(qpm)
     return [n for n in notes if n[1] * step_s < seconds - 1e-9]
 
 
-def _note_track(notes: list[Note], qpm: float, tick_scale: float, seconds: float | None, velocity: int) -> bytes:
-    """The piano track: its name, the program, the notes (cut at ``seconds``) and the closing controller."""
+def _note_track(
+    notes: list[Note], qpm: float, tick_scale: float, seconds: float | None, velocity: int, program: int, velocities
+) -> bytes:
+    """The melody track: its name, the program, the notes (cut at ``seconds``) and the closing controller."""
 
     def tick(t: float) -> int:
         return int(round(t / tick_scale)) if t > 0 else 0
 
-    step_s = 60.0 / qpm / STEPS_PER_QUARTER
-    events = [(0, "program_change", PROGRAM, 0)]
-    for pitch, s, e in written_notes(notes, qpm, seconds):
+    step_s = step_seconds(qpm)
+    events = [(0, "program_change", int(program), 0)]
+    loud = list(velocities) if velocities else [velocity] * len(notes)
+    for (pitch, s, e), v in zip(written_notes(notes, qpm, seconds), loud):
         start, end = s * step_s, e * step_s
         if seconds is not None:
             end = min(end, seconds)
-        events.append((tick(start), "note_on", int(pitch), velocity))
+        events.append((tick(start), "note_on", int(pitch), int(v)))
         events.append((tick(end), "note_on", int(pitch), 0))  # note off: a note on at velocity 0, as mido writes
     if seconds is not None:
         events.append((tick(seconds), "control_change", 123, 0))

@@ -14,8 +14,6 @@ seed and index only, never on batch size or on which process decoded it.
 from __future__ import annotations
 
 import math
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,49 +29,33 @@ from muse_cli.encoding import (  # noqa: F401
     STEPS_PER_BAR,
     WINDOW_BARS,
     WINDOW_STEPS,
+    steps_seconds,
     window_seconds,
 )
 from muse_cli.engines import Engine, gumbel  # noqa: F401  (re-exported: muse_cli.model.gumbel)
 from muse_cli.errors import CheckpointError, UsageError
+from muse_cli.form import check_form, continuation_path, form_path
 from muse_cli.paths import decode_paths, latent_path, slerp
+from muse_cli.results import (  # noqa: F401  (re-exported: the library's names for them)
+    Generated,
+    continue_name,
+    decoded_name,
+    new_seed,
+    provenance,
+    sample_name,
+    sample_seconds,
+    segments_for,
+    styled,
+    vary_name,
+)
 
 MAX_BATCH = 64  # the fastest TrainedModel batch size measured for cat-mel_2bar_big on 2 cores (bench/)
 
 Model = Engine  # what load_model returns: a loaded checkpoint in one of the engines
 
 
-def segments_for(seconds: float | None, qpm: float) -> int:
-    """Number of 2-bar segments needed to cover ``seconds`` at ``qpm``."""
-    if seconds is None:
-        return 1
-    seg_seconds = window_seconds(qpm)
-    return max(1, math.ceil(seconds / seg_seconds - 1e-9))
-
-
 # -- the library API (re-exported by muse_cli) ---------------------------------
-@dataclass(frozen=True)
-class Generated:
-    """A generated melody: notes on the 16th-note grid, tempo, length and provenance."""
-
-    name: str  # a file stem: sample_s7_001, tune.decoded, interp_003 ...
-    notes: list
-    qpm: float
-    seconds: float
-    provenance: dict
-
-    def midi(self) -> bytes:
-        from muse_cli.midi import to_midi_bytes
-
-        return to_midi_bytes(self.notes, self.qpm, self.provenance, self.seconds)
-
-
 _LOADED: dict[tuple, Model] = {}  # one model per checkpoint, engine (and graph batch size) per process
-
-
-def provenance(model: Model, seed: int, temperature: float, qpm: float, **rest) -> dict:
-    """What a melody records of how it was made (written into its MIDI): the checkpoint, seed, temperature and
-    tempo, then ``rest`` in order. The order is part of the MIDI's bytes."""
-    return {"checkpoint": model.name, "seed": seed, "temperature": temperature, "qpm": qpm, **rest}
 
 
 def load_model(checkpoint: str | None = None, batch_size: int = 8, engine: str | None = None) -> Model:
@@ -105,20 +87,6 @@ def load_model(checkpoint: str | None = None, batch_size: int = 8, engine: str |
 def batch_size_for(rows: int) -> int:
     """The graph batch size for a request of ``rows`` windows: a power of two up to MAX_BATCH."""
     return int(min(MAX_BATCH, 2 ** math.ceil(math.log2(max(1, rows)))))
-
-
-def new_seed() -> int:
-    return int.from_bytes(os.urandom(4), "little") & 0x7FFFFFFF
-
-
-def sample_seconds(seconds: float | None, qpm: float) -> float:
-    """A sample's length: ``seconds`` as asked, else one 2-bar window at ``qpm``."""
-    return float(seconds) if seconds is not None else window_seconds(qpm)
-
-
-def sample_name(seed: int, index: int) -> str:
-    """The file stem of melody ``index`` (from 0) drawn with ``seed``: sample_s42_001."""
-    return f"sample_s{seed}_{index + 1:03d}"
 
 
 def sampled(
@@ -167,8 +135,6 @@ def sample_draws(
     segments = [segments_for(sec, qpm) for _, _, sec in draws]
     paths = [latent_path(s, i, k, model.z_size) for (s, i, _), k in zip(draws, segments)]
     if form:
-        from muse_cli.form import check_form, form_path
-
         for _, _, sec in draws:
             form = check_form(form, sec, qpm)
         paths = [form_path(p, form, s, i) for p, (s, i, _) in zip(paths, draws)]
@@ -220,13 +186,19 @@ def decode(
     latents: list,
     temperature: float = 1.0,
     seed: int | None = None,
-    qpm: float = 120.0,
+    qpm: float | None = None,
     attrs: dict | None = None,
+    like=None,
 ) -> list[Generated]:
-    """Latent windows -> one melody per source, its windows laid end to end in bar order (each moved by ``attrs``)."""
+    """Latent windows -> one melody per source, its windows laid end to end in bar order (each moved by ``attrs``).
+
+    ``like``: the Melody the latents were encoded from (decode --midi): its tempo (unless ``qpm`` is given),
+    program and typical velocity. Without it, 120 qpm on a piano."""
     from muse_cli.midi import events_to_notes
 
     seed = new_seed() if seed is None else int(seed)
+    qpm = (like.qpm if like is not None else 120.0) if qpm is None else qpm
+    sound = styled(like) if like is not None else {}
     delta, extra = attr_offset(model, attrs)
     groups: dict[str, list] = {}
     for w in latents:
@@ -242,17 +214,10 @@ def decode(
         for w, ev in zip(wins, events):
             pos = (w.start_bar - first) * STEPS_PER_BAR
             total[pos : pos + WINDOW_STEPS] = ev
-        seconds = len(total) / STEPS_PER_BAR * QUARTERS_PER_BAR * 60.0 / qpm
+        seconds = steps_seconds(len(total), qpm)
         prov = provenance(model, seed, temperature, qpm, source=source, windows=len(wins), mode="decode", **extra)
-        stem = Path(source).stem if source not in ("-", "") else "stdin"
-        out.append(Generated(f"{stem}.decoded", events_to_notes(total), qpm, seconds, prov))
+        out.append(Generated(decoded_name(source), events_to_notes(total), qpm, seconds, prov, **sound))
     return out
-
-
-def vary_name(source: str, seed: int, variation: int) -> str:
-    """The file stem of variation ``variation`` (0-based) of ``source`` with ``seed``."""
-    stem = Path(source).stem if source not in ("-", "", "stdin") else "stdin"
-    return f"{stem}.var_s{seed}_{variation + 1:03d}"
 
 
 def vary(
@@ -262,10 +227,11 @@ def vary(
     amount: float = 0.3,
     temperature: float = 1.0,
     seed: int | None = None,
-    qpm: float = 120.0,
+    qpm: float | None = None,
     attrs: dict | None = None,
 ) -> list[Generated]:
-    """``n`` variations of ``melody``, window by window, laid end to end like :func:`decode`.
+    """``n`` variations of ``melody``, window by window, laid end to end like :func:`decode`, at
+    its own tempo unless ``qpm`` is given, with its program and velocity.
 
     Each 2-bar window's mean latent moves toward its own random prior draw by ``amount`` along the
     great circle between them (magenta.js ``MusicVAE.similar()`` with similarity ``1 - amount``):
@@ -276,6 +242,7 @@ def vary(
     if not 0.0 <= amount <= 1.0:
         raise UsageError(f"--amount must be between 0 (the melody itself) and 1 (a new melody), got {amount:g}")
     seed = new_seed() if seed is None else int(seed)
+    qpm = melody.qpm if qpm is None else qpm
     delta, extra = attr_offset(model, attrs)
     wins = windows(melody)
     mu, _ = model.encode_events(np.stack([ev for _, ev in wins]))
@@ -290,10 +257,17 @@ def vary(
     z = shifted(z, delta)
     noise = [(seed, v, 1, k) for v in range(n) for k in range(k_count)]
     events = model.decode_events(z, temperature=temperature, noise_seeds=noise).reshape(n, -1)
-    seconds = events.shape[1] / STEPS_PER_BAR * QUARTERS_PER_BAR * 60.0 / qpm
+    seconds = steps_seconds(events.shape[1], qpm)
     base = provenance(model, seed, temperature, qpm, mode="vary", source=melody.source, amount=amount, **extra)
     return [
-        Generated(vary_name(melody.source, seed, v), events_to_notes(ev), qpm, seconds, {**base, "variation": v + 1})
+        Generated(
+            vary_name(melody.source, seed, v),
+            events_to_notes(ev),
+            qpm,
+            seconds,
+            {**base, "variation": v + 1},
+            **styled(melody),
+        )
         for v, ev in enumerate(events)
     ]
 
@@ -305,13 +279,15 @@ def interpolate(
     steps: int = 5,
     temperature: float = 1.0,
     seed: int | None = None,
-    qpm: float = 120.0,
+    qpm: float | None = None,
     concat: bool = False,
 ) -> list[Generated]:
-    """Spherical interpolation between the first 2-bar windows of melodies ``a`` and ``b``."""
+    """Spherical interpolation between the first 2-bar windows of melodies ``a`` and ``b`` (at ``a``'s tempo
+    unless ``qpm`` is given, with ``a``'s program and velocity)."""
     from muse_cli.midi import events_to_notes, windows
 
     seed = new_seed() if seed is None else int(seed)
+    qpm = a.qpm if qpm is None else qpm
     mu, _ = model.encode_events(np.stack([windows(a)[0][1], windows(b)[0][1]]))
     z = np.stack([slerp(mu[0], mu[1], t) for t in np.linspace(0.0, 1.0, steps)])
     # One noise seed for every step: only the latent changes along the way.
@@ -319,8 +295,55 @@ def interpolate(
     seg = window_seconds(qpm)
     base = provenance(model, seed, temperature, qpm, mode="interpolate", a=a.source, b=b.source, steps=steps)
     if concat:
-        return [Generated("interp", events_to_notes(events.reshape(-1)), qpm, seg * steps, base)]
+        return [Generated("interp", events_to_notes(events.reshape(-1)), qpm, seg * steps, base, **styled(a))]
     return [
-        Generated(f"interp_{k + 1:03d}", events_to_notes(ev), qpm, seg, {**base, "step": k + 1})
+        Generated(f"interp_{k + 1:03d}", events_to_notes(ev), qpm, seg, {**base, "step": k + 1}, **styled(a))
         for k, ev in enumerate(events)
     ]
+
+
+def continue_melody(
+    model,
+    melody,
+    seconds: float | None = None,
+    n: int = 1,
+    temperature: float = 1.0,
+    seed: int | None = None,
+    qpm: float | None = None,
+    form: str | None = None,
+    keep: bool = False,
+    attrs: dict | None = None,
+) -> list:
+    """``n`` continuations of ``melody``: its notes as written, then ``seconds`` of new bars from the bar line.
+
+    The input keeps its own notes, velocities, program and (unless ``qpm`` is given) its first tempo; the new
+    bars are written at its typical velocity.
+
+    The new bars walk on from the encoder mean of the melody's last 2 bars (:func:`continuation_path`);
+    continuation ``v`` decodes window k with noise (seed, v, 1, k). ``keep`` returns only the new bars;
+    ``attrs`` moves the new bars' latents by the checkpoint's attribute vectors (:mod:`muse_cli.attributes`)."""
+    from muse_cli.midi import events_to_notes, notes_to_events
+
+    seed = new_seed() if seed is None else int(seed)
+    qpm = melody.qpm if qpm is None else qpm
+    form = check_form(form, seconds, qpm)
+    segments = segments_for(seconds, qpm)
+    join = -(-melody.total_steps // STEPS_PER_BAR) * STEPS_PER_BAR  # the input, padded to a bar line
+    mu, _ = model.encode_events(notes_to_events(melody.notes, max(0, join - WINDOW_STEPS))[None])
+    delta, extra = attr_offset(model, attrs)
+    paths = [shifted(continuation_path(mu[0], seed, v, segments, form), delta) for v in range(n)]
+    events = decode_paths(model, paths, [(seed, v) for v in range(n)], temperature)
+    new_seconds = sample_seconds(seconds, qpm)
+    join_seconds = steps_seconds(join, qpm)
+    said = {**({"form": form} if form else {}), **({"keep": True} if keep else {}), **extra}
+    prov = provenance(model, seed, temperature, qpm, mode="continue", source=melody.source, seconds=new_seconds, **said)
+    out = []
+    sound = styled(melody)
+    for v, ev in enumerate(events):
+        new = events_to_notes(ev, offset=0 if keep else join)
+        notes = new if keep else list(melody.notes) + new
+        loud = None if keep or not melody.velocities else (*melody.velocities, *[sound["velocity"]] * len(new))
+        length = new_seconds if keep else join_seconds + new_seconds
+        name = continue_name(melody.source, seed, v)
+        out.append(Generated(name, notes, qpm, length, {**prov, "index": v}, velocities=loud, **sound))
+    return out

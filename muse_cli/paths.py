@@ -1,5 +1,4 @@
-"""Latent paths: long form's AR(1) walk, its walk inside a prompt's region, slerp, and decoding many
-paths in shared batches.
+"""Latent paths: long form's AR(1) walk, slerp, and decoding many paths in shared batches.
 
 A path is one latent per 2-bar window of a melody. Melody ``index`` of seed ``s`` walks from
 ``default_rng([s, index, 0])``, so it depends on its own seed and index only.
@@ -35,26 +34,6 @@ def latent_path(
     for k in range(1, segments):
         z[k] = rho * z[k - 1] + math.sqrt(1 - rho * rho) * rng.standard_normal(z_size)
     return z
-
-
-def walk_around(
-    mean: np.ndarray,
-    scale: np.ndarray,
-    seed: int,
-    index: int,
-    segments: int,
-    temperature: float,
-    rho: float = LONGFORM_RHO,
-    candidate: int = 0,
-    form: str | None = None,
-) -> np.ndarray:
-    """The same AR(1) walk inside a Gaussian N(mean, diag(scale²)) (used by prompts), shaped by ``form``."""
-    eps = latent_path(seed, index, segments, len(mean), rho, candidate)
-    if form:
-        from muse_cli.form import form_path
-
-        eps = form_path(eps, form, seed, index, candidate)
-    return (mean[None, :] + temperature * scale[None, :] * eps).astype(np.float32)
 
 
 def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:

@@ -5,7 +5,9 @@ steps) and the corpus parse behind `muse eval --prompts` and `make train`. Every
 stderr. On a terminal: ``label [####------]  41%  00:00:03  1.2 MB / 2.9 MB  1.2 MB/s``,
 redrawn at most ten times a second. Elsewhere (a log file, CI): ``label: 120/500 windows  3.4
 windows/s  ETA 00:01:52`` every ``every`` seconds and once at the end, or nothing with
-``every=None``.
+``every=None``. Rates (and so ETAs) count from the first update that moved, so the start-up
+before it (a cluster starting, a model loading) is not taken for slow work; until a second
+update has moved there is no rate, and none is shown.
 
 Why click's bar and not tqdm: click is imported by every command anyway, so the bar costs no
 import time, where tqdm adds 66 to 144 ms to a command's start (``bench/bench_progress.py``, two
@@ -16,8 +18,11 @@ text beside it (sizes, rates, failures) is ours.
 from __future__ import annotations
 
 import sys
+import threading
 import time
+from contextlib import contextmanager
 
+ELAPSED = "elapsed"  # the unit of :func:`ticking`: one long step whose progress cannot be counted
 PROGRESS_EVERY = 10.0  # seconds between progress lines when stderr is not a terminal
 REDRAW_SECONDS = 0.1  # the fastest a terminal bar is redrawn
 BAR_WIDTH = 24
@@ -48,6 +53,7 @@ class Progress:
         self.every = None if quiet else every
         self.done = self.first = start
         self.started = time.monotonic()
+        self.since: tuple[float, int] | None = None  # (time, count) of the first update that moved
         self.last = float("-inf")  # the first update shows at once
         self.note = ""
         self._bar = None
@@ -67,6 +73,8 @@ class Progress:
         if note is not None:
             self.note = note
         now = time.monotonic()
+        if self.since is None and done > self.first:
+            self.since = (now, done)
         finished = self.total is not None and done >= self.total
         if self.tty:
             if now - self.last >= REDRAW_SECONDS or finished:
@@ -77,16 +85,28 @@ class Progress:
             self.stream.flush()
             self.last = now
 
+    def rate(self) -> float | None:
+        """Things a second since the first update that moved; None before a later one has moved too."""
+        if self.since is None or self.done <= self.since[1]:
+            return None
+        return (self.done - self.since[1]) / max(1e-9, time.monotonic() - self.since[0])
+
     def text(self) -> str:
-        """``120/500 windows, 2 failed  3.4 windows/s  ETA 00:01:52`` (sizes and rates scaled for bytes)."""
-        rate = (self.done - self.first) / max(1e-9, time.monotonic() - self.started)
+        """``120/500 windows, 2 failed  3.4 windows/s  ETA 00:01:52`` (sizes and rates scaled for bytes);
+        rate and ETA only once there is a rate. :func:`ticking`'s unit shows the time spent instead."""
+        if self.unit == ELAPSED:
+            return time.strftime("%H:%M:%S", time.gmtime(time.monotonic() - self.started)) + self.note
+        rate = self.rate()
         if self.unit == "B":
             count = f"{size_text(self.done)} / {size_text(self.total)}" if self.total else size_text(self.done)
-            return f"{count}{self.note}  {size_text(rate)}/s"
-        eta = (self.total - self.done) / rate if self.total is not None and rate > 0 else None
-        eta_s = time.strftime("%H:%M:%S", time.gmtime(eta)) if eta is not None else "--:--:--"
+            return f"{count}{self.note}" + (f"  {size_text(rate)}/s" if rate else "")
         count = f"{self.done}/{self.total}" if self.total is not None else f"{self.done}"
-        return f"{count} {self.unit}{self.note}  {rate:.1f} {self.unit}/s  ETA {eta_s}"
+        text = f"{count} {self.unit}{self.note}"
+        if rate:
+            text += f"  {rate:.1f} {self.unit}/s"
+            if self.total is not None:
+                text += "  ETA " + time.strftime("%H:%M:%S", time.gmtime((self.total - self.done) / rate))
+        return text
 
     def _draw(self) -> None:
         if self._bar is None:
@@ -122,6 +142,32 @@ class Progress:
                 self._draw()
             self._bar.render_finish()
             self._bar = None
+
+
+@contextmanager
+def ticking(label: str, *, stream=None, tty: bool | None = None, every: float = 0.5):
+    """One long step that cannot be counted (``encode --refine``): on a terminal, the bar of unknown length with
+    the time spent, redrawn every ``every`` seconds by a thread; nothing elsewhere (a log, a pipe)."""
+    bar = Progress(None, label, ELAPSED, every=None, stream=stream, tty=tty)
+    if not bar.tty:
+        yield
+        return
+    stop = threading.Event()
+
+    def tick() -> None:
+        while True:
+            bar.advance(1)  # click's bar of unknown length moves its marker with the position
+            if stop.wait(every):
+                return
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        bar.close()
 
 
 def size_text(n: float) -> str:

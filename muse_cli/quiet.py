@@ -1,6 +1,7 @@
-"""Keeping other libraries' chatter off stdout, so a MIDI or WAV stream there stays clean.
+"""Keeping other libraries' chatter off stdout, so a MIDI or WAV stream there stays clean, and TensorFlow's
+start-up logs off the terminal.
 
-Nothing here imports TensorFlow.
+Nothing here imports TensorFlow at import time: :func:`quiet_tensorflow` imports it when called.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import importlib.abc
 import importlib.machinery
 import os
 import sys
+
+from muse_cli import settings
 
 
 @contextlib.contextmanager
@@ -75,3 +78,22 @@ def keep_stdout_clean() -> None:
     """Install the quiet import of chatty modules (idempotent). Called by the CLI and batch workers."""
     if not any(isinstance(f, _QuietImportFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _QuietImportFinder())
+
+
+def quiet_tensorflow() -> None:
+    """Import TensorFlow with its start-up chatter off the terminal unless --verbose / MUSE_VERBOSE."""
+    if not settings.verbose():
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
+    import warnings
+
+    if not settings.verbose():
+        warnings.filterwarnings("ignore")
+    import tensorflow as tf  # noqa: F401  (heavy: only here)
+
+    if not settings.verbose():
+        tf.get_logger().setLevel("ERROR")
+        tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)

@@ -65,7 +65,7 @@ def refine(model, events: np.ndarray, mu: np.ndarray, steps: int, learning_rate:
     mu = np.asarray(mu, np.float32)
     if steps <= 0 or len(mu) == 0:
         return mu
-    from muse_cli.engines.magenta import quiet_tensorflow
+    from muse_cli.quiet import quiet_tensorflow
 
     quiet_tensorflow()
     import tensorflow as tf

@@ -12,9 +12,11 @@ MUSE_ENGINE     numpy (default) or magenta: which engine runs the model (same as
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
+VERSION = "0.1.0"  # muse_cli.__version__ and pyproject.toml's version
 PACKAGE_DIR = Path(__file__).resolve().parent
 # checkpoints.toml lives at the top of the source tree; wheels carry a copy inside the package.
 REGISTRY_FILE = next(
@@ -25,11 +27,18 @@ EMBEDDED_DIR = PACKAGE_DIR / "checkpoints"
 MAX_SECONDS = 600.0  # longest --seconds accepted: 10 minutes of melody
 MAX_NUM = 10000  # most melodies one `muse sample` call makes
 MAX_TEMPERATURE = 100.0  # highest --temperature accepted (far past pure noise; inf and 1e9 are typos)
+TEMPERATURE_RANGE = f"> 0 and at most {MAX_TEMPERATURE:g}"  # what temperature_ok accepts, in words
 MAX_LATENT_ROWS = MAX_NUM  # most latent vectors one latent file may hold
 MAX_INPUT_BYTES = 256 * 2**20  # largest input file read (MIDI, latents): a device like /dev/zero stops here
 MIN_QPM, MAX_QPM = 20.0, 400.0  # tempo accepted from --qpm, a job's qpm or a prompt's words (quarter notes/min)
 MAX_ATTR = 3.0  # largest |value| of --attr NAME=VALUE: past it the latent leaves the prior's bulk
 MAX_START_BAR = 1_000_000  # a start_bar past this cannot be decoded within MAX_SECONDS at any tempo
+
+
+def temperature_ok(value) -> bool:
+    """A sampling temperature muse accepts, from --temperature or a batch job's "temperature" alike."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return number and math.isfinite(value) and 0 < value <= MAX_TEMPERATURE
 
 
 def home() -> Path:

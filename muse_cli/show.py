@@ -219,6 +219,7 @@ DPI = 100
 WIDTH_PX = 1200
 LEFT_PX, RIGHT_PX, TITLE_PX, TOP_PX, BOTTOM_PX = 48, 12, 24, 16, 22  # margins; TOP/BOTTOM per row
 PITCH_PX = 12  # height of one semitone
+NOTE_GAP_PX = 2  # between a note and the next at its pitch that starts where it ends
 BARS_PER_ROW, MAX_ROWS = 8, 16  # longer melodies put more bars in a row
 NOTE_COLOR, BAR_COLOR, BEAT_COLOR, SEGMENT_COLOR = "#1f5fa8", "#404040", "#d8d8d8", "#e07000"
 BLACK_KEY_COLOR = "#f2f2f2"
@@ -293,7 +294,13 @@ def _draw_row(fig, r: Roll, row: tuple, height: int) -> None:
     for start, label in segments:
         if label:
             ax.text(start + 0.3, hi + 0.6, label, color=SEGMENT_COLOR, fontweight="bold", va="bottom", ha="left")
-    notes = [_box(max(s, x0), min(e, x1), p - 0.4, p + 0.4) for p, s, e in r.notes if s < x1 and e > x0]
+    onsets = {(p, s) for p, s, _ in r.notes}  # a note that ends where the next at its pitch starts ends early:
+    gap = NOTE_GAP_PX * n * STEPS_PER_BAR / width  # two repeated Cs are two boxes, as the text roll's "#===#==="
+    notes = [
+        _box(max(s, x0), min(e - (gap if (p, e) in onsets else 0), x1), p - 0.4, p + 0.4)
+        for p, s, e in r.notes
+        if s < x1 and e > x0
+    ]
     ax.add_collection(PolyCollection(notes, facecolors=NOTE_COLOR, linewidths=0, antialiaseds=False, zorder=4))
     used = sorted({p for p, _, _ in r.notes})
     ax.set_yticks(used, [pitch_name(p) for p in used], fontsize=7)

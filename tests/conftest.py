@@ -27,6 +27,7 @@ def muse_home(tmp_path, monkeypatch):
     monkeypatch.delenv("MUSE_DEBUG", raising=False)
     monkeypatch.delenv("MUSE_REGISTRY", raising=False)
     monkeypatch.delenv("MUSE_MIRROR", raising=False)
+    monkeypatch.delenv("MUSE_ENGINE", raising=False)  # `--engine` run in-process sets it (settings.set_engine)
     return home
 
 

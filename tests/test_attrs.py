@@ -19,6 +19,7 @@ import muse_cli
 from muse_cli import attributes as A
 from muse_cli.errors import CheckpointError, UsageError
 from muse_cli.midi import notes_to_events, read_provenance
+from muse_cli.training import attributes as F
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def model():
 
 
 def feature(items, name: str) -> float:
-    return float(np.nanmean(A.measured(np.stack([notes_to_events(g.notes) for g in items]))[name]))
+    return float(np.nanmean(F.measured(np.stack([notes_to_events(g.notes) for g in items]))[name]))
 
 
 def test_no_attrs_changes_nothing(model):
@@ -171,21 +172,45 @@ def test_attrs_lists_the_shipped_file():
 
 
 def test_fit_attrs_from_a_corpus_uses_its_training_windows_only(tmp_path, tiny_checkpoint, data_dir):
-    import pickle
+    from muse_cli.training.corpus import save_tunes
 
     tunes = []
     for k in range(10):
         melody = muse_cli.read_melody((data_dir / "folk_16bar.mid").read_bytes(), "folk_16bar.mid")
         notes = [(p, s / 4, e / 4 + k % 3 / 4) for p, s, e in melody.notes]  # quarters, as the corpus keeps them
-        tune = {"id": f"t{k}", "notes": notes, "meters": ["4/4"], "collection": "misc", "fields": {}}
+        tune = {"id": f"t{k}", "notes": notes, "meter": "4/4", "meters": ["4/4"], "collection": "misc", "fields": {}}
         tunes.append({**tune, "split": "train" if k < 9 else "test"})
-    (tmp_path / "tunes.pkl").write_bytes(pickle.dumps(tunes))
-    out = tmp_path / "corpus.npz"
-    p = run_muse("fit-attrs", "-c", tiny_checkpoint, "--tunes", tmp_path / "tunes.pkl", "-o", out)
+    save_tunes(tunes, tmp_path / "tunes.json.gz")
+    ckpt = tmp_path / "tiny"
+    shutil.copytree(tiny_checkpoint, ckpt)
+    out = ckpt / A.FILE  # where --attr reads it: fit-attrs has no -o (issue 20)
+    p = run_muse("fit-attrs", "-c", ckpt, "--tunes", tmp_path / "tunes.json.gz")
     assert p.returncode == 0, p.stderr.decode()
+    assert p.stdout.decode() == f"{out}\n"
     with np.load(out) as data:
         meta = json.loads(str(data["meta"]))
     assert meta["method"].startswith("corpus: encoder means of 72 training windows")  # 9 train tunes x 8 windows
-    bad = run_muse("fit-attrs", "-c", tiny_checkpoint, "--tunes", data_dir / "folk_b.mid", "-o", tmp_path / "x.npz")
-    assert bad.returncode == 2 and "not a readable corpus pickle" in bad.stderr.decode()
-    assert not (tmp_path / "x.npz").exists()
+    before = out.read_bytes()
+    bad = run_muse("fit-attrs", "-c", ckpt, "--tunes", data_dir / "folk_b.mid", "--force")
+    assert bad.returncode == 2 and "not a readable corpus file" in bad.stderr.decode()
+    assert out.read_bytes() == before
+
+
+def test_fit_attrs_never_unpickles_a_tunes_file(tmp_path, tiny_checkpoint):
+    """A crafted pickle given as --tunes is refused as data it cannot read: its code never runs."""
+    import pickle
+
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    crafted = tmp_path / "tunes.pkl"
+    crafted.write_bytes(pickle.dumps(Exploit()))
+    ckpt = tmp_path / "tiny"
+    shutil.copytree(tiny_checkpoint, ckpt)
+    p = run_muse("fit-attrs", "-c", ckpt, "--tunes", crafted)
+    assert p.returncode == 2 and "not a readable corpus file" in p.stderr.decode()
+    assert len(p.stderr.decode().strip().splitlines()) == 1
+    assert not marker.exists() and not (ckpt / A.FILE).exists()

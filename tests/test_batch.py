@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -91,6 +92,8 @@ BAD_LINES = [
     ({"op": "sample", "seed": "1", "out": "a.mid"}, "'seed' must be a non-negative integer"),
     ({"op": "sample", "seed": True, "out": "a.mid"}, "'seed' must be a non-negative integer"),
     ({"op": "sample", "seed": 1, "out": "a.mid", "temperature": 0}, "'temperature' must be a number > 0"),
+    ({"op": "sample", "seed": 1, "out": "a.mid", "temperature": 1e300}, "> 0 and at most 100, got 1e+300"),
+    ({"op": "vary", "midi": "x.mid", "seed": 1, "out": "v.mid", "temperature": 101}, "at most 100, got 101"),
     ({"op": "sample", "seed": 1, "out": "a.mid", "seconds": "16"}, "'seconds' must be a number"),
     ({"op": "sample", "seed": 1, "out": "a.mid", "wav": "yes"}, "'wav' must be true or false"),
     ({"op": "sample", "seed": 1, "out": "a.mid", "temprature": 1}, "unknown field 'temprature'"),
@@ -214,7 +217,7 @@ def test_check_validates_and_runs_nothing(tmp_path, tiny_checkpoint):
 def test_sample_shorthand_makes_seeded_jobs(tmp_path):
     jobs = b.sample_jobs(3, tmp_path / "o", seed_start=7, seconds=8, checkpoint="c")
     assert [j.params["seed"] for j in jobs] == [7, 8, 9]
-    assert [Path(j.outputs[0]).name for j in jobs] == ["sample_7.mid", "sample_8.mid", "sample_9.mid"]
+    assert [Path(j.outputs[0]).name for j in jobs] == ["sample_s7_001.mid", "sample_s8_001.mid", "sample_s9_001.mid"]
     assert all(j.segments == 2 and j.checkpoint == "c" for j in jobs)
 
 
@@ -340,12 +343,12 @@ def test_real_cluster_runs_a_mixed_job_file(tmp_path, tiny_checkpoint, real_clus
     err = r.stderr.decode()
     recs = {rec["id"]: rec for rec in manifest(tmp_path / "jobs.manifest.jsonl")}
     assert len(recs) == 10
-    # The tiny checkpoint has no prompt head (or muse_cli.prompt is missing): that job alone fails, saying why.
+    # The tiny checkpoint has no prompt head: that job alone fails, saying why, and the run exits 1.
     prompt = recs.pop("10")
-    assert prompt["status"] == "ok" or "prompt" in prompt["error"], prompt
-    assert r.returncode == (0 if prompt["status"] == "ok" else 1), err
-    if prompt["status"] != "ok":
-        assert "line 10: " in err and "1 failed" in err
+    assert prompt["status"] == "failed", prompt
+    assert "checkpoint tiny has no prompt head" in prompt["error"] and "muse fit-prompt" in prompt["error"], prompt
+    assert r.returncode == 1, err
+    assert "line 10: " in err and "1 failed" in err
     assert all(rec["status"] == "ok" for rec in recs.values()), recs
     out = tmp_path / "out"
     for name in [
@@ -514,6 +517,7 @@ def test_same_bytes_with_one_worker_two_workers_and_muse_sample(tmp_path, tiny_c
 
 def test_embedded_local_cluster_with_two_workers(tmp_path, tiny_checkpoint):
     out = tmp_path / "gen"
+    t0 = time.monotonic()
     r = run_muse(
         "batch",
         "--sample",
@@ -533,7 +537,11 @@ def test_embedded_local_cluster_with_two_workers(tmp_path, tiny_checkpoint):
     )
     err = r.stderr.decode()
     assert r.returncode == 0, err
+    wall = time.monotonic() - t0
     assert "12 job(s) in 3 task(s) on a local cluster of 2 worker(s)" in err
     assert "12 done" in err and "muse batch: 12/12 jobs" in err  # not a TTY: progress lines
-    assert sorted(p.name for p in out.glob("*.mid")) == sorted(f"sample_{s}.mid" for s in range(5, 17))
+    # the summary's time is the run's wall time, the cluster's start included (issue 20: "0.5 s" after 5.6 s)
+    seconds, rate = re.search(r"of 12 job\(s\) in ([\d.]+) s \(([\d.]+) jobs/s\)", err).groups()
+    assert 0.5 * wall <= float(seconds) <= wall and abs(float(rate) - 12 / float(seconds)) < 0.2
+    assert sorted(p.name for p in out.glob("*.mid")) == sorted(f"sample_s{s}_001.mid" for s in range(5, 17))
     assert len(manifest(out / "sample.manifest.jsonl")) == 12

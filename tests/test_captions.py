@@ -13,7 +13,7 @@ import json
 import numpy as np
 from test_prompt import synthetic_tunes
 
-from muse_cli.prompt import captions as cap
+from muse_cli.training import captions as cap
 
 VALUES = {
     "source": ["irish", "american", "scottish", "german", "chinese", "luxembourgish", "lorraine", "swiss", "austrian"]

@@ -17,6 +17,7 @@ import pretty_midi
 import pytest
 from click.testing import CliRunner
 
+from muse_cli import settings
 from muse_cli.cli import cli
 from muse_cli.midi import read_provenance
 from muse_cli.render import RELEASE_SECONDS
@@ -272,8 +273,8 @@ def test_bad_midi_inputs(tiny_checkpoint, data_dir, tmp_path, name, code, words)
     [
         (["--temperature", "0"], "must be > 0"),
         (["--temperature", "-1"], "must be > 0"),
-        (["--seconds", "0"], "between 0 and 600"),
-        (["--seconds", "100000"], "between 0 and 600"),
+        (["--seconds", "0"], "more than 0 and at most 600"),
+        (["--seconds", "100000"], "more than 0 and at most 600"),
         (["--qpm", "5"], "between 20 and 400"),
     ],
 )
@@ -332,7 +333,8 @@ def test_installed_muse_sample_16_seconds_with_wav_and_quiet_stderr(tiny_checkpo
 def test_import_cli_stays_light():
     code = (
         "import sys, muse_cli.cli, muse_cli; "
-        "print([m for m in ('tensorflow','magenta','note_seq','transformers','dask','muse_cli.training') "
+        "print([m for m in ('tensorflow','magenta','note_seq','transformers','dask','sklearn') + "
+        "tuple(m for m in sys.modules if m.startswith('muse_cli.training.') and m != 'muse_cli.training.options') "
         "if m in sys.modules])"
     )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -352,3 +354,24 @@ def test_checkpoints_lists_registry_and_install_state():
     rows = {row["name"]: row for row in json.loads(r.stdout)}
     assert rows["cat-mel_2bar_big"]["installed"] is False
     assert rows["cat-mel_2bar_big"]["config"] == "cat-mel_2bar_big"
+
+
+def test_download_list_is_the_checkpoints_listing_with_the_registry_sizes():
+    """Issue 20: `download --list` showed ? sizes and 18.6 MB (every file beside it) for the 8 MB embedded model,
+    in another layout than `muse checkpoints`."""
+    from muse_cli import registry
+    from muse_cli.progress import size_text
+
+    table = invoke("checkpoints").stdout
+    assert invoke("download", "--list").stdout == table
+    default, entries = registry.load()
+    embedded = next(line for line in table.splitlines() if line.startswith("* "))
+    assert embedded.split()[1:5] == [default, "embedded", *size_text(entries[default].size).split()]
+    assert entries[default].size == sum(
+        p.stat().st_size for p in (settings.EMBEDDED_DIR / entries[default].embedded).glob("model.ckpt*")
+    )
+    assert "?" not in table and rows_of(invoke("checkpoints", "--json"))[default]["size"] == entries[default].size
+
+
+def rows_of(result) -> dict:
+    return {row["name"]: row for row in json.loads(result.stdout)}

@@ -397,11 +397,13 @@ def test_cli_file_flat_tarball_quietly_then_list(env, tarballs, tmp_path):
     assert _installed(env) == INSTALLED
 
     result = runner.invoke(download_command, ["--list"], catch_exceptions=False)
-    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[2:]}
-    size = sum(p.stat().st_size for p in (env.checkpoints / "tiny").iterdir())
-    assert rows["tiny"][1:3] == ["installed", f"{size / 1000:.1f}"]
-    assert rows["cat-mel_2bar_big"][1:3] == ["-", "?"]
-    assert result.stdout.splitlines()[0] == f"cache: {env.checkpoints}"
+    lines = result.stdout.splitlines()
+    rows = {line[2:].split()[0]: line[2:].split() for line in lines[1:]}
+    size = sum(p.stat().st_size for p in (env.checkpoints / "tiny").glob("model.ckpt*"))  # the model's files
+    assert lines[0].split() == ["NAME", "STATE", "SIZE", "CONFIG", "DESCRIPTION"]
+    assert rows["tiny"][1:4] == ["installed", f"{size / 1000:.1f}", "kB"]  # no size in the registry: its files
+    assert rows["cat-mel_2bar_big"][1:4] == ["not", "installed", "-"]  # Magenta publishes no size
+    assert f"installed in {env.checkpoints}" in result.stderr
 
 
 def test_cli_usage_errors(env):

@@ -115,6 +115,8 @@ def test_the_embedded_export_belongs_to_the_shipped_checkpoint():
     ckpt = registry.resolve(None)
     meta, arrays = weights._read(ckpt.path / weights.FILENAME)
     assert meta["checkpoint_sha256"] == checkpoint_identity(ckpt.path) == ckpt.sha256
+    assert meta["config"] == {"name": ckpt.config, "hparams": ckpt.hparams}  # checked against it at export
+    assert weights._belongs(meta, ckpt.path)  # so loading it needs no TensorFlow
     manifest = json.loads((ckpt.path / "muse.json").read_text())
     assert manifest["numpy_weights_sha256"] == sha256_of(ckpt.path / weights.FILENAME)
     assert set(weights.read_checkpoint(ckpt.path)) == set(arrays)

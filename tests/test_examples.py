@@ -201,8 +201,6 @@ def test_long_form_reports_the_notes_of_the_file_it_wrote(tmp_path):
 @pytest.mark.parametrize(
     "args, code, message",
     [
-        (["-t", "inf"], 2, "muse: error: --temperature must be > 0 and at most 100, got inf"),
-        (["-t", "1e9"], 2, "muse: error: --temperature must be > 0 and at most 100, got 1e+09"),
         (["-c", "nosuch"], 5, "muse: error: unknown checkpoint 'nosuch'"),
     ],
 )
@@ -212,6 +210,16 @@ def test_batch_sample_errors_cite_no_job_line(tmp_path, args, code, message):
     assert r.exit_code == code, r.output
     assert r.stderr.startswith(message) and r.stderr.count("\n") == 1, r.stderr
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("value, shown", [("inf", "inf"), ("1e9", "1e+09")])
+def test_batch_sample_temperature_is_checked_as_sample_checks_it(tmp_path, value, shown):
+    """batch --temperature has muse sample's rule and Click's form (Usage, then Error), before any job line."""
+    r = CliRunner().invoke(cli, ["batch", "--sample", "6", "-o", str(tmp_path / "o"), "-t", value, "--check"])
+    assert r.exit_code == 2, r.output
+    last = r.stderr.strip().splitlines()[-1]
+    assert last == f"Error: Invalid value for '--temperature' / '-t': must be > 0 and at most 100, got {shown}"
+    assert "line" not in r.stderr and not (tmp_path / "o").exists()
 
 
 def test_eval_prompts_says_how_long_the_first_corpus_parse_takes(tmp_path):

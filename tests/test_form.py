@@ -18,12 +18,12 @@ from muse_cli.form import (
     FORM_AMOUNT,
     check_form,
     continuation_path,
-    continue_melody,
     form_letters,
     form_path,
     sections,
 )
 from muse_cli.midi import Melody, events_to_notes, notes_to_events, read_melody, read_provenance
+from muse_cli.model import continue_melody
 
 
 @pytest.fixture(scope="module")

@@ -206,7 +206,6 @@ def test_bad_generation_option(work, command, option):
     [
         ["sample", "-n", "0"],
         ["sample", "-n", "10001"],
-        ["sample", "--seconds", "0"],
         ["sample", "--seconds", "inf"],
         ["sample", "--seconds", "nan"],
         ["sample", "--seconds", "601"],
@@ -241,6 +240,16 @@ def test_bad_option(work, args):
     check(" ".join(args), work, before, run_inprocess(args), 2)
 
 
+@pytest.mark.parametrize("command", [["sample"], ["continue", "folk_b.mid"]], ids=lambda c: c[0])
+@pytest.mark.parametrize("value", ["0", "-1", "600.5"])
+def test_seconds_out_of_range_says_zero_is_excluded(work, command, value):
+    before = _snapshot(work)
+    out = run_inprocess([*command, "--seconds", value])
+    words = f"must be more than 0 and at most 600 seconds, got {value}"
+    check(f"{command[0]} --seconds {value}", work, before, out, 2, words)
+    assert "between 0 and" not in out.stderr
+
+
 def test_verbose_is_accepted_after_the_command(work, monkeypatch):
     """`muse sample -v` works as `muse -v sample` does (a new user's first try)."""
     monkeypatch.delenv("MUSE_VERBOSE", raising=False)  # -v sets it in this process: undone after the test
@@ -270,7 +279,14 @@ def test_unreadable_prompt_is_a_prompt_error_before_any_model_work(work, command
     assert "loading model" not in out.stderr
 
 
-BAD_TEMPI = {"zero": "a reel at 0 bpm", "huge": "a reel at 9999 bpm", "negative": "-5 qpm", "tiny": "at 1e-3 bpm"}
+BAD_TEMPI = {
+    "zero": "a reel at 0 bpm",
+    "huge": "a reel at 9999 bpm",
+    "negative": "-5 qpm",
+    "tiny": "at 1e-3 bpm",
+    "thousands": "a reel at 120,000 bpm",  # was read as 120 qpm (issue 20)
+    "fullwidth": "a reel at ９９９９ bpm",
+}
 
 
 @pytest.mark.parametrize("command", [["sample"], ["decode"]], ids=lambda c: c[0])
@@ -323,8 +339,8 @@ OUTPUTS = [
         "not a directory",
     ),
     ("render-under-a-file", ["render", "folk_b.mid", "-o", "afile/x.wav"], 8, "not a directory"),
-    ("render-existing", ["render", "folk_b.mid", "-o", "taken.mid"], 4, "--force"),
-    ("render-into-a-dir", ["render", "folk_b.mid", "-o", "adir.mid"], 4, "directory"),
+    ("render-existing", ["render", "folk_b.mid", "-o", "t2.wav"], 4, "--force"),
+    ("render-into-a-dir", ["render", "folk_b.mid", "-o", "adir.wav"], 4, "directory"),
     ("render-stdin-no-output", ["render", "-"], 2, "-o"),
     ("show-under-a-file", ["show", "folk_b.mid", "-o", "afile/x.png"], 8, "not a directory"),
     ("show-existing", ["show", "folk_b.mid", "-o", "t2.png"], 4, "--force"),
@@ -340,6 +356,25 @@ OUTPUTS = [
     ("sample-form-no-seconds", ["sample", "--form", "AB", "-o", "f.mid"], 2, "default length"),
     ("continue-form-too-short", ["continue", "folk_b.mid", "-s", "8", "--form", "ABC"], 2, "--seconds 12"),
     ("prompt-form-too-short", ["sample", "--prompt", "a reel", "--form", "AABA", "-s", "9"], 2, "--form AABA"),
+    # issue 20: the extension says the format; any other is one line, before any work
+    ("sample-wav-name", ["sample", "-o", "tune.wav"], 2, "-o tune.wav: this writes MIDI; give a folder"),
+    ("sample-txt-name", ["sample", "--wav", "-o", "tune.txt"], 2, "a .mid or .midi file name"),
+    ("decode-mp3-name", ["decode", "lat.ndjson", "-o", "x.mp3"], 2, "-o x.mp3: this writes MIDI"),
+    ("interpolate-wav-name", ["interpolate", "folk_b.mid", "folk_16bar.mid", "--concat", "-o", "m.wav"], 2, ".mid"),
+    ("vary-png-name", ["vary", "folk_b.mid", "-n", "1", "-o", "v.png"], 2, ".midi file name"),
+    ("continue-npz-name", ["continue", "folk_b.mid", "-o", "c.npz"], 2, ".mid"),
+    ("render-mp3", ["render", "folk_b.mid", "-o", "x.mp3"], 2, "-o x.mp3: this writes WAV audio; give a .wav"),
+    ("render-mid", ["render", "folk_b.mid", "-o", "x.mid"], 2, ".wav file name"),
+    ("render-no-extension", ["render", "folk_b.mid", "-o", "x"], 2, ".wav file name"),
+    ("show-jpg", ["show", "folk_b.mid", "-o", "x.jpg"], 2, "give a .png file name"),
+    ("encode-wav", ["encode", "folk_b.mid", "-o", "x.wav"], 2, ".npz"),
+    # --json describes written files: never with stdout as the output
+    ("sample-json-stdout", ["sample", "--json", "-o", "-"], 2, "--json describes the files written"),
+    ("encode-json-stdout", ["encode", "folk_b.mid", "--json"], 2, "--json describes a written file"),
+    ("render-json-stdout", ["render", "folk_b.mid", "--json", "-o", "-"], 2, "--json describes a written file"),
+    ("show-json-text-roll", ["show", "folk_b.mid", "--json"], 2, "give -o ROLL.png"),
+    # fit-attrs plans its one output before the model loads (the default checkpoint's file exists)
+    ("fit-attrs-existing", ["fit-attrs", "--samples", "64"], 4, "attributes.npz exists; use --force"),
 ]
 
 
@@ -347,6 +382,7 @@ OUTPUTS = [
 def test_output_that_cannot_be_written_is_refused_first(work, case, args, code, words):
     (work / "adir.mid").mkdir()
     (work / "adir.png").mkdir()
+    (work / "adir.wav").mkdir()
     (work / "taken.mid.npz").write_bytes(b"x")
     (work / "t2.wav").write_bytes(b"x")
     (work / "t2.png").write_bytes(b"x")
@@ -382,7 +418,6 @@ def test_full_disk_render_leaves_nothing(work, mounts):
     assert os.listdir(full) == []
 
 
-@pytest.mark.slow  # loads the default model: about 30 s here
 def test_full_disk_sample_wav_leaves_neither_mid_nor_wav(work, mounts):
     """The issue's reproduction: the .mid fits, the .wav does not; neither may stay."""
     full = mounts("full", "200k")
@@ -399,9 +434,9 @@ def test_full_disk_sample_wav_leaves_neither_mid_nor_wav(work, mounts):
     assert os.listdir(full) == []  # not even the folder new/ that the run made
 
 
-@pytest.mark.slow  # loads the default model and renders minutes of audio: about 40 s here
 def test_ctrl_c_while_writing_leaves_no_output_and_no_temporary_file(work):
-    """SIGINT once the model has run, while the .mid/.wav set is being rendered and written."""
+    """SIGINT once the model has run, while the .mid/.wav set is being rendered and written: the signal lands
+    while temporary files of the set are on disk and nothing is committed, and the run leaves nothing."""
     import signal
 
     before = _snapshot(work)
@@ -420,10 +455,17 @@ def test_ctrl_c_while_writing_leaves_no_output_and_no_temporary_file(work):
     deadline = time.monotonic() + 60
     while not list(work.glob("out/.*.part")) and time.monotonic() < deadline and p.poll() is None:
         time.sleep(0.02)  # until the set is being written: the first .mid is down, its 300 s .wav renders
+    parts = sorted(f.name for f in work.glob("out/.*.part"))
+    visible = sorted(f.name for f in work.glob("out/[!.]*"))
+    running = p.poll() is None
     p.send_signal(signal.SIGINT)
-    _, rest = p.communicate(timeout=120)
-    out = Outcome(p.returncode, b"", "".join(lines) + rest.decode())
+    stdout, rest = p.communicate(timeout=120)
+    # the interrupt hit a write: the set's temporary files were there, none of its files yet, the run still going
+    assert running and parts and all(n.startswith(".sample_s1_001.mid.") for n in parts[:1]), parts
+    assert visible == [], visible
+    out = Outcome(p.returncode, stdout, "".join(lines) + rest.decode())
     check("sample --wav, Ctrl-C while writing", work, before, out, 130, after_model=True)
+    assert stdout == b""  # no path announced: nothing was committed
     assert not (work / "out").exists()  # the folder the run made goes too
 
 
@@ -453,20 +495,22 @@ def test_binary_to_a_terminal_is_refused_before_the_model_loads(work):
     assert "loading model" not in out.stderr and time.monotonic() - t0 < 8
 
 
-@pytest.mark.parametrize("args", [["render", "folk_b.mid", "-o", "-"], ["checkpoints"]], ids=" ".join)
+@pytest.mark.parametrize("args", [["render", "folk_b.mid", "-o", "-"], ["checkpoints"], ["attrs"]], ids=" ".join)
 def test_stdout_on_a_full_device(work, args):
     before = _snapshot(work)
     with open("/dev/full", "wb") as full:
         out = run_subprocess(args, stdout=full, stderr=subprocess.PIPE)
-    check(f"{' '.join(args)} > /dev/full", work, before, out, 8, "space")
+    check(f"{' '.join(args)} > /dev/full", work, before, out, 8, "space", after_model=args == ["attrs"])
+    assert "muse: error: cannot write" in out.stderr
 
 
-def test_stdout_closed(work):
+@pytest.mark.parametrize("args", [["render", "folk_b.mid", "-o", "-"], ["attrs"], ["show", "folk_b.mid"]], ids=" ".join)
+def test_stdout_closed(work, args):
     before = _snapshot(work)
-    p = subprocess.run(
-        [MUSE, "render", "folk_b.mid", "-o", "-"], stderr=subprocess.PIPE, timeout=60, preexec_fn=lambda: os.close(1)
-    )
-    check("render -o - with stdout closed", work, before, Outcome(p.returncode, b"", p.stderr.decode()), 8, "closed")
+    p = subprocess.run([MUSE, *args], stderr=subprocess.PIPE, timeout=60, preexec_fn=lambda: os.close(1))
+    out = Outcome(p.returncode, b"", p.stderr.decode())
+    check(f"{' '.join(args)} >&-", work, before, out, 8, "closed")
+    assert "loading model" not in out.stderr  # refused before any work
 
 
 # -- 4. MUSE_HOME that cannot hold anything ----------------------------------------------------
@@ -939,7 +983,6 @@ def test_unpacking_folders_of_a_killed_install_are_removed(work, muse_home, tarb
     assert not stale.exists() and other.exists()
 
 
-@pytest.mark.slow  # two runs that load the default model: about 60 s here
 def test_sigkill_while_writing_leaves_only_hidden_parts_that_the_next_run_removes(work):
     import signal
 
@@ -1050,7 +1093,9 @@ def test_attr_with_a_checkpoint_without_a_usable_file(work, tiny_checkpoint, con
     "args, code, words",
     [
         (["fit-attrs", "--samples", "1"], 2, ""),
-        (["fit-attrs", "-o", "taken.mid", "--samples", "64"], 4, "taken.mid exists; use --force"),
+        (["fit-attrs", "-o", "a.txt", "--samples", "64"], 2, "No such option '-o'"),
+        (["fit-attrs", "-o", "/dev/full", "--force"], 2, "No such option '-o'"),
+        (["fit-prompt", "-o", "head/"], 2, "No such option '-o'"),
         (["attrs", "-c", "no-such-name"], 5, "unknown checkpoint"),
     ],
     ids=lambda a: " ".join(a) if isinstance(a, list) else None,
@@ -1058,3 +1103,164 @@ def test_attr_with_a_checkpoint_without_a_usable_file(work, tiny_checkpoint, con
 def test_attrs_and_fit_attrs_options(work, args, code, words):
     before = _snapshot(work)
     check(" ".join(args), work, before, run_inprocess(args), code, words, after_model=True)
+
+
+# -- 13. inputs accepted that should not be (issue 20) --------------------------------------------
+def _jobs(work: Path, *lines: dict) -> Path:
+    path = work / "jobs.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def test_batch_job_temperature_has_the_limit_of_temperature_option(work):
+    """`"temperature": 1e300` on sample and vary jobs ran; --temperature refuses anything over 100."""
+    _jobs(
+        work,
+        {"op": "sample", "seed": 1, "out": "a.mid", "temperature": 1e300},
+        {"op": "vary", "midi": "folk_b.mid", "seed": 1, "out": "b.mid", "temperature": 100.5},
+        {"op": "sample", "seed": 2, "out": "c.mid", "temperature": 100},
+    )
+    before = _snapshot(work)
+    out = run_inprocess(["batch", "jobs.jsonl"])
+    assert not out.crashed and "Traceback" not in out.stderr
+    assert out.code == 2 and out.stderr.strip().splitlines() == [
+        "muse: error: jobs.jsonl: 2 bad lines, nothing was run:",
+        "  line 1: 'temperature' must be a number > 0 and at most 100, got 1e+300",
+        "  line 2: 'temperature' must be a number > 0 and at most 100, got 100.5",
+    ]
+    assert _snapshot(work) == before
+    check("batch --sample -t 1e300", work, before, run_inprocess(["batch", "--sample", "2", "-t", "1e300"]), 2)
+
+
+@pytest.mark.parametrize("args", [["batch", "jobs.jsonl"], ["batch", "--sample", "2", "-o", "out"]], ids=" ".join)
+def test_batch_refuses_a_bad_engine_before_any_worker(work, monkeypatch, args):
+    monkeypatch.setenv("MUSE_ENGINE", "junk")
+    _jobs(work, {"op": "sample", "seed": 1, "out": "a.mid"})
+    before = _snapshot(work)
+    out = run_inprocess(args)
+    check(f"MUSE_ENGINE=junk muse {' '.join(args)}", work, before, out, 2, "MUSE_ENGINE='junk' is not an engine")
+    assert "job(s) in" not in out.stderr  # refused before the plan, let alone a cluster
+
+
+IGNORED_OPTIONS = [
+    (["sample", "--candidates", "4", "-o", "out/"], "--candidates goes with --prompt"),
+    (["decode", "lat.ndjson", "--candidates", "4", "-o", "out/"], "--candidates goes with --prompt"),
+    (["encode", "folk_b.mid", "--seed", "3", "-o", "x.npz"], "--seed goes with --sample-z"),
+    (["eval", "--prompts", "--limit", "10"], "--limit measure reconstruction"),
+    (["eval", "--prompts", "--samples", "8", "--refine", "5"], "--samples, --refine measure"),
+    (["eval", "--per-pole", "4"], "--per-pole go with --prompts"),
+    (["eval", "--candidates", "1", "--guidance", "2"], "--candidates, --guidance go with --prompts"),
+    (["eval", "-t", "0.5"], "--temperature go with --prompts"),
+]
+
+
+@pytest.mark.parametrize("args, words", IGNORED_OPTIONS, ids=[" ".join(a) for a, _ in IGNORED_OPTIONS])
+def test_an_option_that_would_be_ignored_is_refused(work, args, words):
+    (work / "lat.ndjson").write_text(json.dumps({"z": Z}) + "\n")
+    before = _snapshot(work)
+    out = run_inprocess(args)
+    check(" ".join(args), work, before, out, 2, words)
+    assert "loading model" not in out.stderr
+
+
+def _missing_kernel() -> tuple[str, list[str]]:
+    """An OPENBLAS_CORETYPE this machine's CPU cannot run (e.g. AMD's FMA4 Bulldozer on an Intel CPU)."""
+    from muse_cli.cpu import KERNEL_NEEDS, cpu_flags
+
+    flags = cpu_flags()
+    for name, needs in KERNEL_NEEDS.items():
+        if flags and not needs <= flags:
+            return name.capitalize(), sorted(needs - flags)
+    pytest.skip("this CPU runs every OpenBLAS kernel muse knows (or has no /proc/cpuinfo flags)")
+
+
+def test_openblas_kernels_this_cpu_cannot_run_are_one_line_not_illegal_instruction(work):
+    """`OPENBLAS_CORETYPE=SkylakeX muse sample` on a CPU without AVX-512 died with SIGILL and no word."""
+    kernel, missing = _missing_kernel()
+    before = _snapshot(work)
+    out = run_subprocess(["sample", "-o", "x.mid"], env={"OPENBLAS_CORETYPE": kernel})
+    check(f"OPENBLAS_CORETYPE={kernel} muse sample", work, before, out, 2, f"OPENBLAS_CORETYPE={kernel} needs")
+    assert ", ".join(missing) in out.stderr and "unset OPENBLAS_CORETYPE" in out.stderr
+
+
+def test_openblas_kernel_is_judged_by_the_cpu_flags(tmp_path):
+    from muse_cli.cpu import cpu_flags, unrunnable
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 pni ssse3 sse4_1 sse4_2 avx avx2 fma\n")
+    haswell = cpu_flags(str(info))
+    line = unrunnable("SkylakeX", haswell)
+    assert line.startswith("OPENBLAS_CORETYPE=SkylakeX needs avx512bw, avx512dq, avx512f, avx512vl, which")
+    assert "muse then picks Haswell" in line and "\n" not in line
+    assert unrunnable("haswell", haswell) is None and unrunnable("Prescott", haswell) is None
+    assert unrunnable("NEOVERSEN1", haswell) is None  # a name muse does not know: not judged
+    assert unrunnable("SkylakeX", set()) is None  # no flags to judge by (not Linux)
+
+
+def test_batch_scheduler_that_is_not_dask_is_one_line_naming_the_address(work):
+    """An HTTP server at --scheduler made a 40-line traceback ("Unable to allocate 3.07 EiB") or a hang."""
+    import http.server
+    import threading
+
+    class Quiet(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    address = f"tcp://127.0.0.1:{server.server_address[1]}"
+    try:
+        before = _snapshot(work)
+        out = run_inprocess(["batch", "--sample", "2", "-o", "out", "--scheduler", address])
+    finally:
+        server.shutdown()
+        server.server_close()
+    check("batch --scheduler an HTTP server", work, before, out, 8, f"{address} is not a Dask scheduler")
+
+
+def _embedded_index() -> bytes:
+    from muse_cli import registry
+
+    return (registry.resolve(None).path / "model.ckpt.index").read_bytes()
+
+
+CHECKPOINT_LIES = {
+    "muse.json names another config": (
+        lambda ck: (ck / "muse.json").write_text('{"config": "cat-mel_2bar_big"}'),
+        "does not match config cat-mel_2bar_big",
+    ),
+    "index bytes flipped": (
+        lambda ck: (ck / "model.ckpt.index").write_bytes(
+            bytes(b ^ 0xFF for b in (ck / "model.ckpt.index").read_bytes())
+        ),
+        "checkpoint",
+    ),
+    "index cut short": (
+        lambda ck: (ck / "model.ckpt.index").write_bytes((ck / "model.ckpt.index").read_bytes()[:40]),
+        "checkpoint",
+    ),
+    "another model's index": (
+        lambda ck: (ck / "model.ckpt.index").write_bytes(_embedded_index()),
+        "does not match config cat-mel_2bar_small",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", CHECKPOINT_LIES)
+def test_numpy_engine_refuses_a_checkpoint_magenta_refuses(work, tiny_checkpoint, monkeypatch, name):
+    """Issue 20: the NumPy engine sampled happily from these while the magenta engine refused them. Its export
+    is tied to the .index and to the config it was checked against, as `muse download` checks (engines.check)."""
+    from muse_cli.engines import weights
+
+    monkeypatch.delenv("MUSE_ENGINE", raising=False)
+    ck = work / "ck"
+    shutil.copytree(tiny_checkpoint, ck)
+    weights.load(ck)  # a valid export beside it first (not load_model: it keeps models per process)
+    lie, words = CHECKPOINT_LIES[name]
+    lie(ck)
+    for engine in ("numpy", "magenta"):  # the magenta engine's words are TensorFlow's restore failure
+        before = _snapshot(work)
+        out = run_inprocess(["sample", "-c", "ck", "--engine", engine, "-o", "out/"])
+        check(f"checkpoint {name} ({engine})", work, before, out, 5, "checkpoint", after_model=True)
+        if engine == "numpy":
+            assert words in out.stderr, out.stderr

@@ -45,6 +45,8 @@ KEYS = [
     ("in the key of D", 2, "major", "D major"),
     ("a reel in D dorian", 2, "dorian", "D dorian"),
     ("G mixolydian", 7, "mixolydian", "G mixolydian"),
+    ("a reel in Ｄ major", 2, "major", "D major"),  # fullwidth, as an IME types it (NFKC)
+    ("Ｆ♯ｍ", 6, "minor", "F# minor"),
 ]
 
 
@@ -85,6 +87,9 @@ TEMPI = [
     ("a slow, 90 bpm air", 90.0, "90 bpm"),
     ("at 20 bpm", settings.MIN_QPM, "20 bpm"),
     ("at 400 bpm", settings.MAX_QPM, "400 bpm"),
+    ("a reel at １２０ bpm", 120.0, "120 bpm"),  # fullwidth digits
+    ("a reel at 92,5 bpm", 92.5, "92,5 bpm"),  # a decimal comma
+    ("2,3 bars at 90 bpm", 90.0, "90 bpm"),
 ]
 
 
@@ -99,7 +104,21 @@ def test_words_that_name_no_tempo(text):
     assert read_tempo(text) is None
 
 
-@pytest.mark.parametrize("text", ["at 0 bpm", "9999 bpm", "-5 bpm", "at 19.9 bpm", "400.5 qpm", "1e9 bpm"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "at 0 bpm",
+        "9999 bpm",
+        "-5 bpm",
+        "at 19.9 bpm",
+        "400.5 qpm",
+        "1e9 bpm",
+        "at 120,000 bpm",  # thousands: 120000, not 120
+        "1,200,000 bpm",  # never its tail "200,000" nor "200"
+        "tempo 1,000",
+        "at ９９９９ bpm",
+    ],
+)
 def test_a_tempo_out_of_range_is_a_one_line_prompt_error(text):
     with pytest.raises(PromptError) as err:
         read_words(text)

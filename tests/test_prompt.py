@@ -87,7 +87,7 @@ def _with_home(home: Path):
 def prompted(tiny_checkpoint, tmp_path_factory, text_encoder):
     """A copy of the tiny checkpoint with a head fitted in two runs (stopped after 2 steps, resumed)."""
     from muse_cli.model import load_model
-    from muse_cli.prompt.fit import FitOptions, fit
+    from muse_cli.training.prompt_head import FitOptions, fit
 
     root = tmp_path_factory.mktemp("prompted")
     ckpt = root / "tiny"
@@ -123,7 +123,7 @@ def prompted(tiny_checkpoint, tmp_path_factory, text_encoder):
 # -- the text encoder -------------------------------------------------------------------
 def test_importing_the_cli_loads_no_tensorflow_transformers_or_torch():
     code = (
-        "import sys, muse_cli.cli, muse_cli.cli.prompt, muse_cli.prompt.api, muse_cli.prompt.fit\n"
+        "import sys, muse_cli.cli, muse_cli.cli.prompt, muse_cli.prompt.api, muse_cli.training.prompt_head\n"
         "print(sorted(m for m in ('tensorflow', 'transformers', 'torch') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -159,8 +159,8 @@ def test_empty_prompt_is_a_prompt_error(text):
 
 # -- captions ------------------------------------------------------------------------------
 def test_captions_name_window_labels_and_keep_heldout_wordings_apart():
-    from muse_cli.prompt import captions as cap
-    from muse_cli.prompt.adherence import PAIRS, heldout_prompts
+    from muse_cli.adherence import PAIRS, heldout_prompts
+    from muse_cli.training import captions as cap
 
     win = cap.collect_windows(synthetic_tunes(), 200, seed=0)
     assert len(win) > 20
@@ -211,7 +211,8 @@ def test_feature_probe_reads_what_the_captions_say(prompted):
 
 
 def test_choice_keeps_the_candidate_that_fits_and_is_seeded(prompted):
-    from muse_cli.paths import decode_paths, walk_around
+    from muse_cli.form import walk_around
+    from muse_cli.paths import decode_paths
     from muse_cli.prompt.api import prompt_guides, sample_with_prompt
     from muse_cli.prompt.select import TARGET_GUIDANCE, melody_features, plausible
 
@@ -354,21 +355,22 @@ def test_missing_head_names_the_fit_command(tiny_checkpoint, tmp_path):
 
 # -- the command and the evaluation ----------------------------------------------------------
 def test_fit_prompt_command(prompted, tmp_path):
-    import pickle
-
     from click.testing import CliRunner
 
     from muse_cli.cli import cli
+    from muse_cli.training.corpus import save_tunes
 
-    tunes = tmp_path / "tunes.pkl"
-    tunes.write_bytes(pickle.dumps(synthetic_tunes()))
-    out = tmp_path / "head"
+    tunes = tmp_path / "tunes.json.gz"  # the corpus is data, never a pickle
+    save_tunes(synthetic_tunes(), tunes)
+    ckpt = tmp_path / "tiny"
+    shutil.copytree(prompted["ckpt"], ckpt, ignore=shutil.ignore_patterns("prompt_head"))
+    out = ckpt / "prompt_head"  # where --prompt reads it: fit-prompt has no -o (issue 20)
     result = CliRunner().invoke(
         cli,
         [
             "fit-prompt",
             "-c",
-            str(prompted["ckpt"]),
+            str(ckpt),
             "--steps",
             "2",
             "--windows",
@@ -377,8 +379,6 @@ def test_fit_prompt_command(prompted, tmp_path):
             "8",
             "--tunes",
             str(tunes),
-            "-o",
-            str(out),
         ],
         catch_exceptions=False,
     )
@@ -419,7 +419,7 @@ def test_sample_and_decode_take_candidates(prompted, tmp_path):
 
 
 def test_evaluate_prompts_reports_every_pair(prompted):
-    from muse_cli.prompt.adherence import PAIRS, evaluate_prompts, format_report, pairwise_accuracy
+    from muse_cli.adherence import PAIRS, evaluate_prompts, format_report, pairwise_accuracy
 
     assert pairwise_accuracy([2, 3], [1, 3]) == pytest.approx((1 + 0 + 1 + 0.5) / 4)
     result = evaluate_prompts(prompted["model"], n_per_pole=2, seed=0, tunes=synthetic_tunes())

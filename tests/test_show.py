@@ -131,6 +131,22 @@ def test_png_draws_notes_bar_lines_and_windows_where_they_belong():
     assert not (im[y(61)] == note).all(-1).any()
 
 
+def test_png_draws_repeated_notes_apart_as_the_text_roll_does():
+    """Issue 20: C then C (the second starting where the first ends) was one long box in the PNG."""
+    repeated = [(60, 0, 4), (60, 4, 8), (60, 8, 16), (64, 16, 32)]
+    r = show.roll(to_midi_bytes(repeated, 120.0, None))
+    assert show.text_roll(r).splitlines()[-1] == " C4 |#===#===#=======|.   .   .   .   |"
+    im = _pixels(show.piano_roll_png(r))
+    (first, n, left, top, width), *_ = show.layout(r)[1]
+    step_px = width / (n * 16)
+    runs = _runs((im[top + int((64 - 60 + 0.5) * show.PITCH_PX)] == _rgb(show.NOTE_COLOR)).all(-1))
+    assert len(runs) == 3, runs  # three boxes, with background between them
+    for (a, b), (_, s, e) in zip(runs, repeated):
+        assert abs(a - (left + s * step_px)) <= 2 and left + e * step_px - 4 <= b < left + e * step_px, (runs, s, e)
+    gaps = [b2 - b1 for (_, b1), (b2, _) in zip(runs, runs[1:])]
+    assert all(g >= 2 for g in gaps), gaps
+
+
 def test_png_is_the_same_bytes_every_time_and_in_every_process(tmp_path):
     (tmp_path / "t.mid").write_bytes(THREE_BARS)
     first = show.piano_roll_png(THREE_BARS, name="t.mid")

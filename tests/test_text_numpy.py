@@ -40,7 +40,7 @@ def encoder():
 @pytest.fixture(scope="module")
 def reference(encoder):
     """transformers' BertTokenizerFast and TFBertModel on the same files (what muse used before)."""
-    from muse_cli.prompt.text import reference_bert
+    from muse_cli.training.reference import reference_bert
 
     tokenizer, bert = reference_bert(encoder.directory)
 

@@ -25,7 +25,7 @@ TensorFlow when a job needs a model.
 """
 
 from muse_cli.batch.client import BatchFailed, Summary, run
-from muse_cli.batch.cluster import ClusterError, machine_cores, open_cluster
+from muse_cli.batch.cluster import ClusterError, check_scheduler, machine_cores, open_cluster
 from muse_cli.batch.jobs import Job, JobFileError, Options, check_checkpoints, checkpoint_ref, parse_jobs, sample_jobs
 from muse_cli.batch.manifest import Manifest, manifest_path_for
 from muse_cli.batch.plan import plan_tasks
@@ -42,6 +42,7 @@ __all__ = [
     "Summary",
     "check_checkpoints",
     "checkpoint_ref",
+    "check_scheduler",
     "machine_cores",
     "manifest_path_for",
     "open_cluster",

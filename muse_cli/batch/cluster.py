@@ -15,6 +15,7 @@ from muse_cli.cpu import choose_openblas_kernel
 from muse_cli.errors import ExitCode, MuseError
 
 DRAIN_SECONDS = 15.0  # after Ctrl-C, how long to let tasks that are already running finish their writes
+HANDSHAKE_SECONDS = 10.0  # for --scheduler to answer Dask's handshake (a scheduler answers in milliseconds)
 
 
 class ClusterError(MuseError, exit_code=ExitCode.WRITE):
@@ -56,10 +57,43 @@ def machine_cores() -> int:
         return os.cpu_count() or 1
 
 
+def check_scheduler(scheduler: str) -> None:
+    """ClusterError unless something at ``scheduler`` answers Dask's handshake within HANDSHAKE_SECONDS.
+
+    Something else listening there (a web server) made Client() wait forever, or fail after a 40-line
+    traceback that ended in "Unable to allocate 3.07 EiB" (the reply's first bytes read as a frame length)."""
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def handshake() -> None:
+        comm = await connect(scheduler, timeout=HANDSHAKE_SECONDS)
+        await comm.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(handshake(), HANDSHAKE_SECONDS + 1))
+    except TimeoutError:  # connected, but no Dask answer came back (before OSError: a subclass)
+        why = f"it accepts connections but gave no Dask handshake in {HANDSHAKE_SECONDS:g} s"
+    except OSError as exc:
+        raise ClusterError(
+            f"cannot reach the Dask scheduler at {scheduler} ({exc}); start one with "
+            "`dask scheduler` and `dask worker ADDRESS`, or leave out --scheduler"
+        ) from None
+    except Exception as exc:  # its reply, read as Dask's frames: an absurd length, a bad message
+        why = f"its reply is not Dask's ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else '?'})"
+    else:
+        return
+    raise ClusterError(
+        f"{scheduler} is not a Dask scheduler: {why}; give the address `dask scheduler` prints "
+        "(tcp://HOST:8786 by default), or leave out --scheduler"
+    )
+
+
 def _connect(scheduler: str):
     """A client of the scheduler at ``scheduler``, once it has a worker."""
     from distributed import Client
 
+    check_scheduler(scheduler)
     try:
         client = Client(scheduler, timeout="15s")
     except (OSError, TimeoutError) as exc:

@@ -241,7 +241,10 @@ def sample_jobs(
     wav: bool = False,
     checkpoint: str | None = None,
 ) -> list[Job]:
-    """The generator shorthand: job i samples seed ``seed_start + i`` into OUT/sample_{seed}.mid."""
+    """The generator shorthand: job i samples seed ``seed_start + i`` into OUT/sample_s{seed}_001.mid,
+    the name `muse sample --seed SEED` gives the same melody (:func:`muse_cli.model.sample_name`)."""
+    from muse_cli.model import sample_name
+
     lines = []
     for i in range(count):
         seed = seed_start + i
@@ -250,7 +253,7 @@ def sample_jobs(
             "seed": seed,
             "temperature": temperature,
             "qpm": qpm,
-            "out": f"sample_{seed}.mid",
+            "out": f"{sample_name(seed, 0)}.mid",
             "wav": wav,
         }
         if seconds is not None:

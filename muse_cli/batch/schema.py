@@ -61,7 +61,7 @@ _TYPES = {
         lambda v: _is_number(v) and 0 < v <= settings.MAX_SECONDS,
         f"a number of seconds in (0, {settings.MAX_SECONDS:g}]",
     ),
-    "temperature": (lambda v: _is_number(v) and v > 0, "a number > 0"),
+    "temperature": (settings.temperature_ok, f"a number {settings.TEMPERATURE_RANGE}"),
     "qpm": (
         lambda v: _is_number(v) and settings.MIN_QPM <= v <= settings.MAX_QPM,
         f"a number from {settings.MIN_QPM:g} to {settings.MAX_QPM:g}",

@@ -248,7 +248,7 @@ def _from_melody(model, job: Job) -> list:
     settings = {"temperature": p["temperature"], "seed": p["seed"], "qpm": p["qpm"], "attrs": p.get("attrs")}
     if job.op == "vary":
         return m.vary(model, melody, n=1, **settings, **({"amount": p["amount"]} if "amount" in p else {}))
-    from muse_cli.form import continue_melody
+    from muse_cli.model import continue_melody
 
     return continue_melody(model, melody, p.get("seconds"), n=1, form=p.get("form"), keep=p["keep"], **settings)
 

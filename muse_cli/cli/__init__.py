@@ -1,7 +1,8 @@
 """The `muse` command: one small function per subcommand that parses, calls the library, writes.
 
-Results go to stdout (file paths written, or the data itself with ``-o -``);
-progress and messages go to stderr. Every MuseError becomes one line on stderr
+Results go to stdout (one line per file written: its path in a pipe, ``wrote PATH (...)`` on a
+terminal, one JSON object with ``--json``; or the data itself with ``-o -``); progress and messages
+go to stderr (output.announce says each file once). Every MuseError becomes one line on stderr
 and a non-zero exit; MUSE_DEBUG=1 shows the traceback instead.
 
 The modules: group (the Click group, the one MuseError boundary, Ctrl-C, main),

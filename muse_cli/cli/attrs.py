@@ -1,6 +1,7 @@
 """`muse attrs` (a checkpoint's attribute sliders) and `muse fit-attrs` (make them).
 
-Registered by muse_cli/cli/__init__.py; the recipes are in :mod:`muse_cli.attributes`.
+Registered by muse_cli/cli/__init__.py; the recipes are in :mod:`muse_cli.attributes` (reading, applying) and
+:mod:`muse_cli.training.attributes` (fitting).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from muse_cli.cli.options import (
     count_option,
     fit_seed_option,
     force_option,
-    path_output_option,
     tunes_option,
 )
 
@@ -32,16 +32,21 @@ def attrs_command(checkpoint):
     """
     from muse_cli.attributes import ATTRIBUTES, load
     from muse_cli.cli.output import _load
+    from muse_cli.errors import WriteError
+    from muse_cli.files import stdout_closed, write_stdout
 
+    if stdout_closed():  # before any work, as every command that writes to stdout
+        raise WriteError("cannot write the table to stdout: it is closed")
     table = load(_load(checkpoint, 1))
     meta = table["meta"]
     values = meta.get("table_values", [-1.0, 0.0, 1.0])
-    click.echo(f"checkpoint {meta.get('checkpoint')}: {len(table['names'])} attributes ({meta.get('method')})")
-    click.echo(f"{'attribute':<10} {'feature':<18}" + "".join(f"{v:>+8g}" for v in values) + "  what it measures")
+    lines = [f"checkpoint {meta.get('checkpoint')}: {len(table['names'])} attributes ({meta.get('method')})"]
+    lines.append(f"{'attribute':<10} {'feature':<18}" + "".join(f"{v:>+8g}" for v in values) + "  what it measures")
     for name in table["names"]:
         feature, what, _ = ATTRIBUTES.get(name, (meta.get("features", {}).get(name, "?"), "", False))
         row = meta.get("table", {}).get(name, [])
-        click.echo(f"{name:<10} {feature:<18}" + "".join(f"{x:>8.2f}" for x in row) + f"  {what}")
+        lines.append(f"{name:<10} {feature:<18}" + "".join(f"{x:>8.2f}" for x in row) + f"  {what}")
+    write_stdout(("\n".join(lines) + "\n").encode(), "the table", binary=False)
 
 
 @click.command(name="fit-attrs")
@@ -54,15 +59,12 @@ def attrs_command(checkpoint):
     show_default=False,
 )
 @fit_seed_option(0, "Seed of the draws.")
-@path_output_option(
-    "Where to write the file. Default: attributes.npz in the checkpoint's directory (where --attr reads it)."
-)
 @tunes_option(
-    "Fit from the encoder means of this corpus pickle's training windows (the paper's way) instead of prior "
+    "Fit from the encoder means of this corpus file's training windows (the paper's way) instead of prior "
     "samples; --samples windows at most."
 )
 @force_option
-def fit_attrs_command(checkpoint, samples, seed, output, tunes, force):
+def fit_attrs_command(checkpoint, samples, seed, tunes, force):
     """Fit the attribute vectors of a checkpoint (for --attr and muse attrs).
 
     \b
@@ -70,22 +72,23 @@ def fit_attrs_command(checkpoint, samples, seed, output, tunes, force):
     each attribute's vector is half the difference between the mean latent of the top and of
     the bottom quartile. No corpus is needed, so it works for any checkpoint; the file records
     the checkpoint's sha256 and is refused with any other. `make attrs` remakes the default one.
+    The file goes where --attr and muse attrs read it: attributes.npz in the checkpoint's folder
+    (so there is no -o). To try a fit without replacing a checkpoint's file, copy the checkpoint's
+    folder and give -c COPY.
     Examples:
-      muse fit-attrs --samples 1024 -o attrs-small.npz
       muse fit-attrs -c cat-mel_2bar_big
     """
-    from muse_cli.attributes import FIT_SAMPLES, corpus_windows, fit, path_for
-    from muse_cli.cli.output import _info, _load
-    from muse_cli.files import atomic_write
+    from muse_cli import registry
+    from muse_cli.attributes import path_for
+    from muse_cli.cli.output import _info, _load, announce
+    from muse_cli.files import atomic_write, check_writable
+    from muse_cli.training.attributes import FIT_SAMPLES, corpus_windows, fit
 
+    path = path_for(registry.resolve(checkpoint).path)
+    check_writable([path], force)  # before the model loads and the fit's seconds: as every command plans outputs
+    windows = None if tunes is None else corpus_windows(tunes, samples or FIT_SAMPLES, seed)  # an input, read first
     model = _load(checkpoint, 64)
-    path = output or path_for(model.checkpoint)
-    if path.exists() and not force:
-        from muse_cli.errors import OutputExistsError
-
-        raise OutputExistsError(f"{path} exists; use --force to overwrite it")
-    windows = None if tunes is None else corpus_windows(tunes, samples or FIT_SAMPLES, seed)
     what = f"{len(windows)} corpus windows" if tunes else f"{samples or FIT_SAMPLES} prior samples"
     _info(f"fitting attribute vectors of {model.name} from {what}...")
     atomic_write(path, fit(model, samples or FIT_SAMPLES, seed, windows), force=force)
-    click.echo(str(path))
+    announce([{"path": str(path), "format": "npz", "checkpoint": model.name, "_say": "attribute vectors"}])

@@ -7,12 +7,13 @@ TensorFlow load only when the command runs.
 
 from __future__ import annotations
 
-import math
+import time
 from pathlib import Path
 
 import click
 
 from muse_cli import settings
+from muse_cli.cli.options import check_temperature
 from muse_cli.errors import UsageError
 from muse_cli.progress import Progress
 
@@ -24,7 +25,8 @@ def _info(msg: str) -> None:
 _DIR = click.Path(file_okay=False, path_type=Path)
 _FILE = click.Path(dir_okay=False, path_type=Path)
 _HELP = {
-    "sample": "Instead of a job file: N sample jobs, seeds SEED_START.., into -o DIR/sample_{seed}.mid.",
+    "sample": "Instead of a job file: N sample jobs, seeds SEED_START.., into -o DIR/sample_s{seed}_001.mid "
+    "(the name muse sample gives the same melody).",
     "seed_start": "With --sample: seed of the first job.",
     "output": "With --sample: the output directory (also the root outputs must stay in).",
     "checkpoint": "Checkpoint for jobs that name none. Default: the embedded model.",
@@ -44,7 +46,9 @@ _HELP = {
 @click.argument("jobs_file", required=False, metavar="[JOBS.jsonl]", type=_FILE)
 @click.option("--sample", "sample_count", type=click.IntRange(1, 10_000_000), metavar="N", help=_HELP["sample"])
 @click.option("--seconds", "-s", type=float, default=None, help="With --sample: length of each melody.")
-@click.option("--temperature", "-t", type=float, default=1.0, show_default=True, help="With --sample.")
+@click.option(
+    "--temperature", "-t", type=float, default=1.0, show_default=True, callback=check_temperature, help="With --sample."
+)
 @click.option("--qpm", type=float, default=120.0, show_default=True, help="With --sample: tempo.")
 @click.option("--seed-start", type=click.IntRange(0), default=0, show_default=True, help=_HELP["seed_start"])
 @click.option("--wav", is_flag=True, help="With --sample: also render each .mid to a .wav beside it.")
@@ -111,6 +115,7 @@ def batch_command(
     """
     from muse_cli import batch as b
 
+    settings.engine()  # a bad MUSE_ENGINE is refused here, not on every worker
     scheduler = scheduler or settings.scheduler()
     checkpoint = b.checkpoint_ref(checkpoint, Path.cwd())
     if sample_count is not None:
@@ -126,6 +131,8 @@ def batch_command(
     if not scheduler:
         # (the workers of a remote cluster may see other paths: they check there)
         b.check_checkpoints(jobs, str(jobs_file) if jobs_file else "--sample")
+    else:
+        b.check_scheduler(scheduler)  # before the plan is said: a wrong address is the one line
     _plan_and_run(b, jobs, Path(manifest), scheduler, workers, batch_size, soundfont, force, fail_fast, check)
 
 
@@ -146,8 +153,9 @@ def _plan_and_run(b, jobs, manifest: Path, scheduler, workers, batch_size, sound
         import dataclasses
 
         opts = dataclasses.replace(opts, tf_threads=max(1, b.machine_cores() // n_workers))
+    started = time.monotonic()  # the summary's time is the user's: starting the cluster and the models included
     summary = _run(b, jobs, opts, scheduler, n_workers if not scheduler else None, manifest, fail_fast)
-    _report(b, summary, manifest)
+    _report(b, summary, manifest, time.monotonic() - started)
 
 
 def _sample_jobs(b, sample: tuple, root: Path | None, manifest: Path | None, resolve: bool):
@@ -155,8 +163,6 @@ def _sample_jobs(b, sample: tuple, root: Path | None, manifest: Path | None, res
     count, output, seed_start, seconds, temperature, qpm, wav, checkpoint = sample
     if output is None:
         raise UsageError("--sample needs -o DIR for its outputs")
-    if not (math.isfinite(temperature) and 0 < temperature <= settings.MAX_TEMPERATURE):
-        raise UsageError(f"--temperature must be > 0 and at most {settings.MAX_TEMPERATURE:g}, got {temperature:g}")
     root = root or output
     if output.resolve() != root.resolve() and root.resolve() not in output.resolve().parents:
         raise UsageError(f"-o {output} is outside --root {root}")
@@ -207,7 +213,7 @@ def _file_jobs(b, jobs_file: Path, root: Path | None, manifest: Path | None, che
 
 
 def _run(b, jobs, opts, scheduler, workers, manifest_path, fail_fast):
-    log = b.Manifest(manifest_path)
+    log = None  # made once the cluster is up: a cluster that cannot start leaves no empty manifest
     progress = Progress(len(jobs), "muse batch", "jobs")
 
     def update(result, s) -> None:
@@ -217,17 +223,19 @@ def _run(b, jobs, opts, scheduler, workers, manifest_path, fail_fast):
 
     try:
         with b.open_cluster(scheduler, workers) as client:
+            log = b.Manifest(manifest_path)
             return b.run(client, jobs, opts, log, fail_fast=fail_fast, on_result=update)
     finally:
         progress.close()
-        log.close()
+        if log is not None:
+            log.close()
 
 
-def _report(b, summary, manifest) -> None:
-    rate = summary.done / summary.elapsed if summary.elapsed > 0 else 0.0
+def _report(b, summary, manifest, seconds: float) -> None:
+    rate = summary.done / seconds if seconds > 0 else 0.0
     _info(
         f"{summary.ok} done, {summary.skipped} skipped (already there), {len(summary.failed)} failed, "
-        f"{summary.total - summary.done} not run, of {summary.total} job(s) in {summary.elapsed:.1f} s "
+        f"{summary.total - summary.done} not run, of {summary.total} job(s) in {seconds:.1f} s "
         f"({rate:.1f} jobs/s); manifest {manifest}"
     )
     for line, job_id, error in sorted(summary.failed):

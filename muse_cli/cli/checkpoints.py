@@ -1,4 +1,4 @@
-"""`muse checkpoints`: the registry's checkpoints and which are installed."""
+"""`muse checkpoints` (and `muse download --list`): the checkpoints muse knows and those installed."""
 
 from __future__ import annotations
 
@@ -13,35 +13,40 @@ from muse_cli.cli.output import _info
 @cli.command(name="checkpoints")
 @click.option("--json", "json_", is_flag=True, help="Print JSON instead of a table.")
 def checkpoints_cmd(json_):
-    """List the checkpoints muse knows (checkpoints.toml) and which are installed.
+    """List the checkpoints muse knows (checkpoints.toml) and those installed, with their sizes.
 
     \b
     Examples:
-      muse checkpoints                  name, state, config, description; * marks the default
+      muse checkpoints                  name, state, size, config, description; * marks the default
       muse checkpoints --json
     """
-    from muse_cli import registry
+    print_checkpoints(json_)
 
-    default, entries = registry.load()
-    rows = []
-    for e in entries.values():
-        rows.append(
-            {
-                "name": e.name,
-                "config": e.config,
-                "installed": registry.is_installed(e),
-                "default": e.name == default,
-                "embedded": bool(e.embedded),
-                "size": e.size,
-                "playable": e.sampling,
-                "description": e.description,
-            }
-        )
+
+def print_checkpoints(json_: bool = False) -> None:
+    """The one listing of checkpoints: `muse checkpoints` and `muse download --list` alike."""
+    from muse_cli import settings
+    from muse_cli.download import list_checkpoints
+    from muse_cli.files import write_stdout
+    from muse_cli.progress import size_text
+
+    rows = list_checkpoints()
     if json_:
-        click.echo(json.dumps(rows, indent=1))
-        return
+        keys = ("name", "config", "installed", "default", "embedded", "size", "disk_size", "playable", "description")
+        listing = [{**{k: getattr(r, k) for k in keys}, "state": r.state, "path": str(r.path or "")} for r in rows]
+        write_stdout((json.dumps(listing, indent=1) + "\n").encode(), "the list", binary=False)  # a full or closed
+        return  # stdout: one line, exit 8, as every command
+    table = [("", "NAME", "STATE", "SIZE", "CONFIG", "DESCRIPTION")]
     for r in rows:
-        mark = "*" if r["default"] else " "
-        state = "embedded" if r["embedded"] else ("installed" if r["installed"] else "not installed")
-        click.echo(f"{mark} {r['name']:<28} {state:<14} {r['config']:<22} {r['description']}")
-    _info("* default; get others with: muse download NAME")
+        size = size_text(r.size) if r.size else "-"
+        table.append(("*" if r.default else "", r.name, r.state, size, r.config, r.description))
+    widths = [max(len(row[i]) for row in table) for i in range(5)]
+    lines = []
+    for row in table:
+        cells = [f"{row[0]:<1}", f"{row[1]:<{widths[1]}}", f"{row[2]:<{widths[2]}}", f"{row[3]:>{widths[3]}}"]
+        lines.append(("  ".join([cells[0] + " " + cells[1], *cells[2:], f"{row[4]:<{widths[4]}}", row[5]])).rstrip())
+    write_stdout(("\n".join(lines) + "\n").encode(), "the list", binary=False)
+    _info(
+        f"* default; size -: not published (known once downloaded); installed in {settings.checkpoints_dir()}; "
+        "get others with: muse download NAME"
+    )

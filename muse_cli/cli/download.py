@@ -21,7 +21,7 @@ from muse_cli.progress import Progress, size_text
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Install from a tarball already on disk instead of downloading.",
 )
-@click.option("--list", "list_", is_flag=True, help="Show known and installed checkpoints with sizes.")
+@click.option("--list", "list_", is_flag=True, help="The same list as `muse checkpoints`: known and installed ones.")
 @click.option("--force", is_flag=True, help="Download and install again even if installed.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 @click.option(
@@ -52,14 +52,16 @@ def download_command(name, url, tarball, list_, force, quiet, retries, timeout):
 
     \b
     Examples:
-      muse download --list                        known and installed checkpoints, with sizes
+      muse download --list                        the checkpoints known and installed (= muse checkpoints)
       muse download cat-mel_2bar_big              fetch, verify, unpack, install
       muse download cat-mel_2bar_big --file cat-mel_2bar_big.tar   a tarball you copied in
     """
     if list_:
         if name or url or tarball or force:
             raise UsageError("--list takes no NAME, --url, --file or --force")
-        _print_listing(dl.list_checkpoints())
+        from muse_cli.cli.checkpoints import print_checkpoints
+
+        print_checkpoints()  # the one listing, as `muse checkpoints` prints it
         return
     if not name:
         raise UsageError("give a checkpoint name (see: muse download --list)")
@@ -94,20 +96,6 @@ def _print_installed(done: dl.Installed) -> None:
             f"note: muse sample drives 2-bar melody models only; {done.name} is installed "
             f"for magenta's own tools (checkpoint in {done.path})"
         )
-
-
-def _print_listing(rows: list[dl.Listing]) -> None:
-    click.echo(f"cache: {settings.checkpoints_dir()}")
-    table = [("NAME", "STATUS", "SIZE", "CONFIG")]
-    for row in rows:
-        status = "embedded" if row.embedded else ("installed" if row.installed else "-")
-        if row.installed and not row.known:
-            status = "local"
-        size = row.disk_size if row.installed else row.download_size
-        table.append((row.name, status, size_text(size) if size else "?", row.config))
-    widths = [max(len(r[i]) for r in table) for i in range(3)]
-    for r in table:
-        click.echo(f"{r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]:>{widths[2]}}  {r[3]}".rstrip())
 
 
 class _Reporter:

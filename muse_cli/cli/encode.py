@@ -6,16 +6,19 @@ from pathlib import Path
 
 import click
 
+from muse_cli import settings
 from muse_cli.cli.group import cli
 from muse_cli.cli.options import (
     checkpoint_option,
     engine_option,
     force_option,
+    json_option,
     refine_option,
+    refuse_unused,
     seed_option,
     verbose_option,
 )
-from muse_cli.cli.output import _info, _load, _read_melodies
+from muse_cli.cli.output import _info, _load, _read_melodies, announce
 from muse_cli.encoding import WINDOW_STEPS
 from muse_cli.errors import UsageError, WriteError
 from muse_cli.files import STDIO
@@ -37,8 +40,9 @@ from muse_cli.files import STDIO
 @checkpoint_option
 @engine_option
 @force_option
+@json_option
 @verbose_option
-def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force):
+def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force, json_):
     """Encode every 2-bar window of MIDI melodies into latent vectors.
 
     \b
@@ -48,6 +52,7 @@ def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force):
       muse encode tune.mid song.mid -o latents.npz  two files' windows, with their sources and bars
       cat tune.mid | muse encode - | muse decode - -o round.mid
       muse encode tune.mid --refine 50 -o tune.refined.npz  closer reconstruction, slower
+      muse encode tune.mid -o tune.json.npz --json  {"path": "tune.json.npz", "windows": ...} on stdout
     """
     from muse_cli import model as m
     from muse_cli.files import atomic_write, check_writable, stdout_closed, write_stdout
@@ -58,10 +63,14 @@ def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force):
         if output == STDIO
         else {".npz": "npz", ".npy": "npy", ".ndjson": "ndjson", ".jsonl": "ndjson"}.get(Path(output).suffix.lower())
     )
+    if not sample_z:
+        refuse_unused(("seed",), "goes with --sample-z (the mean mu is the same every run)")
     if fmt is None:
         raise UsageError(f"-o {output}: use a .npz, .npy or .ndjson file name, or - for NDJSON on stdout")
     if output != STDIO:
         check_writable([Path(output)], force)
+    elif json_:
+        raise UsageError("--json describes a written file; give -o FILE.npz (with -o - stdout carries the latents)")
     elif stdout_closed():
         raise WriteError("cannot write latents to stdout: it is closed; use -o FILE")
     melodies = _read_melodies(files)
@@ -69,11 +78,20 @@ def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force):
     model = _load(checkpoint, windows_count)
     if refine and sample_z:
         raise UsageError("--refine and --sample-z do not go together: refinement starts from the mean")
-    latents = m.encode(model, melodies, sample_z=sample_z, seed=seed, refine=refine)
+    if refine:
+        from muse_cli.progress import ticking
+
+        with ticking(f"refining {windows_count} windows, {refine} steps"):
+            latents = m.encode(model, melodies, sample_z=sample_z, seed=seed, refine=refine)
+    else:
+        latents = m.encode(model, melodies, sample_z=sample_z, seed=seed)
     data = latents_bytes(latents, fmt)
+    said = f"{len(latents)} windows from {len(melodies)} file(s)"
     if output == STDIO:
         write_stdout(data, "latents", binary=False)
-    else:
-        atomic_write(Path(output), data, force)
-        click.echo(output)
-    _info(f"encoded {len(latents)} windows from {len(melodies)} file(s)")
+        _info(f"encoded {said}")
+        return
+    atomic_write(Path(output), data, force)
+    about = {"format": fmt, "windows": len(latents), "files": len(melodies), "refine": refine}
+    about |= {"checkpoint": model.name, "engine": settings.engine()}
+    announce([{"path": output, **about, "_say": said}], json_)

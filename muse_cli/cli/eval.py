@@ -7,14 +7,7 @@ import json
 import click
 
 from muse_cli import settings
-from muse_cli.cli.options import engine_option, refine_option, tunes_option
-
-
-def _temperature(ctx, param, value):
-    from muse_cli.cli.options import _temperature as check  # the same rule as muse sample's --temperature
-
-    return check(ctx, param, value)
-
+from muse_cli.cli.options import check_temperature, engine_option, refine_option, refuse_unused, tunes_option
 
 _SAMPLES = "Prior samples for the overlapping areas."
 _TEMP = "With --prompts: the sampling temperature of the prompted melodies."
@@ -35,7 +28,7 @@ _TUNES = "With --structure: the corpus file (default: music21's corpus, parsed o
 @click.option("--limit", type=click.IntRange(1), default=None, help="Use a random subset of N test windows.")
 @click.option("--samples", type=click.IntRange(1, 4096), default=256, show_default=True, help=_SAMPLES)
 @click.option("--prompts", is_flag=True, help="Measure prompt adherence instead (needs the checkpoint's prompt head).")
-@click.option("--temperature", "-t", type=float, default=1.0, show_default=True, callback=_temperature, help=_TEMP)
+@click.option("--temperature", "-t", type=float, default=1.0, show_default=True, callback=check_temperature, help=_TEMP)
 @click.option("--per-pole", type=click.IntRange(2, 512), default=32, show_default=True, help=_PER_POLE)
 @click.option("--candidates", type=click.IntRange(1, 256), default=None, help=_CANDIDATES)
 @click.option("--guidance", type=click.FloatRange(0.0, 10.0), default=None, help=_GUIDANCE)
@@ -82,13 +75,17 @@ def eval_command(
     """
     from muse_cli.model import batch_size_for, load_model
 
+    if prompts:
+        refuse_unused(("limit", "samples", "refine"), "measure reconstruction and prior samples, not --prompts")
+    else:
+        refuse_unused(("temperature", "per_pole", "candidates", "guidance"), "go with --prompts")
     engine = settings.engine()
     if structure:
         if prompts:
             raise click.UsageError("--structure and --prompts are two evaluations; give one")
         return _structure(lambda: load_model(checkpoint, engine=engine), pieces, seed, tunes, json_)
     if prompts:
-        from muse_cli.prompt.fit import tunes_path
+        from muse_cli.training.prompt_head import tunes_path
 
         if not tunes_path().exists():  # the style classifier trains on corpus windows
             click.echo(
@@ -99,7 +96,7 @@ def eval_command(
     click.echo("loading model...", err=True)
     model = load_model(checkpoint, batch_size=batch_size_for(448 if prompts else 64), engine=engine)
     if prompts:
-        from muse_cli.prompt import adherence
+        from muse_cli import adherence
 
         result = adherence.evaluate_prompts(
             model,
@@ -119,8 +116,8 @@ def eval_command(
 
 
 def _structure(load, pieces: int, seed: int, tunes, json_: bool) -> None:
-    from muse_cli.prompt.fit import tunes_path
     from muse_cli.structure import evaluate_structure, format_report
+    from muse_cli.training.prompt_head import tunes_path
 
     if tunes is None and not tunes_path().exists():
         click.echo(

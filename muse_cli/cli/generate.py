@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import click
 
@@ -14,14 +13,19 @@ from muse_cli.cli.options import (
     attr_option,
     candidates_option,
     check_attrs,
+    decode_options,
     form_option,
-    generation_options,
     given,
+    interpolate_options,
+    melody_options,
     png_option,
     prompt_option,
+    refuse_unused,
+    sample_options,
     seconds_option,
+    sheet_png_option,
 )
-from muse_cli.cli.output import _info, _load, _plan, _read_melodies, _write
+from muse_cli.cli.output import STEP_WINDOWS, _info, _load, _plan, _read_melodies, _write, busy, in_steps
 from muse_cli.encoding import WINDOW_STEPS
 from muse_cli.errors import UsageError
 from muse_cli.files import STDIO
@@ -36,7 +40,7 @@ from muse_cli.files import STDIO
 @candidates_option
 @form_option
 @attr_option
-@generation_options
+@sample_options
 @png_option
 def sample_cmd(
     num,
@@ -59,6 +63,7 @@ def sample_cmd(
       muse sample --seconds 16 --temperature 1.0 --wav -o out/
       muse sample -n 16 --seed 42 -o batch/        same seed, same bytes
       muse sample -o - > melody.mid                MIDI on stdout
+      muse sample -n 2 --seed 5 --json -o json/    one JSON object per file written, for scripts
       muse sample --prompt "a slow sad tune in A minor" -n 4 -o sad/
       muse sample --seconds 32 --form AABA --seed 4 -o aaba/   four 8-second sections: A, A', B, A''
       muse sample --attr density=+1 register=-0.5 --seed 42 -o busy/   attribute sliders: see muse attrs
@@ -67,6 +72,8 @@ def sample_cmd(
     from muse_cli.form import check_form
 
     prompt = _check_prompt(prompt)
+    if prompt is None:
+        refuse_unused(("candidates",), "goes with --prompt (it picks among prompted melodies)")
     asked = qpm if given("qpm") else None  # --qpm wins over the prompt's tempo words
     if prompt is not None:
         from muse_cli.prompt.api import prompt_tempo
@@ -77,29 +84,49 @@ def sample_cmd(
     seed = m.new_seed() if seed is None else seed
     names = [m.sample_name(seed, i) for i in range(num)]
     paths = _plan(names, out)
-    model = _load(checkpoint, num * m.segments_for(seconds, qpm))
+    windows = num * m.segments_for(seconds, qpm)
+    model = _load(checkpoint, windows)
     if prompt is not None:
         from muse_cli.prompt.api import applied, sample_with_prompt
 
-        items = sample_with_prompt(
-            model,
-            prompt,
-            n=num,
-            seconds=seconds,
-            temperature=temperature,
-            seed=seed,
-            qpm=asked,
-            candidates=candidates,
-            form=form,
-        )
+        with busy(windows * (candidates or 16), f"sampling {num} from the prompt"):
+            items = sample_with_prompt(
+                model,
+                prompt,
+                n=num,
+                seconds=seconds,
+                temperature=temperature,
+                seed=seed,
+                qpm=asked,
+                candidates=candidates,
+                form=form,
+            )
         if applied(items):
             _info(applied(items))
     else:
-        items = m.sample(
-            model, n=num, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm, form=form, attrs=attrs
-        )
+        items = _sample_prior(model, num, seconds, temperature, seed, qpm, form, attrs)
     _info(f"seed {seed}")
     _write(items, paths, out)
+
+
+def _sample_prior(model, num, seconds, temperature, seed, qpm, form, attrs):
+    """`muse sample` without a prompt: under the progress display on a terminal, about STEP_WINDOWS at a time."""
+    from muse_cli import model as m
+
+    def some(first: int, count: int):
+        return m.sample(
+            model,
+            n=count,
+            seconds=seconds,
+            temperature=temperature,
+            seed=seed,
+            qpm=qpm,
+            first_index=first,
+            form=form,
+            attrs=attrs,
+        )
+
+    return in_steps(num, max(1, STEP_WINDOWS // m.segments_for(seconds, qpm)), "sampling", "melodies", some)
 
 
 @cli.command(name="decode")
@@ -114,7 +141,7 @@ def sample_cmd(
 )
 @candidates_option
 @attr_option
-@generation_options
+@decode_options
 @png_option
 def decode_cmd(
     latents,
@@ -146,6 +173,8 @@ def decode_cmd(
     from muse_cli.latents import check_latent_length, read_latents
 
     prompt = _check_prompt(prompt)
+    if prompt is None:
+        refuse_unused(("candidates",), "goes with --prompt (it picks among prompted melodies)")
     seed = m.new_seed() if seed is None else seed
     if prompt is not None:
         if latents is not None or midi_file is not None:
@@ -160,17 +189,19 @@ def decode_cmd(
         return
     if midi_file is not None:
         melodies = _read_melodies((midi_file,))
-        names = [f"{Path(melodies[0].source).stem}.decoded"]
+        names = [m.decoded_name(melodies[0].source)]
         paths = _plan(names, out)
         model = _load(checkpoint, max(1, -(-melodies[0].total_steps // WINDOW_STEPS)))
         windows = m.encode(model, melodies)
+        like, qpm = melodies[0], (qpm if given("qpm") else None)  # else the primer's own tempo
     else:
+        like = None
         if latents is None:
             raise UsageError("give a latents file (muse encode's output), - for stdin, --midi FILE or --prompt TEXT")
         windows = read_latents(read_bytes(latents), "stdin" if latents == STDIO else latents)
         check_latent_length(windows, qpm)
         sources = list(dict.fromkeys(w.source for w in windows))
-        names = [f"{Path(s).stem if s not in ('-', '') else 'stdin'}.decoded" for s in sources]
+        names = [m.decoded_name(s) for s in sources]
         paths = _plan(names, out)
         model = _load(checkpoint, len(windows))
         other = sorted({w.checkpoint for w in windows} - {"", model.name})
@@ -179,7 +210,8 @@ def decode_cmd(
                 f"warning: these latents were encoded with {', '.join(other)}, not {model.name}; "
                 "pass the same --checkpoint to decode them faithfully"
             )
-    items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
+    with busy(len(windows), f"decoding {len(windows)} windows"):
+        items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs, like=like)
     _info(f"seed {seed}")
     _write(items, paths, out)
 
@@ -209,8 +241,8 @@ def _decode_prompt(prompt, candidates, temperature, seed, qpm, checkpoint, out) 
     help="Number of melodies from A to B, both ends included.",
 )
 @click.option("--concat", is_flag=True, help="Write one MIDI with the steps in sequence.")
-@generation_options
-@png_option
+@interpolate_options
+@sheet_png_option
 def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, out):
     """Morph between two melodies by spherical interpolation of their latents.
 
@@ -228,6 +260,7 @@ def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, out
     paths = _plan(names, out)
     seed = m.new_seed() if seed is None else seed
     model = _load(checkpoint, steps)
+    qpm = qpm if given("qpm") else None  # else A's own tempo
     items = m.interpolate(
         model, melodies[0], melodies[1], steps=steps, temperature=temperature, seed=seed, qpm=qpm, concat=concat
     )
@@ -254,7 +287,7 @@ def _amount(ctx, param, value):
     help="How far each variation moves from the melody: 0 keeps it, 1 is a new melody of the same length.",
 )
 @attr_option
-@generation_options
+@melody_options
 @png_option
 def vary_cmd(source, num, amount, attrs, temperature, seed, qpm, checkpoint, out):
     """Variations of a melody, 2-bar window by 2-bar window, as long as the melody.
@@ -273,8 +306,11 @@ def vary_cmd(source, num, amount, attrs, temperature, seed, qpm, checkpoint, out
     check_attrs(attrs, None, checkpoint)
     seed = m.new_seed() if seed is None else seed
     paths = _plan([m.vary_name(melody.source, seed, v) for v in range(num)], out)
-    model = _load(checkpoint, num * max(1, -(-melody.total_steps // WINDOW_STEPS)))
-    items = m.vary(model, melody, n=num, amount=amount, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
+    windows = num * max(1, -(-melody.total_steps // WINDOW_STEPS))
+    model = _load(checkpoint, windows)
+    qpm = qpm if given("qpm") else None  # else the melody's own tempo
+    with busy(windows, f"{num} variations"):
+        items = m.vary(model, melody, n=num, amount=amount, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
     _info(f"seed {seed}")
     _write(items, paths, out)
 
@@ -286,7 +322,7 @@ def vary_cmd(source, num, amount, attrs, temperature, seed, qpm, checkpoint, out
 @click.option("--num", "-n", type=click.IntRange(1, 256), default=1, show_default=True, help="How many continuations.")
 @form_option
 @attr_option
-@generation_options
+@melody_options
 @png_option
 def continue_cmd(source, seconds, keep, num, form, attrs, temperature, seed, qpm, checkpoint, out):
     """Carry a melody on: the melody as written, then new bars from its next bar line.
@@ -299,16 +335,28 @@ def continue_cmd(source, seconds, keep, num, form, attrs, temperature, seed, qpm
       muse continue tune.mid --seconds 32 --form ABAC --wav -o shaped/
     """
     from muse_cli import model as m
-    from muse_cli.form import check_form, continue_melody, continue_name
+    from muse_cli.form import check_form
 
     melody = _read_melodies((source,))[0]
+    qpm = qpm if given("qpm") else melody.qpm  # the melody's own tempo unless --qpm says otherwise
     form = check_form(form, seconds, qpm)
     check_attrs(attrs, None, checkpoint)
     seed = m.new_seed() if seed is None else seed
-    paths = _plan([continue_name(melody.source, seed, v) for v in range(num)], out)
-    model = _load(checkpoint, num * m.segments_for(seconds, qpm))
-    items = continue_melody(
-        model, melody, seconds, n=num, temperature=temperature, seed=seed, qpm=qpm, form=form, keep=keep, attrs=attrs
-    )
+    paths = _plan([m.continue_name(melody.source, seed, v) for v in range(num)], out)
+    windows = num * m.segments_for(seconds, qpm)
+    model = _load(checkpoint, windows)
+    with busy(windows, f"{num} continuations"):
+        items = m.continue_melody(
+            model,
+            melody,
+            seconds,
+            n=num,
+            temperature=temperature,
+            seed=seed,
+            qpm=qpm,
+            form=form,
+            keep=keep,
+            attrs=attrs,
+        )
     _info(f"seed {seed}")
     _write(items, paths, out)

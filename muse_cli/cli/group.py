@@ -70,8 +70,49 @@ def _os_error(exc: OSError) -> MuseError:
     return MuseError(f"{where}{why}")
 
 
+def version_text() -> str:
+    """What `muse --version` says: the version, the engine, the default checkpoint and its weights' sha256, and
+    whether TensorFlow could be imported (asked of the import system: TensorFlow itself is never imported)."""
+    import importlib.util
+    from importlib.metadata import version
+
+    from muse_cli import registry
+
+    lines = [f"muse {version('muse-cli')}"]
+    try:
+        lines.append(f"engine: {settings.engine()} (--engine or MUSE_ENGINE: {', '.join(settings.ENGINES)})")
+    except MuseError as exc:
+        lines.append(f"engine: {exc}")
+    try:
+        ckpt = registry.resolve(None)
+        lines.append(f"default checkpoint: {ckpt.name} ({ckpt.path})")
+        lines.append(f"weights sha256: {ckpt.sha256 or 'not recorded'}")
+    except MuseError as exc:
+        lines.append(f"default checkpoint: {exc}")
+    found = importlib.util.find_spec("tensorflow") is not None
+    lines.append(
+        "tensorflow: importable (--engine magenta, --refine)"
+        if found
+        else "tensorflow: not installed (the numpy engine needs none)"
+    )
+    return "\n".join(lines)
+
+
+def _version(ctx, param, value) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(version_text())
+        ctx.exit()
+
+
 @click.group(cls=_MuseGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="muse-cli", prog_name="muse")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_version,
+    help="Show the version, engine, default checkpoint (with its sha256) and whether TensorFlow is there; then exit.",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Show TensorFlow's logs.")
 def cli(verbose: bool) -> None:
     """Make melodies with Magenta's MusicVAE.
@@ -87,14 +128,21 @@ def cli(verbose: bool) -> None:
       muse sample -o - | muse render - -o - > stdout.wav
 
     Set MUSE_DEBUG=1 for tracebacks; MUSE_HOME moves the checkpoint cache.
+    Tab completion: eval "$(_MUSE_COMPLETE=bash_source muse)" in ~/.bashrc (zsh_source for zsh,
+    fish_source for fish); README, "Shell completion".
     """
     settings.set_verbose(verbose)
 
 
 def main() -> None:
     """Entry point of the `muse` script."""
+    from muse_cli import cpu
     from muse_cli.files import guard_stdout
     from muse_cli.quiet import keep_stdout_clean
+
+    if cpu.refused:  # OPENBLAS_CORETYPE names kernels this CPU cannot run (set aside before NumPy loaded)
+        click.echo(f"muse: error: {cpu.refused}", err=True)
+        raise SystemExit(ExitCode.USAGE)
 
     guard_stdout()
     keep_stdout_clean()

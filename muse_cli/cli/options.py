@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,9 +12,9 @@ from muse_cli import settings
 from muse_cli.errors import PromptError, UsageError
 
 
-def _temperature(ctx, param, value):
-    if value is not None and not (math.isfinite(value) and 0 < value <= settings.MAX_TEMPERATURE):
-        raise click.BadParameter(f"must be > 0 and at most {settings.MAX_TEMPERATURE:g}, got {value:g}")
+def check_temperature(ctx, param, value):
+    if value is not None and not settings.temperature_ok(value):
+        raise click.BadParameter(f"must be {settings.TEMPERATURE_RANGE}, got {value:g}")
     return value
 
 
@@ -50,9 +49,16 @@ def given(name: str) -> bool:
     return click.get_current_context().get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
 
 
+def refuse_unused(names: tuple[str, ...], why: str) -> None:
+    """UsageError naming the options of ``names`` the user gave, which this run would ignore (``why``)."""
+    unused = ["--" + name.replace("_", "-") for name in names if given(name)]
+    if unused:
+        raise UsageError(f"{', '.join(unused)} {why}; leave {'them' if len(unused) > 1 else 'it'} out")
+
+
 def _seconds(ctx, param, value):
     if value is not None and not 0 < value <= settings.MAX_SECONDS:
-        raise click.BadParameter(f"must be between 0 and {settings.MAX_SECONDS:g} seconds, got {value:g}")
+        raise click.BadParameter(f"must be more than 0 and at most {settings.MAX_SECONDS:g} seconds, got {value:g}")
     return value
 
 
@@ -96,19 +102,13 @@ def count_option(name: str, low: int, default: int | None, help_text: str, show_
 
 
 def tunes_option(help_text: str):
-    """--tunes PKL: a corpus pickle from muse_cli.training.corpus."""
+    """--tunes FILE: a corpus file (gzipped JSON) from muse_cli.training.corpus."""
     return click.option("--tunes", type=click.Path(dir_okay=False, path_type=Path), default=None, help=help_text)
 
 
 def fit_seed_option(default: int, help_text: str):
     """--seed of a fitting command (fit-prompt, fit-attrs)."""
     return click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=default, show_default=True, help=help_text)
-
-
-def path_output_option(help_text: str, folder: bool = False):
-    """-o PATH of a fitting command: a file, or with ``folder`` a directory."""
-    kind = click.Path(file_okay=False, path_type=Path) if folder else click.Path(dir_okay=False, path_type=Path)
-    return click.option("--output", "-o", type=kind, default=None, help=help_text)
 
 
 checkpoint_option = click.option(
@@ -124,7 +124,7 @@ temperature_option = click.option(
     type=float,
     default=1.0,
     show_default=True,
-    callback=_temperature,
+    callback=check_temperature,
     help=f"Sampling temperature (> 0, at most {settings.MAX_TEMPERATURE:g}); lower is more conservative.",
 )
 seed_option = click.option(
@@ -141,20 +141,37 @@ verbose_option = click.option(
     callback=_verbose,
     help="Show TensorFlow's logs (same as muse -v).",
 )
-qpm_option = click.option(
-    "--qpm",
-    type=float,
-    default=120.0,
-    show_default=True,
-    callback=_qpm,
-    help="Tempo of the written MIDI, quarter notes per minute. Given, it wins over a prompt's tempo words.",
+QPM_HELP = "Tempo of the written MIDI, quarter notes per minute."
+
+
+def qpm_option_for(help_text: str, show_default: bool = True):
+    """--qpm, checked against settings' tempo range (``help_text``: what it means for the command)."""
+    return click.option("--qpm", type=float, default=120.0, show_default=show_default, callback=_qpm, help=help_text)
+
+
+# Each command's --qpm says what it does there: sample and decode read tempo words in a prompt; the commands that
+# read a melody keep its own tempo unless --qpm is given.
+prompt_qpm_option = qpm_option_for(f"{QPM_HELP} Given, it wins over a prompt's tempo words.")
+decode_qpm_option = qpm_option_for(
+    f"{QPM_HELP} Default: 120, or a --midi primer's own tempo; given, it wins over that and over a prompt's "
+    "tempo words.",
+    show_default=False,
 )
+melody_qpm_option = qpm_option_for(f"{QPM_HELP} Default: the melody's own tempo.", show_default=False)
+first_qpm_option = qpm_option_for(f"{QPM_HELP} Default: A's own tempo.", show_default=False)
 force_option = click.option("--force", "-f", is_flag=True, help="Overwrite existing output files.")
 wav_option = click.option("--wav", is_flag=True, help="Also render each .mid to a .wav beside it (FluidSynth).")
 png_option = click.option(
-    "--png",
+    "--png", is_flag=True, help="Also draw a piano-roll .png beside each .mid, as `muse show -o` does."
+)
+sheet_png_option = click.option(
+    "--png", is_flag=True, help="Also draw one piano-roll .png of every step, laid end to end, beside the MIDI."
+)
+json_option = click.option(
+    "--json",
+    "json_",
     is_flag=True,
-    help="Also draw a piano-roll .png beside each .mid, as `muse show -o` does (interpolate: one of all its steps).",
+    help="Describe each written file as one JSON object per line on stdout (path, seed, seconds, notes...).",
 )
 
 
@@ -202,7 +219,8 @@ output_option = click.option(
     "-o",
     default=None,
     metavar="PATH|-",
-    help="A directory for many files, a .mid path for one, or - for MIDI on stdout. Default: current directory.",
+    help="A directory for many files (a new one may end in /), a .mid or .midi path for one, or - for MIDI on "
+    "stdout; any other extension is refused. Default: current directory.",
 )
 
 
@@ -269,8 +287,8 @@ def check_attrs(attrs: dict | None, prompt: str | None, checkpoint: str | None) 
 
 @dataclass(frozen=True)
 class Outputs:
-    """Where and how a generating command writes: -o, --force, --wav, --soundfont, --png; ``sheet`` names the
-    one roll --png draws of every item (interpolate's steps) instead of one beside each .mid."""
+    """Where and how a generating command writes: -o, --force, --wav, --soundfont, --png, --json; ``sheet`` names
+    the one roll --png draws of every item (interpolate's steps) instead of one beside each .mid."""
 
     output: str | None
     force: bool
@@ -278,29 +296,40 @@ class Outputs:
     soundfont: Path | None
     png: bool = False
     sheet: str | None = None
+    json: bool = False
 
 
-def generation_options(f):
-    """The options every command that writes generated MIDI shares, in help order. The command receives the
-    output options (and --png, where it has it) as one ``out``: :class:`Outputs`."""
+def _generation_options(qpm):
+    """The options every command that writes generated MIDI shares, in help order (``qpm``: its --qpm). The
+    command receives the output options (and --png, where it has it) as one ``out``: :class:`Outputs`."""
 
-    @functools.wraps(f)
-    def bundled(*args, output, wav, soundfont, force, png=False, **kwargs):
-        return f(*args, out=Outputs(output, force, wav, soundfont, png), **kwargs)
+    def decorate(f):
+        @functools.wraps(f)
+        def bundled(*args, output, wav, soundfont, force, json_, png=False, **kwargs):
+            return f(*args, out=Outputs(output, force, wav, soundfont, png, json=json_), **kwargs)
 
-    for option in reversed(
-        (
-            temperature_option,
-            seed_option,
-            qpm_option,
-            checkpoint_option,
-            engine_option,
-            output_option,
-            wav_option,
-            soundfont_option,
-            force_option,
-            verbose_option,
-        )
-    ):
-        bundled = option(bundled)
-    return bundled
+        for option in reversed(
+            (
+                temperature_option,
+                seed_option,
+                qpm,
+                checkpoint_option,
+                engine_option,
+                output_option,
+                wav_option,
+                soundfont_option,
+                force_option,
+                json_option,
+                verbose_option,
+            )
+        ):
+            bundled = option(bundled)
+        return bundled
+
+    return decorate
+
+
+sample_options = _generation_options(prompt_qpm_option)
+decode_options = _generation_options(decode_qpm_option)
+melody_options = _generation_options(melody_qpm_option)  # vary, continue
+interpolate_options = _generation_options(first_qpm_option)

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from muse_cli.cli.group import cli
-from muse_cli.cli.options import force_option
+from muse_cli.cli.options import force_option, json_option
+from muse_cli.cli.output import announce, check_extension
 from muse_cli.errors import UsageError
 from muse_cli.files import STDIO
 
@@ -23,7 +24,8 @@ from muse_cli.files import STDIO
     help="Write a piano-roll PNG there (- for PNG on stdout). Default: a text roll on stdout.",
 )
 @force_option
-def show_cmd(midi, output, force):
+@json_option
+def show_cmd(midi, output, force, json_):
     """Show a melody: a text piano roll on stdout, or a PNG piano roll with -o.
 
     \b
@@ -35,12 +37,14 @@ def show_cmd(midi, output, force):
       muse show tune.mid -o tune.roll.png          a piano-roll picture
       muse sample --seed 3 -o - | muse show -      a text roll of a melody on stdin
       muse show tune.mid -o - > tune.stdout.png    PNG on stdout
+      muse show tune.mid -o tune.json.png --json   {"path": "tune.json.png", ...} on stdout
     """
     from muse_cli.files import atomic_write, check_writable, read_bytes, refuse_terminal, write_stdout
     from muse_cli.show import piano_roll_png, read_roll, text_roll
 
-    if output is not None and output != STDIO and Path(output).suffix.lower() != ".png":
-        raise UsageError(f"-o {output}: give a .png file name, or - for PNG on stdout")
+    check_extension(output, (".png",), "a PNG image")
+    if json_ and output in (None, STDIO):
+        raise UsageError("--json describes a written file; give -o ROLL.png (without it, stdout carries the roll)")
     if output == STDIO:
         refuse_terminal("a PNG image")
     elif output is not None:
@@ -53,4 +57,4 @@ def show_cmd(midi, output, force):
         write_stdout(piano_roll_png(roll), "a PNG image")
     else:
         atomic_write(Path(output), piano_roll_png(roll), force)
-        click.echo(output)
+        announce([{"path": output, "format": "png", "source": "-" if midi == STDIO else midi}], json_)

@@ -34,14 +34,13 @@ Two processes installing one name take turns on ``downloads/NAME.lock``
 The package, a module an idea:
     transfer   HTTP transfer into NAME.tar.part, resumed with a Range request, retried
     archive    safe unpacking of a tarball; swapping the unpacked folder into place
-    check      a checkpoint's variables against its config's (imports TensorFlow)
+    check      (in engines/check.py) a checkpoint's variables against its config's (imports TensorFlow)
     pins       trust on first use: known_hashes.json
     lock       one install of a name at a time (filelock)
     install    download() and install_file(): the steps above in order
     listing    list_checkpoints()
 """
 
-from muse_cli.download.check import check_checkpoint
 from muse_cli.download.install import (
     MAGENTA_BASE,
     TRUST_FIRST_USE,
@@ -53,6 +52,7 @@ from muse_cli.download.install import (
 )
 from muse_cli.download.listing import Listing, list_checkpoints
 from muse_cli.download.transfer import Event, Report, Retry
+from muse_cli.engines.check import check_checkpoint
 
 __all__ = [
     "MAGENTA_BASE",

@@ -19,9 +19,9 @@ from pathlib import Path
 
 from muse_cli import registry, settings
 from muse_cli.download import archive, pins
-from muse_cli.download.check import check_checkpoint
 from muse_cli.download.lock import locked
 from muse_cli.download.transfer import Event, Report, Retry, Transient, check_disk, discard, fetch, hash_file
+from muse_cli.engines.check import check_checkpoint
 from muse_cli.errors import CheckpointError, DownloadError, IntegrityError
 
 MAGENTA_BASE = "https://storage.googleapis.com/magentadata"  # what MUSE_MIRROR replaces
@@ -229,7 +229,7 @@ def _prepare(entry: registry.Entry, folder: Path, emit: Report) -> None:
         from muse_cli.engines import weights
 
         emit(Event("exporting", "exporting the weights for the NumPy engine"))
-        weights.export(folder)
+        weights.export(folder, entry.config, dict(entry.hparams))
 
 
 def _check_home() -> None:

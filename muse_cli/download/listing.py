@@ -1,4 +1,10 @@
-"""`muse download --list`: known and installed checkpoints with their sizes."""
+"""`muse checkpoints` (and its alias `muse download --list`): known and installed checkpoints with their sizes.
+
+A checkpoint's size is what checkpoints.toml says (the tarball of a download, the model.ckpt files of the
+embedded model); where it says nothing (Magenta publishes no sizes), the installed model.ckpt files, else
+unknown (0). The files beside an installed checkpoint (the NumPy engine's weights.npz, a prompt head) count
+in ``disk_size`` only.
+"""
 
 from __future__ import annotations
 
@@ -18,17 +24,27 @@ class Listing:
     installed: bool
     embedded: bool
     path: Path | None
-    download_size: int  # bytes of the tarball, 0 when unknown
-    disk_size: int  # bytes installed, 0 when not installed
+    size: int  # bytes of the checkpoint (see the module), 0 when unknown
+    disk_size: int  # bytes of everything in its folder, 0 when not installed
     sha256: str
     trust: str
     description: str
+    default: bool = False
+    playable: bool = False  # a 2-bar melody model that muse sample can drive
+
+    @property
+    def state(self) -> str:
+        if self.embedded:
+            return "embedded"
+        if self.installed:
+            return "installed" if self.known else "local"
+        return "not installed"
 
 
 def list_checkpoints() -> list[Listing]:
-    """Every registry checkpoint, then checkpoints installed under names the registry lacks."""
-    _, entries = registry.load()
-    rows = [_known(entry) for _, entry in sorted(entries.items())]
+    """Every registry checkpoint in the registry's order, then checkpoints installed under names it lacks."""
+    default, entries = registry.load()
+    rows = [_known(entry, entry.name == default) for entry in entries.values()]
     root = settings.checkpoints_dir()
     extra = (
         sorted(
@@ -42,7 +58,7 @@ def list_checkpoints() -> list[Listing]:
     return rows + [_local(d) for d in extra]
 
 
-def _known(entry: registry.Entry) -> Listing:
+def _known(entry: registry.Entry, default: bool) -> Listing:
     installed = registry.is_installed(entry)
     path = None
     if installed:
@@ -55,11 +71,13 @@ def _known(entry: registry.Entry) -> Listing:
         installed=installed,
         embedded=bool(entry.embedded),
         path=path,
-        download_size=entry.size or int(manifest.get("size", 0) or 0),
+        size=entry.size or (_model_size(path) if path else 0),
         disk_size=_disk_size(path) if path else 0,
         sha256=manifest.get("sha256") or entry.sha256,
         trust=manifest.get("trust", ""),
         description=entry.description,
+        default=default,
+        playable=entry.sampling,
     )
 
 
@@ -73,12 +91,17 @@ def _local(folder: Path) -> Listing:
         installed=True,
         embedded=False,
         path=folder,
-        download_size=int(manifest.get("size", 0) or 0),
+        size=_model_size(folder),
         disk_size=_disk_size(folder),
         sha256=manifest.get("sha256", ""),
         trust=manifest.get("trust", ""),
         description="",
     )
+
+
+def _model_size(path: Path) -> int:
+    """Bytes of a checkpoint folder's model.ckpt files (.index and .data-*)."""
+    return sum(p.stat().st_size for p in Path(path).glob("*.ckpt*") if p.is_file())
 
 
 def _disk_size(path: Path) -> int:

@@ -25,11 +25,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from muse_cli import __version__
 from muse_cli.errors import DownloadError, IntegrityError
+from muse_cli.settings import VERSION
 
 CHUNK_BYTES = 1 << 16
-USER_AGENT = f"muse/{__version__}"
+USER_AGENT = f"muse/{VERSION}"
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
 

@@ -43,7 +43,8 @@ def load(ckpt, engine: str | None = None, batch_size: int = 64) -> Engine:
     from muse_cli.engines import weights
     from muse_cli.engines.numpy import NumpyEngine
 
-    model = NumpyEngine(weights.load(ckpt.path), ckpt.path, ckpt.name, ckpt.sha256, batch_size=batch_size)
+    arrays = weights.load(ckpt.path, ckpt.config, ckpt.hparams)  # checked against the config at export
+    model = NumpyEngine(arrays, ckpt.path, ckpt.name, ckpt.sha256, batch_size=batch_size)
     z_size = ckpt.hparams.get("z_size")
     if z_size is not None and int(z_size) != model.z_size:
         from muse_cli.errors import CheckpointError

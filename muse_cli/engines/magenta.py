@@ -7,35 +7,15 @@ noise fed from outside (:mod:`muse_cli.configs`), so both engines draw the same 
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
-from muse_cli import settings
 from muse_cli.cache import checkpoint_prefix
 from muse_cli.encoding import NUM_CLASSES, WINDOW_STEPS
 from muse_cli.engines.base import Engine
 from muse_cli.errors import CheckpointError
-
-
-def quiet_tensorflow() -> None:
-    """Import TensorFlow with its start-up chatter off the terminal unless --verbose / MUSE_VERBOSE."""
-    if not settings.verbose():
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        os.environ.setdefault("ABSL_MIN_LOG_LEVEL", "3")
-    import warnings
-
-    if not settings.verbose():
-        warnings.filterwarnings("ignore")
-    import tensorflow as tf  # noqa: F401  (heavy: only here)
-
-    if not settings.verbose():
-        tf.get_logger().setLevel("ERROR")
-        tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
-        import absl.logging
-
-        absl.logging.set_verbosity(absl.logging.ERROR)
+from muse_cli.quiet import quiet_tensorflow
 
 
 def tf_error_detail(exc: BaseException) -> str:

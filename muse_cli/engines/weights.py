@@ -2,11 +2,15 @@
 
 ``weights.npz`` holds the checkpoint's encoder and decoder variables under their TensorFlow names,
 plus ``__muse__``: a JSON record of the format, the checkpoint's identity (sha256 of its data
-files, :func:`muse_cli.cache.checkpoint_identity`) and the data files' size and mtime at export.
+files, :func:`muse_cli.cache.checkpoint_identity`), the data files' size and mtime at export, the
+sha256 of its .index, and the config (name and hparams) its variables were checked against at
+export (:func:`muse_cli.engines.check.check_checkpoint`, the check `muse download` makes).
 It lives beside the checkpoint (the embedded model ships one) or, where that folder is not
 writable, under ``$MUSE_HOME/numpy-weights/``. An export is used only while it belongs to the
-checkpoint: same files untouched since export, or else the same sha256; a stale or foreign one
-is exported again (that one time imports TensorFlow), never used.
+checkpoint: same files untouched since export, or else the same sha256; the same .index; the same
+config. A stale or foreign one is exported again (that one time imports TensorFlow), never used:
+so a muse.json naming another config, or a corrupt .index, meets the same one-line CheckpointError
+as on the magenta engine.
 """
 
 from __future__ import annotations
@@ -20,10 +24,10 @@ from pathlib import Path
 import numpy as np
 
 from muse_cli import settings
-from muse_cli.cache import checkpoint_identity, checkpoint_prefix, data_files, file_stats
+from muse_cli.cache import checkpoint_identity, checkpoint_prefix, data_files, file_stats, sha256_of
 
 FILENAME = "weights.npz"
-FORMAT = 1
+FORMAT = 2  # 2: the .index's sha256 and the config checked at export
 META = "__muse__"
 _SKIP = ("/Adam", "ExponentialMovingAverage", "/Momentum", "/RMSProp")
 
@@ -46,26 +50,49 @@ def _read(path: Path) -> tuple[dict, dict] | None:
     return meta, arrays
 
 
-def _belongs(meta: dict, checkpoint: Path) -> bool:
-    if meta.get("format") != FORMAT:
+def _config(config: str | None, hparams: dict | None, checkpoint: Path) -> dict:
+    """The config a checkpoint is run with, as an export records it (default: what its muse.json says)."""
+    if config is None:
+        from muse_cli import registry
+
+        found = registry.resolve(str(checkpoint))
+        config, hparams = found.config, found.hparams
+    return {"name": config, "hparams": json.loads(json.dumps(dict(hparams or {}), sort_keys=True))}
+
+
+def _index_sha256(checkpoint: Path) -> str:
+    return sha256_of(Path(checkpoint_prefix(checkpoint) + ".index"))
+
+
+def _belongs(meta: dict, checkpoint: Path, config: dict | None = None) -> bool:
+    """Whether an export's record says it was made from these files, checked against ``config`` (default:
+    the checkpoint's muse.json's)."""
+    if meta.get("format") != FORMAT or meta.get("config") != (config or _config(None, None, checkpoint)):
+        return False
+    if meta.get("index_sha256") != _index_sha256(checkpoint):
         return False
     if meta.get("files") == file_stats(data_files(checkpoint)):
         return True  # the very files it was exported from, untouched since
     return meta.get("checkpoint_sha256") == checkpoint_identity(checkpoint)
 
 
-def load(checkpoint: Path) -> dict[str, np.ndarray]:
-    """The checkpoint's variables for the NumPy engine, exported first if no valid export exists."""
+def load(checkpoint: Path, config: str | None = None, hparams: dict | None = None) -> dict[str, np.ndarray]:
+    """The checkpoint's variables for the NumPy engine, exported first if no valid export exists.
+
+    ``config``/``hparams``: the magenta config it runs as (default: its muse.json's); an export is
+    used only if its variables were checked against this very config."""
+    want = _config(config, hparams, checkpoint)
     for path in locations(checkpoint):
         found = _read(path) if path.is_file() else None
-        if found is not None and _belongs(found[0], checkpoint):
+        if found is not None and _belongs(found[0], checkpoint, want):
             return found[1]
-    return export(checkpoint)
+    return export(checkpoint, want["name"], want["hparams"])
 
 
 def read_checkpoint(checkpoint: Path) -> dict[str, np.ndarray]:
     """Every model variable of a TensorFlow checkpoint (optimizer slots left out). Imports TensorFlow."""
-    from muse_cli.engines.magenta import checkpoint_failure, quiet_tensorflow
+    from muse_cli.engines.magenta import checkpoint_failure
+    from muse_cli.quiet import quiet_tensorflow
 
     quiet_tensorflow()
     import tensorflow as tf
@@ -83,24 +110,30 @@ def read_checkpoint(checkpoint: Path) -> dict[str, np.ndarray]:
         raise checkpoint_failure(checkpoint, exc, otherwise="is unreadable") from None
 
 
-def to_bytes(arrays: dict[str, np.ndarray], checkpoint: Path) -> bytes:
-    """An export of ``arrays`` tied to ``checkpoint``'s files, as npz bytes."""
+def to_bytes(arrays: dict[str, np.ndarray], checkpoint: Path, config: str, hparams: dict) -> bytes:
+    """An export of ``arrays`` tied to ``checkpoint``'s files and to the config they were checked against."""
     meta = {
         "format": FORMAT,
         "checkpoint_sha256": checkpoint_identity(checkpoint),
         "files": file_stats(data_files(checkpoint)),
+        "index_sha256": _index_sha256(checkpoint),
+        "config": _config(config, hparams, checkpoint),
     }
     buf = io.BytesIO()
     np.savez(buf, **arrays, **{META: np.array(json.dumps(meta))})
     return buf.getvalue()
 
 
-def export(checkpoint: Path) -> dict[str, np.ndarray]:
-    """Read the checkpoint with TensorFlow and write its export to the first writable location."""
+def export(checkpoint: Path, config: str | None = None, hparams: dict | None = None) -> dict[str, np.ndarray]:
+    """Check the checkpoint's variables against its config, read them with TensorFlow and write the export
+    to the first writable location. CheckpointError (one line) when they do not match or cannot be read."""
+    from muse_cli.engines.check import check_checkpoint
     from muse_cli.files import atomic_write
 
+    want = _config(config, hparams, checkpoint)
+    check_checkpoint(checkpoint, want["name"], want["hparams"])
     arrays = read_checkpoint(checkpoint)
-    data = to_bytes(arrays, checkpoint)
+    data = to_bytes(arrays, checkpoint, want["name"], want["hparams"])
     for path in locations(checkpoint):
         try:
             atomic_write(path, data, force=True)

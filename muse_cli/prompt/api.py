@@ -126,7 +126,8 @@ def decode_prompted(
     (:class:`muse_cli.prompt.words.Key`) the choice prefers candidates that fit its scale and the
     melody is transposed to it (:mod:`muse_cli.prompt.tonality`).
     """
-    from muse_cli.paths import decode_paths, walk_around
+    from muse_cli.form import walk_around
+    from muse_cli.paths import decode_paths
     from muse_cli.prompt.select import CANDIDATES
 
     k = (CANDIDATES if candidates is None else int(candidates)) if guides.probe is not None else 1

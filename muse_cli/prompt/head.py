@@ -12,7 +12,7 @@ their mean and spread), so an untrained head already predicts the data's own reg
 Saved in ``prompt_head/`` beside the checkpoint: ``head.npz`` (weights), ``probe.npz`` (the
 feature probe of :mod:`muse_cli.prompt.select`) and ``head.json``
 (config and the identity of the checkpoint it was trained for). :meth:`PromptHead.region` runs in
-NumPy from head.npz; the tf.keras 2.15 model is built only to fit the head (:mod:`muse_cli.prompt.fit`).
+NumPy from head.npz; the tf.keras 2.15 model is built only to fit the head (:mod:`muse_cli.training.prompt_head`).
 """
 
 from __future__ import annotations

@@ -2,10 +2,10 @@
 features should move (higher, busier, rising ...); of several melodies drawn from the prompt's
 region, keep the one whose measured features fit best.
 
-A ridge regression (the *probe*), fitted beside the head on the same captions, maps a prompt's
-mean-pooled token embeddings to the features that the windows its caption describes have on
-average (standardized). At generation time the prompt's predicted features ``p`` and the average
-prediction over the training captions ``n`` (the probe's reference) give a direction ``d = p - n``;
+A ridge regression (the *probe*, :func:`muse_cli.training.prompt_head.probe_from`), fitted beside the head on
+the same captions, maps a prompt's mean-pooled token embeddings to the features that the windows its caption
+describes have on average (standardized). At generation time the prompt's predicted features ``p`` and the
+average prediction over the training captions ``n`` (the probe's reference) give a direction ``d = p - n``;
 each candidate melody is measured (mean over its 2-bar windows) and scored by
 ``-sum_j d_j^2 (f_j - (n_j + g d_j))^2``: attributes the prompt does not move (``d_j`` near 0)
 do not count, and those it names pull toward ``n + g d`` with the same guidance ``g`` as the latent
@@ -23,7 +23,6 @@ from muse_cli.encoding import FIRST_NOTE, WINDOW_STEPS
 
 PROBE = "probe.npz"
 FEATURES = ("mean_pitch", "density", "slope", "stepwise", "major_minus_minor", "pitch_range")
-RIDGE = 1.0
 CANDIDATES = 16  # melodies drawn per requested melody; the best-fitting one is kept
 TARGET_GUIDANCE = 2.0  # the choice aims at reference + TARGET_GUIDANCE * (prediction - reference)
 MIN_NOTES = 4  # notes in every 2-bar window for a candidate to be chosen over others
@@ -61,23 +60,6 @@ class FeatureProbe:
         self.reference = np.asarray(reference, np.float32)  # mean prediction over the training captions
         self.feat_mean, self.feat_std = feat_mean.astype(np.float64), feat_std.astype(np.float64)
         self.features = tuple(features)
-
-    # -- fitting -------------------------------------------------------------------------------
-    @classmethod
-    def fit(cls, emb: np.ndarray, feats: dict, match: list[np.ndarray], ridge: float = RIDGE) -> FeatureProbe:
-        """Ridge regression from caption embeddings [c, d] to the mean standardized features of
-        each caption's matching windows (``match[c]`` indexes ``feats``' arrays)."""
-        f = np.stack([np.asarray(feats[k], np.float64) for k in FEATURES], 1)
-        mean, std = f.mean(0), np.maximum(f.std(0), 1e-3)
-        fz = (f - mean) / std
-        keep = [c for c, m in enumerate(match) if len(m)]
-        y = np.stack([fz[match[c]].mean(0) for c in keep])
-        x = np.asarray(emb, np.float64)[keep]
-        xm = x.mean(0)
-        xc = x - xm
-        w = np.linalg.solve(xc.T @ xc + ridge * len(keep) * np.eye(x.shape[1]) / 100.0, xc.T @ (y - y.mean(0)))
-        b = y.mean(0) - xm @ w
-        return cls(w, b, mean, std, reference=xm @ w + b)
 
     # -- use -------------------------------------------------------------------------------------
     def predict(self, emb: np.ndarray) -> np.ndarray:

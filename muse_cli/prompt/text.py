@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 from pathlib import Path
 
@@ -233,20 +232,3 @@ def embed_prompts(texts: list[str], warn=_stderr) -> tuple[np.ndarray, np.ndarra
     """Token embeddings and masks of user prompts; a cut prompt is reported on stderr."""
     texts = [check_prompt(t) for t in texts]
     return load_text_encoder().embed(texts, warn=warn)
-
-
-def reference_bert(directory: Path | None = None):
-    """(BertTokenizerFast, TFBertModel) on the same files: the TensorFlow reference that tests and
-    bench/bench_prompt.py hold the NumPy encoder to. Imports transformers and TensorFlow."""
-    os.environ.update(USE_TF="1", USE_TORCH="0", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    legacy = os.environ.get("TF_USE_LEGACY_KERAS")
-    from transformers import BertTokenizerFast, TFBertModel
-
-    if legacy is None:  # transformers sets it for tf_keras, which we lack; tf.keras is Keras 2.15 already
-        os.environ.pop("TF_USE_LEGACY_KERAS", None)
-    directory = str(directory or model_dir())
-    tokenizer = BertTokenizerFast.from_pretrained(directory, local_files_only=True)
-    return tokenizer, TFBertModel.from_pretrained(directory, local_files_only=True, use_safetensors=True)

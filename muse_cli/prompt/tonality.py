@@ -13,19 +13,14 @@ from __future__ import annotations
 import numpy as np
 
 from muse_cli.encoding import FIRST_NOTE, MAX_PITCH, MIN_PITCH
-from muse_cli.features import KEY_PROFILES, KRUMHANSL_MAJOR, estimated_key, pitch_class_histogram
+from muse_cli.features import MODES, estimated_key, key_correlations, pitch_class_histogram
 
 KEY_FIT = 0.9  # share of note time in the scale that a candidate's best transposition must reach to be preferred
 
 
-def note_time(notes: list) -> np.ndarray:
-    """Note time (16th-note steps) of each pitch class, C = 0, of notes (pitch, start, end)."""
-    return pitch_class_histogram(notes)
-
-
 def in_scale(notes: list, key) -> float:
     """Share of the notes' time whose pitch class is in ``key``'s scale (1.0 for no notes)."""
-    hist = note_time(notes)
+    hist = pitch_class_histogram(notes)
     total = hist.sum()
     return float(hist[sorted(key.scale)].sum() / total) if total else 1.0
 
@@ -38,16 +33,18 @@ def out_of_scale(notes: list, key) -> int:
 def best_shift(notes: list, key) -> tuple[int, float]:
     """(semitones -6..+5, share in scale after it): the pitch-class shift that puts most note time in
     ``key``'s scale; ties go to the shift whose result correlates best with the key's profile."""
-    hist = note_time(notes)
+    hist = pitch_class_histogram(notes)
     total = hist.sum() or 1.0
     mask = np.zeros(12)
     mask[sorted(key.scale)] = 1.0
-    profile = np.roll(KEY_PROFILES.get(key.mode, KRUMHANSL_MAJOR), key.tonic)
+    mode = MODES.index(key.mode) if key.mode in MODES else 0
+    shifts = range(-6, 6)
+    fits = key_correlations(np.stack([np.roll(hist, shift) for shift in shifts]))[:, mode, key.tonic]
     best, pick = (-1.0, -2.0), (0, 1.0)
-    for shift in range(-6, 6):
+    for shift, r in zip(shifts, fits):
         moved = np.roll(hist, shift)
         share = float(moved @ mask / total)
-        r = float(np.corrcoef(moved, profile)[0, 1]) if moved.std() > 0 else 0.0
+        r = float(r)
         if (round(share, 9), r) > best:
             best, pick = (round(share, 9), r), (shift, share)
     return pick

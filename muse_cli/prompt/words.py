@@ -14,6 +14,10 @@ The vocabulary is data (the tables below); :func:`read_words` returns what a pro
   "adagio" ...) not after "not" ("not too fast" names no tempo). A number outside
   settings.MIN_QPM..MAX_QPM is a PromptError (one line), not clamped: "at 0 bpm" or "9999 bpm" is a
   typo the user should see.
+  Digits grouped in threes by commas are one number ("120,000 bpm" is 120000, refused); any other
+  comma is a decimal point ("92,5 bpm").
+- The text is read in Unicode's NFKC form (:func:`normalize`): fullwidth "Ｄ major" and "１２０ bpm"
+  read as "D major" and "120 bpm".
 - Only the first MAX_CHARS characters are read (the text encoder reads 128 tokens, fewer than that).
 """
 
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from muse_cli import settings
@@ -79,7 +84,10 @@ _KEY = re.compile(
 )
 _CHORD = re.compile(r"(?<![\w#♯♭])(?P<letter>[A-G])(?P<sym>[#♯b♭])?m(?![\w#♯♭])")
 _BARE = re.compile(r"\b(?i:in|key of)\s+(?P<letter>[A-G])" + _ACC + r"(?![\w#♯♭])")
-_NUMBER = r"(?<![\w.])(?P<n>[-+]?\d{1,20}(?:[.,]\d{1,20})?(?:e[-+]?\d{1,4})?)"  # bounded: no quadratic scan
+_NUMBER = (  # bounded: no quadratic scan; "1,200,000" whole, never its tail "200,000"
+    r"(?<![\w.,])(?P<n>[-+]?(?:\d{1,3}(?:,\d{3})+(?![\d,])|\d{1,20}(?:[.,]\d{1,20})?)(?:e[-+]?\d{1,4})?)"
+)
+_THOUSANDS = re.compile(r"[-+]?\d{1,3}(?:,\d{3})+(?:e[-+]?\d{1,4})?", re.IGNORECASE)
 _TEMPO_NUMBER = re.compile(
     _NUMBER + r"\s*(?:bpm|qpm|b\.p\.m\.?|beats?\s+(?:per|a|an)\s+minute|quarter[\s-]?notes?\s+(?:per|a)\s+minute)"
     r"(?![a-z])"
@@ -128,9 +136,23 @@ def _key(m: re.Match, mode: str) -> Key:
     return Key((LETTERS[letter] + shift) % 12, letter.upper() + {1: "#", -1: "b", 0: ""}[shift], mode)
 
 
+def normalize(text: str) -> str:
+    """The part of a prompt that is read, in NFKC form: fullwidth letters and digits as ASCII ones."""
+    return unicodedata.normalize("NFKC", text[:MAX_CHARS])
+
+
+def _number(said: str) -> float:
+    """A number as the prompt wrote it: commas between groups of three digits dropped, another comma a point."""
+    text = said.replace(",", "") if _THOUSANDS.fullmatch(said) else said.replace(",", ".")
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
 def read_key(text: str) -> Key | None:
     """The first key the prompt names (see the module's rules), or None."""
-    text = text[:MAX_CHARS]
+    text = normalize(text)
     found = []
     for m in _KEY.finditer(text):
         before, after = text[max(0, m.start() - 12) : m.start()].lower().split(), text[m.end() :][:20].lower().split()
@@ -150,14 +172,11 @@ def read_key(text: str) -> Key | None:
 def read_tempo(text: str) -> Tempo | None:
     """The tempo the prompt names: a number with a unit first, else the first tempo word; PromptError
     when a number is outside settings.MIN_QPM..MAX_QPM."""
-    text = text[:MAX_CHARS]
+    text = normalize(text)
     m = _TEMPO_NUMBER.search(text)
     if m:
         said = " ".join(m.group(0).split())
-        try:
-            qpm = float((m.group("n") or m.group("m")).replace(",", "."))
-        except ValueError:
-            qpm = math.nan
+        qpm = _number(m.group("n") or m.group("m"))
         if not (math.isfinite(qpm) and settings.MIN_QPM <= qpm <= settings.MAX_QPM):
             raise PromptError(
                 f"the prompt asks for {said!r}; muse plays {settings.MIN_QPM:g} to {settings.MAX_QPM:g} beats "

@@ -1,6 +1,7 @@
 """Tools that make and package models: corpus, train, ship, random_weights.
 
-Never imported by the runtime (``muse`` commands and the library), except that ``muse fit-prompt``
-reads the corpus through :func:`muse_cli.training.corpus.build`. Run them as modules, e.g.
+The fitting layer: never imported by a melody command or the library's recipes (import-linter's contracts
+in pyproject.toml hold that); the CLI reads only :mod:`muse_cli.training.options` at start-up, for the fitting
+commands' --help. Run them as modules, e.g.
 ``python -m muse_cli.training.train`` (see the Makefile's train, ship and big targets).
 """

@@ -3,8 +3,9 @@
 music21 9.7.0 ships folk-tune collections (Essen, O'Neill's 1850, Ryan's Mammoth,
 Aird's Airs, misc folk) as ABC and Bach's chorales as MusicXML. This module
 parses them on every core, keeps one monophonic line per tune (the soprano of a
-chorale), and caches the result as plain Python data so training never parses
-twice.
+chorale), and caches the result as gzipped JSON (``tunes.json.gz``: data, never
+code; a user's ``--tunes`` file is read with :func:`load_tunes`) so training never
+parses twice.
 
 Each tune becomes a dict::
 
@@ -20,9 +21,10 @@ multiples of ``bar_quarters``.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import json
 import os
-import pickle
 import re
 from pathlib import Path
 
@@ -181,15 +183,51 @@ def split_of(tune_id: str) -> str:
     return "test"
 
 
+DEFAULT_TUNES = Path("build/corpus/tunes.json.gz")
+_KEYS = ("id", "meter", "notes")
+
+
+def save_tunes(tunes: list[dict], path: Path) -> None:
+    """Write ``tunes`` as gzipped JSON, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with gzip.open(tmp, "wt", encoding="utf-8", compresslevel=6) as f:
+        json.dump(tunes, f, separators=(",", ":"))
+    os.replace(tmp, path)
+
+
+def load_tunes(path: Path, option: str = "--tunes") -> list[dict]:
+    """The tunes of a corpus file (gzipped JSON from :func:`build`); UsageError naming ``option`` and the file when
+    it is not one. Nothing in it is ever executed (no pickle)."""
+    from muse_cli.errors import UsageError
+
+    hint = "make one with: python -m muse_cli.training.corpus (make train does)"
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            tunes = json.load(f)
+    except (OSError, EOFError, ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{option} {path}: not a readable corpus file (gzipped JSON) ({exc}); {hint}") from None
+    ok = isinstance(tunes, list) and all(isinstance(t, dict) and all(k in t for k in _KEYS) for t in tunes)
+    if not ok or not all(
+        isinstance(n, list) and len(n) == 3 and all(isinstance(v, (int, float)) for v in n)
+        for t in tunes
+        for n in t["notes"]
+    ):
+        raise UsageError(f"{option} {path}: not a corpus file (a list of tunes with id, meter and notes); {hint}")
+    for t in tunes:
+        t.setdefault("split", split_of(str(t["id"])))
+    return tunes
+
+
 def build(cache: Path, workers: int | None = None, limit: int | None = None) -> list[dict]:
-    """Parse the corpus on every core and cache the tunes at ``cache`` (pickle)."""
+    """Parse the corpus on every core and cache the tunes at ``cache`` (gzipped JSON); read the cache if it exists."""
     import multiprocessing as mp
 
     from muse_cli.progress import Progress
 
-    if cache.exists():
-        with open(cache, "rb") as f:
-            return pickle.load(f)
+    if Path(cache).exists():
+        return load_tunes(cache, "corpus cache")
     items = list_sources()
     if limit:
         items = items[:limit]
@@ -201,17 +239,13 @@ def build(cache: Path, workers: int | None = None, limit: int | None = None) -> 
                 tune["split"] = split_of(tune["id"])
                 tunes.append(tune)
             bar.advance(1)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp")
-    with open(tmp, "wb") as f:
-        pickle.dump(tunes, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, cache)
-    return tunes
+    save_tunes(tunes, cache)
+    return json.loads(json.dumps(tunes))  # what a reader of the cache gets: lists, not tuples
 
 
 if __name__ == "__main__":
     import sys
 
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "build/corpus/tunes.pkl")
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_TUNES)
     tunes = build(out)
     print(f"{len(tunes)} tunes, {sum(len(t['notes']) for t in tunes)} notes -> {out}")

@@ -22,7 +22,7 @@ def make_random_checkpoint(
     out_dir: Path, config: str, hparams: dict | None = None, seed: int = 0, name: str | None = None
 ) -> Path:
     """Save a randomly initialised inference graph of ``config`` to ``out_dir``/model.ckpt."""
-    from muse_cli.engines.magenta import quiet_tensorflow
+    from muse_cli.quiet import quiet_tensorflow
 
     quiet_tensorflow()
     import tensorflow.compat.v1 as tf

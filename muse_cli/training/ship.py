@@ -51,7 +51,7 @@ def ship(export: Path, hparams: dict, base: str, extra: dict | None = None) -> P
         shutil.copy2(src, dest / ("model.ckpt" + src.name[len(prefix.name) :]))
     digest = checkpoint_identity(dest)
     size = sum(p.stat().st_size for p in dest.glob("model.ckpt*"))
-    weights.export(dest)  # the NumPy engine's weights, shipped beside the checkpoint
+    weights.export(dest, base, hparams)  # the NumPy engine's weights, shipped beside the checkpoint
     manifest = {
         "name": NAME,
         "config": base,

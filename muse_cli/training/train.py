@@ -262,7 +262,7 @@ def plot(log_path: Path, png: Path) -> None:
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", type=Path, default=BUILD / "train")
-    ap.add_argument("--tunes", type=Path, default=BUILD / "corpus" / "tunes.pkl")
+    ap.add_argument("--tunes", type=Path, default=BUILD / "corpus" / "tunes.json.gz")
     ap.add_argument("--meters", choices=list(windows.METERS), default="duple")
     ap.add_argument(
         "--train-meters",

@@ -1,6 +1,6 @@
 """Writes the small MIDI files in tests/data. Run once; the outputs are committed.
 
-    python tests/data/make_test_midis.py build/corpus/tunes.pkl
+    python tests/data/make_test_midis.py build/corpus/tunes.json.gz
 
 folk_16bar.mid   the first 16 bars of "Horch auf, Kamerad, die Trommel" (Essen
                  collection, dva0 #128, test split of the default model), 4/4, 120 qpm
@@ -13,11 +13,12 @@ empty.mid        a valid MIDI file with no notes (refused)
 not_midi.mid     text (refused)
 """
 
-import pickle
 import sys
 from pathlib import Path
 
 import pretty_midi
+
+from muse_cli.training.corpus import load_tunes
 
 HERE = Path(__file__).parent
 
@@ -34,7 +35,7 @@ def write(name, notes_q, ts=(4, 4), drum=False, qpm=120.0):
 
 
 def main(tunes_pkl):
-    tunes = {t["id"]: t for t in pickle.load(open(tunes_pkl, "rb"))}
+    tunes = {t["id"]: t for t in load_tunes(tunes_pkl)}
     a = tunes["essenFolksong/dva0#128"]
     write("folk_16bar.mid", [n for n in a["notes"] if n[2] <= 64.0])
     b = tunes["essenFolksong/boehme10#196"]

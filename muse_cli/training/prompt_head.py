@@ -5,8 +5,8 @@ The work (caption embeddings, window latents, the head's training state) is cach
 ``$MUSE_HOME/prompt-fit/<checkpoint sha256[:16]>/``, so a run that is stopped picks up where it
 was; the finished head goes to ``prompt_head/`` in the checkpoint's directory.
 
-    python -m muse_cli.prompt.fit --checkpoint muse-mel_2bar          # the shipped head
-    python -m muse_cli.prompt.fit --checkpoint path/to/export --steps 500
+    python -m muse_cli.training.prompt_head --checkpoint muse-mel_2bar          # the shipped head
+    python -m muse_cli.training.prompt_head --checkpoint path/to/export --steps 500
 
 Every batch is drawn from ``default_rng([seed, step])``: a resumed run trains on exactly the
 batches an uninterrupted one would.
@@ -14,7 +14,6 @@ batches an uninterrupted one would.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import sys
@@ -26,23 +25,12 @@ from pathlib import Path
 import numpy as np
 
 from muse_cli import settings
-from muse_cli.errors import MuseError, PromptError
+from muse_cli.errors import PromptError
 from muse_cli.progress import Progress
+from muse_cli.training.options import FitOptions  # noqa: F401  (the fit's options: muse fit-prompt reads them)
 
-DEFAULT_TUNES = Path("build/corpus/tunes.pkl")
 EMBED_BATCH = 64
 ENCODE_CHUNK = 1024
-
-
-@dataclass(frozen=True)
-class FitOptions:
-    steps: int = 1200  # longer fits learn the training wordings better and paraphrases worse (measured)
-    windows: int = 20000
-    captions: int = 6000
-    batch: int = 128
-    learning_rate: float = 2e-3
-    seed: int = 0
-    save_every: int = 250
 
 
 def _stderr(msg: str) -> None:
@@ -50,14 +38,19 @@ def _stderr(msg: str) -> None:
 
 
 def tunes_path() -> Path:
-    """build/corpus/tunes.pkl in a source checkout, else $MUSE_HOME/corpus/tunes.pkl."""
-    return DEFAULT_TUNES if DEFAULT_TUNES.exists() else settings.home() / "corpus" / "tunes.pkl"
+    """build/corpus/tunes.json.gz in a source checkout, else $MUSE_HOME/corpus/tunes.json.gz."""
+    from muse_cli.training.corpus import DEFAULT_TUNES
+
+    return DEFAULT_TUNES if DEFAULT_TUNES.exists() else settings.home() / "corpus" / DEFAULT_TUNES.name
 
 
 def load_corpus(path: Path | None = None, log=_stderr) -> list[dict]:
+    """A user's --tunes file (:func:`muse_cli.training.corpus.load_tunes`), else the parsed corpus (made once)."""
     from muse_cli.training import corpus
 
-    path = Path(path) if path else tunes_path()
+    if path:
+        return corpus.load_tunes(Path(path))
+    path = tunes_path()
     if not path.exists():
         log(f"parsing music21's corpus into {path} (once; 6 to 30 minutes)...")
     return corpus.build(path)
@@ -133,7 +126,7 @@ class _Data:
 
 
 def _fit_data(tunes, o: FitOptions, identity: str, log) -> _Data:
-    from muse_cli.prompt import captions as cap
+    from muse_cli.training import captions as cap
 
     if not isinstance(tunes, list):
         tunes = load_corpus(tunes, log)
@@ -161,13 +154,13 @@ def fit(
     ``stop_after`` ends the run after that many new steps with its state saved (returns None);
     the next call resumes it.
 
-    ``tunes`` is a list of corpus tune dicts or a path to muse_cli.training.corpus's pickle (default:
+    ``tunes`` is a list of corpus tune dicts or a path to a corpus file (muse_cli.training.corpus) (default:
     :func:`tunes_path`). Says how long it will take before the long parts start.
     """
     from muse_cli.cache import checkpoint_identity
-    from muse_cli.engines.magenta import quiet_tensorflow
     from muse_cli.prompt.head import head_dir
-    from muse_cli.prompt.trainer import train
+    from muse_cli.quiet import quiet_tensorflow
+    from muse_cli.training.prompt_trainer import train
 
     quiet_tensorflow()
     o = options
@@ -213,7 +206,7 @@ def _is_cached(path: Path, key: str) -> bool:
 def _estimate(model, data: _Data, o: FitOptions, latents_file: Path, captions_file: Path, done: int, log) -> None:
     """Say how long the fit will take, from one timed batch of each kind of work still to do."""
     from muse_cli.prompt.text import load_text_encoder
-    from muse_cli.prompt.trainer import step_seconds
+    from muse_cli.training.prompt_trainer import step_seconds
 
     win, texts = data.win, data.texts
     t_enc = t_emb = 0.0
@@ -241,10 +234,32 @@ def _estimate(model, data: _Data, o: FitOptions, latents_file: Path, captions_fi
 
 def fit_probe(win, match: list[np.ndarray], h: np.ndarray, mask: np.ndarray):
     """The feature probe (muse_cli.prompt.select) on the head's captions: seconds of numpy."""
-    from muse_cli.prompt.select import FeatureProbe, pooled
+    from muse_cli.prompt.select import pooled
 
     emb = np.concatenate([pooled(h[b : b + 512], mask[b : b + 512]) for b in range(0, len(h), 512)])
-    return FeatureProbe.fit(emb, win.feats, match)
+    return probe_from(emb, win.feats, match)
+
+
+PROBE_RIDGE = 1.0
+
+
+def probe_from(emb: np.ndarray, feats: dict, match: list[np.ndarray], ridge: float = PROBE_RIDGE):
+    """A FeatureProbe: ridge regression (scikit-learn, penalty ``ridge * captions / 100``) from caption
+    embeddings [c, d] to the mean standardized features of each caption's matching windows (``match[c]``
+    indexes ``feats``' arrays)."""
+    from sklearn.linear_model import Ridge
+
+    from muse_cli.prompt.select import FEATURES, FeatureProbe
+
+    f = np.stack([np.asarray(feats[k], np.float64) for k in FEATURES], 1)
+    mean, std = f.mean(0), np.maximum(f.std(0), 1e-3)
+    fz = (f - mean) / std
+    keep = [c for c, m in enumerate(match) if len(m)]
+    y = np.stack([fz[match[c]].mean(0) for c in keep])
+    x = np.asarray(emb, np.float64)[keep]
+    reg = Ridge(alpha=ridge * len(keep) / 100.0, solver="cholesky").fit(x, y)
+    w, b = reg.coef_.T, reg.intercept_
+    return FeatureProbe(w, b, mean, std, reference=x.mean(0) @ w + b)
 
 
 def _saved_step(state_dir: Path, run_key: str) -> int:
@@ -253,40 +268,3 @@ def _saved_step(state_dir: Path, run_key: str) -> int:
     except (OSError, ValueError):
         return 0
     return int(meta.get("step", 0)) if meta.get("key") == run_key else 0
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument(
-        "--checkpoint",
-        "-c",
-        default=None,
-        help="registry name or checkpoint directory (default: the default checkpoint)",
-    )
-    ap.add_argument("--tunes", type=Path, default=None, help=f"corpus pickle (default {DEFAULT_TUNES})")
-    ap.add_argument("--output", type=Path, default=None, help="head directory (default CHECKPOINT/prompt_head)")
-    ap.add_argument("--steps", type=int, default=FitOptions.steps)
-    ap.add_argument("--windows", type=int, default=FitOptions.windows)
-    ap.add_argument("--captions", type=int, default=FitOptions.captions)
-    ap.add_argument("--seed", type=int, default=FitOptions.seed)
-    ap.add_argument("--restart", action="store_true", help="ignore saved training state")
-    args = ap.parse_args(argv)
-    from muse_cli.model import load_model
-
-    try:
-        model = load_model(args.checkpoint, batch_size=256)
-        fit(
-            model,
-            args.tunes,
-            FitOptions(steps=args.steps, windows=args.windows, captions=args.captions, seed=args.seed),
-            out_dir=args.output,
-            restart=args.restart,
-        )
-    except MuseError as exc:
-        print(f"muse: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

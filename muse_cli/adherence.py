@@ -44,7 +44,7 @@ PAIRS = (
 
 def heldout_prompts(labels: dict, k: int = PROMPTS_PER_POLE, seed: int = 0) -> list[str]:
     """``k`` distinct held-out paraphrases naming ``labels``."""
-    from muse_cli.prompt.captions import render
+    from muse_cli.training.captions import render
 
     rng = np.random.default_rng([seed, 5])
     out: list[str] = []
@@ -133,7 +133,7 @@ def train_style_classifier(
     tunes: list[dict], pair: Pair, max_windows: int = 12000, seed: int = 0, iters: int = 600, l2: float = 1e-3
 ) -> StyleClassifier:
     """Fit on train-split windows of pole A vs pole B; report accuracy on valid+test tunes."""
-    from muse_cli.prompt.captions import collect_windows
+    from muse_cli.training.captions import collect_windows
 
     def data(splits):
         win = collect_windows(tunes, max_windows, seed=seed, splits=splits)
@@ -144,16 +144,12 @@ def train_style_classifier(
 
     x, y = data(("train",))
     mean, std = x.mean(0), x.std(0) + 1e-6
-    z = (x - mean) / std
-    w, b = np.zeros(z.shape[1]), 0.0
-    pos_w = 0.5 / max(y.mean(), 1e-6)
-    neg_w = 0.5 / max(1 - y.mean(), 1e-6)
-    sw = np.where(y > 0, pos_w, neg_w)  # balanced classes
-    for _ in range(iters):
-        p = 1 / (1 + np.exp(-(z @ w + b)))
-        g = sw * (p - y)
-        w -= 0.5 * (z.T @ g / len(y) + l2 * w)
-        b -= 0.5 * g.mean()
+    from sklearn.linear_model import LogisticRegression
+
+    # balanced classes; mean log-loss + l2/2 |w|^2, which is scikit-learn's C = 1 / (l2 * n)
+    fit = LogisticRegression(C=1.0 / (l2 * len(y)), class_weight="balanced", max_iter=iters)
+    fit.fit((x - mean) / std, y > 0.5)
+    w, b = fit.coef_[0], float(fit.intercept_[0])
     clf = StyleClassifier(mean, std, w, b)
     xv, yv = data(("valid", "test"))
     if len(yv):
@@ -196,8 +192,8 @@ def evaluate_prompts(
     choice's count, as in ``muse sample --prompt`` (1: the head alone). Returns a dict (see format_report).
     """
     from muse_cli.prompt.api import GUIDANCE, decode_prompted, prompt_guides
-    from muse_cli.prompt.fit import load_corpus
     from muse_cli.prompt.select import CANDIDATES
+    from muse_cli.training.prompt_head import load_corpus
 
     candidates = CANDIDATES if candidates is None else max(1, int(candidates))
 

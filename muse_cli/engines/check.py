@@ -17,7 +17,7 @@ def check_checkpoint(path: Path, config: str, hparams: dict | None = None, name:
     Variables the config does not create (global_step, optimizer slots, other training
     leftovers) are ignored: magenta's restore never reads them. Imports TensorFlow.
     """
-    from muse_cli.engines.magenta import quiet_tensorflow
+    from muse_cli.quiet import quiet_tensorflow
 
     label = name or str(path)
     prefix = _prefix(path, name)

@@ -1,6 +1,6 @@
 """The prompt head's training in TensorFlow: Gaussian NLL, the optimizer, a compiled step, the resumable loop.
 
-muse_cli.prompt.fit prepares the data and calls :func:`train`. Every batch is drawn from
+muse_cli.training.prompt_head prepares the data and calls :func:`train`. Every batch is drawn from
 ``default_rng([seed, 11, step])``, so a resumed run trains on exactly the batches an uninterrupted one would.
 """
 

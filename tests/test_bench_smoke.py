@@ -1,0 +1,47 @@
+"""Every benchmark of `make bench` runs to its end with tiny sizes (`make bench-smoke`), so none can break
+silently again. Only that it completes and prints its results is checked here; the numbers come from
+`make bench` at full size."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# script -> tiny arguments (each the bench's own size options)
+SMOKE = {
+    "bench_core.py": ["--runs", "1", "--n", "2"],
+    "bench_engine.py": ["--runs", "1", "--n", "2", "--skip-big"],
+    "bench_vary.py": ["--sources", "2", "--variations", "2"],
+    "bench_progress.py": ["--runs", "1"],
+    "bench_show.py": ["--runs", "1"],
+    "bench_form.py": ["--pieces", "2", "--tunes", "no-corpus-here.json.gz"],
+    "bench_keytempo.py": ["--num", "1"],
+    "bench_attrs.py": ["--num", "2", "--seeds", "1", "--report-only"],
+    "bench_batch.py": ["--samples", "4", "--renders", "2", "--skip", "2"],
+    "bench_prompt.py": ["--runs", "1", "--warm", "1", "--captions", "4"],
+}
+
+
+def test_every_bench_has_a_smoke_run():
+    assert sorted(SMOKE) == sorted(p.name for p in (REPO / "bench").glob("bench_*.py"))
+
+
+@pytest.mark.parametrize("script", sorted(SMOKE))
+def test_bench_runs_to_the_end(script, tmp_path):
+    env = {**os.environ, "MUSE_HOME": str(tmp_path / "home")}
+    p = subprocess.run(
+        [sys.executable, str(REPO / "bench" / script), *SMOKE[script]],
+        cwd=tmp_path,
+        capture_output=True,
+        env=env,
+        timeout=600,
+    )
+    assert p.returncode == 0, p.stderr.decode()[-3000:]
+    assert p.stdout.decode().strip(), f"{script} printed no results"
+    assert "Traceback" not in p.stderr.decode()

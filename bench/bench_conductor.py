@@ -1,6 +1,6 @@
 """Does the conductor make 16 bars that read as one tune? `muse eval --structure`'s measures, with the walk beside it.
 
-    python bench/bench_conductor.py [--tunes build/corpus/tunes.pkl] [--pieces 200] [--seed 0]
+    python bench/bench_conductor.py [--tunes build/corpus/tunes.json.gz] [--pieces 200] [--seed 0]
     python bench/bench_conductor.py --select 1,0.7,0.5,0.35 [--pieces 200]     # model selection, validation split
     python bench/bench_conductor.py --cold 5                 # seconds of a cold process making one 32 s piece
 
@@ -115,7 +115,7 @@ def select(model, args) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--tunes", type=Path, default=Path("build/corpus/tunes.pkl"))
+    ap.add_argument("--tunes", type=Path, default=Path("build/corpus/tunes.json.gz"))
     ap.add_argument("--pieces", type=int, default=200)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--select", default="", help="latent scales to compare on the validation split, e.g. 1,0.7,0.5")

@@ -1,6 +1,6 @@
 """Fit the conductor (:mod:`muse_cli.conductor`) on the corpus's duple-meter tunes; ship it beside the checkpoint.
 
-    python -m muse_cli.training.conductor [--tunes build/corpus/tunes.pkl] [-c CHECKPOINT] [-o FILE] [--force]
+    python -m muse_cli.training.conductor [--tunes build/corpus/tunes.json.gz] [-c CHECKPOINT] [-o FILE] [--force]
 
 Every number is fitted on the training split (:mod:`muse_cli.training.conductor_data` makes and caches the
 data: the slow part, so a second run only fits, in well under a minute):
@@ -235,7 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     from muse_cli.model import load_model
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tunes", type=Path, default=Path("build/corpus/tunes.pkl"))
+    ap.add_argument("--tunes", type=Path, default=Path("build/corpus/tunes.json.gz"))
     ap.add_argument("-c", "--checkpoint", default=None)
     ap.add_argument("-o", "--out", type=Path, default=None)
     ap.add_argument("--build", type=Path, default=BUILD)

@@ -12,7 +12,6 @@ picks the ridge and shrinkage and is reported as negative log-likelihoods beside
 
 from __future__ import annotations
 
-import pickle
 import sys
 from pathlib import Path
 
@@ -87,8 +86,9 @@ def build_data(tunes_path: Path, model, build: Path = BUILD) -> dict:
     path = build / f"data-{checkpoint_identity(model.checkpoint)[:12]}.npz"
     if path.exists():
         return dict(np.load(path))
-    with open(tunes_path, "rb") as fh:
-        tunes = pickle.load(fh)
+    from muse_cli.training.corpus import load_tunes, split_of
+
+    tunes = load_tunes(Path(tunes_path))
     rows = []
     for t in tunes:
         got = tune_windows(t)
@@ -111,7 +111,7 @@ def build_data(tunes_path: Path, model, build: Path = BUILD) -> dict:
         "events": events.astype(np.uint8),
         "mu": mu,
         "lengths": np.array([len(r[1]) for r in rows]),
-        "split": np.array([split[r[0]["split"]] for r in rows]),
+        "split": np.array([split[r[0].get("split") or split_of(r[0]["id"])] for r in rows]),
         "tonic": np.array([r[2] for r in rows]),
         "minor": np.array([r[3] == "minor" for r in rows]),
         "ends": np.array([r[4] for r in rows]),

@@ -95,9 +95,7 @@ def select(model, args) -> dict:
     """Classifier AUCs of the conductor at each latent scale against the validation split's tunes."""
     from muse_cli import conductor as cond
     from muse_cli import structure as st
-    from muse_cli.prompt.fit import load_corpus
-
-    corpus = [t for t in load_corpus(args.tunes, lambda m: None) if st._split(t) == "valid"]
+    corpus = [t for t in st._corpus(args.tunes, lambda m: None) if st._split(t) == "valid"]
     real = st.features(np.stack([st.piece_events(n) for n in st.held_out(corpus, args.pieces, args.seed)]))
     cols = [st.FEATURES.index(k) for k in st.STRUCTURE]
     shipped = cond.load(model)

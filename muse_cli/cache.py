@@ -64,3 +64,14 @@ def checkpoint_identity(checkpoint: Path) -> str:
                     h.update(block)
         _IDENTITY[key] = h.hexdigest()
     return _IDENTITY[key]
+
+
+def check_identity(recorded, checkpoint: Path, what: str, hint: str) -> None:
+    """CheckpointError unless ``recorded`` is ``checkpoint``'s identity: ``what`` (a file made for a checkpoint)
+    was made for another one; ``hint`` is the command that makes it again."""
+    identity = checkpoint_identity(checkpoint)
+    if recorded != identity:
+        raise CheckpointError(
+            f"{what} was made for another checkpoint (sha256 {str(recorded)[:12]}, this one is {identity[:12]}); "
+            f"make it again with: {hint}"
+        )

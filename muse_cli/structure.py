@@ -251,12 +251,18 @@ def _kept(notes: list, key: tuple[int, str]) -> tuple[float, bool]:
     return scale_share(notes, *key), bool(notes) and notes[-1][0] % 12 == key[0]
 
 
-def continuation_stats(model, tunes: list[list], seed: int) -> dict:
-    """Continue each tune's first 8 bars by 8 bars (muse_cli.form.continue_melody, seed ``seed + i``); in the key
-    estimated from those 8 bars: the new bars' share of note time in its scale and how often they end on its
-    tonic, beside the same for the tune's own bars 9-16 and how often whole tunes end on their tonic."""
+def _continue_melody(model, melody: Melody, seconds: float, seed: int):
     from muse_cli.model import continue_melody
 
+    return continue_melody(model, melody, seconds=seconds, seed=seed, qpm=QPM, keep=True)[0]
+
+
+def continuation_stats(model, tunes: list[list], seed: int, cont: Callable | None = None) -> dict:
+    """Continue each tune's first 8 bars by 8 bars (``cont(model, melody, seconds, seed)`` -> the new bars from
+    step 0; default muse_cli.model.continue_melody, seed ``seed + i``); in the key estimated from those 8 bars:
+    the new bars' share of note time in its scale and how often they end on its tonic, beside the same for the
+    tune's own bars 9-16 and how often whole tunes end on their tonic."""
+    cont = cont or _continue_melody
     half = PIECE_STEPS // 2
     made, real, whole = [], [], []
     for i, notes in enumerate(tunes):
@@ -264,7 +270,7 @@ def continuation_stats(model, tunes: list[list], seed: int) -> dict:
         first = events_to_notes(events[:half])
         key = estimated_key(first)
         melody = Melody(source=f"held-out tune {i + 1}", notes=first, total_steps=half, qpm=QPM)
-        (new,) = continue_melody(model, melody, seconds=PIECE_SECONDS / 2, seed=seed + i, qpm=QPM, keep=True)
+        new = cont(model, melody, PIECE_SECONDS / 2, seed + i)
         made.append(_kept(new.notes, key))
         real.append(_kept(events_to_notes(events[half:]), key))
         whole.append(_kept(notes, estimated_key(notes))[1])

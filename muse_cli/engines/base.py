@@ -22,13 +22,30 @@ def gumbel(seed: Sequence[int], steps: int = WINDOW_STEPS, depth: int = NUM_CLAS
     return (-np.log(-np.log(np.clip(u, 1e-20, 1.0 - 1e-12)))).astype(np.float32)
 
 
-def noise_for(seeds: Sequence[Sequence[int]] | None, rows: int) -> np.ndarray:
-    """[rows, 32, 90] sampling noise, one seed per row; zeros (argmax decoding) when ``seeds`` is None."""
+MASKED = -1e9  # added to a disallowed class's noise: argmax(logits / T + noise) never picks it
+
+
+def noise_for(seeds: Sequence[Sequence[int]] | None, rows: int, allowed: np.ndarray | None = None) -> np.ndarray:
+    """[rows, 32, 90] sampling noise, one seed per row; zeros (argmax decoding) when ``seeds`` is None.
+
+    ``allowed`` (bool [90] for every row and step, [rows, 90] per row, or [rows, 32, 90] per row and step)
+    masks the classes it leaves out: their noise is MASKED, so both engines sample only allowed classes (a
+    piece's scale, a cadence's last notes) with no change of their own."""
     noise = np.zeros((rows, WINDOW_STEPS, NUM_CLASSES), np.float32)
     if seeds is not None:
         for j, seed in enumerate(seeds):
             noise[j] = gumbel(seed)
+    if allowed is not None:
+        noise += np.where(_per_step(allowed, rows), 0.0, MASKED).astype(np.float32)
     return noise
+
+
+def _per_step(allowed: np.ndarray, rows: int) -> np.ndarray:
+    """A class mask as bool [rows, 32, 90]."""
+    allowed = np.asarray(allowed, bool)
+    if allowed.ndim == 2:
+        allowed = allowed[:, None, :]
+    return np.broadcast_to(allowed, (rows, WINDOW_STEPS, NUM_CLASSES))
 
 
 def reconstruction_scores(windows: np.ndarray, rec: np.ndarray) -> dict:
@@ -67,18 +84,26 @@ class Engine:
         raise NotImplementedError
 
     def decode_events(
-        self, z: np.ndarray, temperature: float = 1.0, noise_seeds: Sequence[Sequence[int]] | None = None
+        self,
+        z: np.ndarray,
+        temperature: float = 1.0,
+        noise_seeds: Sequence[Sequence[int]] | None = None,
+        allowed: np.ndarray | None = None,
     ) -> np.ndarray:
         """Decode latents [n, z_size] to event arrays [n, 32].
 
-        ``noise_seeds`` gives each row its own sampling noise; ``None`` decodes by argmax.
+        ``noise_seeds`` gives each row its own sampling noise; ``None`` decodes by argmax. ``allowed``
+        (bool [90], [n, 90] or [n, 32, 90]) limits the classes sampled (:func:`noise_for`); None allows all.
         """
         z = self.check_latents(z)
+        if allowed is not None:
+            allowed = _per_step(allowed, len(z))
         out = np.zeros((len(z), WINDOW_STEPS), np.int64)
         for b in range(0, len(z), self.chunk):
             rows = z[b : b + self.chunk]
             seeds = None if noise_seeds is None else noise_seeds[b : b + self.chunk]
-            out[b : b + len(rows)] = self._decode_batch(rows, float(temperature), noise_for(seeds, len(rows)))
+            mask = None if allowed is None else allowed[b : b + self.chunk]
+            out[b : b + len(rows)] = self._decode_batch(rows, float(temperature), noise_for(seeds, len(rows), mask))
         return out
 
     def check_latents(self, z: np.ndarray) -> np.ndarray:

@@ -95,6 +95,7 @@ def select(model, args) -> dict:
     """Classifier AUCs of the conductor at each latent scale against the validation split's tunes."""
     from muse_cli import conductor as cond
     from muse_cli import structure as st
+
     corpus = [t for t in st._corpus(args.tunes, lambda m: None) if st._split(t) == "valid"]
     real = st.features(np.stack([st.piece_events(n) for n in st.held_out(corpus, args.pieces, args.seed)]))
     cols = [st.FEATURES.index(k) for k in st.STRUCTURE]

@@ -30,9 +30,9 @@ import math
 import numpy as np
 
 from muse_cli import conductor as cond
+from muse_cli.attributes import shifted
 from muse_cli.encoding import QUARTERS_PER_BAR, STEPS_PER_BAR, WINDOW_BARS, WINDOW_STEPS, steps_seconds
-from muse_cli.model import sampled
-from muse_cli.results import Generated, continue_name, new_seed, provenance, styled
+from muse_cli.results import Generated, continue_name, new_seed, provenance, sampled, styled
 
 CANDIDATES = 16  # decodings of the last window to find a cadence among
 KEY_STREAM = 10
@@ -159,10 +159,13 @@ def sample_long(
     scale: bool = True,
     conductor: cond.Conductor | None = None,
     cadence_end: bool = True,
+    delta: np.ndarray | None = None,
+    extra: dict | None = None,
 ) -> list[Generated]:
     """One piece per draw (seed, index, seconds), led by ``conductor`` (default: the checkpoint's own),
-    decoded in shared batches; ``cadence_end`` False leaves the ending to the conductor alone."""
-    from muse_cli.prompt.tonality import transpose
+    decoded in shared batches; ``cadence_end`` False leaves the ending to the conductor alone. ``delta`` moves
+    every latent (attribute sliders), ``extra`` is added to the provenance."""
+    from muse_cli.midi import transpose
 
     conductor = conductor or cond.load(model)
     pieces = []
@@ -171,6 +174,7 @@ def sample_long(
         windows = -(-bars // WINDOW_BARS)
         letters, secs = _sections(form, sec, qpm, windows)
         latents, plan = cond.conduct(conductor, s, i, windows, temperature, sections=secs)
+        latents = shifted(latents, delta)
         pieces.append(
             {"latents": latents, "plan": plan, "seed": s, "index": i, "steps": bars * STEPS_PER_BAR, "bars": bars}
         )
@@ -182,11 +186,11 @@ def sample_long(
         tonic = int(np.random.default_rng([p["seed"], p["index"], KEY_STREAM]).choice(12, p=counts / counts.sum()))
         shift = (tonic - heard + 6) % 12 - 6
         events, _ = transpose(events, shift)
-        extra = {"conductor": True, "key": f"{NAMES[tonic]} {mode}", "scale": scale}
-        extra = extra if cadence_end else {**extra, "cadence": False}
-        extra = {**({"form": letters} if letters else {}), **extra}
+        said = {"conductor": True, "key": f"{NAMES[tonic]} {mode}", "scale": scale}
+        said = said if cadence_end else {**said, "cadence": False}
+        said = {**({"form": letters} if letters else {}), **said, **(extra or {})}
         sec = _bars_seconds(p["bars"], qpm)
-        out.append(sampled(model, events, p["seed"], p["index"], sec, temperature, qpm, **extra))
+        out.append(sampled(model, events, p["seed"], p["index"], sec, temperature, qpm, **said))
     return out
 
 
@@ -208,15 +212,19 @@ def continue_long(
     form: str | None = None,
     scale: bool = True,
     conductor: cond.Conductor | None = None,
+    qpm: float | None = None,
+    keep: bool = False,
+    delta: np.ndarray | None = None,
+    extra: dict | None = None,
 ) -> list[Generated]:
-    """``n`` continuations of ``melody``: its notes and tempo as written, then new bars in its key, led by
-    ``conductor`` (default: the checkpoint's own)."""
+    """``n`` continuations of ``melody``: its notes and tempo as written (``qpm`` given: that tempo), then new
+    bars in its key, led by ``conductor`` (default: the checkpoint's own); ``keep``: the new bars alone.
+    ``delta`` moves the new bars' latents (attribute sliders), ``extra`` is added to the provenance."""
     from muse_cli.features import estimated_key
-    from muse_cli.midi import events_to_notes
-    from muse_cli.prompt.tonality import transpose
+    from muse_cli.midi import events_to_notes, transpose
 
     seed = new_seed() if seed is None else int(seed)
-    qpm = float(melody.qpm)
+    qpm = float(melody.qpm if qpm is None else qpm)
     tonic, mode = estimated_key(melody.notes)
     shift = cond.common_shift(tonic, mode)
     join = -(-melody.total_steps // STEPS_PER_BAR) * STEPS_PER_BAR
@@ -229,6 +237,7 @@ def continue_long(
     pieces = []
     for v in range(n):
         latents, plan = cond.conduct(conductor, seed, v, windows, temperature, mu, secs, mode)
+        latents = shifted(latents, delta)
         steps = bars * STEPS_PER_BAR
         piece = {"latents": latents, "plan": plan, "seed": seed, "index": v, "steps": steps, "context": ctx}
         pieces.append({**piece, "key": (cond.TONIC[mode], mode)})
@@ -236,13 +245,15 @@ def continue_long(
     join_seconds = steps_seconds(join, qpm)
     sound = styled(melody)
     said = {**({"form": letters} if letters else {}), "conductor": True, "key": f"{NAMES[tonic]} {mode}"}
+    said = {**said, **({"keep": True} if keep else {}), **(extra or {})}
     prov = provenance(model, seed, temperature, qpm, mode="continue", source=melody.source, seconds=new_seconds)
     out = []
     for v, events in enumerate(decode_pieces(model, pieces, temperature, scale)):
         events, _ = transpose(events, -shift)
-        new = events_to_notes(events, offset=join)
-        loud = (*melody.velocities, *[sound["velocity"]] * len(new)) if melody.velocities else None
-        name, length = continue_name(melody.source, seed, v), join_seconds + new_seconds
+        new = events_to_notes(events, offset=0 if keep else join)
+        notes = new if keep else list(melody.notes) + new
+        loud = (*melody.velocities, *[sound["velocity"]] * len(new)) if melody.velocities and not keep else None
+        name, length = continue_name(melody.source, seed, v), new_seconds + (0.0 if keep else join_seconds)
         prov_v = {**prov, **said, "scale": scale, "index": v}
-        out.append(Generated(name, list(melody.notes) + new, qpm, length, prov_v, velocities=loud, **sound))
+        out.append(Generated(name, notes, qpm, length, prov_v, velocities=loud, **sound))
     return out

@@ -93,6 +93,24 @@ def notes_to_events(notes: list[Note], start: int = 0, steps: int = WINDOW_STEPS
     return events
 
 
+def transpose(events: np.ndarray, shift: int) -> tuple[np.ndarray, int]:
+    """(events moved by ``shift`` semitones or that +-12, whichever stays in the piano range and nearest the
+    original register; the semitones used). Notes a whole melody cannot fit are moved by octaves one by one."""
+    events = np.asarray(events).copy()
+    on = events >= FIRST_NOTE
+    if not on.any():
+        return events, 0
+    low, high = events[on].min() - FIRST_NOTE + MIN_PITCH, events[on].max() - FIRST_NOTE + MIN_PITCH
+    for d in sorted((shift, shift - 12, shift + 12), key=abs):
+        if MIN_PITCH <= low + d and high + d <= MAX_PITCH:
+            events[on] += d
+            return events, d
+    pitch = events[on] - FIRST_NOTE + MIN_PITCH + shift  # wider than the range allows: fold note by note
+    pitch = np.where(pitch < MIN_PITCH, pitch + 12, np.where(pitch > MAX_PITCH, pitch - 12, pitch))
+    events[on] = pitch - MIN_PITCH + FIRST_NOTE
+    return events, shift
+
+
 # -- reading ----------------------------------------------------------------
 def load_pretty_midi(data: bytes, source: str):
     """MIDI bytes -> pretty_midi.PrettyMIDI, or InputError saying why not (never with an empty reason)."""

@@ -44,6 +44,7 @@ from muse_cli.results import (  # noqa: F401  (re-exported: the library's names 
     provenance,
     sample_name,
     sample_seconds,
+    sampled,
     segments_for,
     styled,
     vary_name,
@@ -89,31 +90,12 @@ def batch_size_for(rows: int) -> int:
     return int(min(MAX_BATCH, 2 ** math.ceil(math.log2(max(1, rows)))))
 
 
-def sampled(
-    model: Model,
-    events: np.ndarray,
-    seed: int,
-    index: int,
-    seconds: float | None,
-    temperature: float,
-    qpm: float,
-    **extra,
-) -> Generated:
-    """Decoded events as melody ``index`` of ``seed``: its name, notes, length and provenance (plus ``extra``)."""
-    from muse_cli.midi import events_to_notes
+LONG_FORMS = ("conductor", "walk")  # how a piece longer than one 2-bar window is made
 
-    length = sample_seconds(seconds, qpm)
-    prov = {
-        "checkpoint": model.name,
-        "seed": seed,
-        "index": index,
-        "temperature": temperature,
-        "qpm": qpm,
-        "seconds": length,
-        "mode": "sample",
-        **extra,
-    }
-    return Generated(sample_name(seed, index), events_to_notes(events), qpm, length, prov)
+
+def is_long(seconds: float | None, qpm: float) -> bool:
+    """Whether a piece of ``seconds`` at ``qpm`` takes more than one 2-bar window (the conductor leads it)."""
+    return segments_for(seconds, qpm) > 1
 
 
 def sample_draws(
@@ -123,20 +105,42 @@ def sample_draws(
     qpm: float = 120.0,
     form: str | None = None,
     attrs: dict | None = None,
+    long: str = "conductor",
 ) -> list[Generated]:
     """One melody per draw (seed, index, seconds), all decoded in shared batches: the recipe of a sample.
 
-    Draw (s, i, S) walks ``latent_path(s, i)`` over the windows that cover S seconds and decodes
-    window k with noise (s, i, 1, k), so a melody depends on its own draw only: ``muse sample``
+    A draw of one 2-bar window is a prior sample. A longer one is led by the checkpoint's conductor
+    (:func:`muse_cli.longform.sample_long`: learned returns, one key, a cadence, whole bars); with
+    ``long="walk"`` it walks ``latent_path(s, i)`` instead (an AR(1) walk between independent windows).
+    Window k decodes with noise (s, i, 1, k, ...), so a melody depends on its own draw only: ``muse sample``
     and ``muse batch`` make the same bytes however the draws are grouped. ``form`` (such as "AABA")
-    shapes every path (:func:`muse_cli.form.form_path`); ``attrs`` ({name: value}, see
-    :mod:`muse_cli.attributes`) then moves every latent by the checkpoint's attribute vectors."""
+    shapes every piece; ``attrs`` ({name: value}, see :mod:`muse_cli.attributes`) moves every latent by the
+    checkpoint's attribute vectors."""
+    if long not in LONG_FORMS:
+        raise UsageError(f"long form must be one of {', '.join(LONG_FORMS)}, got {long!r}")
     delta, extra = attr_offset(model, attrs)
-    segments = [segments_for(sec, qpm) for _, _, sec in draws]
-    paths = [latent_path(s, i, k, model.z_size) for (s, i, _), k in zip(draws, segments)]
     if form:
         for _, _, sec in draws:
             form = check_form(form, sec, qpm)
+    conducted = [k for k, (_, _, sec) in enumerate(draws) if long == "conductor" and is_long(sec, qpm)]
+    if conducted:
+        from muse_cli.longform import sample_long
+
+        out: list = [None] * len(draws)
+        pieces = sample_long(model, [draws[k] for k in conducted], temperature, qpm, form, delta=delta, extra=extra)
+        walked = [k for k in range(len(draws)) if k not in set(conducted)]
+        rest = _walk_draws(model, [draws[k] for k in walked], temperature, qpm, form, delta, extra) if walked else []
+        for k, g in [*zip(conducted, pieces), *zip(walked, rest)]:
+            out[k] = g
+        return out
+    return _walk_draws(model, draws, temperature, qpm, form, delta, extra)
+
+
+def _walk_draws(model, draws, temperature, qpm, form, delta, extra) -> list[Generated]:
+    """The walk: each draw's AR(1) latent path (shaped by ``form``, moved by ``delta``), decoded in shared batches."""
+    segments = [segments_for(sec, qpm) for _, _, sec in draws]
+    paths = [latent_path(s, i, k, model.z_size) for (s, i, _), k in zip(draws, segments)]
+    if form:
         paths = [form_path(p, form, s, i) for p, (s, i, _) in zip(paths, draws)]
     paths = [shifted(p, delta) for p in paths]
     events = decode_paths(model, paths, [(s, i) for s, i, _ in draws], temperature)
@@ -154,11 +158,13 @@ def sample(
     first_index: int = 0,
     form: str | None = None,
     attrs: dict | None = None,
+    long: str = "conductor",
 ) -> list[Generated]:
-    """``n`` melodies from the prior; with ``seconds``, each follows a smooth latent path (``form``: AABA ...)."""
+    """``n`` melodies from the prior; past one 2-bar window each is a piece led by the conductor (``long="walk"``:
+    the AR(1) walk), shaped by ``form`` (AABA ...), in whole bars (see :mod:`muse_cli.longform`)."""
     seed = new_seed() if seed is None else int(seed)
     draws = [(seed, i, seconds) for i in range(first_index, first_index + n)]
-    return sample_draws(model, draws, temperature, qpm, form, attrs)
+    return sample_draws(model, draws, temperature, qpm, form, attrs, long)
 
 
 def encode(model: Model, melodies: list, sample_z: bool = False, seed: int | None = None, refine: int = 0) -> list:
@@ -313,17 +319,29 @@ def continue_melody(
     form: str | None = None,
     keep: bool = False,
     attrs: dict | None = None,
+    long: str = "conductor",
 ) -> list:
     """``n`` continuations of ``melody``: its notes as written, then ``seconds`` of new bars from the bar line.
 
     The input keeps its own notes, velocities, program and (unless ``qpm`` is given) its first tempo; the new
-    bars are written at its typical velocity.
+    bars are written at its typical velocity. ``keep`` returns only the new bars; ``attrs`` moves the new
+    bars' latents by the checkpoint's attribute vectors (:mod:`muse_cli.attributes`).
 
-    The new bars walk on from the encoder mean of the melody's last 2 bars (:func:`continuation_path`);
-    continuation ``v`` decodes window k with noise (seed, v, 1, k). ``keep`` returns only the new bars;
-    ``attrs`` moves the new bars' latents by the checkpoint's attribute vectors (:mod:`muse_cli.attributes`)."""
+    The conductor leads the new bars (:func:`muse_cli.longform.continue_long`): conditioned on every 2-bar
+    window of the input, in its key, in whole bars, ending on a cadence. With ``long="walk"`` they walk on
+    from the encoder mean of the melody's last 2 bars instead (:func:`continuation_path`); continuation
+    ``v`` decodes window k with noise (seed, v, 1, k)."""
     from muse_cli.midi import events_to_notes, notes_to_events
 
+    if long not in LONG_FORMS:
+        raise UsageError(f"long form must be one of {', '.join(LONG_FORMS)}, got {long!r}")
+    if long == "conductor":
+        from muse_cli.longform import continue_long
+
+        delta, extra = attr_offset(model, attrs)
+        return continue_long(
+            model, melody, seconds, n, temperature, seed, form, qpm=qpm, keep=keep, delta=delta, extra=extra
+        )
     seed = new_seed() if seed is None else int(seed)
     qpm = melody.qpm if qpm is None else qpm
     form = check_form(form, seconds, qpm)

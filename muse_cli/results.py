@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from muse_cli.encoding import window_seconds
-from muse_cli.midi import DEFAULT_VELOCITY, PROGRAM, to_midi_bytes
+from muse_cli.midi import DEFAULT_VELOCITY, PROGRAM, events_to_notes, to_midi_bytes
 
 STDIN_STEM = "stdin"  # the stem of outputs made from standard input ('-')
 
@@ -62,6 +62,31 @@ def styled(melody) -> dict:
 def sample_seconds(seconds: float | None, qpm: float) -> float:
     """A sample's length: ``seconds`` as asked, else one 2-bar window at ``qpm``."""
     return float(seconds) if seconds is not None else window_seconds(qpm)
+
+
+def sampled(
+    model,
+    events,
+    seed: int,
+    index: int,
+    seconds: float | None,
+    temperature: float,
+    qpm: float,
+    **extra,
+) -> Generated:
+    """Decoded events as melody ``index`` of ``seed``: its name, notes, length and provenance (plus ``extra``)."""
+    length = sample_seconds(seconds, qpm)
+    prov = {
+        "checkpoint": model.name,
+        "seed": seed,
+        "index": index,
+        "temperature": temperature,
+        "qpm": qpm,
+        "seconds": length,
+        "mode": "sample",
+        **extra,
+    }
+    return Generated(sample_name(seed, index), events_to_notes(events), qpm, length, prov)
 
 
 # -- file stems -------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from muse_cli.cli.options import (
     sample_options,
     seconds_option,
     sheet_png_option,
+    walk_option,
 )
 from muse_cli.cli.output import STEP_WINDOWS, _info, _load, _plan, _read_melodies, _write, busy, in_steps
 from muse_cli.encoding import WINDOW_STEPS
@@ -39,6 +40,7 @@ from muse_cli.files import STDIO
 @prompt_option
 @candidates_option
 @form_option
+@walk_option
 @attr_option
 @sample_options
 @png_option
@@ -51,6 +53,7 @@ def sample_cmd(
     prompt,
     candidates,
     form,
+    long,
     attrs,
     checkpoint,
     out,
@@ -65,7 +68,8 @@ def sample_cmd(
       muse sample -o - > melody.mid                MIDI on stdout
       muse sample -n 2 --seed 5 --json -o json/    one JSON object per file written, for scripts
       muse sample --prompt "a slow sad tune in A minor" -n 4 -o sad/
-      muse sample --seconds 32 --form AABA --seed 4 -o aaba/   four 8-second sections: A, A', B, A''
+      muse sample --seconds 32 --form AABA --seed 4 -o aaba/   four 8-second sections: A, A, B, A
+      muse sample --seconds 32 --walk --seed 4 -o walk/        the old walk between independent windows
       muse sample --attr density=+1 register=-0.5 --seed 42 -o busy/   attribute sliders: see muse attrs
     """
     from muse_cli import model as m
@@ -74,6 +78,10 @@ def sample_cmd(
     prompt = _check_prompt(prompt)
     if prompt is None:
         refuse_unused(("candidates",), "goes with --prompt (it picks among prompted melodies)")
+    elif long == "walk":
+        raise UsageError(
+            "--walk is for melodies without --prompt (a prompt's long pieces walk its region); leave it out"
+        )
     asked = qpm if given("qpm") else None  # --qpm wins over the prompt's tempo words
     if prompt is not None:
         from muse_cli.prompt.api import prompt_tempo
@@ -104,12 +112,12 @@ def sample_cmd(
         if applied(items):
             _info(applied(items))
     else:
-        items = _sample_prior(model, num, seconds, temperature, seed, qpm, form, attrs)
+        items = _sample_prior(model, num, seconds, temperature, seed, qpm, form, attrs, long)
     _info(f"seed {seed}")
     _write(items, paths, out)
 
 
-def _sample_prior(model, num, seconds, temperature, seed, qpm, form, attrs):
+def _sample_prior(model, num, seconds, temperature, seed, qpm, form, attrs, long):
     """`muse sample` without a prompt: under the progress display on a terminal, about STEP_WINDOWS at a time."""
     from muse_cli import model as m
 
@@ -124,6 +132,7 @@ def _sample_prior(model, num, seconds, temperature, seed, qpm, form, attrs):
             first_index=first,
             form=form,
             attrs=attrs,
+            long=long,
         )
 
     return in_steps(num, max(1, STEP_WINDOWS // m.segments_for(seconds, qpm)), "sampling", "melodies", some)
@@ -321,14 +330,16 @@ def vary_cmd(source, num, amount, attrs, temperature, seed, qpm, checkpoint, out
 @click.option("--keep", is_flag=True, help="Write only the new bars.")
 @click.option("--num", "-n", type=click.IntRange(1, 256), default=1, show_default=True, help="How many continuations.")
 @form_option
+@walk_option
 @attr_option
 @melody_options
 @png_option
-def continue_cmd(source, seconds, keep, num, form, attrs, temperature, seed, qpm, checkpoint, out):
+def continue_cmd(source, seconds, keep, num, form, long, attrs, temperature, seed, qpm, checkpoint, out):
     """Carry a melody on: the melody as written, then new bars from its next bar line.
 
     \b
-    The new bars walk on from the latent of the melody's last 2 bars (long form's walk, started there).
+    The conductor leads the new bars: it hears every 2-bar window of the melody, keeps its key,
+    returns to its material as real tunes do, and ends on a cadence; --seconds rounds to whole bars.
     Examples:
       muse continue tune.mid --seconds 16 --seed 3 -o tune.more.mid
       muse continue tune.mid --seconds 16 --keep -n 2 -o next/    only the new bars
@@ -357,6 +368,7 @@ def continue_cmd(source, seconds, keep, num, form, attrs, temperature, seed, qpm
             form=form,
             keep=keep,
             attrs=attrs,
+            long=long,
         )
     _info(f"seed {seed}")
     _write(items, paths, out)

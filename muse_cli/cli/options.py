@@ -196,14 +196,22 @@ candidates_option = click.option(
     help="With --prompt: draw N melodies for each one asked for and keep the one whose measured features "
     "(register, density, contour...) best fit the words. Default 16; 1 turns the choice off.",
 )
+walk_option = click.option(
+    "--walk",
+    "long",
+    flag_value="walk",
+    default="conductor",
+    help="Past one 2-bar window, walk between independent windows (an AR(1) walk, muse's first long form) "
+    "instead of the conductor (learned returns, one key, a cadence, whole bars).",
+)
 form_option = click.option(
     "--form",
     default=None,
     callback=_form,
     metavar="LETTERS",
     help="Shape the piece as sections, such as AABA: one equal run of 2-bar windows per letter (up to 32); "
-    "a letter's first section is new material, a letter that returns repeats it with a small variation. "
-    "Needs --seconds long enough for a window per letter.",
+    "a letter's first section is new material, a letter that returns repeats its first section, window by "
+    "window. Needs --seconds long enough for a window per letter.",
 )
 engine_option = click.option(
     "--engine",

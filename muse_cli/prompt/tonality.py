@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from muse_cli.encoding import FIRST_NOTE, MAX_PITCH, MIN_PITCH
 from muse_cli.features import MODES, estimated_key, key_correlations, pitch_class_histogram
+from muse_cli.midi import transpose  # noqa: F401  (tonality.transpose: the one in midi.py)
 
 KEY_FIT = 0.9  # share of note time in the scale that a candidate's best transposition must reach to be preferred
 
@@ -48,24 +48,6 @@ def best_shift(notes: list, key) -> tuple[int, float]:
         if (round(share, 9), r) > best:
             best, pick = (round(share, 9), r), (shift, share)
     return pick
-
-
-def transpose(events: np.ndarray, shift: int) -> tuple[np.ndarray, int]:
-    """(events moved by ``shift`` semitones or that +-12, whichever stays in the piano range and nearest the
-    original register; the semitones used). Notes a whole melody cannot fit are moved by octaves one by one."""
-    events = np.asarray(events).copy()
-    on = events >= FIRST_NOTE
-    if not on.any():
-        return events, 0
-    low, high = events[on].min() - FIRST_NOTE + MIN_PITCH, events[on].max() - FIRST_NOTE + MIN_PITCH
-    for d in sorted((shift, shift - 12, shift + 12), key=abs):
-        if MIN_PITCH <= low + d and high + d <= MAX_PITCH:
-            events[on] += d
-            return events, d
-    pitch = events[on] - FIRST_NOTE + MIN_PITCH + shift  # wider than the range allows: fold note by note
-    pitch = np.where(pitch < MIN_PITCH, pitch + 12, np.where(pitch > MAX_PITCH, pitch - 12, pitch))
-    events[on] = pitch - MIN_PITCH + FIRST_NOTE
-    return events, shift
 
 
 def key_fits(group: list[np.ndarray], key) -> tuple[np.ndarray, np.ndarray]:

@@ -89,6 +89,8 @@ bench: setup big
 	$(PY) bench/bench_progress.py
 	$(PY) bench/bench_show.py
 	$(PY) bench/bench_form.py --tunes build/corpus/tunes.json.gz
+	$(PY) bench/bench_conductor.py --tunes build/corpus/tunes.json.gz
+	$(PY) bench/bench_conductor.py --cold 5
 	$(PY) bench/bench_keytempo.py
 	$(PY) bench/bench_attrs.py
 	$(PY) bench/bench_prompt.py

@@ -9,8 +9,8 @@ pieces at 120 qpm against held-out corpus tunes' first 16 bars. The methods: tod
 (structure.GENERATORS); a ceiling (the held-out tunes' own windows encoded and decoded: what a perfect sequence
 of latents would give); the conductor (muse_cli.longform.sample_long); the conductor without the scale mask;
 with --form AABA; and without the cadence (its last window decoded like the others: real tunes' first 16 bars
-seldom end on their tonic). Continuation: each held-out tune's first 8 bars continued by 8 bars, by today's
-continue (muse_cli.form.continue_melody) and by muse_cli.longform.continue_long (structure.continuation_stats).
+seldom end on their tonic). Continuation: each held-out tune's first 8 bars continued by 8 bars, by the
+conductor (muse continue) and by the walk (muse continue --walk) (structure.continuation_stats).
 
 --select: the conductor at each latent scale (the spread of its latent draws at temperature 1) against the
 validation split's tunes only, so that the report's numbers are not the ones the scale was picked on alone
@@ -39,15 +39,6 @@ def conductor_generator(scale: bool = True, form: str | None = None, conductor=N
         return sample_long(model, draws, qpm=QPM, form=form, scale=scale, conductor=conductor, cadence_end=cadence_end)
 
     return make
-
-
-def continue_new_bars(model, melody, seconds: float, seed: int):
-    """The new bars only of muse_cli.longform.continue_long, from step 0 (as continue --keep gives them)."""
-    from muse_cli.longform import continue_long
-
-    (g,) = continue_long(model, melody, seconds=seconds, seed=seed)
-    join = -(-melody.total_steps // 16) * 16
-    return replace(g, notes=[(p, s - join, e - join) for p, s, e in g.notes[len(melody.notes) :]])
 
 
 def own_latents(tunes: list[list]):
@@ -134,17 +125,12 @@ def main() -> None:
     real = st.held_out(st._corpus(args.tunes, log), args.pieces, args.seed)
     generators = {
         "held-out tunes' own latents": own_latents(real),
-        **st.GENERATORS,
-        "conductor": conductor_generator(),
+        **st.GENERATORS,  # walk, walk AABA, conductor, conductor AABA: what muse sample makes
         "conductor, no scale mask": conductor_generator(scale=False),
         "conductor, no cadence": conductor_generator(cadence_end=False),
-        "conductor AABA": conductor_generator(form="AABA"),
     }
     result = st.evaluate_structure(model, args.pieces, args.seed, args.tunes, generators, log)
-    result["continuation (conductor)"] = st.continuation_stats(model, real, args.seed, cont=continue_new_bars)
     print(st.format_report(result))
-    cont = result["continuation (conductor)"]
-    print("continuations by the conductor:\n" + "\n".join(f"  {k}: {v}" for k, v in cont.items()))
     print(json.dumps(result), file=sys.stderr)
 
 

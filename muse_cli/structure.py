@@ -83,17 +83,22 @@ ROWS = {
 }
 
 
-def _sample(form: str | None) -> Callable:
+def _sample(form: str | None, long: str) -> Callable:
     def make(model, n: int, seed: int) -> list:
         from muse_cli.model import sample
 
-        return sample(model, n, seconds=PIECE_SECONDS, seed=seed, qpm=QPM, form=form)
+        return sample(model, n, seconds=PIECE_SECONDS, seed=seed, qpm=QPM, form=form, long=long)
 
     return make
 
 
 # name -> callable(model, n, seed) -> list[Generated] of 16 bars at 120 qpm: one more entry measures one more method
-GENERATORS: dict[str, Callable] = {"walk": _sample(None), "AABA": _sample("AABA")}
+GENERATORS: dict[str, Callable] = {
+    "walk": _sample(None, "walk"),
+    "walk AABA": _sample("AABA", "walk"),
+    "conductor": _sample(None, "conductor"),
+    "conductor AABA": _sample("AABA", "conductor"),
+}
 
 
 # -- pieces -------------------------------------------------------------------------------------------------------
@@ -251,27 +256,34 @@ def _kept(notes: list, key: tuple[int, str]) -> tuple[float, bool]:
     return scale_share(notes, *key), bool(notes) and notes[-1][0] % 12 == key[0]
 
 
-def _continue_melody(model, melody: Melody, seconds: float, seed: int):
-    from muse_cli.model import continue_melody
+def _continuer(long: str) -> Callable:
+    def cont(model, melody: Melody, seconds: float, seed: int):
+        from muse_cli.model import continue_melody
 
-    return continue_melody(model, melody, seconds=seconds, seed=seed, qpm=QPM, keep=True)[0]
+        return continue_melody(model, melody, seconds=seconds, seed=seed, qpm=QPM, keep=True, long=long)[0]
+
+    return cont
 
 
-def continuation_stats(model, tunes: list[list], seed: int, cont: Callable | None = None) -> dict:
-    """Continue each tune's first 8 bars by 8 bars (``cont(model, melody, seconds, seed)`` -> the new bars from
-    step 0; default muse_cli.model.continue_melody, seed ``seed + i``); in the key estimated from those 8 bars:
-    the new bars' share of note time in its scale and how often they end on its tonic, beside the same for the
-    tune's own bars 9-16 and how often whole tunes end on their tonic."""
-    cont = cont or _continue_melody
+CONTINUERS = {"conductor": _continuer("conductor"), "walk": _continuer("walk")}
+
+
+def continuation_stats(model, tunes: list[list], seed: int, conts: dict | None = None) -> dict:
+    """Continue each tune's first 8 bars by 8 bars with each of ``conts`` (name -> ``cont(model, melody, seconds,
+    seed)`` -> the new bars from step 0; default :data:`CONTINUERS`, seed ``seed + i``); in the key estimated
+    from those 8 bars: the new bars' share of note time in its scale and how often they end on its tonic, beside
+    the same for the tune's own bars 9-16 and how often whole tunes end on their tonic."""
+    conts = CONTINUERS if conts is None else conts
     half = PIECE_STEPS // 2
-    made, real, whole = [], [], []
+    made: dict = {name: [] for name in conts}
+    real, whole = [], []
     for i, notes in enumerate(tunes):
         events = piece_events(notes)
         first = events_to_notes(events[:half])
         key = estimated_key(first)
         melody = Melody(source=f"held-out tune {i + 1}", notes=first, total_steps=half, qpm=QPM)
-        new = cont(model, melody, PIECE_SECONDS / 2, seed + i)
-        made.append(_kept(new.notes, key))
+        for name, cont in conts.items():
+            made[name].append(_kept(cont(model, melody, PIECE_SECONDS / 2, seed + i).notes, key))
         real.append(_kept(events_to_notes(events[half:]), key))
         whole.append(_kept(notes, estimated_key(notes))[1])
 
@@ -280,8 +292,8 @@ def continuation_stats(model, tunes: list[list], seed: int, cont: Callable | Non
 
     return {
         "tunes": len(tunes),
-        "new bars in the input's scale (mean)": mean(made, 0),
-        "new bars ending on the input's tonic": mean(made, 1),
+        **{f"new bars in the input's scale (mean), {name}": mean(rows, 0) for name, rows in made.items()},
+        **{f"new bars ending on the input's tonic, {name}": mean(rows, 1) for name, rows in made.items()},
         "real bars 9-16 in the scale of bars 1-8 (mean)": mean(real, 0),
         "real bars 9-16 ending on the tonic of bars 1-8": mean(real, 1),
         "whole real tunes ending on their tonic": round(float(np.mean(whole)), 4) if whole else float("nan"),

@@ -25,6 +25,7 @@ SMOKE = {
     "bench_attrs.py": ["--num", "2", "--seeds", "1", "--report-only"],
     "bench_batch.py": ["--samples", "4", "--renders", "2", "--skip", "2"],
     "bench_prompt.py": ["--runs", "1", "--warm", "1", "--captions", "4"],
+    "bench_conductor.py": ["--cold", "1"],  # its tables need the parsed corpus (make bench makes it)
 }
 
 

@@ -26,6 +26,7 @@ from muse_cli.encoding import QUARTERS_PER_BAR, STEPS_PER_BAR, WINDOW_STEPS, win
 from muse_cli.errors import UsageError
 from muse_cli.model import Generated, new_seed, provenance, sample_seconds, segments_for
 from muse_cli.paths import LONGFORM_RHO, decode_paths, latent_path, slerp
+from muse_cli.refine import means
 
 FORM_AMOUNT = 0.15  # how far a returning section moves from its first statement (vary's --amount)
 MAX_FORM = 32  # letters in a form
@@ -126,7 +127,7 @@ def continue_melody(
     form = check_form(form, seconds, qpm)
     segments = segments_for(seconds, qpm)
     join = -(-melody.total_steps // STEPS_PER_BAR) * STEPS_PER_BAR  # the input, padded to a bar line
-    mu, _ = model.encode_events(notes_to_events(melody.notes, max(0, join - WINDOW_STEPS))[None])
+    mu = means(model, notes_to_events(melody.notes, max(0, join - WINDOW_STEPS))[None])
     delta, extra = attr_offset(model, attrs)
     paths = [shifted(continuation_path(mu[0], seed, v, segments, form), delta) for v in range(n)]
     events = decode_paths(model, paths, [(seed, v) for v in range(n)], temperature)

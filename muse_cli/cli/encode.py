@@ -47,7 +47,7 @@ def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force):
       muse encode tune.mid                          NDJSON on stdout
       muse encode tune.mid song.mid -o latents.npz  two files' windows, with their sources and bars
       cat tune.mid | muse encode - | muse decode - -o round.mid
-      muse encode tune.mid --refine 50 -o tune.refined.npz  closer reconstruction, slower
+      muse encode tune.mid --refine 0 -o tune.mu.npz  the encoder's mean, unrefined
     """
     from muse_cli import model as m
     from muse_cli.files import atomic_write, check_writable, stdout_closed, write_stdout
@@ -67,7 +67,7 @@ def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force):
     melodies = _read_melodies(files)
     windows_count = sum(max(1, -(-mel.total_steps // WINDOW_STEPS)) for mel in melodies)
     model = _load(checkpoint, windows_count)
-    if refine and sample_z:
+    if refine is not None and sample_z:
         raise UsageError("--refine and --sample-z do not go together: refinement starts from the mean")
     latents = m.encode(model, melodies, sample_z=sample_z, seed=seed, refine=refine)
     data = latents_bytes(latents, fmt)

@@ -43,15 +43,17 @@ def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_po
     """Measure a checkpoint on the test split of muse's corpus.
 
     \b
-    Reconstruction (argmax decode of the posterior mean): step accuracy with the
-    always-hold baseline, exact windows, note-on accuracy. Prior samples: the
+    Reconstruction (argmax decode of the posterior mean, then of the latents refined
+    as muse refines every MIDI input): step accuracy with the always-hold baseline,
+    exact windows, note-on accuracy, and by rhythm class. Prior samples: the
     overlapping area with the test set of five melody features. With --prompts:
     pairwise accuracy of prompted attributes against the unconditioned baseline.
     Examples:
-      muse eval                               the whole test split (12 to 30 s)
+      muse eval                               the whole test split (about a minute)
       muse eval --limit 200 --samples 64 --json   a quick look at a random subset, as JSON
       muse eval --checkpoint cat-mel_2bar_big
-      muse eval --refine 50                   and from latents refined by 50 steps
+      muse eval --refine 50                   reconstruction from latents refined by 50 steps
+      muse eval --refine 0                    the encoder's mean alone (12 to 30 s)
       muse eval --prompts                     the first run parses music21's corpus (6 to 30 minutes)
       muse eval --prompts --candidates 1      the attention head alone
     """
@@ -84,6 +86,8 @@ def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_po
         click.echo(json.dumps(result, indent=1) if json_ else adherence.format_report(result))
         return
     from muse_cli.evaluate import evaluate, format_report
+    from muse_cli.refine import DEFAULT_REFINE
 
-    result = evaluate(model, limit=limit, samples=samples, seed=seed, refine_steps=refine)
+    steps = DEFAULT_REFINE if refine is None else refine
+    result = evaluate(model, limit=limit, samples=samples, seed=seed, refine_steps=steps)
     click.echo(json.dumps(result, indent=1) if json_ else format_report(result))

@@ -49,7 +49,7 @@ def eval_command(checkpoint, json_, limit, samples, prompts, temperature, per_po
     overlapping area with the test set of five melody features. With --prompts:
     pairwise accuracy of prompted attributes against the unconditioned baseline.
     Examples:
-      muse eval                               the whole test split (about a minute)
+      muse eval                               the whole test split, mean and refined (minutes)
       muse eval --limit 200 --samples 64 --json   a quick look at a random subset, as JSON
       muse eval --checkpoint cat-mel_2bar_big
       muse eval --refine 50                   reconstruction from latents refined by 50 steps

@@ -18,7 +18,7 @@ import numpy as np
 LEARNING_RATE = 0.05
 # tf.keras's Adam defaults, as the TensorFlow refinement that came before used them
 BETA_1, BETA_2, EPSILON = 0.9, 0.999, 1e-7
-DEFAULT_REFINE = 20  # steps; chosen by measurement (bench/bench_refine.py, README "Refinement")
+DEFAULT_REFINE = 50  # steps: the fewest measured that meet the reconstruction targets (bench/bench_refine.py, README)
 CHUNK = 256  # windows refined at once
 
 

@@ -68,7 +68,7 @@ def cases(big: Path | None, n: int) -> list[tuple]:
             "muse decode --prompt 'a slow sad tune in A minor'",
             lambda d: [MUSE, "decode", "--prompt", "a slow sad tune in A minor", "--seed", "1", "-o", "p.mid"],
         ),
-        ("muse encode (16-bar tune)", lambda d: [MUSE, "encode", str(TUNE), "-o", "z.npz"]),
+        ("muse encode --refine 0 (16-bar tune)", lambda d: [MUSE, "encode", str(TUNE), "--refine", "0", "-o", "z.npz"]),
         ("muse --help", lambda d: [MUSE, "--help"]),
     ]
     if big is not None:

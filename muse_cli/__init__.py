@@ -52,8 +52,9 @@ def sample(model, n=1, seconds=None, temperature=1.0, seed=None, qpm=120.0, form
     return m.sample(model, n=n, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm, form=form, attrs=attrs)
 
 
-def encode(model, melodies, sample_z=False, seed=None, refine=0):
-    """Melodies (from :func:`read_melody`) -> one LatentWindow per 2-bar window (``refine``: gradient steps)."""
+def encode(model, melodies, sample_z=False, seed=None, refine=None):
+    """Melodies (from :func:`read_melody`) -> one LatentWindow per 2-bar window: the encoder mean refined by
+    ``refine`` gradient steps (None: muse's default, 0: the mean itself); ``sample_z``: a posterior sample."""
     from muse_cli import model as m
 
     return m.encode(model, melodies, sample_z=sample_z, seed=seed, refine=refine)

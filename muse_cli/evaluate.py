@@ -20,6 +20,7 @@ import numpy as np
 from muse_cli import settings
 from muse_cli.encoding import STEPS_PER_QUARTER
 from muse_cli.engines.base import reconstruction_scores
+from muse_cli.refine import DEFAULT_REFINE, refine
 
 TEST_WINDOWS = settings.PACKAGE_DIR / "data" / "test_windows.npz"
 OA_FEATURES = ("pitch_range", "mean_abs_interval", "note_count", "pch_entropy", "mean_ioi")
@@ -73,7 +74,7 @@ def rhythm_classes(windows: np.ndarray) -> dict[str, np.ndarray]:
     return masks
 
 
-def _scores(windows: np.ndarray, rec: np.ndarray, classes: dict[str, np.ndarray]) -> dict:
+def scores(windows: np.ndarray, rec: np.ndarray, classes: dict[str, np.ndarray]) -> dict:
     out = reconstruction_scores(windows, rec)
     out["by_class"] = {
         name: {
@@ -95,13 +96,11 @@ def evaluate(model, limit: int | None = None, samples: int = 256, seed: int = 0,
         windows = windows[np.random.default_rng(seed).permutation(len(windows))[:limit]]
     classes = rhythm_classes(windows)
     mu, _ = model.encode_events(windows)
-    rec = _scores(windows, model.decode_events(mu), classes)
+    rec = scores(windows, model.decode_events(mu), classes)
     refined = None
     if refine_steps:
-        from muse_cli.refine import refine
-
         z = refine(model, windows, mu, refine_steps)
-        refined = {"steps": refine_steps, **_scores(windows, model.decode_events(z), classes)}
+        refined = {"steps": refine_steps, **scores(windows, model.decode_events(z), classes)}
     t_rec = time.time() - t0
     z = np.random.default_rng([seed, 0]).standard_normal((samples, model.z_size)).astype(np.float32)
     sampled = model.decode_events(z, temperature=1.0, noise_seeds=[(seed, i, 1, 0) for i in range(samples)])
@@ -151,7 +150,8 @@ def format_report(r: dict) -> str:
     refined = r.get("refined")
     if refined:
         lines += [
-            f"reconstruction from latents refined by {refined['steps']} steps (muse encode --refine):",
+            f"reconstruction from latents refined by {refined['steps']} steps (muse encode --refine"
+            f"{'; the default for every MIDI input' if refined['steps'] == DEFAULT_REFINE else ''}):",
             f"  step accuracy      {refined['step_accuracy']:.3f}",
             f"  exact windows      {refined['exact_windows']:.3f}",
             f"  note-on accuracy   {refined['note_on_accuracy']:.3f}",

@@ -32,6 +32,7 @@ import numpy as np
 from muse_cli import conductor as cond
 from muse_cli.attributes import shifted
 from muse_cli.encoding import QUARTERS_PER_BAR, STEPS_PER_BAR, WINDOW_BARS, WINDOW_STEPS, steps_seconds
+from muse_cli.refine import means
 from muse_cli.results import Generated, continue_name, new_seed, provenance, sampled, styled
 
 CANDIDATES = 16  # decodings of the last window to find a cadence among
@@ -229,7 +230,7 @@ def continue_long(
     shift = cond.common_shift(tonic, mode)
     join = -(-melody.total_steps // STEPS_PER_BAR) * STEPS_PER_BAR
     ctx = context_windows([(p + shift, s, e) for p, s, e in melody.notes], join)
-    mu, _ = model.encode_events(ctx)
+    mu = means(model, ctx)
     conductor = conductor or cond.load(model)
     bars = bars_for(seconds, qpm)
     windows = -(-bars // WINDOW_BARS)

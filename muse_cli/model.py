@@ -36,6 +36,7 @@ from muse_cli.engines import Engine, gumbel  # noqa: F401  (re-exported: muse_cl
 from muse_cli.errors import CheckpointError, UsageError
 from muse_cli.form import check_form, continuation_path, form_path
 from muse_cli.paths import decode_paths, latent_path, slerp
+from muse_cli.refine import DEFAULT_REFINE, means
 from muse_cli.results import (  # noqa: F401  (re-exported: the library's names for them)
     Generated,
     continue_name,
@@ -167,23 +168,24 @@ def sample(
     return sample_draws(model, draws, temperature, qpm, form, attrs, long)
 
 
-def encode(model: Model, melodies: list, sample_z: bool = False, seed: int | None = None, refine: int = 0) -> list:
-    """Every consecutive 2-bar window of each melody -> LatentWindow (mu, a posterior sample, or mu
-    refined by ``refine`` gradient steps on the decoder's reconstruction of the window)."""
+def encode(
+    model: Model, melodies: list, sample_z: bool = False, seed: int | None = None, refine: int | None = None
+) -> list:
+    """Every consecutive 2-bar window of each melody -> LatentWindow: the encoder mean refined by ``refine``
+    gradient steps on the decoder's reconstruction of the window (:func:`muse_cli.refine.means`; None: its
+    default, 0: the mean itself), or with ``sample_z`` a posterior sample around the unrefined mean."""
     from muse_cli.latents import LatentWindow
     from muse_cli.midi import windows
 
     items = [(m.source, bar, ev) for m in melodies for bar, ev in windows(m)]
     events = np.stack([ev for _, _, ev in items])
-    mu, sigma = model.encode_events(events)
-    if refine:
-        from muse_cli.refine import refine as refine_latents
-
-        mu = refine_latents(model, events, mu, refine)
     if sample_z:
+        mu, sigma = model.encode_events(events)
         seed = new_seed() if seed is None else int(seed)
         eps = np.random.default_rng([seed, 2]).standard_normal(mu.shape)
         mu = mu + sigma * eps
+    else:
+        mu = means(model, events, DEFAULT_REFINE if refine is None else refine)
     return [LatentWindow(src, bar, z.astype(np.float32), model.name) for (src, bar, _), z in zip(items, mu)]
 
 
@@ -251,7 +253,7 @@ def vary(
     qpm = melody.qpm if qpm is None else qpm
     delta, extra = attr_offset(model, attrs)
     wins = windows(melody)
-    mu, _ = model.encode_events(np.stack([ev for _, ev in wins]))
+    mu = means(model, np.stack([ev for _, ev in wins]))
     k_count = len(wins)
     z = np.stack(
         [
@@ -294,7 +296,7 @@ def interpolate(
 
     seed = new_seed() if seed is None else int(seed)
     qpm = a.qpm if qpm is None else qpm
-    mu, _ = model.encode_events(np.stack([windows(a)[0][1], windows(b)[0][1]]))
+    mu = means(model, np.stack([windows(a)[0][1], windows(b)[0][1]]))
     z = np.stack([slerp(mu[0], mu[1], t) for t in np.linspace(0.0, 1.0, steps)])
     # One noise seed for every step: only the latent changes along the way.
     events = model.decode_events(z, temperature=temperature, noise_seeds=[(seed, 0, 1, 0)] * steps)
@@ -347,7 +349,7 @@ def continue_melody(
     form = check_form(form, seconds, qpm)
     segments = segments_for(seconds, qpm)
     join = -(-melody.total_steps // STEPS_PER_BAR) * STEPS_PER_BAR  # the input, padded to a bar line
-    mu, _ = model.encode_events(notes_to_events(melody.notes, max(0, join - WINDOW_STEPS))[None])
+    mu = means(model, notes_to_events(melody.notes, max(0, join - WINDOW_STEPS))[None])
     delta, extra = attr_offset(model, attrs)
     paths = [shifted(continuation_path(mu[0], seed, v, segments, form), delta) for v in range(n)]
     events = decode_paths(model, paths, [(seed, v) for v in range(n)], temperature)

@@ -1,7 +1,8 @@
 """The two engines give the same melodies: NumPy (default) against magenta's TrainedModel (reference).
 
 Same seeds, same bytes for sample (2 bars and long form), decode and interpolate on the embedded
-model and on the tiny test checkpoint; encoder mu and sigma within 1e-4; sampled windows equal on
+model and on the tiny test checkpoint; encoder mu and sigma within 1e-4 (latents refined by the default
+50 steps, within 1e-3: measured 1.6e-4); sampled windows equal on
 at least 999 of 1,000 (float rounding may flip a near-tie now and then; none was seen so far).
 And the NumPy engine's weights: exported once, tied to the checkpoint's sha256, rebuilt when stale.
 """
@@ -67,10 +68,13 @@ def test_same_seed_same_bytes_for_every_recipe(engines):
         latents = m.encode(model, [tune])
         out += m.decode(model, latents, seed=13)
         out += m.interpolate(model, tune, _melody("folk_b.mid"), steps=4, seed=14)
-        return [g.midi() for g in out], np.stack([w.z for w in latents])
+        mean = m.encode(model, [tune], refine=0)
+        return [g.midi() for g in out], np.stack([w.z for w in latents]), np.stack([w.z for w in mean])
 
-    (midi_n, z_n), (midi_t, z_t) = everything(np_engine), everything(tf_engine)
-    assert np.abs(z_n - z_t).max() < 1e-4
+    (midi_n, z_n, mu_n), (midi_t, z_t, mu_t) = everything(np_engine), everything(tf_engine)
+    assert np.abs(mu_n - mu_t).max() < 1e-4
+    # refined by default: 50 Adam steps on each engine's float32 gradient (within 2e-4 of each other, test_refine)
+    assert np.abs(z_n - z_t).max() < 1e-3
     assert midi_n == midi_t
 
 

@@ -22,6 +22,7 @@ from muse_cli.cli.output import _info, _load, _read_melodies, announce
 from muse_cli.encoding import WINDOW_STEPS
 from muse_cli.errors import UsageError, WriteError
 from muse_cli.files import STDIO
+from muse_cli.refine import DEFAULT_REFINE
 
 
 @cli.command(name="encode")
@@ -51,7 +52,7 @@ def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force, json_):
       muse encode tune.mid                          NDJSON on stdout
       muse encode tune.mid song.mid -o latents.npz  two files' windows, with their sources and bars
       cat tune.mid | muse encode - | muse decode - -o round.mid
-      muse encode tune.mid --refine 50 -o tune.refined.npz  closer reconstruction, slower
+      muse encode tune.mid --refine 0 -o tune.mu.npz  the encoder's mean, unrefined
       muse encode tune.mid -o tune.json.npz --json  {"path": "tune.json.npz", "windows": ...} on stdout
     """
     from muse_cli import model as m
@@ -76,15 +77,16 @@ def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force, json_):
     melodies = _read_melodies(files)
     windows_count = sum(max(1, -(-mel.total_steps // WINDOW_STEPS)) for mel in melodies)
     model = _load(checkpoint, windows_count)
-    if refine and sample_z:
+    if refine is not None and sample_z:
         raise UsageError("--refine and --sample-z do not go together: refinement starts from the mean")
-    if refine:
+    steps = 0 if sample_z else (DEFAULT_REFINE if refine is None else refine)
+    if steps:
         from muse_cli.progress import ticking
 
-        with ticking(f"refining {windows_count} windows, {refine} steps"):
-            latents = m.encode(model, melodies, sample_z=sample_z, seed=seed, refine=refine)
+        with ticking(f"refining {windows_count} windows, {steps} steps"):
+            latents = m.encode(model, melodies, refine=steps)
     else:
-        latents = m.encode(model, melodies, sample_z=sample_z, seed=seed)
+        latents = m.encode(model, melodies, sample_z=sample_z, seed=seed, refine=0)
     data = latents_bytes(latents, fmt)
     said = f"{len(latents)} windows from {len(melodies)} file(s)"
     if output == STDIO:
@@ -92,6 +94,6 @@ def encode_cmd(files, output, sample_z, refine, seed, checkpoint, force, json_):
         _info(f"encoded {said}")
         return
     atomic_write(Path(output), data, force)
-    about = {"format": fmt, "windows": len(latents), "files": len(melodies), "refine": refine}
+    about = {"format": fmt, "windows": len(latents), "files": len(melodies), "refine": steps}
     about |= {"checkpoint": model.name, "engine": settings.engine()}
     announce([{"path": output, **about, "_say": said}], json_)

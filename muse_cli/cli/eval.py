@@ -57,8 +57,9 @@ def eval_command(
     """Measure a checkpoint on the test split of muse's corpus.
 
     \b
-    Reconstruction (argmax decode of the posterior mean): step accuracy with the
-    always-hold baseline, exact windows, note-on accuracy. Prior samples: the
+    Reconstruction (argmax decode of the posterior mean, then of the latents refined
+    as muse refines every MIDI input): step accuracy with the always-hold baseline,
+    exact windows, note-on accuracy, and by rhythm class. Prior samples: the
     overlapping area with the test set of five melody features. With --prompts:
     pairwise accuracy of prompted attributes on held-out paraphrases, for the
     head alone and reranked, beside the no-prompt baseline, measured by muse's
@@ -67,10 +68,11 @@ def eval_command(
     key, ending, drift and shape, sections copied from training tunes, a classifier's
     AUC, and continuations' key and ending.
     Examples:
-      muse eval                               the whole test split (12 to 30 s)
+      muse eval                               the whole test split, mean and refined (minutes)
       muse eval --limit 200 --samples 64 --json   a quick look at a random subset, as JSON
       muse eval --checkpoint cat-mel_2bar_big
-      muse eval --refine 50                   and from latents refined by 50 steps
+      muse eval --refine 50                   reconstruction from latents refined by 50 steps
+      muse eval --refine 0                    the encoder's mean alone (12 to 30 s)
       muse eval --prompts                     the first run parses music21's corpus (6 to 30 minutes)
       muse eval --prompts --per-pole 8        a quick look
       muse eval --structure                   16 bars of muse against held-out tunes (15 s once parsed)
@@ -112,8 +114,10 @@ def eval_command(
         click.echo(json.dumps(result, indent=1) if json_ else adherence.format_report(result))
         return
     from muse_cli.evaluate import evaluate, format_report
+    from muse_cli.refine import DEFAULT_REFINE
 
-    result = evaluate(model, limit=limit, samples=samples, seed=seed, refine_steps=refine)
+    steps = DEFAULT_REFINE if refine is None else refine
+    result = evaluate(model, limit=limit, samples=samples, seed=seed, refine_steps=steps)
     click.echo(json.dumps(result, indent=1) if json_ else format_report(result))
 
 

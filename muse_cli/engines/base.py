@@ -83,6 +83,16 @@ class Engine:
         """Posterior (mu, sigma) for event arrays [n, 32]."""
         raise NotImplementedError
 
+    def reconstruction_loss_grad(self, z: np.ndarray, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The decoder's teacher-forced reconstruction loss of each window of ``events`` [n, 32] from
+        latents ``z`` [n, z_size], and its gradient with respect to ``z``: (loss [n], dloss/dz [n, z_size]).
+
+        The loss is magenta's training loss (``reconstruction_loss``): z gives the initial LSTM state
+        through tanh(z W + b), the input at step t is [one-hot of the true event t - 1 (zeros at t = 0), z],
+        and the loss sums the cross-entropy of the true event t under softmax(logits) over the 32 steps.
+        Windows are independent: row i's gradient is that of row i's loss."""
+        raise NotImplementedError
+
     def decode_events(
         self,
         z: np.ndarray,

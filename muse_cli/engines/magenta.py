@@ -56,6 +56,7 @@ class MagentaEngine(Engine):
         except Exception as exc:  # TensorFlow's own errors are long: keep the line that says what is wrong
             raise checkpoint_failure(self.checkpoint, exc) from None
         self._noise = self._tm._config.model.decoder.gumbel_noise
+        self._loss = None  # (z, targets, loss, gradient), built on first use
 
     @classmethod
     def from_config(
@@ -82,3 +83,41 @@ class MagentaEngine(Engine):
         onehot = np.eye(NUM_CLASSES, dtype=np.float32)[events]
         _, mu, sigma = self._tm.encode_tensors(list(onehot), [WINDOW_STEPS] * len(events))
         return mu, sigma
+
+    def _loss_graph(self) -> tuple:
+        """magenta's own teacher-forced ``reconstruction_loss`` and ``tf.gradients`` of it with respect
+        to z, added to the TrainedModel's graph on the decoder's variables."""
+        if self._loss is None:
+            import tensorflow.compat.v1 as tf
+
+            bs = self.batch_size
+            with self._tm._sess.graph.as_default(), tf.variable_scope(tf.get_variable_scope(), reuse=True):
+                z = tf.placeholder(tf.float32, [bs, self.z_size])
+                targets = tf.placeholder(tf.float32, [bs, WINDOW_STEPS, NUM_CLASSES])
+                inputs = tf.pad(targets[:, :-1], [(0, 0), (1, 0), (0, 0)])  # as magenta's _compute_model_loss
+                lengths = tf.fill([bs], WINDOW_STEPS)
+                decoder = self._tm._config.model.decoder
+                kept = decoder._sampling_probability  # built for inference: 1.0, the model's own samples as input
+                decoder._sampling_probability = tf.constant(0.0)  # teacher forcing
+                try:
+                    loss = decoder.reconstruction_loss(inputs, targets, lengths, z)[0]
+                finally:
+                    decoder._sampling_probability = kept
+                self._loss = (z, targets, loss, tf.gradients(loss, z)[0])
+        return self._loss
+
+    def reconstruction_loss_grad(self, z: np.ndarray, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        z = self.check_latents(z)
+        onehot = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(events, dtype=np.int64)]
+        z_in, targets, loss, grad = self._loss_graph()
+        bs, n = self.batch_size, len(z)
+        losses, grads = np.zeros(n, np.float32), np.zeros_like(z)
+        for b in range(0, n, bs):
+            rows = len(z[b : b + bs])
+            feed = {
+                z_in: np.pad(z[b : b + bs], [(0, bs - rows), (0, 0)]),
+                targets: np.pad(onehot[b : b + bs], [(0, bs - rows), (0, 0), (0, 0)]),
+            }
+            got_loss, got_grad = self._tm._sess.run([loss, grad], feed)
+            losses[b : b + rows], grads[b : b + rows] = got_loss[:rows], got_grad[:rows]
+        return losses, grads

@@ -2,7 +2,8 @@
 
     python bench/bench_form.py [--tunes build/corpus/tunes.json.gz] [--pieces 64] [--bars 16] [--form AABA]
 
-Generated: PIECES melodies of BARS bars from the default model with --form FORM, and the same seeds with
+Generated: PIECES melodies of BARS bars from the default model with --form FORM on the walk (`--walk`; the
+conductor's forms are measured by `muse eval --structure`), and the same seeds with
 today's long form (no form). Each piece splits into the form's sections (as muse_cli.form.sections does);
 per pair of sections, two similarities (muse_cli.features, as bench_vary.py uses them): the cosine of the
 duration-weighted pitch-class histograms and the Jaccard index of the onset steps. Printed: A to its
@@ -117,8 +118,8 @@ def main() -> int:
     model = m.load_model(None)
     seconds = args.bars * QUARTERS_PER_BAR * 60.0 / 120.0
     windows, steps = args.bars // WINDOW_BARS, args.bars * STEPS_PER_BAR
-    shaped = m.sample(model, n=args.pieces, seconds=seconds, seed=args.seed, form=args.form)
-    plain = m.sample(model, n=args.pieces, seconds=seconds, seed=args.seed)
+    shaped = m.sample(model, n=args.pieces, seconds=seconds, seed=args.seed, form=args.form, long="walk")
+    plain = m.sample(model, n=args.pieces, seconds=seconds, seed=args.seed, long="walk")
     secs = [section_notes(g.notes, args.form, windows) for g in shaped]
     walk = [section_notes(g.notes, args.form, windows) for g in plain]
     f = args.form

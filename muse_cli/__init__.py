@@ -42,14 +42,17 @@ def load_model(checkpoint=None, batch_size=8, engine=None):
     return model.load_model(checkpoint, batch_size, engine=engine)
 
 
-def sample(model, n=1, seconds=None, temperature=1.0, seed=None, qpm=120.0, form=None, attrs=None):
+def sample(model, n=1, seconds=None, temperature=1.0, seed=None, qpm=120.0, form=None, attrs=None, long="conductor"):
     """Melodies from the prior. Returns a list of Generated (``.notes``, ``.midi()``).
 
-    ``form`` ("AABA"): sections of the piece, a returning letter repeats its material with a small variation.
+    Past one 2-bar window the checkpoint's conductor leads each piece, in whole bars (``long="walk"``: the AR(1)
+    walk). ``form`` ("AABA"): sections of the piece, a returning letter returns to its first section.
     ``attrs``: attribute sliders, e.g. ``{"density": 1.0, "register": -0.5}`` (see ``muse attrs``)."""
     from muse_cli import model as m
 
-    return m.sample(model, n=n, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm, form=form, attrs=attrs)
+    return m.sample(
+        model, n=n, seconds=seconds, temperature=temperature, seed=seed, qpm=qpm, form=form, attrs=attrs, long=long
+    )
 
 
 def encode(model, melodies, sample_z=False, seed=None, refine=None):
@@ -60,21 +63,21 @@ def encode(model, melodies, sample_z=False, seed=None, refine=None):
     return m.encode(model, melodies, sample_z=sample_z, seed=seed, refine=refine)
 
 
-def decode(model, latents, temperature=1.0, seed=None, qpm=120.0, attrs=None):
+def decode(model, latents, temperature=1.0, seed=None, qpm=None, attrs=None):
     """LatentWindows -> one Generated melody per source (``attrs``: attribute sliders, as for :func:`sample`)."""
     from muse_cli import model as m
 
     return m.decode(model, latents, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
 
 
-def interpolate(model, a, b, steps=5, temperature=1.0, seed=None, qpm=120.0, concat=False):
+def interpolate(model, a, b, steps=5, temperature=1.0, seed=None, qpm=None, concat=False):
     """Spherical interpolation between two melodies' first 2-bar windows."""
     from muse_cli import model as m
 
     return m.interpolate(model, a, b, steps=steps, temperature=temperature, seed=seed, qpm=qpm, concat=concat)
 
 
-def vary(model, melody, n=8, amount=0.3, temperature=1.0, seed=None, qpm=120.0, attrs=None):
+def vary(model, melody, n=8, amount=0.3, temperature=1.0, seed=None, qpm=None, attrs=None):
     """``n`` variations of a melody: each window's latent moved toward a random one by ``amount`` (0..1)."""
     from muse_cli import model as m
 
@@ -82,13 +85,34 @@ def vary(model, melody, n=8, amount=0.3, temperature=1.0, seed=None, qpm=120.0, 
 
 
 def continue_melody(
-    model, melody, seconds=None, n=1, temperature=1.0, seed=None, qpm=120.0, form=None, keep=False, attrs=None
+    model,
+    melody,
+    seconds=None,
+    n=1,
+    temperature=1.0,
+    seed=None,
+    qpm=None,
+    form=None,
+    keep=False,
+    attrs=None,
+    long="conductor",
 ):
-    """``n`` continuations: the melody as written, then ``seconds`` of new bars (``keep``: only the new bars)."""
+    """``n`` continuations: the melody as written (at its own tempo unless ``qpm``), then ``seconds`` of new bars
+    led by the conductor in its key (``long="walk"``: the AR(1) walk; ``keep``: only the new bars)."""
     from muse_cli import model as m
 
     return m.continue_melody(
-        model, melody, seconds, n=n, temperature=temperature, seed=seed, qpm=qpm, form=form, keep=keep, attrs=attrs
+        model,
+        melody,
+        seconds,
+        n=n,
+        temperature=temperature,
+        seed=seed,
+        qpm=qpm,
+        form=form,
+        keep=keep,
+        attrs=attrs,
+        long=long,
     )
 
 

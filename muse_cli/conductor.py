@@ -99,6 +99,11 @@ def _shapes(z: int) -> dict:
 _LOADED: dict[tuple, Conductor] = {}
 
 
+def has_conductor(model) -> bool:
+    """Whether ``model``'s checkpoint has a conductor file beside it (the embedded model does)."""
+    return path_for(model.checkpoint).is_file()
+
+
 def load(model, path: Path | None = None) -> Conductor:
     """The conductor of ``model``'s checkpoint (its own file, or ``path``), cached; CheckpointError (one line)
     when there is none, it is unreadable or malformed, or it was fitted for another checkpoint."""

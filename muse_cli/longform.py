@@ -70,6 +70,8 @@ def _sections(form: str | None, seconds: float | None, qpm: float, windows: int)
     from muse_cli.form import check_form, sections
 
     form = check_form(form, max(seconds or 0.0, windows * WINDOW_BARS * QUARTERS_PER_BAR * 60.0 / qpm), qpm)
+    if len(set(form)) == 1 and len(form) == 1:  # one section: no constraint, the plain piece (as for the walk)
+        return form, None
     return form, sections(form, windows)
 
 

@@ -94,6 +94,16 @@ def batch_size_for(rows: int) -> int:
 LONG_FORMS = ("conductor", "walk")  # how a piece longer than one 2-bar window is made
 
 
+def long_form(model: Model, long: str = "conductor") -> str:
+    """The long form a piece of ``model`` gets: ``long``, except that a checkpoint without a conductor file
+    (one muse did not fit, such as a downloaded Magenta model) walks; UsageError for an unknown name."""
+    from muse_cli.conductor import has_conductor
+
+    if long not in LONG_FORMS:
+        raise UsageError(f"long form must be one of {', '.join(LONG_FORMS)}, got {long!r}")
+    return long if long == "walk" or has_conductor(model) else "walk"
+
+
 def is_long(seconds: float | None, qpm: float) -> bool:
     """Whether a piece of ``seconds`` at ``qpm`` takes more than one 2-bar window (the conductor leads it)."""
     return segments_for(seconds, qpm) > 1
@@ -112,13 +122,13 @@ def sample_draws(
 
     A draw of one 2-bar window is a prior sample. A longer one is led by the checkpoint's conductor
     (:func:`muse_cli.longform.sample_long`: learned returns, one key, a cadence, whole bars); with
-    ``long="walk"`` it walks ``latent_path(s, i)`` instead (an AR(1) walk between independent windows).
+    ``long="walk"``, or for a checkpoint without a conductor (:func:`long_form`), it walks ``latent_path(s, i)``
+    instead (an AR(1) walk between independent windows).
     Window k decodes with noise (s, i, 1, k, ...), so a melody depends on its own draw only: ``muse sample``
     and ``muse batch`` make the same bytes however the draws are grouped. ``form`` (such as "AABA")
     shapes every piece; ``attrs`` ({name: value}, see :mod:`muse_cli.attributes`) moves every latent by the
     checkpoint's attribute vectors."""
-    if long not in LONG_FORMS:
-        raise UsageError(f"long form must be one of {', '.join(LONG_FORMS)}, got {long!r}")
+    long = long_form(model, long)
     delta, extra = attr_offset(model, attrs)
     if form:
         for _, _, sec in draws:
@@ -335,9 +345,7 @@ def continue_melody(
     ``v`` decodes window k with noise (seed, v, 1, k)."""
     from muse_cli.midi import events_to_notes, notes_to_events
 
-    if long not in LONG_FORMS:
-        raise UsageError(f"long form must be one of {', '.join(LONG_FORMS)}, got {long!r}")
-    if long == "conductor":
+    if long_form(model, long) == "conductor":
         from muse_cli.longform import continue_long
 
         delta, extra = attr_offset(model, attrs)

@@ -25,7 +25,19 @@ SMOKE = {
     "bench_attrs.py": ["--num", "2", "--seeds", "1", "--report-only"],
     "bench_batch.py": ["--samples", "4", "--renders", "2", "--skip", "2"],
     "bench_prompt.py": ["--runs", "1", "--warm", "1", "--captions", "4"],
-    "bench_conductor.py": ["--cold", "1"],  # its tables need the parsed corpus (make bench makes it)
+    "bench_conductor.py": ["--cold", "1"],
+    "bench_refine.py": [
+        "--steps",
+        "0",
+        "2",
+        "--limit",
+        "16",
+        "--runs",
+        "1",
+        "--tf-steps",
+        "--out",
+        "refine.jsonl",
+    ],  # its tables need the parsed corpus (make bench makes it)
 }
 
 

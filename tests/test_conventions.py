@@ -170,7 +170,7 @@ def test_shell_completion_script_as_readme_says(shell, words):
 def test_bash_completion_completes_commands_and_options():
     env = {"_MUSE_COMPLETE": "bash_complete", "COMP_WORDS": "muse sam", "COMP_CWORD": "1"}
     assert run_muse(env=env).stdout.decode().split() == ["plain,sample"]
-    env = {**env, "COMP_WORDS": "muse sample --wa", "COMP_CWORD": "2"}
+    env = {**env, "COMP_WORDS": "muse sample --wav", "COMP_CWORD": "2"}
     assert run_muse(env=env).stdout.decode().split() == ["plain,--wav"]
 
 

@@ -188,15 +188,19 @@ def test_example_runs_as_written(example: Example, folder: Path):
 
 
 # -- what a new user trips on (issue 11) ----------------------------------------------------------------
-def test_long_form_reports_the_notes_of_the_file_it_wrote(tmp_path):
-    """At 100 qpm, 30 s is 6.25 windows: the notes decoded past 30 s are cut, and the count must say so."""
+@pytest.mark.parametrize("walk, length", [(True, "30.0"), (False, "31.2")])
+def test_long_form_reports_the_notes_of_the_file_it_wrote(tmp_path, walk, length):
+    """At 100 qpm, 30 s is 12.5 bars: the walk cuts the notes decoded past 30 s, the conductor rounds to 13 whole
+    bars (31.2 s); the count must be the file's either way."""
     import pretty_midi
 
     out = tmp_path / "t.mid"
-    p = run_muse("sample", "--seconds", 30, "--qpm", 100, "--seed", 5, "-o", out)
+    p = run_muse("sample", "--seconds", 30, "--qpm", 100, "--seed", 5, *(["--walk"] if walk else []), "-o", out)
     assert p.returncode == 0, p.stderr.decode()
-    written = len(pretty_midi.PrettyMIDI(str(out)).instruments[0].notes)
-    assert f"(30.0 s, {written} notes)" in p.stderr.decode(), p.stderr.decode()
+    pm = pretty_midi.PrettyMIDI(str(out))
+    written = len(pm.instruments[0].notes)
+    assert f"({length} s, {written} notes)" in p.stderr.decode(), p.stderr.decode()
+    assert pm.get_end_time() == pytest.approx(float(length), abs=0.01)
 
 
 @pytest.mark.parametrize(

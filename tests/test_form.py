@@ -118,14 +118,26 @@ def _sections(notes, form, windows):
     ]
 
 
-def test_aaba_pieces_repeat_a_and_contrast_b(model):
-    pieces = m.sample(model, n=16, seconds=32, seed=0, form="AABA")
+@pytest.mark.parametrize(
+    "long, margin", [("walk", {"pc": 0.2, "onsets": 0.2}), ("conductor", {"pc": 0.1, "onsets": 0.2})]
+)
+def test_aaba_pieces_repeat_a_and_contrast_b(model, long, margin):
+    """A returns and B contrasts. The conductor keeps one key, so every section shares its scale: pitch
+    classes tell A from B less (0.95 vs 0.78 measured) than onsets (0.91 vs 0.59); most A' return closely."""
+    pieces = m.sample(model, n=16, seconds=32, seed=0, form="AABA", long=long)
     assert all(g.provenance["form"] == "AABA" and g.seconds == 32 for g in pieces)
     parts = [_sections(g.notes, "AABA", 8) for g in pieces]
-    for measure in (pitch_class_cosine, onset_jaccard):
+    for measure, key in ((pitch_class_cosine, "pc"), (onset_jaccard, "onsets")):
         again = np.mean([measure(p[0], p[1]) for p in parts])
         other = np.mean([measure(p[0], p[2]) for p in parts])
-        assert again > other + 0.2, (measure.__name__, again, other)
+        assert again > other + margin[key], (measure.__name__, again, other)
+    if long == "conductor":
+
+        def close(a, b):
+            return pitch_class_cosine(a, b) >= 0.9 and onset_jaccard(a, b) >= 0.8
+
+        assert np.mean([close(p[0], p[1]) for p in parts]) >= 0.5
+        assert np.mean([close(p[0], p[2]) for p in parts]) <= 0.1
 
 
 def test_form_a_is_the_plain_long_form(model, tune):

@@ -132,21 +132,20 @@ def test_eval_structure_end_to_end(corpus_file):
     p = run_muse("eval", "--structure", "--pieces", "8", "--tunes", corpus_file)
     assert p.returncode == 0, p.stderr.decode()
     out = p.stdout.decode()
-    assert "| | real tunes (8) | walk (8) | AABA (8) |" in out
+    assert "| | real tunes (8) | walk (8) | walk AABA (8) | conductor (8) | conductor AABA (8) |" in out
     for k in S.FEATURES:
         assert f"| {S.ROWS[k][1]} |" in out
     assert "classifier AUC against the real tunes, structure features alone" in out and "ending on the input" in out
     j = run_muse("eval", "--structure", "--pieces", "8", "--tunes", corpus_file, "--json", "--seed", "3")
     assert j.returncode == 0, j.stderr.decode()
     result = json.loads(j.stdout)
-    assert result["pieces"] == {"real tunes": 8, "walk": 8, "AABA": 8} and result["seed"] == 3
+    kinds = ("walk", "walk AABA", "conductor", "conductor AABA")
+    assert result["pieces"] == {"real tunes": 8, **{k: 8 for k in kinds}} and result["seed"] == 3
     real = result["summary"]["real tunes"]
     assert real["in_scale"] > 0.9 and real["pitch_range"] >= 12
     assert result["originality"]["real tunes"]["sections"] > 0.5  # the held-out tunes: training tunes, transposed
     assert result["originality"]["walk"]["copied"] == 0.0
-    assert set(result["auc"]) == {"walk", "AABA"} and all(
-        0 <= v <= 1 for a in result["auc"].values() for v in a.values()
-    )
+    assert set(result["auc"]) == set(kinds) and all(0 <= v <= 1 for a in result["auc"].values() for v in a.values())
     assert result["continuation"]["tunes"] == 8
 
 

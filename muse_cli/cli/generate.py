@@ -112,9 +112,19 @@ def sample_cmd(
         if applied(items):
             _info(applied(items))
     else:
+        _say_long(model, long, seconds, qpm)
         items = _sample_prior(model, num, seconds, temperature, seed, qpm, form, attrs, long)
     _info(f"seed {seed}")
     _write(items, paths, out)
+
+
+def _say_long(model, long: str, seconds: float | None, qpm: float) -> None:
+    """A note on stderr when a long piece would be conducted but the checkpoint has no conductor to do it."""
+    from muse_cli import model as m
+    from muse_cli.conductor import FIT_COMMAND
+
+    if long == "conductor" and m.is_long(seconds, qpm) and m.long_form(model, long) == "walk":
+        _info(f"note: checkpoint {model.name} has no conductor, so long pieces walk (fit one: {FIT_COMMAND})")
 
 
 def _sample_prior(model, num, seconds, temperature, seed, qpm, form, attrs, long):
@@ -356,6 +366,7 @@ def continue_cmd(source, seconds, keep, num, form, long, attrs, temperature, see
     paths = _plan([m.continue_name(melody.source, seed, v) for v in range(num)], out)
     windows = num * m.segments_for(seconds, qpm)
     model = _load(checkpoint, windows)
+    _say_long(model, long, seconds, qpm)
     with busy(windows, f"{num} continuations"):
         items = m.continue_melody(
             model,

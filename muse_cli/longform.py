@@ -52,6 +52,11 @@ def _bars_seconds(bars: int, qpm: float) -> float:
     return bars * QUARTERS_PER_BAR * 60.0 / qpm
 
 
+def piece_seconds(seconds: float | None, qpm: float) -> float:
+    """The length of a conducted piece (or new part) asked for as ``seconds`` at ``qpm``: its whole bars."""
+    return _bars_seconds(bars_for(seconds, qpm), qpm)
+
+
 def cadence(events: np.ndarray, tonic: int) -> int:
     """2 when the last note is ``tonic`` (a pitch class) and starts in the final bar on a beat, 1 when it is the
     tonic, else 0."""

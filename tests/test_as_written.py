@@ -88,3 +88,27 @@ def test_a_plain_input_gets_no_remarks(tmp_path):
     src = _tune(tmp_path / "plain.mid")
     p = run_muse("vary", src, "-n", "1", "--seed", "1", "-o", tmp_path / "v.mid")
     assert p.returncode == 0 and "kept" not in p.stderr.decode() and "left out" not in p.stderr.decode()
+
+
+def test_batch_keeps_the_inputs_tempo_as_the_commands_do(tmp_path):
+    """vary and continue job lines without "qpm" write the commands' bytes (the input's 100 qpm), and verify
+    on a rerun."""
+    import json
+
+    src = _tune(tmp_path / "tune.mid")
+    jobs = tmp_path / "jobs.jsonl"
+    lines = [
+        {"op": "vary", "midi": str(src), "seed": 3, "out": "v.mid"},
+        {"op": "continue", "midi": str(src), "seed": 4, "seconds": 4.8, "out": "c.mid"},
+    ]
+    jobs.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    p = run_muse("batch", jobs, "--workers", "1", cwd=tmp_path, timeout=600)
+    assert p.returncode == 0, p.stderr.decode()
+    assert run_muse("vary", src, "-n", "1", "--seed", "3", "-o", tmp_path / "cv.mid").returncode == 0
+    assert run_muse("continue", src, "--seconds", "4.8", "--seed", "4", "-o", tmp_path / "cc.mid").returncode == 0
+    assert (tmp_path / "v.mid").read_bytes() == (tmp_path / "cv.mid").read_bytes()
+    assert (tmp_path / "c.mid").read_bytes() == (tmp_path / "cc.mid").read_bytes()
+    assert _read(tmp_path / "c.mid").get_tempo_changes()[1][0] == pytest.approx(100.0, abs=0.01)
+    (tmp_path / "jobs.manifest.jsonl").unlink()
+    again = run_muse("batch", jobs, "--workers", "1", cwd=tmp_path, timeout=600)
+    assert again.returncode == 0 and "2 skipped" in again.stderr.decode(), again.stderr.decode()

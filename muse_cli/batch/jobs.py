@@ -50,7 +50,7 @@ class Job:
     def segments(self) -> int:
         from muse_cli.model import segments_for
 
-        return segments_for(self.params.get("seconds"), self.params.get("qpm", 120.0))
+        return segments_for(self.params.get("seconds"), self.params.get("qpm") or 120.0)
 
     def group_key(self) -> tuple:
         """Jobs with equal keys can share model batches."""
@@ -149,7 +149,9 @@ def _normalise(obj: dict, op: str, root: Path) -> dict:
         if op == "interpolate":
             p.setdefault("steps", 5)
         p["temperature"] = float(obj.get("temperature", 1.0))
-        p["qpm"] = float(obj.get("qpm", 120.0))
+        # vary, continue and interpolate keep their input's tempo, as the commands do, unless the line says "qpm"
+        keeps = op in ("vary", "continue", "interpolate")
+        p["qpm"] = float(obj["qpm"]) if "qpm" in obj else (None if keeps else 120.0)
         p["wav"] = bool(obj.get("wav", False))
         if obj.get("seconds") is not None:
             p["seconds"] = float(obj["seconds"])

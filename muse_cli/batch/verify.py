@@ -28,13 +28,15 @@ def _midi_end(data: bytes) -> float:
     return pretty_midi.PrettyMIDI(io.BytesIO(data)).get_end_time()
 
 
-def _expected_provenance(job: Job, step: int | None) -> dict:
+def _expected_provenance(job: Job, step: int | None, written_qpm=None) -> dict:
+    """What the MIDI of ``job`` records; a job that keeps its input's tempo (no "qpm") takes the written one."""
     p = job.params
-    exp = {"seed": p["seed"], "temperature": p["temperature"], "qpm": p["qpm"]}
+    qpm = p["qpm"] if p["qpm"] is not None else written_qpm
+    exp = {"seed": p["seed"], "temperature": p["temperature"], "qpm": qpm}
     if job.op == "sample":
         from muse_cli.model import sample_seconds
 
-        exp.update(mode="sample", index=0, seconds=sample_seconds(p.get("seconds"), p["qpm"]))
+        exp.update(mode="sample", index=0, seconds=sample_seconds(p.get("seconds"), qpm))
     elif job.op == "interpolate":
         exp.update(mode="interpolate", steps=p["steps"])
         if step is not None:
@@ -46,7 +48,7 @@ def _expected_provenance(job: Job, step: int | None) -> dict:
     if job.op == "continue":
         from muse_cli.model import sample_seconds
 
-        exp.update(index=0, seconds=sample_seconds(p.get("seconds"), p["qpm"]), keep=p["keep"] or None)
+        exp.update(index=0, seconds=sample_seconds(p.get("seconds"), qpm), keep=p["keep"] or None)
     if job.op in ("sample", "continue"):  # absent from the provenance when not asked for
         exp["form"] = p.get("form")
     return exp
@@ -62,7 +64,13 @@ def _check_midi(path: str, data: bytes, job: Job, step: int | None) -> str | Non
         return f"{path} exists but is not a readable MIDI file ({str(exc)[:80]})"
     if prov is None:
         return f"{path} exists but was not written by muse"
-    for key, want in _expected_provenance(job, step).items():
+    if not isinstance(prov.get("qpm"), (int, float)) or not prov["qpm"] > 0:
+        return f"{path} exists but records no tempo"
+    for key, want in _expected_provenance(job, step, prov["qpm"]).items():
+        if key == "seconds" and prov.get("conductor"):  # a conducted piece lasts whole bars
+            from muse_cli.longform import piece_seconds
+
+            want = piece_seconds(job.params.get("seconds"), prov["qpm"])
         if prov.get(key) != want:
             return f"{path} exists but was made with {key} {prov.get(key)!r}, not {want!r}"
     return None

@@ -74,7 +74,6 @@ def sample_cmd(
       muse sample --seconds 32 --form AABA --seed 4 -o aaba/   four 8-second sections: A, A, B, A
       muse sample --seconds 32 --walk --seed 4 -o walk/        the old walk between independent windows
       muse sample --attr density=+1 register=-0.5 --seed 42 -o busy/   attribute sliders: see muse attrs
-      muse sample --seconds 32 --style mine --seed 4 -o mine/   led by a style (muse fit-style DIR -o mine)
     """
     from muse_cli import model as m
     from muse_cli.form import check_form
@@ -359,7 +358,6 @@ def continue_cmd(source, seconds, keep, num, form, long, style, attrs, temperatu
       muse continue tune.mid --seconds 16 --seed 3 -o tune.more.mid
       muse continue tune.mid --seconds 16 --keep -n 2 -o next/    only the new bars
       muse continue tune.mid --seconds 32 --form ABAC --wav -o shaped/
-      muse continue tune.mid --seconds 16 --style mine -o mine.more.mid   led by a style (muse styles)
     """
     from muse_cli import model as m
     from muse_cli.form import check_form

@@ -25,9 +25,9 @@ def fit_style_command(folder, name, checkpoint, force):
     material, returns, modes and keys), as far as a few tunes can move it. The style is kept
     as $MUSE_HOME/styles/NAME.npz, for this checkpoint only.
     Examples:
-      muse fit-style my_tunes/ -o mine
+      muse fit-style batch/ --out mine         a style named mine from the .mid files in batch/
       muse sample --seconds 32 --style mine -n 4 -o mine/
-      muse continue tune.mid --seconds 16 --style mine -o tune.more.mid
+      muse continue tune.mid --seconds 16 --style mine -o tune.mine.mid
     """
     from pathlib import Path
 

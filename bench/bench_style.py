@@ -8,9 +8,9 @@ to a temporary folder and fitted as a style (`muse fit-style`'s code, :func:`mus
 its held-out (valid/test) duple tunes of 16 bars or more (up to --pieces) are the reference. Then --pieces pieces
 of 16 bars (`muse sample --seconds 32`) with the default conductor and with the style are each told apart from the
 held-out tunes by :func:`muse_cli.structure.classifier_auc` on :func:`muse_cli.structure.features` (all features,
-and the structure ones). The fitting tunes' own first 16 bars against the held-out tunes are the floor (real
-against real of one collection). The classifier is not what the style fits (it fits latents), so it is an
-independent measure. The issue's target: the style lowers the AUC by 0.15 or more.
+and the structure ones). The fitting tunes of 16 bars or more (their first 16 bars) against the held-out tunes
+are the floor (real against real of one collection). The classifier is not what the style fits (it fits
+latents), so it is an independent measure. The issue's target: the style lowers the AUC by 0.15 or more.
 """
 
 from __future__ import annotations
@@ -66,7 +66,16 @@ def main(argv: list[str] | None = None) -> None:
     from muse_cli import styles
     from muse_cli.midi import to_midi_bytes
     from muse_cli.model import load_model, sample
-    from muse_cli.structure import FEATURES, PIECE_SECONDS, QPM, STRUCTURE, classifier_auc, features, piece_events
+    from muse_cli.structure import (
+        FEATURES,
+        PIECE_SECONDS,
+        PIECE_STEPS,
+        QPM,
+        STRUCTURE,
+        classifier_auc,
+        features,
+        piece_events,
+    )
     from muse_cli.training import style as fitting
     from muse_cli.training.corpus import load_tunes
 
@@ -88,7 +97,8 @@ def main(argv: list[str] | None = None) -> None:
     styles.path_for("bench").parent.mkdir(parents=True, exist_ok=True)
     styles.path_for("bench").write_bytes(data)
     real = features(np.stack([piece_events(n) for n in held]))
-    sets = {"fitting tunes (real)": features(np.stack([piece_events(n) for n in fit_notes]))}
+    long_enough = [n for n in fit_notes if max(e for _, _, e in n) >= PIECE_STEPS]  # the floor: 16 bars, as held
+    sets = {"fitting tunes (real, 16 bars+)": features(np.stack([piece_events(n) for n in long_enough]))}
     for name, style in (("default conductor", None), ("style", "bench")):
         _log(f"sampling {len(held)} pieces of 16 bars: {name}...")
         made = sample(model, len(held), seconds=PIECE_SECONDS, seed=args.seed, qpm=QPM, style=style)

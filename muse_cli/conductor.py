@@ -104,13 +104,14 @@ def has_conductor(model) -> bool:
     return path_for(model.checkpoint).is_file()
 
 
-def load(model, path: Path | None = None) -> Conductor:
+def load(model, path: Path | None = None, hint: str | None = None) -> Conductor:
     """The conductor of ``model``'s checkpoint (its own file, or ``path``), cached; CheckpointError (one line)
-    when there is none, it is unreadable or malformed, or it was fitted for another checkpoint."""
+    when there is none, it is unreadable or malformed, or it was fitted for another checkpoint (``hint``: the
+    command that makes it again)."""
     from muse_cli.cache import check_identity
 
     path = Path(path) if path else path_for(model.checkpoint)
-    hint = f"{FIT_COMMAND} -c {model.checkpoint}"
+    hint = hint or f"{FIT_COMMAND} -c {model.checkpoint}"
     if not path.is_file():
         raise CheckpointError(f"checkpoint {model.name} has no conductor ({path} is missing); fit one with: {hint}")
     key = (str(path.resolve()), path.stat().st_mtime_ns, path.stat().st_size, str(Path(model.checkpoint).resolve()))

@@ -50,6 +50,7 @@ from muse_cli.results import (  # noqa: F401  (re-exported: the library's names 
     styled,
     vary_name,
 )
+from muse_cli.styles import style_conductor
 
 MAX_BATCH = 64  # the fastest TrainedModel batch size measured for cat-mel_2bar_big on 2 cores (bench/)
 
@@ -117,6 +118,7 @@ def sample_draws(
     form: str | None = None,
     attrs: dict | None = None,
     long: str = "conductor",
+    style: str | None = None,
 ) -> list[Generated]:
     """One melody per draw (seed, index, seconds), all decoded in shared batches: the recipe of a sample.
 
@@ -127,18 +129,21 @@ def sample_draws(
     Window k decodes with noise (s, i, 1, k, ...), so a melody depends on its own draw only: ``muse sample``
     and ``muse batch`` make the same bytes however the draws are grouped. ``form`` (such as "AABA")
     shapes every piece; ``attrs`` ({name: value}, see :mod:`muse_cli.attributes`) moves every latent by the
-    checkpoint's attribute vectors."""
-    long = long_form(model, long)
+    checkpoint's attribute vectors. ``style`` (a name, :mod:`muse_cli.styles`): that style's conductor leads
+    every piece, one window long too."""
+    conductor, said = style_conductor(model, style, long)
+    long = "conductor" if style else long_form(model, long)
     delta, extra = attr_offset(model, attrs)
     if form:
         for _, _, sec in draws:
             form = check_form(form, sec, qpm)
-    conducted = [k for k, (_, _, sec) in enumerate(draws) if long == "conductor" and is_long(sec, qpm)]
+    conducted = [k for k, (_, _, sec) in enumerate(draws) if long == "conductor" and (style or is_long(sec, qpm))]
     if conducted:
         from muse_cli.longform import sample_long
 
         out: list = [None] * len(draws)
-        pieces = sample_long(model, [draws[k] for k in conducted], temperature, qpm, form, delta=delta, extra=extra)
+        todo, extra = [draws[k] for k in conducted], {**extra, **said}
+        pieces = sample_long(model, todo, temperature, qpm, form, conductor=conductor, delta=delta, extra=extra)
         walked = [k for k in range(len(draws)) if k not in set(conducted)]
         rest = _walk_draws(model, [draws[k] for k in walked], temperature, qpm, form, delta, extra) if walked else []
         for k, g in [*zip(conducted, pieces), *zip(walked, rest)]:
@@ -170,12 +175,13 @@ def sample(
     form: str | None = None,
     attrs: dict | None = None,
     long: str = "conductor",
+    style: str | None = None,
 ) -> list[Generated]:
     """``n`` melodies from the prior; past one 2-bar window each is a piece led by the conductor (``long="walk"``:
     the AR(1) walk), shaped by ``form`` (AABA ...), in whole bars (see :mod:`muse_cli.longform`)."""
     seed = new_seed() if seed is None else int(seed)
     draws = [(seed, i, seconds) for i in range(first_index, first_index + n)]
-    return sample_draws(model, draws, temperature, qpm, form, attrs, long)
+    return sample_draws(model, draws, temperature, qpm, form, attrs, long, style)
 
 
 def encode(
@@ -332,6 +338,7 @@ def continue_melody(
     keep: bool = False,
     attrs: dict | None = None,
     long: str = "conductor",
+    style: str | None = None,
 ) -> list:
     """``n`` continuations of ``melody``: its notes as written, then ``seconds`` of new bars from the bar line.
 
@@ -342,15 +349,28 @@ def continue_melody(
     The conductor leads the new bars (:func:`muse_cli.longform.continue_long`): conditioned on every 2-bar
     window of the input, in its key, in whole bars, ending on a cadence. With ``long="walk"`` they walk on
     from the encoder mean of the melody's last 2 bars instead (:func:`continuation_path`); continuation
-    ``v`` decodes window k with noise (seed, v, 1, k)."""
+    ``v`` decodes window k with noise (seed, v, 1, k). ``style``: that style's conductor leads the new bars."""
     from muse_cli.midi import events_to_notes, notes_to_events
 
-    if long_form(model, long) == "conductor":
+    conductor, said = style_conductor(model, style, long)
+    if style or long_form(model, long) == "conductor":
         from muse_cli.longform import continue_long
 
         delta, extra = attr_offset(model, attrs)
+        extra = {**extra, **said}
         return continue_long(
-            model, melody, seconds, n, temperature, seed, form, qpm=qpm, keep=keep, delta=delta, extra=extra
+            model,
+            melody,
+            seconds,
+            n,
+            temperature,
+            seed,
+            form,
+            conductor=conductor,
+            qpm=qpm,
+            keep=keep,
+            delta=delta,
+            extra=extra,
         )
     seed = new_seed() if seed is None else int(seed)
     qpm = melody.qpm if qpm is None else qpm

@@ -54,6 +54,11 @@ def checkpoints_dir() -> Path:
     return home() / "checkpoints"
 
 
+def styles_dir() -> Path:
+    """Styles fitted by `muse fit-style` (NAME.npz: a conductor adapted to a folder of tunes)."""
+    return home() / "styles"
+
+
 def debug() -> bool:
     return os.environ.get("MUSE_DEBUG", "") not in ("", "0")
 

@@ -46,6 +46,8 @@ COMMAND_ORDER = (
     "fit-prompt",
     "attrs",
     "fit-attrs",
+    "fit-style",
+    "styles",
 )  # README's command table
 SOUNDFONT = "/usr/share/sounds/sf2/default-GM.sf2"  # Debian's General MIDI SoundFont (with libfluidsynth3)
 
@@ -169,6 +171,7 @@ def test_example_runs_as_written(example: Example, folder: Path):
     if example.skip:
         pytest.skip(example.skip)
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env["MUSE_HOME"] = str(folder.with_name(folder.name + "_home"))  # one user's home for every example (styles)
     if example.kind == "python":
         argv = [str(VENV_BIN / "python"), "-c", example.text]
     else:

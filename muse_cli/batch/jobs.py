@@ -64,6 +64,7 @@ class Job:
             "prompt" in p,
             p.get("form"),
             tuple(sorted(p.get("attrs", {}).items())),
+            p.get("style"),
         )
 
 
@@ -160,6 +161,8 @@ def _normalise(obj: dict, op: str, root: Path) -> dict:
         p["keep"] = bool(obj.get("keep", False))
         if "form" in obj:
             p["form"] = obj["form"].upper()
+        if "style" in obj:
+            p["style"] = obj["style"]
     if op == "render":
         p["rate"] = int(obj.get("rate", RENDER_RATE))
     for key in ("latents", "a", "b", "midi", "soundfont"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 from muse_cli import settings
 from muse_cli.errors import PromptError, UsageError
@@ -30,11 +31,11 @@ _REQUIRED = {
     "show": {"midi"},
 }
 _OPTIONAL = {
-    "sample": {"seconds", "form", "temperature", "qpm", "wav", "attrs"},
+    "sample": {"seconds", "form", "temperature", "qpm", "wav", "attrs", "style"},
     "decode": {"latents", "prompt", "source", "seconds", "temperature", "qpm", "wav", "attrs"},
     "interpolate": {"steps", "temperature", "qpm", "wav"},
     "vary": {"amount", "temperature", "qpm", "wav", "attrs"},
-    "continue": {"seconds", "form", "keep", "temperature", "qpm", "wav", "attrs"},
+    "continue": {"seconds", "form", "keep", "temperature", "qpm", "wav", "attrs", "style"},
     "render": {"out", "rate", "soundfont"},
     "show": {"out"},
 }
@@ -74,6 +75,10 @@ _TYPES = {
     "attrs": (
         lambda v: isinstance(v, dict) and all(_is_number(x) and abs(x) <= settings.MAX_ATTR for x in v.values()),
         f'an object of attribute values from -{settings.MAX_ATTR:g} to {settings.MAX_ATTR:g}, e.g. {{"density": 1}}',
+    ),
+    "style": (
+        lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", v) is not None,
+        "a style name (letters, digits, _ and -; see muse styles)",
     ),
     **{
         key: (_nonempty, "a non-empty string")

@@ -212,8 +212,10 @@ def _run_samples(model, todo: list[tuple[Job, dict]]) -> dict[int, Result]:
     p = todo[0][0].params  # the jobs of a task share temperature and tempo (plan.plan_tasks)
     try:
         draws = [(j.params["seed"], 0, j.params.get("seconds")) for j, _ in todo]
-        # the jobs of a task share temperature, tempo, form and attributes (Job.group_key)
-        items = sample_draws(model, draws, p["temperature"], p["qpm"], form=p.get("form"), attrs=p.get("attrs"))
+        # the jobs of a task share temperature, tempo, form, attributes and style (Job.group_key)
+        items = sample_draws(
+            model, draws, p["temperature"], p["qpm"], form=p.get("form"), attrs=p.get("attrs"), style=p.get("style")
+        )
         midis = [item.midi() for item in items]
     except Exception as exc:
         return {j.line: failed(j, error_text(exc)) for j, _ in todo}
@@ -250,7 +252,8 @@ def _from_melody(model, job: Job) -> list:
         return m.vary(model, melody, n=1, **settings, **({"amount": p["amount"]} if "amount" in p else {}))
     from muse_cli.model import continue_melody
 
-    return continue_melody(model, melody, p.get("seconds"), n=1, form=p.get("form"), keep=p["keep"], **settings)
+    more = {"form": p.get("form"), "keep": p["keep"], "style": p.get("style")}
+    return continue_melody(model, melody, p.get("seconds"), n=1, **more, **settings)
 
 
 def _generate(model, job: Job) -> list:

@@ -9,7 +9,7 @@ The modules: group (the Click group, the one MuseError boundary, Ctrl-C, main),
 options (shared options and their checks), output (output planning and writing,
 model loading), and one module per command family: generate (sample, decode,
 interpolate), encode, render, show, checkpoints, batch, download, eval, prompt (fit-prompt), attrs
-(attrs, fit-attrs).
+(attrs, fit-attrs), style (fit-style, styles).
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ def _register_optional() -> None:
         ("muse_cli.cli.prompt", "fit_prompt_command"),
         ("muse_cli.cli.attrs", "attrs_command"),
         ("muse_cli.cli.attrs", "fit_attrs_command"),
+        ("muse_cli.cli.style", "fit_style_command"),
+        ("muse_cli.cli.style", "styles_command"),
     ):
         cli.add_command(getattr(__import__(module, fromlist=[attr]), attr))
 

@@ -24,6 +24,7 @@ from muse_cli.cli.options import (
     sample_options,
     seconds_option,
     sheet_png_option,
+    style_option,
     walk_option,
 )
 from muse_cli.cli.output import STEP_WINDOWS, _info, _load, _plan, _read_melodies, _write, busy, in_steps
@@ -41,6 +42,7 @@ from muse_cli.files import STDIO
 @candidates_option
 @form_option
 @walk_option
+@style_option
 @attr_option
 @sample_options
 @png_option
@@ -54,6 +56,7 @@ def sample_cmd(
     candidates,
     form,
     long,
+    style,
     attrs,
     checkpoint,
     out,
@@ -78,10 +81,9 @@ def sample_cmd(
     prompt = _check_prompt(prompt)
     if prompt is None:
         refuse_unused(("candidates",), "goes with --prompt (it picks among prompted melodies)")
-    elif long == "walk":
-        raise UsageError(
-            "--walk is for melodies without --prompt (a prompt's long pieces walk its region); leave it out"
-        )
+    elif long == "walk" or style:
+        what = "--walk is" if long == "walk" else "--style is"
+        raise UsageError(f"{what} for melodies without --prompt (a prompt's long pieces walk its region); leave it out")
     asked = qpm if given("qpm") else None  # --qpm wins over the prompt's tempo words
     if prompt is not None:
         from muse_cli.prompt.api import prompt_tempo
@@ -112,22 +114,22 @@ def sample_cmd(
         if applied(items):
             _info(applied(items))
     else:
-        _say_long(model, long, seconds, qpm)
-        items = _sample_prior(model, num, seconds, temperature, seed, qpm, form, attrs, long)
+        _say_long(model, long, seconds, qpm, style)
+        items = _sample_prior(model, num, seconds, temperature, seed, qpm, form, attrs, long, style)
     _info(f"seed {seed}")
     _write(items, paths, out)
 
 
-def _say_long(model, long: str, seconds: float | None, qpm: float) -> None:
+def _say_long(model, long: str, seconds: float | None, qpm: float, style: str | None = None) -> None:
     """A note on stderr when a long piece would be conducted but the checkpoint has no conductor to do it."""
     from muse_cli import model as m
     from muse_cli.conductor import FIT_COMMAND
 
-    if long == "conductor" and m.is_long(seconds, qpm) and m.long_form(model, long) == "walk":
+    if not style and long == "conductor" and m.is_long(seconds, qpm) and m.long_form(model, long) == "walk":
         _info(f"note: checkpoint {model.name} has no conductor, so long pieces walk (fit one: {FIT_COMMAND})")
 
 
-def _sample_prior(model, num, seconds, temperature, seed, qpm, form, attrs, long):
+def _sample_prior(model, num, seconds, temperature, seed, qpm, form, attrs, long, style):
     """`muse sample` without a prompt: under the progress display on a terminal, about STEP_WINDOWS at a time."""
     from muse_cli import model as m
 
@@ -143,6 +145,7 @@ def _sample_prior(model, num, seconds, temperature, seed, qpm, form, attrs, long
             form=form,
             attrs=attrs,
             long=long,
+            style=style,
         )
 
     return in_steps(num, max(1, STEP_WINDOWS // m.segments_for(seconds, qpm)), "sampling", "melodies", some)
@@ -341,10 +344,11 @@ def vary_cmd(source, num, amount, attrs, temperature, seed, qpm, checkpoint, out
 @click.option("--num", "-n", type=click.IntRange(1, 256), default=1, show_default=True, help="How many continuations.")
 @form_option
 @walk_option
+@style_option
 @attr_option
 @melody_options
 @png_option
-def continue_cmd(source, seconds, keep, num, form, long, attrs, temperature, seed, qpm, checkpoint, out):
+def continue_cmd(source, seconds, keep, num, form, long, style, attrs, temperature, seed, qpm, checkpoint, out):
     """Carry a melody on: the melody as written, then new bars from its next bar line.
 
     \b
@@ -366,7 +370,7 @@ def continue_cmd(source, seconds, keep, num, form, long, attrs, temperature, see
     paths = _plan([m.continue_name(melody.source, seed, v) for v in range(num)], out)
     windows = num * m.segments_for(seconds, qpm)
     model = _load(checkpoint, windows)
-    _say_long(model, long, seconds, qpm)
+    _say_long(model, long, seconds, qpm, style)
     with busy(windows, f"{num} continuations"):
         items = m.continue_melody(
             model,
@@ -380,6 +384,7 @@ def continue_cmd(source, seconds, keep, num, form, long, attrs, temperature, see
             keep=keep,
             attrs=attrs,
             long=long,
+            style=style,
         )
     _info(f"seed {seed}")
     _write(items, paths, out)

@@ -205,6 +205,24 @@ walk_option = click.option(
     help="Past one 2-bar window, walk between independent windows (an AR(1) walk, muse's first long form) "
     "instead of the conductor (learned returns, one key, a cadence, whole bars).",
 )
+
+
+def _style(ctx, param, value):
+    if value is not None:
+        from muse_cli.styles import check_name
+
+        check_name(value)
+    return value
+
+
+style_option = click.option(
+    "--style",
+    default=None,
+    callback=_style,
+    metavar="NAME",
+    help="Let a style (muse fit-style DIR -o NAME; see muse styles) lead the pieces instead of the checkpoint's "
+    "own conductor.",
+)
 form_option = click.option(
     "--form",
     default=None,

@@ -1,6 +1,6 @@
 """Does a style bring muse's pieces closer to the tunes it was fitted on? (issue 18: `muse fit-style`, `--style`)
 
-    .venv/bin/python bench/bench_style.py [--tunes /work/main/build/corpus/tunes.json.gz] [--collection oneills1850]
+    .venv/bin/python bench/bench_style.py [--tunes build/corpus/tunes.json.gz] [--collection oneills1850]
         [--fit 100] [--pieces 100] [--seed 0] [--mean-prior 4] [--cov-prior 64]
 
 One collection of the corpus is split: its training-split duple tunes (up to --fit) are written out as MIDI files
@@ -53,7 +53,7 @@ def split_collection(tunes: list[dict], collection: str, fit: int, held: int, se
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tunes", type=Path, default=Path("/work/main/build/corpus/tunes.json.gz"))
+    ap.add_argument("--tunes", type=Path, default=Path("build/corpus/tunes.json.gz"))
     ap.add_argument("--collection", default="oneills1850")
     ap.add_argument("--fit", type=int, default=100, help="training tunes of the collection to fit the style on")
     ap.add_argument("--pieces", type=int, default=100, help="held-out tunes, and pieces per conductor")

@@ -222,6 +222,25 @@ _STATUS = {"program_change": 0xC0, "control_change": 0xB0, "note_on": 0x90}
 _END_OF_TRACK = b"\x01\xff\x2f\x00"  # one tick after the last event
 
 
+@dataclass(frozen=True)
+class Part:
+    """One track of a MIDI file: notes ``(pitch, start_step, end_step)`` on the 16th-note grid (steps may be
+    fractional: a groove's micro-timing), its General MIDI program, ``drums`` for MIDI channel 10 (General MIDI
+    drum pitches, the SoundFont's drum kit), its name, velocities (one per note, else ``velocity`` throughout)
+    and ``texts``: ``(step, text)`` marker events (chord symbols) that a DAW shows on its timeline."""
+
+    notes: list
+    program: int = PROGRAM
+    drums: bool = False
+    name: str = TRACK_NAME.decode()
+    velocities: tuple | list | None = None
+    velocity: int = DEFAULT_VELOCITY
+    texts: tuple = ()
+
+
+DRUM_CHANNEL = 9  # MIDI channel 10, General MIDI's percussion channel
+
+
 def to_midi_bytes(
     notes: list[Note],
     qpm: float = 120.0,
@@ -237,13 +256,24 @@ def to_midi_bytes(
     all-notes-off controller marks the end. ``velocities`` (one per note) win over ``velocity``;
     ``program`` is the track's General MIDI program (0, piano, by default).
     """
+    return parts_to_midi_bytes(
+        [Part(notes, program, False, TRACK_NAME.decode(), velocities, velocity)], qpm, provenance, seconds
+    )
+
+
+def parts_to_midi_bytes(
+    parts: list[Part], qpm: float = 120.0, provenance: dict | None = None, seconds: float | None = None
+) -> bytes:
+    """A MIDI file of one track per :class:`Part` (after the tempo track) at ``qpm``: drum parts on channel 10,
+    the others on channels 1, 2, ... in order; provenance and ``seconds`` as :func:`to_midi_bytes`."""
     import struct
 
     tick_scale = 60.0 / (qpm * RESOLUTION)  # seconds per tick
-    tracks = [
-        _timing_track(tick_scale, provenance),
-        _note_track(notes, qpm, tick_scale, seconds, velocity, program, velocities),
-    ]
+    channels = iter(c for c in range(16) if c != DRUM_CHANNEL)
+    tracks = [_timing_track(tick_scale, provenance)]
+    for part in parts:
+        channel = DRUM_CHANNEL if part.drums else next(channels)
+        tracks.append(_note_track(part, qpm, tick_scale, seconds, channel))
     return (
         b"MThd"
         + struct.pack(">Lhhh", 6, 1, len(tracks), RESOLUTION)
@@ -279,18 +309,16 @@ def written_notes(notes: list[Note], qpm: float, seconds: float | None) -> list[
     return [n for n in notes if n[1] * step_s < seconds - 1e-9]
 
 
-def _note_track(
-    notes: list[Note], qpm: float, tick_scale: float, seconds: float | None, velocity: int, program: int, velocities
-) -> bytes:
-    """The melody track: its name, the program, the notes (cut at ``seconds``) and the closing controller."""
+def _note_track(part: Part, qpm: float, tick_scale: float, seconds: float | None, channel: int) -> bytes:
+    """A part's track: its name, the program, its markers, the notes (cut at ``seconds``), the closing controller."""
 
     def tick(t: float) -> int:
         return int(round(t / tick_scale)) if t > 0 else 0
 
     step_s = step_seconds(qpm)
-    events = [(0, "program_change", int(program), 0)]
-    loud = list(velocities) if velocities else [velocity] * len(notes)
-    for (pitch, s, e), v in zip(written_notes(notes, qpm, seconds), loud):
+    events = [(0, "program_change", int(part.program), 0)]
+    loud = list(part.velocities) if part.velocities else [part.velocity] * len(part.notes)
+    for (pitch, s, e), v in zip(written_notes(part.notes, qpm, seconds), loud):
         start, end = s * step_s, e * step_s
         if seconds is not None:
             end = min(end, seconds)
@@ -298,13 +326,21 @@ def _note_track(
         events.append((tick(end), "note_on", int(pitch), 0))  # note off: a note on at velocity 0, as mido writes
     if seconds is not None:
         events.append((tick(seconds), "control_change", 123, 0))
-    events.sort(key=lambda e: (e[0], _ORDER[e[1]] + e[2] * 256 + e[3]))
-    body = bytearray(b"\x00\xff\x03" + _vlq(len(TRACK_NAME)) + TRACK_NAME)
+    name = part.name.encode("latin1", "replace")
+    body = bytearray(b"\x00\xff\x03" + _vlq(len(name)) + name)
     last, running = 0, None
+    for step, text in part.texts:  # markers first at their ticks: ordered by time, before the notes they name
+        events.append((tick(step * step_s), "marker", text, 0))
+    events.sort(key=lambda e: (e[0], -1 if e[1] == "marker" else _ORDER[e[1]] + e[2] * 256 + e[3]))
     for t, kind, a, b in events:
         body += _vlq(t - last)
         last = t
-        status = _STATUS[kind]
+        if kind == "marker":
+            text = a.encode("latin1", "replace")
+            body += b"\xff\x06" + _vlq(len(text)) + text
+            running = None  # a meta event cancels running status
+            continue
+        status = _STATUS[kind] | channel
         if status != running:  # running status: the status byte only when it changes
             body.append(status)
             running = status

@@ -33,7 +33,7 @@ from muse_cli.encoding import (  # noqa: F401
     window_seconds,
 )
 from muse_cli.engines import Engine, gumbel  # noqa: F401  (re-exported: muse_cli.model.gumbel)
-from muse_cli.errors import CheckpointError, UsageError
+from muse_cli.errors import UsageError
 from muse_cli.form import check_form, continuation_path, form_path
 from muse_cli.paths import decode_paths, latent_path, slerp
 from muse_cli.refine import DEFAULT_REFINE, means
@@ -67,14 +67,11 @@ def load_model(checkpoint: str | None = None, batch_size: int = 8, engine: str |
     ``engine`` is "numpy" or "magenta" (default: MUSE_ENGINE, else numpy); ``batch_size`` is the
     magenta engine's graph batch size (the NumPy engine has none)."""
     from muse_cli import engines, registry
+    from muse_cli.families import family_of
 
     engine = engine or settings.engine()
     ckpt = registry.resolve(checkpoint)
-    if not ckpt.sampling:
-        raise CheckpointError(
-            f"checkpoint {ckpt.name} uses config {ckpt.config}, which muse can download but "
-            "not play: muse drives 2-bar melody models (cat-mel_2bar_*)"
-        )
+    family_of(ckpt.config)  # CheckpointError for a config muse does not play
     key = (
         str(Path(ckpt.path).resolve()),
         ckpt.config,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from muse_cli.encoding import window_seconds
-from muse_cli.midi import DEFAULT_VELOCITY, PROGRAM, events_to_notes, to_midi_bytes
+from muse_cli.midi import DEFAULT_VELOCITY, PROGRAM, events_to_notes, parts_to_midi_bytes, to_midi_bytes
 
 STDIN_STEM = "stdin"  # the stem of outputs made from standard input ('-')
 
@@ -20,7 +20,9 @@ STDIN_STEM = "stdin"  # the stem of outputs made from standard input ('-')
 @dataclass(frozen=True)
 class Generated:
     """A generated melody: notes on the 16th-note grid, tempo, length and provenance; the General MIDI
-    program and velocities of the melody it came from, where it came from one (piano at 90 otherwise)."""
+    program and velocities of the melody it came from, where it came from one (piano at 90 otherwise).
+    A piece of several tracks (drums, a groove, a trio, a melody over chords) has ``parts``, and ``notes``
+    holds every part's notes (what a summary counts)."""
 
     name: str  # a file stem: sample_s7_001, tune.decoded, interp_003 ...
     notes: list
@@ -30,8 +32,11 @@ class Generated:
     program: int = PROGRAM
     velocity: int = DEFAULT_VELOCITY
     velocities: tuple | None = None  # one per note, where they are known (an input's own notes)
+    parts: tuple = ()  # muse_cli.midi.Part tracks (drums, a trio, chords): written instead of one melody track
 
     def midi(self) -> bytes:
+        if self.parts:
+            return parts_to_midi_bytes(list(self.parts), self.qpm, self.provenance, self.seconds)
         return to_midi_bytes(
             self.notes, self.qpm, self.provenance, self.seconds, self.velocity, self.program, self.velocities
         )

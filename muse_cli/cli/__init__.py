@@ -8,8 +8,9 @@ and a non-zero exit; MUSE_DEBUG=1 shows the traceback instead.
 The modules: group (the Click group, the one MuseError boundary, Ctrl-C, main),
 options (shared options and their checks), output (output planning and writing,
 model loading), and one module per command family: generate (sample, decode,
-interpolate), encode, render, show, checkpoints, batch, download, eval, prompt (fit-prompt), attrs
-(attrs, fit-attrs), style (fit-style, styles).
+interpolate), transform (vary, continue), family (those commands for drums, grooves,
+chords and 16-bar models; groove, drumify), encode, render, show, checkpoints, batch,
+download, eval, prompt (fit-prompt), attrs (attrs, fit-attrs), style (fit-style, styles).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from muse_cli.cpu import choose_openblas_kernel
 
 choose_openblas_kernel()  # before anything loads NumPy: see muse_cli/cpu.py
 
-from muse_cli.cli import checkpoints, encode, generate, render, show  # noqa: E402, F401  (each registers its commands)
+from muse_cli.cli import checkpoints, encode, family, generate, render, show, transform  # noqa: E402, F401  (each registers its commands)
 from muse_cli.cli.group import cli, main  # noqa: E402
 
 

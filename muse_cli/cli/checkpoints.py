@@ -32,21 +32,26 @@ def print_checkpoints(json_: bool = False) -> None:
 
     rows = list_checkpoints()
     if json_:
-        keys = ("name", "config", "installed", "default", "embedded", "size", "disk_size", "playable", "description")
-        listing = [{**{k: getattr(r, k) for k in keys}, "state": r.state, "path": str(r.path or "")} for r in rows]
+        keys = ("name", "config", "family", "installed", "default", "embedded", "size", "disk_size", "playable")
+        listing = [
+            {**{k: getattr(r, k) for k in keys}, "commands": list(r.commands), "description": r.description}
+            | {"state": r.state, "path": str(r.path or "")}
+            for r in rows
+        ]
         write_stdout((json.dumps(listing, indent=1) + "\n").encode(), "the list", binary=False)  # a full or closed
         return  # stdout: one line, exit 8, as every command
-    table = [("", "NAME", "STATE", "SIZE", "CONFIG", "DESCRIPTION")]
+    table = [("", "NAME", "STATE", "SIZE", "CONFIG", "PLAYS", "DESCRIPTION")]
     for r in rows:
         size = size_text(r.size) if r.size else "-"
-        table.append(("*" if r.default else "", r.name, r.state, size, r.config, r.description))
-    widths = [max(len(row[i]) for row in table) for i in range(5)]
+        table.append(("*" if r.default else "", r.name, r.state, size, r.config, r.family or "-", r.description))
+    widths = [max(len(row[i]) for row in table) for i in range(6)]
     lines = []
     for row in table:
         cells = [f"{row[0]:<1}", f"{row[1]:<{widths[1]}}", f"{row[2]:<{widths[2]}}", f"{row[3]:>{widths[3]}}"]
-        lines.append(("  ".join([cells[0] + " " + cells[1], *cells[2:], f"{row[4]:<{widths[4]}}", row[5]])).rstrip())
+        cells += [f"{row[4]:<{widths[4]}}", f"{row[5]:<{widths[5]}}", row[6]]
+        lines.append(("  ".join([cells[0] + " " + cells[1], *cells[2:]])).rstrip())
     write_stdout(("\n".join(lines) + "\n").encode(), "the list", binary=False)
     _info(
         f"* default; size -: not published (known once downloaded); installed in {settings.checkpoints_dir()}; "
-        "get others with: muse download NAME"
+        "get others with: muse download NAME; what each plays: muse checkpoints --json (commands)"
     )

@@ -7,17 +7,24 @@ from dataclasses import replace
 import click
 
 from muse_cli import settings
+from muse_cli.cli.family import (
+    decode_family,
+    family_for,
+    interpolate_family,
+    refuse_chords,
+    sample_family,
+)
 from muse_cli.cli.group import cli
 from muse_cli.cli.options import (
     _check_prompt,
     attr_option,
     candidates_option,
     check_attrs,
+    chords_option,
     decode_options,
     form_option,
     given,
     interpolate_options,
-    melody_options,
     png_option,
     prompt_option,
     refuse_unused,
@@ -44,6 +51,7 @@ from muse_cli.files import STDIO
 @walk_option
 @style_option
 @attr_option
+@chords_option
 @sample_options
 @png_option
 def sample_cmd(
@@ -58,6 +66,7 @@ def sample_cmd(
     long,
     style,
     attrs,
+    chords,
     checkpoint,
     out,
 ):
@@ -74,10 +83,15 @@ def sample_cmd(
       muse sample --seconds 32 --form AABA --seed 4 -o aaba/   four 8-second sections: A, A, B, A
       muse sample --seconds 32 --walk --seed 4 -o walk/        the old walk between independent windows
       muse sample --attr density=+1 register=-0.5 --seed 42 -o busy/   attribute sliders: see muse attrs
+      muse sample -c cat-drums_2bar_small.lokl -n 4 -o beats/   any family: muse checkpoints says what each can do
+      muse sample -c cat-mel_2bar_med_chords --chords "C G Am F" --seconds 8 -o over/
     """
     from muse_cli import model as m
     from muse_cli.form import check_form
 
+    if family_for(checkpoint).codec:
+        return sample_family(num, seconds, temperature, seed, qpm, chords, checkpoint, out)
+    refuse_chords(chords)
     prompt = _check_prompt(prompt)
     if prompt is None:
         refuse_unused(("candidates",), "goes with --prompt (it picks among prompted melodies)")
@@ -97,27 +111,35 @@ def sample_cmd(
     windows = num * m.segments_for(seconds, qpm)
     model = _load(checkpoint, windows)
     if prompt is not None:
-        from muse_cli.prompt.api import applied, sample_with_prompt
-
-        with busy(windows * (candidates or 16), f"sampling {num} from the prompt"):
-            items = sample_with_prompt(
-                model,
-                prompt,
-                n=num,
-                seconds=seconds,
-                temperature=temperature,
-                seed=seed,
-                qpm=asked,
-                candidates=candidates,
-                form=form,
-            )
-        if applied(items):
-            _info(applied(items))
+        items = _sample_prompted(model, prompt, num, seconds, temperature, seed, asked, candidates, form)
     else:
         _say_long(model, long, seconds, qpm, style)
         items = _sample_prior(model, num, seconds, temperature, seed, qpm, form, attrs, long, style)
     _info(f"seed {seed}")
     _write(items, paths, out)
+
+
+def _sample_prompted(model, prompt, num, seconds, temperature, seed, asked, candidates, form) -> list:
+    """`muse sample --prompt`: under the progress display when it is long, with a note of what was applied."""
+    from muse_cli import model as m
+    from muse_cli.prompt.api import applied, sample_with_prompt
+
+    windows = num * m.segments_for(seconds, 120.0 if asked is None else asked)
+    with busy(windows * (candidates or 16), f"sampling {num} from the prompt"):
+        items = sample_with_prompt(
+            model,
+            prompt,
+            n=num,
+            seconds=seconds,
+            temperature=temperature,
+            seed=seed,
+            qpm=asked,
+            candidates=candidates,
+            form=form,
+        )
+    if applied(items):
+        _info(applied(items))
+    return items
 
 
 def _say_long(model, long: str, seconds: float | None, qpm: float, style: str | None = None) -> None:
@@ -163,6 +185,7 @@ def _sample_prior(model, num, seconds, temperature, seed, qpm, form, attrs, long
 )
 @candidates_option
 @attr_option
+@chords_option
 @decode_options
 @png_option
 def decode_cmd(
@@ -171,6 +194,7 @@ def decode_cmd(
     midi_file,
     candidates,
     attrs,
+    chords,
     temperature,
     seed,
     qpm,
@@ -194,6 +218,9 @@ def decode_cmd(
     from muse_cli.files import read_bytes
     from muse_cli.latents import check_latent_length, read_latents
 
+    if family_for(checkpoint).codec:
+        return decode_family(latents, midi_file, temperature, seed, qpm, chords, checkpoint, out)
+    refuse_chords(chords)
     prompt = _check_prompt(prompt)
     if prompt is None:
         refuse_unused(("candidates",), "goes with --prompt (it picks among prompted melodies)")
@@ -226,16 +253,21 @@ def decode_cmd(
         names = [m.decoded_name(s) for s in sources]
         paths = _plan(names, out)
         model = _load(checkpoint, len(windows))
-        other = sorted({w.checkpoint for w in windows} - {"", model.name})
-        if other:
-            _info(
-                f"warning: these latents were encoded with {', '.join(other)}, not {model.name}; "
-                "pass the same --checkpoint to decode them faithfully"
-            )
+        _say_other_checkpoint(windows, model)
     with busy(len(windows), f"decoding {len(windows)} windows"):
         items = m.decode(model, windows, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs, like=like)
     _info(f"seed {seed}")
     _write(items, paths, out)
+
+
+def _say_other_checkpoint(windows, model) -> None:
+    """A warning when latents were encoded with another checkpoint than the one decoding them."""
+    other = sorted({w.checkpoint for w in windows} - {"", model.name})
+    if other:
+        _info(
+            f"warning: these latents were encoded with {', '.join(other)}, not {model.name}; "
+            "pass the same --checkpoint to decode them faithfully"
+        )
 
 
 def _decode_prompt(prompt, candidates, temperature, seed, qpm, checkpoint, out) -> None:
@@ -277,6 +309,8 @@ def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, out
     from muse_cli import model as m
 
     out = replace(out, sheet="interp")  # --png: one roll of every step
+    if family_for(checkpoint).codec:
+        return interpolate_family(a, b, steps, concat, temperature, seed, qpm, checkpoint, out)
     melodies = _read_melodies((a, b))
     names = ["interp"] if concat else [f"interp_{k + 1:03d}" for k in range(steps)]
     paths = _plan(names, out)
@@ -286,105 +320,5 @@ def interpolate_cmd(a, b, steps, concat, temperature, seed, qpm, checkpoint, out
     items = m.interpolate(
         model, melodies[0], melodies[1], steps=steps, temperature=temperature, seed=seed, qpm=qpm, concat=concat
     )
-    _info(f"seed {seed}")
-    _write(items, paths, out)
-
-
-def _amount(ctx, param, value):
-    if not 0.0 <= value <= 1.0:  # also refuses nan
-        raise click.BadParameter(f"must be between 0 (the melody itself) and 1 (a new melody), got {value:g}")
-    return value
-
-
-@cli.command(name="vary")
-@click.argument("source", metavar="FILE.mid|-")
-@click.option("--num", "-n", type=click.IntRange(1, 256), default=8, show_default=True, help="How many variations.")
-@click.option(
-    "--amount",
-    "-a",
-    type=float,
-    default=0.3,
-    show_default=True,
-    callback=_amount,
-    help="How far each variation moves from the melody: 0 keeps it, 1 is a new melody of the same length.",
-)
-@attr_option
-@melody_options
-@png_option
-def vary_cmd(source, num, amount, attrs, temperature, seed, qpm, checkpoint, out):
-    """Variations of a melody, 2-bar window by 2-bar window, as long as the melody.
-
-    \b
-    Each window's latent moves toward a random point of the prior by --amount, along the
-    great circle between them (as magenta.js's MusicVAE.similar() does).
-    Examples:
-      muse vary tune.mid -n 4 --amount 0.3 --seed 7 -o variations/
-      muse vary tune.mid -n 1 --amount 0.1 -o - > close.mid
-      muse vary tune.mid -n 2 --amount 0.2 --attr density=-1 --seed 7 -o sparser/
-    """
-    from muse_cli import model as m
-
-    melody = _read_melodies((source,))[0]
-    check_attrs(attrs, None, checkpoint)
-    seed = m.new_seed() if seed is None else seed
-    paths = _plan([m.vary_name(melody.source, seed, v) for v in range(num)], out)
-    windows = num * max(1, -(-melody.total_steps // WINDOW_STEPS))
-    model = _load(checkpoint, windows)
-    qpm = qpm if given("qpm") else None  # else the melody's own tempo
-    with busy(windows, f"{num} variations"):
-        items = m.vary(model, melody, n=num, amount=amount, temperature=temperature, seed=seed, qpm=qpm, attrs=attrs)
-    _info(f"seed {seed}")
-    _write(items, paths, out)
-
-
-@cli.command(name="continue")
-@click.argument("source", metavar="FILE.mid|-")
-@seconds_option("Length of the new part (the input plays first, as written). Default: one 2-bar window.")
-@click.option("--keep", is_flag=True, help="Write only the new bars.")
-@click.option("--num", "-n", type=click.IntRange(1, 256), default=1, show_default=True, help="How many continuations.")
-@form_option
-@walk_option
-@style_option
-@attr_option
-@melody_options
-@png_option
-def continue_cmd(source, seconds, keep, num, form, long, style, attrs, temperature, seed, qpm, checkpoint, out):
-    """Carry a melody on: the melody as written, then new bars from its next bar line.
-
-    \b
-    The conductor leads the new bars: it hears every 2-bar window of the melody, keeps its key,
-    returns to its material as real tunes do, and ends on a cadence; --seconds rounds to whole bars.
-    Examples:
-      muse continue tune.mid --seconds 16 --seed 3 -o tune.more.mid
-      muse continue tune.mid --seconds 16 --keep -n 2 -o next/    only the new bars
-      muse continue tune.mid --seconds 32 --form ABAC --wav -o shaped/
-    """
-    from muse_cli import model as m
-    from muse_cli.form import check_form
-
-    melody = _read_melodies((source,))[0]
-    qpm = qpm if given("qpm") else melody.qpm  # the melody's own tempo unless --qpm says otherwise
-    form = check_form(form, seconds, qpm)
-    check_attrs(attrs, None, checkpoint)
-    seed = m.new_seed() if seed is None else seed
-    paths = _plan([m.continue_name(melody.source, seed, v) for v in range(num)], out)
-    windows = num * m.segments_for(seconds, qpm)
-    model = _load(checkpoint, windows)
-    _say_long(model, long, seconds, qpm, style)
-    with busy(windows, f"{num} continuations"):
-        items = m.continue_melody(
-            model,
-            melody,
-            seconds,
-            n=num,
-            temperature=temperature,
-            seed=seed,
-            qpm=qpm,
-            form=form,
-            keep=keep,
-            attrs=attrs,
-            long=long,
-            style=style,
-        )
     _info(f"seed {seed}")
     _write(items, paths, out)

@@ -358,3 +358,22 @@ sample_options = _generation_options(prompt_qpm_option)
 decode_options = _generation_options(decode_qpm_option)
 melody_options = _generation_options(melody_qpm_option)  # vary, continue
 interpolate_options = _generation_options(first_qpm_option)
+
+
+def _chords(ctx, param, value):
+    if value is None:
+        return None
+    from muse_cli.families.chords import parse_chords
+
+    return parse_chords(value)
+
+
+chords_option = click.option(
+    "--chords",
+    default=None,
+    callback=_chords,
+    metavar='"C G Am F"',
+    help="For a chord-conditioned checkpoint (cat-mel_2bar_med_chords): the chord progression, spread evenly over "
+    "the piece as magenta.js does (N.C. for no chord). The chords are written into the MIDI as a soft second "
+    "track and as markers.",
+)

@@ -184,24 +184,21 @@ def announce(records: list[dict], json_: bool = False) -> None:
 
 def _load(checkpoint: str | None, rows: int):
     from muse_cli import registry
-    from muse_cli.configs import MELODY_CONFIGS
+    from muse_cli.families import family_of
     from muse_cli.model import batch_size_for, load_model
 
     engine = settings.engine()  # a bad MUSE_ENGINE is an error before anything is said
-    ckpt = registry.resolve(checkpoint)  # a bad name, path or muse.json fails here, before the slow part
-    if ckpt.sampling and ckpt.config not in MELODY_CONFIGS:
-        raise CheckpointError(
-            f"checkpoint {ckpt.name} names config {ckpt.config!r}; muse plays "
-            f"{' and '.join(MELODY_CONFIGS)} (fix the config in its muse.json or the registry)"
-        )
+    family_of(
+        registry.resolve(checkpoint).config
+    )  # a bad name, path, muse.json or config fails here, before the slow part
     _info("loading model...")
     try:
         model = load_model(checkpoint, batch_size=batch_size_for(rows), engine=engine)
     except KeyError as exc:  # configs.build_config: a config name or hparam magenta does not know
         what = exc.args[0] if exc.args else exc
         raise CheckpointError(
-            f"checkpoint {checkpoint or 'default'}: {what} is not a magenta 2-bar melody "
-            "config or hparam; fix the config in its muse.json or the registry"
+            f"checkpoint {checkpoint or 'default'}: {what} is not a magenta config or hparam muse plays; "
+            "fix the config in its muse.json or the registry"
         ) from None
     _info(f"checkpoint {model.name} (z {model.z_size})")
     return model

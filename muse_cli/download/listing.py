@@ -30,7 +30,9 @@ class Listing:
     trust: str
     description: str
     default: bool = False
-    playable: bool = False  # a 2-bar melody model that muse sample can drive
+    playable: bool = False  # a config muse plays (muse_cli.families.FAMILIES)
+    family: str = ""  # melody, drums, groove, melody over chords, 16-bar melody, 16-bar trio
+    commands: tuple = ()  # the muse commands that play it
 
     @property
     def state(self) -> str:
@@ -77,8 +79,18 @@ def _known(entry: registry.Entry, default: bool) -> Listing:
         trust=manifest.get("trust", ""),
         description=entry.description,
         default=default,
-        playable=entry.sampling,
+        **_family_fields(entry.config),
     )
+
+
+def _family_fields(config: str) -> dict:
+    """What a listing says of what muse can do with ``config``."""
+    from muse_cli.families import FAMILIES
+
+    fam = FAMILIES.get(config)
+    if fam is None:
+        return {}
+    return {"playable": True, "family": fam.name, "commands": (*fam.commands, *fam.verbs)}
 
 
 def _local(folder: Path) -> Listing:
@@ -96,6 +108,7 @@ def _local(folder: Path) -> Listing:
         sha256=manifest.get("sha256", ""),
         trust=manifest.get("trust", ""),
         description="",
+        **_family_fields(manifest.get("config", "")),
     )
 
 

@@ -400,7 +400,7 @@ def test_cli_file_flat_tarball_quietly_then_list(env, tarballs, tmp_path):
     lines = result.stdout.splitlines()
     rows = {line[2:].split()[0]: line[2:].split() for line in lines[1:]}
     size = sum(p.stat().st_size for p in (env.checkpoints / "tiny").glob("model.ckpt*"))  # the model's files
-    assert lines[0].split() == ["NAME", "STATE", "SIZE", "CONFIG", "DESCRIPTION"]
+    assert lines[0].split() == ["NAME", "STATE", "SIZE", "CONFIG", "PLAYS", "DESCRIPTION"]
     assert rows["tiny"][1:4] == ["installed", f"{size / 1000:.1f}", "kB"]  # no size in the registry: its files
     assert rows["cat-mel_2bar_big"][1:4] == ["not", "installed", "-"]  # Magenta publishes no size
     assert f"installed in {env.checkpoints}" in result.stderr

@@ -65,6 +65,7 @@ class Job:
             p.get("form"),
             tuple(sorted(p.get("attrs", {}).items())),
             p.get("style"),
+            p.get("chords"),
         )
 
 

@@ -31,11 +31,11 @@ _REQUIRED = {
     "show": {"midi"},
 }
 _OPTIONAL = {
-    "sample": {"seconds", "form", "temperature", "qpm", "wav", "attrs", "style"},
-    "decode": {"latents", "prompt", "source", "seconds", "temperature", "qpm", "wav", "attrs"},
+    "sample": {"seconds", "form", "temperature", "qpm", "wav", "attrs", "style", "chords"},
+    "decode": {"latents", "prompt", "source", "seconds", "temperature", "qpm", "wav", "attrs", "chords"},
     "interpolate": {"steps", "temperature", "qpm", "wav"},
-    "vary": {"amount", "temperature", "qpm", "wav", "attrs"},
-    "continue": {"seconds", "form", "keep", "temperature", "qpm", "wav", "attrs", "style"},
+    "vary": {"amount", "temperature", "qpm", "wav", "attrs", "chords"},
+    "continue": {"seconds", "form", "keep", "temperature", "qpm", "wav", "attrs", "style", "chords"},
     "render": {"out", "rate", "soundfont"},
     "show": {"out"},
 }
@@ -80,6 +80,7 @@ _TYPES = {
         lambda v: isinstance(v, str) and re.fullmatch(r"[A-Za-z0-9_-]{1,64}", v) is not None,
         "a style name (letters, digits, _ and -; see muse styles)",
     ),
+    "chords": (_nonempty, 'a chord progression for a chord-conditioned checkpoint, e.g. "C G Am F"'),
     **{
         key: (_nonempty, "a non-empty string")
         for key in ("out", "latents", "prompt", "source", "a", "b", "midi", "soundfont")

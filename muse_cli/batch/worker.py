@@ -61,6 +61,9 @@ def error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
+from muse_cli.batch.family_jobs import family_generate, family_sample, is_family  # noqa: E402
+
+
 def model_for(checkpoint: str | None, opts: Options):
     """The worker's model for ``checkpoint``: loaded on first use, then reused by every task."""
     import sys
@@ -212,10 +215,13 @@ def _run_samples(model, todo: list[tuple[Job, dict]]) -> dict[int, Result]:
     p = todo[0][0].params  # the jobs of a task share temperature and tempo (plan.plan_tasks)
     try:
         draws = [(j.params["seed"], 0, j.params.get("seconds")) for j, _ in todo]
-        # the jobs of a task share temperature, tempo, form, attributes and style (Job.group_key)
-        items = sample_draws(
-            model, draws, p["temperature"], p["qpm"], form=p.get("form"), attrs=p.get("attrs"), style=p.get("style")
-        )
+        # the jobs of a task share temperature, tempo, form, attributes, style and chords (Job.group_key)
+        if is_family(model):
+            items = [family_sample(model, draw, p) for draw in draws]
+        else:
+            items = sample_draws(
+                model, draws, p["temperature"], p["qpm"], form=p.get("form"), attrs=p.get("attrs"), style=p.get("style")
+            )
         midis = [item.midi() for item in items]
     except Exception as exc:
         return {j.line: failed(j, error_text(exc)) for j, _ in todo}
@@ -262,6 +268,8 @@ def _generate(model, job: Job) -> list:
     from muse_cli.latents import read_latents
 
     p = job.params
+    if is_family(model):
+        return family_generate(model, job, _read_input)
     if job.op in ("vary", "continue"):
         return _from_melody(model, job)
     if job.op == "interpolate":

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from muse_cli.batch.family_jobs import family_generate, family_sample, is_family
 from muse_cli.batch.jobs import Job, Options
 from muse_cli.batch.verify import existing_outputs, output_record
 from muse_cli.errors import MuseError
@@ -59,9 +60,6 @@ def error_text(exc: BaseException) -> str:
     if isinstance(exc, MuseError):
         return str(exc)
     return f"{type(exc).__name__}: {str(exc)[:300]}"
-
-
-from muse_cli.batch.family_jobs import family_generate, family_sample, is_family  # noqa: E402
 
 
 def model_for(checkpoint: str | None, opts: Options):

@@ -41,6 +41,54 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
     )
 
 
+# One tiny random-weight checkpoint per config of MusicVAE's other families, under each registry name that uses it.
+FAMILY_HPARAMS = {"enc_rnn_size": [16], "dec_rnn_size": [8, 8], "z_size": 4}
+FAMILY_NAMES = {
+    "cat-drums_2bar_small.lokl": "cat-drums_2bar_small",
+    "cat-drums_2bar_small.hikl": "cat-drums_2bar_small",
+    "nade-drums_2bar_full": "nade-drums_2bar_full",
+    "groovae_2bar_humanize": "groovae_2bar_humanize",
+    "groovae_4bar": "groovae_4bar",
+    "groovae_2bar_tap_fixed_velocity": "groovae_2bar_tap_fixed_velocity",
+    "cat-mel_2bar_med_chords": "cat-mel_2bar_med_chords",
+    "hierdec-mel_16bar": "hierdec-mel_16bar",
+    "hierdec-trio_16bar": "hierdec-trio_16bar",
+}
+
+
+def family_hparams(config: str) -> dict:
+    return {**FAMILY_HPARAMS, **({"nade_num_hidden": 5} if config.startswith("nade") else {})}
+
+
+@pytest.fixture(scope="session")
+def family_checkpoints(tmp_path_factory) -> dict[str, Path]:
+    """config -> a real checkpoint of that config (magenta's classes, tiny sizes, random weights) with its NumPy
+    engine's weights exported beside it, built once per session."""
+    from muse_cli.engines import weights
+    from muse_cli.training.random_weights import make_random_checkpoint
+
+    root = tmp_path_factory.mktemp("families")
+    out = {}
+    for config in dict.fromkeys(FAMILY_NAMES.values()):
+        hparams = family_hparams(config)
+        path = make_random_checkpoint(root / config, config, hparams, seed=1, name=config)
+        weights.export(path, config, hparams)
+        out[config] = path
+    return out
+
+
+def install_families(home: Path, checkpoints: dict[str, Path]) -> None:
+    """Every family checkpoint installed in MUSE_HOME ``home`` under its registry names, as `muse download` would."""
+    import json
+    import shutil
+
+    for name, config in FAMILY_NAMES.items():
+        target = home / "checkpoints" / name
+        shutil.copytree(checkpoints[config], target)
+        manifest = {"name": name, "config": config, "hparams": family_hparams(config), "random_weights": True}
+        (target / "muse.json").write_text(json.dumps(manifest))
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA

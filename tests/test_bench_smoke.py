@@ -26,6 +26,7 @@ SMOKE = {
     "bench_batch.py": ["--samples", "4", "--renders", "2", "--skip", "2"],
     "bench_prompt.py": ["--runs", "1", "--warm", "1", "--captions", "4"],
     "bench_conductor.py": ["--cold", "1"],
+    "bench_families.py": ["--tiny", "--runs", "1", "--n", "2", "--configs", "cat-drums_2bar_small", "--build", "{tmp}"],
     "bench_style.py": ["--tunes", "{corpus}", "--collection", "smoke", "--fit", "6", "--pieces", "6"],
     "bench_refine.py": [
         "--steps",
@@ -68,6 +69,7 @@ def test_every_bench_has_a_smoke_run():
 def test_bench_runs_to_the_end(script, tmp_path):
     env = {**os.environ, "MUSE_HOME": str(tmp_path / "home")}
     args = [a.replace("{corpus}", str(_corpus(tmp_path))) if a == "{corpus}" else a for a in SMOKE[script]]
+    args = [str(tmp_path / "build") if a == "{tmp}" else a for a in args]
     p = subprocess.run(
         [sys.executable, str(REPO / "bench" / script), *args],
         cwd=tmp_path,

@@ -216,3 +216,13 @@ def test_files_without_muse_chords_give_none_and_bad_markers_are_named():
         read_chords(bad, "bad.mid")
     with pytest.raises(InputError, match="not a readable MIDI file"):
         read_chords(b"MThd\x00\x00", "broken.mid")
+
+
+def test_a_file_muse_wrote_with_chords_reads_back_its_melody_and_its_chords():
+    from muse_cli.midi import read_melody
+
+    melody = [(72, 0, 8), (74, 8, 16), (76, 16, 32)]  # fewer notes than the chord track's 12
+    data = parts_to_midi_bytes([Part(melody), chord_part(parse_chords("C G Am F"), 32)], 100.0)
+    read = read_melody(data, "t.mid")
+    assert read.notes == melody and read.remarks == ()
+    assert [(s, c.symbol) for s, c in read_chords(data, "t.mid")] == [(0, "C"), (8, "G"), (16, "Am"), (24, "F")]

@@ -31,12 +31,11 @@ import numpy as np
 
 from muse_cli.encoding import STEPS_PER_QUARTER, WINDOW_STEPS
 from muse_cli.errors import InputError, UsageError
-from muse_cli.midi import Part
+from muse_cli.midi import CHORD_TRACK_NAME, Part
 
 NO_CHORD = "N.C."
 TRIADS = ("maj", "min", "aug", "dim")  # TriadChordOneHotEncoding's order of kinds
 CONTROL_DEPTH = 1 + 12 * len(TRIADS)  # 49
-CHORD_TRACK_NAME = "muse chords"
 CHORD_PROGRAM = 0  # Acoustic Grand Piano
 CHORD_VELOCITY = 50  # below the melody's 90: an accompaniment
 EXAMPLE = 'write chords like "C G Am F"'

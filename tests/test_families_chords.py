@@ -11,6 +11,7 @@ import pytest
 
 from muse_cli.errors import InputError, UsageError
 from muse_cli.families.chords import (
+    CAT_MEL_2BAR_MED_CHORDS,
     CHORD_TRACK_NAME,
     CONTROL_DEPTH,
     NO_CHORD,
@@ -226,3 +227,39 @@ def test_a_file_muse_wrote_with_chords_reads_back_its_melody_and_its_chords():
     read = read_melody(data, "t.mid")
     assert read.notes == melody and read.remarks == ()
     assert [(s, c.symbol) for s, c in read_chords(data, "t.mid")] == [(0, "C"), (8, "G"), (16, "Am"), (24, "F")]
+
+
+def test_codec_windows_are_what_magentas_converter_makes_of_the_same_file():
+    import note_seq
+    from magenta.models.music_vae import configs
+
+    melody = [(60, 0, 4), (64, 4, 6), (67, 8, 16), (72, 16, 20), (71, 20, 30)]
+    chords = parse_chords("C Em7 Am F/A")
+    data = parts_to_midi_bytes([Part(melody), chord_part(chords, 32)], 120.0)
+    codec = CAT_MEL_2BAR_MED_CHORDS
+    song = codec.read(data, "t.mid")
+    ((bar, inputs, controls),) = codec.to_windows(song)
+    ns = note_seq.midi_to_note_sequence(parts_to_midi_bytes([Part(melody)], 120.0))
+    for step, chord in read_chords(data, "t.mid"):
+        ns.text_annotations.add(
+            time=step * 0.125, text=chord.symbol, annotation_type=note_seq.NoteSequence.TextAnnotation.CHORD_SYMBOL
+        )
+    want = configs.CONFIG_MAP[codec.config].data_converter.to_tensors(ns)
+    assert bar == 0 and np.array_equal(inputs, want.inputs[0]) and np.array_equal(controls, want.controls[0])
+    assert inputs.shape == (codec.STEPS, codec.INPUT_DEPTH) and controls.shape == (codec.STEPS, codec.CONTROL_DEPTH)
+
+
+def test_codec_parts_give_back_the_melody_and_the_chords_as_written():
+    codec = CAT_MEL_2BAR_MED_CHORDS
+    melody = [(60, 0, 8), (62, 8, 16), (64, 16, 32), (67, 32, 48), (65, 48, 64)]
+    song = codec.read(parts_to_midi_bytes([Part(melody)]), "m.mid")
+    with pytest.raises(UsageError, match="m.mid has no chords muse wrote; give them with --chords"):
+        codec.to_windows(song)
+    song = song.with_chords(parse_chords("Cmaj7 Dm7 G7 C"))  # a chord a bar over 4 bars
+    (_, in0, c0), (bar1, in1, c1) = codec.to_windows(song)
+    assert bar1 == 2 and c1.argmax(1).tolist() == [8] * 16 + [1] * 16
+    melody_part, chord_track = codec.to_parts(in1, start_step=32, controls=c1, chords=song.chords[32:])
+    assert melody_part.notes == [(67, 32, 48), (65, 48, 64)]
+    assert chord_track.name == CHORD_TRACK_NAME and chord_track.texts == ((32, "G7"), (48, "C"))
+    assert codec.to_parts(in0, controls=c0)[1].texts == ((0, "C"), (16, "Dm"))  # spelled from the classes
+    assert len(codec.to_parts(in0)) == 1

@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from muse_cli.encoding import STEPS_PER_QUARTER, WINDOW_STEPS
+from muse_cli.encoding import NUM_CLASSES, STEPS_PER_BAR, STEPS_PER_QUARTER, WINDOW_STEPS
 from muse_cli.errors import InputError, UsageError
-from muse_cli.midi import CHORD_TRACK_NAME, Part
+from muse_cli.midi import CHORD_TRACK_NAME, Melody, Part, events_to_notes, notes_to_events, read_melody
 
 NO_CHORD = "N.C."
 TRIADS = ("maj", "min", "aug", "dim")  # TriadChordOneHotEncoding's order of kinds
@@ -310,3 +310,64 @@ def chords_at_steps(changes: Sequence[tuple[int, Chord]], steps: int, start_step
             i += 1
         out.append(current)
     return tuple(out)
+
+
+# -- the codec of cat-mel_2bar_med_chords -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class ChordedMelody:
+    """A melody and the chord at each of its steps (() when its file marks none: the caller asks for --chords)."""
+
+    melody: Melody
+    chords: tuple = ()
+
+    def with_chords(self, chords: Sequence[Chord | str]) -> ChordedMelody:
+        """The same melody with ``chords`` spread over its whole length (the progression over the piece)."""
+        return ChordedMelody(self.melody, spread_chords(chords, self.melody.total_steps))
+
+
+@dataclass(frozen=True)
+class MelodyChordsCodec:
+    """magenta's OneHotMelodyConverter with TriadChordOneHotEncoding (cat-mel_2bar_med_chords): melody events
+    one-hot in and out, the chords as controls. The upper-case attributes and the methods are the interface
+    every family codec shares."""
+
+    config: str = "cat-mel_2bar_med_chords"
+    STEPS = WINDOW_STEPS
+    INPUT_DEPTH = NUM_CLASSES
+    OUTPUT_DEPTH = NUM_CLASSES
+    CONTROL_DEPTH = CONTROL_DEPTH
+
+    def read(self, data: bytes, source: str) -> ChordedMelody:
+        """The melody of a MIDI file and the chords muse marked in it, if any."""
+        melody = read_melody(data, source)
+        changes = read_chords(data, source)
+        return ChordedMelody(melody, chords_at_steps(changes, melody.total_steps) if changes else ())
+
+    def to_windows(self, song: ChordedMelody) -> list[tuple[int, np.ndarray, np.ndarray]]:
+        """(start_bar, inputs [32, 90], controls [32, 49]) for consecutive windows covering the song."""
+        if not song.chords:
+            raise UsageError(f"{song.melody.source} has no chords muse wrote; give them with --chords")
+        controls = window_controls(song.chords, song.melody.total_steps, self.STEPS)
+        out = []
+        for w, start in enumerate(range(0, song.melody.total_steps, self.STEPS)):
+            events = notes_to_events(song.melody.notes, start, self.STEPS)
+            out.append((start // STEPS_PER_BAR, np.eye(NUM_CLASSES, dtype=np.float32)[events], controls[w]))
+        return out
+
+    def to_parts(
+        self, outputs: np.ndarray, start_step: int = 0, controls: np.ndarray | None = None, chords=None
+    ) -> list[Part]:
+        """The melody of model outputs [T, 90] placed at ``start_step`` and, with ``controls`` [T, 49], the chord
+        track (spelled as ``chords``, one per step, when given: "Cmaj7" stays "Cmaj7"; else as note_seq spells
+        the classes)."""
+        events = np.argmax(np.asarray(outputs), axis=-1)
+        parts = [Part(events_to_notes(events, start_step))]
+        if chords is None and controls is not None:
+            chords = decode_controls(controls)
+        if chords is not None:
+            parts.append(chord_part(chords, len(events), start_step))
+        return parts
+
+
+CAT_MEL_2BAR_MED_CHORDS = MelodyChordsCodec()
+CODECS = {CAT_MEL_2BAR_MED_CHORDS.config: CAT_MEL_2BAR_MED_CHORDS}

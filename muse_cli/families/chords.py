@@ -17,7 +17,7 @@ each chord, voiced around middle C) with a marker event naming each chord where 
 markers on their timeline. :func:`read_chords` reads back the markers of that track (and only that track:
 section markers such as "A" or "B" in other files would read as chords); any other file needs ``--chords``.
 
-NumPy and mido only: no TensorFlow, magenta or note_seq.
+NumPy, mido and muse's own MIDI reader and writer: no TensorFlow, magenta or note_seq.
 """
 
 from __future__ import annotations
@@ -165,9 +165,9 @@ def _read_symbol(symbol: str) -> Chord | str:
 def parse_chord(symbol: str, option: str = "--chords") -> Chord:
     """One chord symbol ("Am", "Bb7", "N.C.") -> Chord, or a one-line UsageError naming it."""
     chord = _read_symbol(symbol)
-    if chord == "unreadable":
+    if not isinstance(chord, Chord) and chord == "unreadable":
         raise UsageError(f"{option}: cannot read chord '{symbol}'; {EXAMPLE}")
-    if chord == "not a triad":
+    if not isinstance(chord, Chord):
         raise UsageError(
             f"{option}: chord '{symbol}' has no major, minor, augmented or diminished triad, the only chords the "
             f"model knows (sus and power chords have none); {EXAMPLE}"

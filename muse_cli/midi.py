@@ -34,6 +34,7 @@ from muse_cli.errors import InputError, NoMelodyError
 
 PROVENANCE_PREFIX = "muse "
 PROGRAM = 0  # Acoustic Grand Piano
+CHORD_TRACK_NAME = "muse chords"  # the track of chords muse writes (muse_cli.families.chords); never the melody
 DEFAULT_VELOCITY = 90
 
 Note = tuple  # (pitch, start_step, end_step)
@@ -136,6 +137,8 @@ def read_melody(data: bytes, source: str) -> Melody:
     if not all_notes:
         raise NoMelodyError(f"{source} has no notes")
     pitched = [i for i in pm.instruments if not i.is_drum and i.notes]
+    # The chords muse writes beside a melody accompany it: the melody is in another track.
+    pitched = [i for i in pitched if i.name != CHORD_TRACK_NAME] or pitched
     if not pitched:
         raise NoMelodyError(f"{source} has only drum tracks; muse needs a melody (a pitched track)")
     for ts in pm.time_signature_changes:

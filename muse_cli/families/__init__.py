@@ -1,5 +1,11 @@
 """MusicVAE's families: which configs muse plays, how long one window of each is, what each can do, and the
-codec (a port of magenta's data converter, NumPy only) that turns its tensors into MIDI parts and back.
+codec that turns its tensors into MIDI parts and back.
+
+One codec module per family, each a port of magenta's data converter (NumPy and pretty_midi only, no TensorFlow,
+magenta or note_seq), tested against magenta's own converter. Each codec exposes ``STEPS``, ``INPUT_DEPTH``,
+``OUTPUT_DEPTH``, ``CONTROL_DEPTH``, ``read(data, source)``, ``to_windows(song)`` and
+``to_parts(outputs, start_step=0, controls=None)``. Drum class tables (magenta's 9 reduced, 9 Roland and
+61 full General MIDI classes) and General MIDI drum names live in :mod:`muse_cli.families.drums`.
 
 The 2-bar melody models (cat-mel_2bar_*) have no codec here: their events are :mod:`muse_cli.encoding`'s and their
 recipes :mod:`muse_cli.model`'s. Every other config goes through :mod:`muse_cli.family_model` with the codec
@@ -39,7 +45,7 @@ FAMILIES: dict[str, Family] = {
     "cat-mel_2bar_small": Family("melody", 2, MELODY_COMMANDS),
     "cat-mel_2bar_big": Family("melody", 2, MELODY_COMMANDS),
     "cat-mel_2bar_med_chords": Family(
-        "melody over chords", 2, (*FAMILY_COMMANDS, "continue"), "muse_cli.families.chords:MELODY_CHORDS", chords=True
+        "melody over chords", 2, (*FAMILY_COMMANDS, "continue"), "muse_cli.families.chords:CAT_MEL_2BAR_MED_CHORDS", chords=True
     ),
     "cat-drums_2bar_small": Family("drums", 2, _DRUMS, "muse_cli.families.drums:CAT_DRUMS"),
     "nade-drums_2bar_full": Family("drums", 2, _DRUMS, "muse_cli.families.drums:NADE_DRUMS"),

@@ -59,25 +59,32 @@ def uniforms(model, seeds: list[tuple] | None, rows: int) -> np.ndarray:
     return np.stack([np.random.default_rng(list(s)).random(shape) for s in seeds]).astype(np.float32)
 
 
-def check_chords(model, chords) -> None:
-    """UsageError when chords go to a model without chord conditioning, or a chord model gets none."""
+def check_chords(model, chords, song=None) -> tuple | None:
+    """The chords a piece of ``model`` is played over: ``chords`` as given, else those muse marked in ``song``'s
+    file; UsageError when chords go to a model without chord conditioning, or a chord model gets none."""
     fam = family(model)
     if chords and not fam.chords:
         raise UsageError(
             f"--chords: checkpoint {model.name} ({model.spec.config}) is not conditioned on chords; "
             "use a chord model such as cat-mel_2bar_med_chords"
         )
-    if fam.chords and not chords:
-        raise UsageError(f'checkpoint {model.name} plays over chords: give --chords, e.g. --chords "C G Am F"')
+    if not fam.chords:
+        return None
+    chords = chords or getattr(song, "chords", ())
+    if not chords:
+        where = f"{song.source} has no chords muse wrote; " if song is not None else ""
+        raise UsageError(f'checkpoint {model.name} plays over chords: {where}give --chords, e.g. --chords "C G Am F"')
+    return tuple(chords)
 
 
 def _controls(model, chords, windows: int) -> np.ndarray | None:
     """[windows, T, c] chord controls: the progression spread over the whole piece, each window its slice."""
     if not chords:
         return None
-    from muse_cli.families.chords import controls_for
+    from muse_cli.families.chords import window_controls
 
-    return controls_for(chords, windows, window_steps(model))
+    steps = window_steps(model)
+    return np.stack(window_controls(chords, windows * steps, steps))
 
 
 def _decode(model, z: np.ndarray, temperature: float, seeds, controls) -> np.ndarray:
@@ -111,8 +118,14 @@ def _join(parts: list[Part]) -> Part:
     return Part(notes, first.program, first.drums, first.name, tuple(loud), first.velocity, texts)
 
 
+def _symbols(chords) -> list[str]:
+    """The chord symbols as written, a repeated one once in a row (chords read from a file are one per step)."""
+    out = [getattr(c, "symbol", str(c)) for c in chords]
+    return [c for k, c in enumerate(out) if k == 0 or c != out[k - 1]]
+
+
 def _prov(model, seed, temperature, qpm, chords, **rest) -> dict:
-    said = {"chords": " ".join(chords)} if chords else {}
+    said = {"chords": " ".join(_symbols(chords))} if chords else {}
     return {"checkpoint": model.name, "seed": seed, "temperature": temperature, "qpm": qpm, **rest, **said}
 
 
@@ -127,7 +140,7 @@ def sample(
     chords: tuple[str, ...] | None = None,
 ) -> list[Generated]:
     """``n`` pieces from the prior; past one window each walks the latent space (AR(1)) window by window."""
-    check_chords(model, chords)
+    chords = check_chords(model, chords)
     seed = new_seed() if seed is None else int(seed)
     count = windows_for(model, seconds, qpm)
     steps = window_steps(model)
@@ -150,33 +163,35 @@ def read(model, data: bytes, source: str):
 
 
 def encode(model, songs: list, sample_z: bool = False, seed: int | None = None, chords=None) -> list:
-    """Every consecutive window of each song -> LatentWindow (the encoder's mean, or a posterior sample)."""
+    """Every consecutive window of each song -> LatentWindow (the encoder's mean, or a posterior sample). A chord
+    model hears each song over ``chords`` (spread over the song), else over the chords muse marked in its file."""
     from muse_cli.latents import LatentWindow
 
-    check_chords(model, chords)
     codec = codec_of(model)
-    items = [(song.source, bar, x) for song in songs for bar, x, _ in codec.to_windows(song)]
+    items, inputs, controls = [], [], []
+    for song in songs:
+        if check_chords(model, chords, song) and chords:
+            song = song.with_chords(chords)
+        for bar, x, c in codec.to_windows(song):
+            items.append((song.source, bar))
+            inputs.append(x)
+            controls.append(c)
     if not items:
         raise UsageError("no windows to encode: the input is shorter than one step")
-    inputs = np.stack([x for _, _, x in items]).astype(np.float32)
-    controls = None
-    if chords:
-        per_song: dict[str, int] = {}
-        for src, _, _ in items:
-            per_song[src] = per_song.get(src, 0) + 1
-        controls = np.concatenate([_controls(model, chords, k) for k in per_song.values()])
-    mu, sigma = model.encode_tensors(inputs, controls)
+    mu, sigma = model.encode_tensors(
+        np.stack(inputs).astype(np.float32), None if controls[0] is None else np.stack(controls).astype(np.float32)
+    )
     if sample_z:
         seed = new_seed() if seed is None else int(seed)
         mu = mu + sigma * np.random.default_rng([seed, 2]).standard_normal(mu.shape)
-    return [LatentWindow(src, bar, z.astype(np.float32), model.name) for (src, bar, _), z in zip(items, mu)]
+    return [LatentWindow(src, bar, z.astype(np.float32), model.name) for (src, bar), z in zip(items, mu)]
 
 
 def decode(
     model, latents: list, temperature: float = 1.0, seed: int | None = None, qpm: float | None = None, chords=None
 ) -> list[Generated]:
     """Latent windows -> one piece per source, its windows at their bars, at ``qpm`` (default 120)."""
-    check_chords(model, chords)
+    chords = check_chords(model, chords)
     seed = new_seed() if seed is None else int(seed)
     qpm = 120.0 if qpm is None else qpm
     groups: dict[str, list] = {}
@@ -198,6 +213,7 @@ def decode(
 def regroove(model, song, temperature: float = 1.0, seed: int | None = None, qpm: float | None = None, chords=None):
     """A song through the model and back: GrooVAE's humanize (a quantized beat gets timing and dynamics) and
     drumify (a tapped rhythm becomes a beat); for the others, a reconstruction. At the song's own tempo."""
+    chords = check_chords(model, chords, song)
     latents = encode(model, [song], chords=chords)
     return decode(model, latents, temperature, seed, song.qpm if qpm is None else qpm, chords)
 
@@ -207,6 +223,7 @@ def interpolate(
 ) -> list[Generated]:
     """``steps`` pieces from song ``a``'s first window to ``b``'s along the great circle (slerp)."""
     seed = new_seed() if seed is None else int(seed)
+    chords = check_chords(model, chords, a)
     za, zb = (encode(model, [s], chords=chords)[0].z for s in (a, b))
     z = np.stack([slerp(za, zb, t) for t in np.linspace(0.0, 1.0, steps)])
     qpm = a.qpm if qpm is None else qpm
@@ -236,6 +253,7 @@ def vary(model, song, n=8, amount=0.3, temperature=1.0, seed=None, qpm=None, cho
     if not 0.0 <= amount <= 1.0:
         raise UsageError(f"--amount must be between 0 and 1, got {amount:g}")
     seed = new_seed() if seed is None else int(seed)
+    chords = check_chords(model, chords, song)
     wins = encode(model, [song], chords=chords)
     qpm = song.qpm if qpm is None else qpm
     out = []
@@ -255,7 +273,7 @@ def continue_piece(
 ) -> list[Generated]:
     """A melody over chords carried on: the melody as written, then ``seconds`` (default one window) of new
     windows over ``chords`` from its next bar line, walking on from its last window's latent (AR(1))."""
-    check_chords(model, chords)
+    chords = check_chords(model, chords, song)
     seed = new_seed() if seed is None else int(seed)
     qpm = song.qpm if qpm is None else qpm
     last = encode(model, [song], chords=chords)[-1].z

@@ -41,11 +41,16 @@ class Family:
 
 
 _DRUMS = FAMILY_COMMANDS
+_CHORDS = "muse_cli.families.chords:CAT_MEL_2BAR_MED_CHORDS"
 FAMILIES: dict[str, Family] = {
     "cat-mel_2bar_small": Family("melody", 2, MELODY_COMMANDS),
     "cat-mel_2bar_big": Family("melody", 2, MELODY_COMMANDS),
     "cat-mel_2bar_med_chords": Family(
-        "melody over chords", 2, (*FAMILY_COMMANDS, "continue"), "muse_cli.families.chords:CAT_MEL_2BAR_MED_CHORDS", chords=True
+        "melody over chords",
+        2,
+        (*FAMILY_COMMANDS, "continue"),
+        "muse_cli.families.chords:CAT_MEL_2BAR_MED_CHORDS",
+        chords=True,
     ),
     "cat-drums_2bar_small": Family("drums", 2, _DRUMS, "muse_cli.families.drums:CAT_DRUMS"),
     "nade-drums_2bar_full": Family("drums", 2, _DRUMS, "muse_cli.families.drums:NADE_DRUMS"),

@@ -320,6 +320,11 @@ class ChordedMelody:
     melody: Melody
     chords: tuple = ()
 
+    # what every family's song offers the recipes (muse_cli.family_model): where it came from, tempo, length
+    source = property(lambda self: self.melody.source)
+    qpm = property(lambda self: self.melody.qpm)
+    total_steps = property(lambda self: self.melody.total_steps)
+
     def with_chords(self, chords: Sequence[Chord | str]) -> ChordedMelody:
         """The same melody with ``chords`` spread over its whole length (the progression over the piece)."""
         return ChordedMelody(self.melody, spread_chords(chords, self.melody.total_steps))

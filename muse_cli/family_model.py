@@ -279,7 +279,8 @@ def continue_piece(
     last = encode(model, [song], chords=chords)[-1].z
     count, steps = windows_for(model, seconds, qpm), window_steps(model)
     offset = 0 if keep else -(-song.total_steps // STEPS_PER_BAR) * STEPS_PER_BAR
-    given = Part(list(song.notes), song.program, False, "muse input", song.velocities or None, song.velocity)
+    tune = getattr(song, "melody", song)  # a ChordedMelody's melody
+    given = Part(list(tune.notes), tune.program, False, Part.name, tune.velocities or None, tune.velocity)
     out = []
     for i in range(n):
         eps = np.random.default_rng([seed, i, 0]).standard_normal((count, model.z_size)).astype(np.float32)
@@ -293,7 +294,7 @@ def continue_piece(
         piece = _piece(model, decoded, starts, chords, continue_name(song.source, seed, i), qpm, None, prov)
         if not keep:
             length = steps_seconds(offset + count * steps, qpm)
-            parts = (given, *piece.parts)
-            piece = Generated(piece.name, list(song.notes) + piece.notes, qpm, length, prov, parts=parts)
+            parts = (_join([given, piece.parts[0]]), *piece.parts[1:])  # one melody track: as written, then new
+            piece = Generated(piece.name, list(tune.notes) + piece.notes, qpm, length, prov, parts=parts)
         out.append(piece)
     return out

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import run_muse
+from conftest import install_families, run_muse
 
 from muse_cli.cli import cli
 
@@ -39,6 +39,8 @@ COMMAND_ORDER = (
     "continue",
     "render",
     "show",
+    "groove",
+    "drumify",
     "checkpoints",
     "download",
     "eval",
@@ -88,10 +90,14 @@ class Example:
 
 
 def readme_examples() -> list[Example]:
-    """Each line of a ```bash block (a command), and each ```python block whole, in file order."""
+    """Each line of a ```bash block (a command), each ```python block whole, and each table row's last cell when it
+    is a `muse ...` command (the families' table), in file order."""
     out, kind, block, start = [], None, [], 0
     for n, line in enumerate((REPO / "README.md").read_text().splitlines(), 1):
-        if kind is None:
+        cell = re.fullmatch(r"\|.*\| `(muse [^`]+)` \|", line.strip()) if kind is None else None
+        if cell:
+            out.append(Example(f"README.md:{n}", "bash", cell.group(1)))
+        elif kind is None:
             if line.strip() in ("```bash", "```python"):
                 kind, block, start = line.strip()[3:], [], n + 1
         elif line.strip() == "```":
@@ -149,8 +155,12 @@ def named_outputs(example: Example) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def folder(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("examples")
+def folder(tmp_path_factory, family_checkpoints) -> Path:
+    """The examples' folder; beside it their MUSE_HOME, with Magenta's other checkpoints installed under their
+    registry names as random-weight checkpoints of the same configs (no network here)."""
+    path = tmp_path_factory.mktemp("examples")
+    install_families(path.with_name(path.name + "_home"), family_checkpoints)
+    return path
 
 
 def test_every_command_has_examples():

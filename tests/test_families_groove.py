@@ -195,6 +195,8 @@ def test_reading_refuses_files_without_usable_hits(data_dir):
         message = str(err.value)
         assert name in message and why in message and "\n" not in message
     assert len(tap.to_windows(tap.read(piano, "piano.mid"))) == 1
+    both = humanize.read(_midi([(False, 0, [(60, 0, 80)]), (True, 0, [(36, 0, 80)])]), "band.mid")
+    assert [h[0] for h in both.hits] == [36] and "left out 1 pitched track" in both.remarks[0]
 
 
 def test_unknown_drums_and_tempo_changes_are_remarked():

@@ -66,15 +66,20 @@ def read_groove(data: bytes, source: str, taps: bool = False) -> Groove:
         raise InputError(f"{source} has no notes; give a MIDI file with a drum track")
     check_meter(pm, source, InputError)
     tracks = [i for i in pm.instruments if i.is_drum and i.notes]
+    pitched = [i for i in pm.instruments if not i.is_drum and i.notes]
     remarks = []
     if tracks:
         notes = [n for i in tracks for n in i.notes]
         if len(tracks) > 1:
             remarks.append(f"read the hits of {len(tracks)} drum tracks as one kit")
+        if pitched:
+            remarks.append(f"left out {len(pitched)} pitched track(s): GrooVAE reads the drums")
     elif taps:
-        track = max((i for i in pm.instruments if i.notes), key=lambda i: len(i.notes))
+        track = max(pitched, key=lambda i: len(i.notes))
         notes = [_Tap(n) for n in track.notes]
         remarks.append(f"read the {len(notes)} notes of the track of program {track.program} as taps")
+        if len(pitched) > 1:
+            remarks.append(f"took the track with the most notes; {len(pitched) - 1} other(s) left out")
     else:
         raise InputError(
             f"{source} has no drum notes (no notes on MIDI channel 10); give a file with a drum track "

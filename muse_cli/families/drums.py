@@ -99,6 +99,11 @@ def read_drums(data: bytes, source: str) -> Drums:
     if not tracks:
         raise InputError(f"{source} has no drum notes (no notes on MIDI channel 10); give a file with a drum track")
     check_meter(pm, source, InputError)
+    return drums_of(pm, tracks, source)
+
+
+def drums_of(pm, tracks: list, source: str) -> Drums:
+    """The hits of some drum tracks (pretty_midi Instruments) of a PrettyMIDI file, as one kit."""
     found = sorted((quantize(pm, n.start), n.pitch, -n.velocity, quantize(pm, n.end)) for i in tracks for n in i.notes)
     hits, velocities, total = [], [], 0
     for step, pitch, velocity, end in found:

@@ -141,22 +141,16 @@ def read_melody(data: bytes, source: str) -> Melody:
     pitched = [i for i in pitched if i.name != CHORD_TRACK_NAME] or pitched
     if not pitched:
         raise NoMelodyError(f"{source} has only drum tracks; muse needs a melody (a pitched track)")
-    for ts in pm.time_signature_changes:
-        if f"{ts.numerator}/{ts.denominator}" not in DUPLE_METERS:
-            raise NoMelodyError(
-                f"{source} is in {ts.numerator}/{ts.denominator} time; muse's 2-bar models need 4/4 "
-                "(2/4 and 2/2 work too)"
-            )
-
-    def to_step(t: float) -> int:
-        return int(round(pm.time_to_tick(t) / pm.resolution * STEPS_PER_QUARTER))
+    check_meter(pm, source)
 
     def in_range(inst):
         return [n for n in inst.notes if MIN_PITCH <= n.pitch <= MAX_PITCH]
 
     inst = max(pitched, key=lambda i: len(in_range(i)))
     kept = in_range(inst)
-    raw = sorted(((n.pitch, to_step(n.start), to_step(n.end), n.velocity) for n in kept), key=lambda x: (x[1], -x[0]))
+    raw = sorted(
+        ((n.pitch, quantize(pm, n.start), quantize(pm, n.end), n.velocity) for n in kept), key=lambda x: (x[1], -x[0])
+    )
     if not raw:
         raise NoMelodyError(f"{source} has no notes in the piano range {MIN_PITCH}-{MAX_PITCH}")
     onsets: dict[int, int] = {}
@@ -166,15 +160,7 @@ def read_melody(data: bytes, source: str) -> Melody:
         raise NoMelodyError(
             f"{source} holds only chords (every onset has several notes); give a file with a single-line melody"
         )
-    notes: list[Note] = []
-    velocities: list[int] = []
-    for p, s, e, v in raw:  # skyline: the highest note at each onset; a new onset ends the last note
-        if notes and notes[-1][1] == s:
-            continue
-        if notes and notes[-1][2] > s:
-            notes[-1] = (notes[-1][0], notes[-1][1], s)
-        notes.append((p, s, max(e, s + 1)))
-        velocities.append(int(v))
+    notes, velocities = skyline(raw)
     total = max(e for _, _, e in notes)
     if total < STEPS_PER_BAR:
         raise NoMelodyError(f"{source} is too short: {total} steps (16th notes); muse needs at least one 4/4 bar")
@@ -182,6 +168,37 @@ def read_melody(data: bytes, source: str) -> Melody:
     qpm = float(tempi[0]) if len(tempi) else 120.0
     remarks = _remarks(pm, pitched, inst, kept, onsets, tempi)
     return Melody(source, notes, total, qpm, int(inst.program), tuple(velocities), tuple(remarks))
+
+
+def quantize(pm, seconds: float) -> int:
+    """The 16th-note step nearest ``seconds`` in a PrettyMIDI file, counted in its ticks (so at its own tempi)."""
+    return int(round(pm.time_to_tick(seconds) / pm.resolution * STEPS_PER_QUARTER))
+
+
+def check_meter(pm, source: str, error: type[InputError] = NoMelodyError) -> None:
+    """Raise ``error`` naming ``source`` unless every time signature of the file falls on the 16-steps-a-bar grid."""
+    for ts in pm.time_signature_changes:
+        if f"{ts.numerator}/{ts.denominator}" not in DUPLE_METERS:
+            raise error(
+                f"{source} is in {ts.numerator}/{ts.denominator} time; muse's 2-bar models need 4/4 "
+                "(2/4 and 2/2 work too)"
+            )
+
+
+def skyline(raw: list[tuple]) -> tuple[list[Note], list[int]]:
+    """(notes, velocities) of the top line of ``(pitch, start, end, velocity)`` sorted by (start, -pitch): the
+    highest note at each onset; a new onset ends the last note; every note lasts at least a step (magenta's
+    Melody extraction with polyphony ignored)."""
+    notes: list[Note] = []
+    velocities: list[int] = []
+    for p, s, e, v in raw:
+        if notes and notes[-1][1] == s:
+            continue
+        if notes and notes[-1][2] > s:
+            notes[-1] = (notes[-1][0], notes[-1][1], s)
+        notes.append((p, s, max(e, s + 1)))
+        velocities.append(int(v))
+    return notes, velocities
 
 
 def _remarks(pm, pitched: list, inst, kept: list, onsets: dict, tempi) -> list[str]:

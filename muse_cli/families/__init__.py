@@ -52,16 +52,22 @@ FAMILIES: dict[str, Family] = {
         "muse_cli.families.chords:CAT_MEL_2BAR_MED_CHORDS",
         chords=True,
     ),
-    "cat-drums_2bar_small": Family("drums", 2, _DRUMS, "muse_cli.families.drums:CAT_DRUMS"),
-    "nade-drums_2bar_full": Family("drums", 2, _DRUMS, "muse_cli.families.drums:NADE_DRUMS"),
+    "cat-drums_2bar_small": Family("drums", 2, _DRUMS, "muse_cli.families.drums:CAT_DRUMS_2BAR_SMALL"),
+    "nade-drums_2bar_full": Family("drums", 2, _DRUMS, "muse_cli.families.drums:NADE_DRUMS_2BAR_FULL"),
     "groovae_2bar_humanize": Family(
-        "groove", 2, (*_DRUMS, "groove"), "muse_cli.families.groove:HUMANIZE_2BAR", verbs=("groove",)
+        "groove", 2, (*_DRUMS, "groove"), "muse_cli.families.groove:GROOVAE_2BAR_HUMANIZE", verbs=("groove",)
     ),
-    "groovae_4bar": Family("groove", 4, (*_DRUMS, "groove"), "muse_cli.families.groove:GROOVE_4BAR", verbs=("groove",)),
+    "groovae_4bar": Family(
+        "groove", 4, (*_DRUMS, "groove"), "muse_cli.families.groove:GROOVAE_4BAR", verbs=("groove",)
+    ),
     "groovae_2bar_tap_fixed_velocity": Family(
-        "groove", 2, (*_DRUMS, "drumify"), "muse_cli.families.groove:TAP_2BAR", verbs=("drumify",)
+        "groove",
+        2,
+        (*_DRUMS, "drumify"),
+        "muse_cli.families.groove:GROOVAE_2BAR_TAP_FIXED_VELOCITY",
+        verbs=("drumify",),
     ),
-    "hierdec-mel_16bar": Family("16-bar melody", 16, FAMILY_COMMANDS, "muse_cli.families.trio:MELODY_16BAR"),
+    "hierdec-mel_16bar": Family("16-bar melody", 16, FAMILY_COMMANDS, "muse_cli.families.trio:MEL_16BAR"),
     "hierdec-trio_16bar": Family("16-bar trio", 16, FAMILY_COMMANDS, "muse_cli.families.trio:TRIO_16BAR"),
 }
 

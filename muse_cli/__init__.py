@@ -145,11 +145,15 @@ def continue_melody(
     keep=False,
     attrs=None,
     long="conductor",
+    chords=None,
 ):
     """``n`` continuations: the melody as written (at its own tempo unless ``qpm``), then ``seconds`` of new bars
-    led by the conductor in its key (``long="walk"``: the AR(1) walk; ``keep``: only the new bars)."""
+    led by the conductor in its key (``long="walk"``: the AR(1) walk; ``keep``: only the new bars). A chord model
+    (cat-mel_2bar_med_chords) walks on from the melody's last window over ``chords``."""
     from muse_cli import model as m
 
+    if _family(model):
+        return _family(model).continue_piece(model, melody, seconds, n, temperature, seed, qpm, keep, _chords(chords))
     return m.continue_melody(
         model,
         melody,

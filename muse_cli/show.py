@@ -186,16 +186,19 @@ def read_views(data: bytes, source: str) -> list:
         views = [read_roll(data, source)]
     except NoMelodyError as err:
         try:
-            return [drum_grid(data, Path(source).name)]
+            grid = drum_grid(data, Path(source).name)
         except InputError:
             if "only drum tracks" in str(err):
                 raise
             raise err from None
+        _check_length(grid.steps, source)
+        return [grid]
     try:
-        views.append(drum_grid(data, "drums"))
+        grid = drum_grid(data, "drums")
     except InputError:
-        pass  # no drums: the roll alone
-    return views
+        return views  # no drums: the roll alone
+    _check_length(grid.steps, source)
+    return views + [grid]
 
 
 def draw_text(views: list, width: int = 80) -> str:

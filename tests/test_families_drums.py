@@ -210,3 +210,10 @@ def test_muse_show_draws_drums_as_a_grid_after_a_melody_and_alone(tmp_path, monk
     assert r.stdout_bytes.startswith(b"\x89PNG")
     r = runner.invoke(cli, ["show", "none.mid"])
     assert r.exit_code == 3
+
+
+def test_show_of_drums_too_long_to_draw_is_one_line(tmp_path):
+    from muse_cli.show import read_views
+
+    with pytest.raises(InputError, match="long.mid is 1801 bars long; muse show draws at most 1000 bars"):
+        read_views(_midi([(36, 0), (36, 16 * 1800)]), "long.mid")

@@ -175,6 +175,46 @@ def _title(name: str, prov: dict) -> str:
     return _printable(f"{name} ({', '.join(said)})" if said else name, 120)
 
 
+# -- what `muse show` draws for a file -----------------------------------------------------------
+def read_views(data: bytes, source: str) -> list:
+    """What ``muse show`` draws of a MIDI file: its melody's Roll, then the DrumGrid of its drums if it has any; a
+    file of drums alone, its DrumGrid. Errors name ``source`` (the melody's, unless the file is drums alone)."""
+    from muse_cli.drum_grid import drum_grid
+    from muse_cli.errors import NoMelodyError
+
+    try:
+        views = [read_roll(data, source)]
+    except NoMelodyError as err:
+        try:
+            grid = drum_grid(data, Path(source).name)
+        except InputError:
+            if "only drum tracks" in str(err):
+                raise
+            raise err from None
+        _check_length(grid.steps, source)
+        return [grid]
+    try:
+        grid = drum_grid(data, "drums")
+    except InputError:
+        return views  # no drums: the roll alone
+    _check_length(grid.steps, source)
+    return views + [grid]
+
+
+def draw_text(views: list, width: int = 80) -> str:
+    """The views of :func:`read_views` in characters, one after another."""
+    from muse_cli.drum_grid import text_grid
+
+    return "\n".join(text_roll(v, width=width) if isinstance(v, Roll) else text_grid(v, width) for v in views)
+
+
+def draw_png(views: list) -> bytes:
+    """The first of the views of :func:`read_views` as PNG bytes: the melody's roll, else the drum grid."""
+    from muse_cli.drum_grid import drum_grid_png
+
+    return piano_roll_png(views[0]) if isinstance(views[0], Roll) else drum_grid_png(views[0])
+
+
 # -- the text roll ------------------------------------------------------------------------------
 HEAD, HOLD, BEAT, EMPTY = "#", "=", ".", " "
 

@@ -151,3 +151,69 @@ def test_a_file_without_drums_is_a_one_line_input_error(data, words):
     with pytest.raises(InputError) as err:
         drums.read_drums(data, "tune.mid")
     assert str(err.value).startswith(words) and "\n" not in str(err.value)
+
+
+# -- muse show: the drum grid -------------------------------------------------------------------
+def test_grid_has_a_named_row_per_class_and_an_x_per_hit():
+    from muse_cli.drum_grid import drum_grid, text_grid
+
+    data = _midi(ROCK + [(49, 0), (35, 20), (21, 3)])  # a crash, a second kick pitch, a pitch in no class
+    assert [(name, steps) for name, steps in drum_grid(data, "rock.mid").rows] == [
+        ("kick", [0, 8, 16, 20, 24]),
+        ("snare", [4, 12, 20, 28]),
+        ("closed hi-hat", list(range(0, 32, 2))),
+        ("open hi-hat", []),
+        ("low tom", []),
+        ("mid tom", []),
+        ("high tom", []),
+        ("crash", [0]),
+        ("ride", []),
+    ]
+    assert text_grid(data, name="rock.mid").splitlines() == [
+        "rock.mid",
+        "               1                2",
+        "         kick |x   .   x   .   |x   x   x   .   |",
+        "        snare |.   x   .   x   |.   x   .   x   |",
+        "closed hi-hat |x x x x x x x x |x x x x x x x x |",
+        "  open hi-hat |.   .   .   .   |.   .   .   .   |",
+        "      low tom |.   .   .   .   |.   .   .   .   |",
+        "      mid tom |.   .   .   .   |.   .   .   .   |",
+        "     high tom |.   .   .   .   |.   .   .   .   |",
+        "        crash |x   .   .   .   |.   .   .   .   |",
+        "         ride |.   .   .   .   |.   .   .   .   |",
+    ]
+
+
+def test_muse_show_draws_drums_as_a_grid_after_a_melody_and_alone(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+    from conftest import DATA
+
+    from muse_cli.cli import cli
+    from muse_cli.drum_grid import drum_grid_png, text_grid
+    from muse_cli.show import text_roll
+
+    monkeypatch.chdir(tmp_path)
+    kit = (DATA / "drums.mid").read_bytes()  # 16 hits, 2 steps apart: kick, side stick, snare in turn
+    (tmp_path / "kit.mid").write_bytes(kit)
+    both = _midi(ROCK, pitched=[(60, 0), (62, 4), (64, 8), (65, 16)])
+    (tmp_path / "both.mid").write_bytes(both)
+    runner = CliRunner()
+    r = runner.invoke(cli, ["show", "kit.mid"], catch_exceptions=False)
+    assert r.exit_code == 0 and r.stdout == text_grid(kit, name="kit.mid")
+    assert "         kick |x   . x .   x   |. x .   x   . x |" in r.stdout.splitlines()
+    r = runner.invoke(cli, ["show", "both.mid"], catch_exceptions=False)
+    roll, grid = r.stdout.split("\ndrums\n")
+    assert r.exit_code == 0 and roll == text_roll(both, name="both.mid")  # the melody's roll, unchanged
+    assert grid.splitlines()[1] == "         kick |x   .   x   .   |x   .   x   .   |"
+    r = runner.invoke(cli, ["show", "kit.mid", "-o", "-"], catch_exceptions=False)
+    assert r.exit_code == 0 and r.stdout_bytes == drum_grid_png(kit, name="kit.mid")
+    assert r.stdout_bytes.startswith(b"\x89PNG")
+    r = runner.invoke(cli, ["show", "none.mid"])
+    assert r.exit_code == 3
+
+
+def test_show_of_drums_too_long_to_draw_is_one_line(tmp_path):
+    from muse_cli.show import read_views
+
+    with pytest.raises(InputError, match="long.mid is 1801 bars long; muse show draws at most 1000 bars"):
+        read_views(_midi([(36, 0), (36, 16 * 1800)]), "long.mid")

@@ -143,3 +143,15 @@ def test_mel_16bar_windows_are_magentas_slices_and_parts_its_notes():
     got = [(n.pitch, round(n.start / STEP), round(n.end / STEP)) for n in pm.instruments[0].notes]
     assert got == [(n.pitch, round(n.start_time / STEP), round(n.end_time / STEP)) for n in ns.notes]
     assert len(got) == 78 and pm.instruments[0].program == 0
+
+
+def test_the_codecs_import_no_heavy_library():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, muse_cli.families.drums, muse_cli.families.trio, muse_cli.drum_grid\n"
+        "heavy = {'tensorflow', 'magenta', 'note_seq', 'matplotlib'} & {m.split('.')[0] for m in sys.modules}\n"
+        "assert not heavy, heavy"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

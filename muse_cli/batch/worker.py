@@ -326,13 +326,13 @@ def render_job(job: Job, opts: Options) -> Result:
 
 def show_job(job: Job, opts: Options) -> Result:
     """A show job: MIDI file -> piano-roll PNG, the bytes `muse show MIDI -o OUT` writes."""
-    from muse_cli.show import piano_roll_png, read_roll
+    from muse_cli.show import draw_png, read_views
 
     t0 = time.perf_counter()
     p = job.params
     try:
-        melody = read_roll(_read_input(p, "midi"), p["midi_shown"])
-        out = _write(job.outputs[0], piano_roll_png(melody))
+        views = read_views(_read_input(p, "midi"), p["midi_shown"])
+        out = _write(job.outputs[0], draw_png(views))
     except Exception as exc:
         return failed(job, error_text(exc), time.perf_counter() - t0)
     return Result(job.line, job.id, job.op, "ok", [out], time.perf_counter() - t0)

@@ -1,0 +1,217 @@
+"""The tensor-level engine API on the one-level family configs: NumPy against magenta's TrainedModel.
+
+For each config, a tiny random-weight checkpoint made with magenta's own classes (one per session):
+encode_tensors gives the same mu and sigma (within 1e-5), and decode_tensors with the same uniforms u
+the same samples: categorical one-hots and NADE / groove hits exactly, groove velocities and offsets
+within 1e-5; at temperatures 0.5 and 1.0, with per-row chord controls for the chords config; and
+u = 0.5 decodes deterministically (the same samples at every temperature). The slow tests repeat it
+at the published sizes (default hparams).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from muse_cli import engines, registry
+from muse_cli.engines.base import gumbel_of, uniforms
+from muse_cli.engines.spec import spec_for
+
+CONFIGS = [
+    "cat-drums_2bar_small",
+    "nade-drums_2bar_full",
+    "groovae_2bar_humanize",
+    "groovae_4bar",
+    "groovae_2bar_tap_fixed_velocity",
+    "cat-mel_2bar_med_chords",
+]
+TINY = {"enc_rnn_size": [16], "dec_rnn_size": [8, 8], "z_size": 4}
+ROWS = 40  # the magenta engine runs 16 at a time: three batches, the last one padded
+ATOL = 1e-5
+
+
+def _tiny_hparams(config: str) -> dict:
+    return {**TINY, "nade_num_hidden": 5} if config.startswith("nade") else dict(TINY)
+
+
+def _engines(path, batch_size=16):
+    ckpt = registry.resolve(str(path))
+    return engines.load(ckpt, "numpy", batch_size=batch_size), engines.load(ckpt, "magenta", batch_size=batch_size)
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """config -> (numpy engine, magenta engine) on a tiny random checkpoint of it, each made once."""
+    from muse_cli.training.random_weights import make_random_checkpoint
+
+    made = {}
+
+    def get(config):
+        if config not in made:
+            folder = tmp_path_factory.mktemp("fam") / config
+            made[config] = _engines(make_random_checkpoint(folder, config, _tiny_hparams(config), seed=3))
+        return made[config]
+
+    yield get
+    for _, tf_engine in made.values():
+        tf_engine.close()
+
+
+@pytest.fixture(params=CONFIGS)
+def pair(request, built):
+    return built(request.param)
+
+
+def _inputs(spec, rows: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Encoder inputs (random 0/1) and, for configs with controls, one random chord per step and row."""
+    rng = np.random.default_rng(seed)
+    inputs = (rng.random((rows, spec.steps, spec.input_depth)) < 0.2).astype(np.float32)
+    if not spec.control_depth:
+        return inputs, None
+    chords = rng.integers(0, spec.control_depth, (rows, spec.steps))
+    return inputs, np.eye(spec.control_depth, dtype=np.float32)[chords]
+
+
+def _noise(spec, rows: int, seed: int) -> np.ndarray:
+    return np.stack([uniforms((seed, i), spec.steps, spec.output_depth) for i in range(rows)])
+
+
+def _assert_same_samples(spec, got_np, got_tf):
+    assert got_np.shape == got_tf.shape == (len(got_np), spec.steps, spec.output_depth)
+    if spec.sampler == "groove":
+        hits = spec.output_depth // 3
+        assert np.array_equal(got_np[..., :hits], got_tf[..., :hits])
+        assert np.abs(got_np[..., hits:] - got_tf[..., hits:]).max() <= ATOL
+    else:
+        assert np.array_equal(got_np, got_tf)
+
+
+def _assert_valid(spec, samples):
+    if spec.sampler == "categorical":
+        assert np.all(samples.sum(-1) == 1) and set(np.unique(samples)) == {0.0, 1.0}
+    elif spec.sampler == "nade":
+        assert set(np.unique(samples)) == {0.0, 1.0}
+    else:
+        hits, velocities, offsets = np.split(samples, 3, axis=-1)
+        assert set(np.unique(hits)) == {0.0, 1.0}
+        assert velocities.min() > 0 and velocities.max() < 1 and np.abs(offsets).max() < 1
+
+
+def test_both_engines_have_the_configs_spec(pair):
+    np_engine, tf_engine = pair
+    spec = np_engine.spec
+    assert spec == tf_engine.spec == spec_for(spec.config)
+    assert np_engine.z_size == tf_engine.z_size == TINY["z_size"]
+
+
+def test_encode_tensors_same_mu_and_sigma(pair):
+    np_engine, tf_engine = pair
+    inputs, controls = _inputs(np_engine.spec, ROWS, seed=1)
+    (mu_n, sigma_n), (mu_t, sigma_t) = (
+        np_engine.encode_tensors(inputs, controls),
+        tf_engine.encode_tensors(inputs, controls),
+    )
+    assert mu_n.shape == sigma_n.shape == (ROWS, TINY["z_size"])
+    assert np.abs(mu_n - mu_t).max() <= ATOL and np.abs(sigma_n - sigma_t).max() <= ATOL
+    assert sigma_n.min() > 0 and np.unique(mu_n.round(6), axis=0).shape[0] == ROWS  # every row its own
+
+
+@pytest.mark.parametrize("temperature", [0.5, 1.0])
+def test_decode_tensors_same_samples_from_the_same_uniforms(pair, temperature):
+    np_engine, tf_engine = pair
+    spec = np_engine.spec
+    z = np.random.default_rng(2).standard_normal((ROWS, np_engine.z_size)).astype(np.float32) * 3
+    _, controls = _inputs(spec, ROWS, seed=2)
+    u = _noise(spec, ROWS, seed=5)
+    got_np = np_engine.decode_tensors(z, temperature, u, controls)
+    _assert_same_samples(spec, got_np, tf_engine.decode_tensors(z, temperature, u, controls))
+    _assert_valid(spec, got_np)
+    other = np_engine.decode_tensors(z, temperature, _noise(spec, ROWS, seed=6), controls)
+    assert not np.array_equal(other, got_np)  # the noise decides the draw
+    alone = np_engine.decode_tensors(z[:7], temperature, u[:7], None if controls is None else controls[:7])
+    _assert_same_samples(spec, alone, got_np[:7])  # a row's draw does not depend on its batch
+
+
+def test_uniforms_of_one_half_decode_deterministically(pair):
+    np_engine, tf_engine = pair
+    spec = np_engine.spec
+    z = np.random.default_rng(4).standard_normal((ROWS, np_engine.z_size)).astype(np.float32) * 3
+    _, controls = _inputs(spec, ROWS, seed=4)
+    half = np.full((ROWS, spec.steps, spec.output_depth), 0.5, np.float32)
+    cold, warm = (np_engine.decode_tensors(z, t, half, controls) for t in (0.5, 1.0))
+    _assert_same_samples(spec, cold, tf_engine.decode_tensors(z, 0.5, half, controls))
+    _assert_same_samples(spec, warm, tf_engine.decode_tensors(z, 1.0, half, controls))
+    if spec.sampler == "groove":  # hits are on where the logit is positive at any temperature
+        hits = spec.output_depth // 3
+        assert np.array_equal(cold[..., :hits], warm[..., :hits])
+    else:
+        assert np.array_equal(cold, warm)  # argmax / p > 0.5 at any temperature
+
+
+def test_per_row_controls_match_trainedmodels_one_sequence(built):
+    """The seeded decoder's per-row controls default to TrainedModel's one control sequence, tiled: with the
+    same chords in every row, feeding them per row gives what TrainedModel's own c_input gives; with each
+    row's own chords, rows decode under their own (and NumPy agrees, test above)."""
+    np_engine, tf_engine = built("cat-mel_2bar_med_chords")
+    spec, tm, rows = tf_engine.spec, tf_engine._tm, tf_engine.batch_size
+    z = np.random.default_rng(8).standard_normal((rows, tf_engine.z_size)).astype(np.float32) * 3
+    _, controls = _inputs(spec, rows, seed=8)
+    same = np.repeat(controls[:1], rows, axis=0)
+    u = _noise(spec, rows, seed=8)
+    feed = {tm._z_input: z, tm._temperature: 1.0, tm._max_length: spec.steps, tm._c_input: controls[0]}
+    feed[tf_engine._noise] = gumbel_of(u)  # the categorical decoder reads Gumbel noise
+    reference = tm._sess.run(tm._outputs, feed)
+    assert np.array_equal(tf_engine.decode_tensors(z, 1.0, u, same), reference)
+    assert np.array_equal(np_engine.decode_tensors(z, 1.0, u, same), reference)
+    own = np_engine.decode_tensors(z, 1.0, u, controls)
+    assert np.array_equal(own[0], reference[0]) and not np.array_equal(own[1:], reference[1:])
+
+
+def test_controls_are_required_exactly_where_the_config_has_them(built):
+    np_engine, tf_engine = built("cat-mel_2bar_med_chords")
+    drums, _ = built("cat-drums_2bar_small")
+    z = np.zeros((2, 4), np.float32)
+    for engine in (np_engine, tf_engine):
+        with pytest.raises(ValueError, match="needs controls"):
+            engine.decode_tensors(z, 1.0, np.full((2, 32, 90), 0.5), None)
+    with pytest.raises(ValueError, match="takes no controls"):
+        drums.decode_tensors(z, 1.0, np.full((2, 32, 512), 0.5), np.zeros((2, 32, 49)))
+    with pytest.raises(ValueError, match=r"u has shape \(2, 32, 90\), expected \(2, 32, 512\)"):
+        drums.decode_tensors(z, 1.0, np.full((2, 32, 90), 0.5))
+
+
+def test_the_spec_table_is_magentas():
+    """engines.spec knows each config's tensors without TensorFlow: the same as magenta's own configs say."""
+    from magenta.models.music_vae import configs as magenta_configs
+
+    from muse_cli.engines.spec import configs
+
+    samplers = {"CategoricalLstmDecoder": "categorical", "MultiLabelRnnNadeDecoder": "nade"}
+    samplers["GrooveLstmDecoder"] = "groove"
+    for name in configs():
+        config = copy.deepcopy(magenta_configs.CONFIG_MAP[name])
+        converter, spec = config.data_converter, spec_for(name)
+        got = (spec.steps, spec.input_depth, spec.output_depth, spec.control_depth)
+        assert got == (
+            config.hparams.max_seq_len,
+            converter.input_depth,
+            converter.output_depth,
+            converter.control_depth,
+        )
+        assert spec.sampler == samplers[type(config.model.decoder).__name__]
+    assert set(CONFIGS) < set(configs())
+    assert spec_for("groovae_4bar", {"max_seq_len": 32}).steps == 32
+
+
+def test_melody_decode_tensors_draws_what_decode_events_draws(tiny_checkpoint):
+    """A melody's uniforms are the very ones its seed gives decode_events: the same events, one-hot."""
+    np_engine, tf_engine = _engines(tiny_checkpoint, batch_size=64)
+    z = np.random.default_rng(9).standard_normal((50, np_engine.z_size)).astype(np.float32)
+    seeds = [(9, i, 1, 0) for i in range(50)]
+    u = np.stack([uniforms(s) for s in seeds])
+    events = np_engine.decode_events(z, 1.0, seeds)
+    for engine in (np_engine, tf_engine):
+        assert np.array_equal(np.argmax(engine.decode_tensors(z, 1.0, u), axis=-1), events)
+    tf_engine.close()

@@ -215,3 +215,26 @@ def test_melody_decode_tensors_draws_what_decode_events_draws(tiny_checkpoint):
     for engine in (np_engine, tf_engine):
         assert np.array_equal(np.argmax(engine.decode_tensors(z, 1.0, u), axis=-1), events)
     tf_engine.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", CONFIGS)
+def test_published_shapes_agree(config, tmp_path):
+    """At the published sizes (magenta's default hparams, random weights): the same posteriors and samples."""
+    from muse_cli.training.random_weights import make_random_checkpoint
+
+    np_engine, tf_engine = _engines(make_random_checkpoint(tmp_path / config, config, {}, seed=1), batch_size=8)
+    spec, rows = np_engine.spec, 12
+    assert np_engine.z_size == tf_engine.z_size == (512 if config == "cat-drums_2bar_big" else 256)
+    inputs, controls = _inputs(spec, rows, seed=11)
+    (mu_n, sigma_n), (mu_t, sigma_t) = (
+        np_engine.encode_tensors(inputs, controls),
+        tf_engine.encode_tensors(inputs, controls),
+    )
+    assert np.abs(mu_n - mu_t).max() <= ATOL and np.abs(sigma_n - sigma_t).max() <= ATOL
+    z = np.random.default_rng(12).standard_normal((rows, np_engine.z_size)).astype(np.float32)
+    for temperature, u in ((1.0, _noise(spec, rows, seed=13)), (0.5, np.full_like(_noise(spec, rows, 0), 0.5))):
+        got_np = np_engine.decode_tensors(z, temperature, u, controls)
+        _assert_same_samples(spec, got_np, tf_engine.decode_tensors(z, temperature, u, controls))
+        _assert_valid(spec, got_np)
+    tf_engine.close()

@@ -1,8 +1,12 @@
-"""What every engine shares: latent checks, seeded Gumbel noise, batching, reconstruction metrics.
+"""What every engine shares: latent checks, seeded noise, batching, reconstruction metrics.
 
-An engine turns latents into melody events and melody events into posteriors. Randomness is
-the caller's: row ``i`` of a decode draws its sampling noise from its own seed, so a melody
-depends on its seed only, never on the engine, the batch or the process that decoded it.
+An engine turns latents into melody events and melody events into posteriors; and, for every config
+with a spec (:mod:`muse_cli.engines.spec`), tensors into posteriors and latents into tensors
+(``encode_tensors``, ``decode_tensors``). Randomness is the caller's: row ``i`` of a decode draws
+its sampling uniforms from its own seed (:func:`uniforms`), so a sample depends on its seed only,
+never on the engine, the batch or the process that decoded it. A decoder reads them as
+:func:`sampling_noise` makes them: Gumbel noise for categorical decoders, the uniforms themselves
+for NADE and groove ones (:mod:`muse_cli.decoders` says how each decoder uses them).
 """
 
 from __future__ import annotations

@@ -197,6 +197,47 @@ def test_the_numpy_engine_decodes_a_family_checkpoint_without_tensorflow(built):
     assert out.stdout.split() == ["nade", "(2,", "32,", "61)", "False", "False"], out.stderr[-2000:]
 
 
+def test_composite_decoders_hook_reads_its_slice_of_one_shared_noise():
+    """The hook for hierarchical and split decoders: two seeded cores share one noise tensor (depth offsets
+    0 and 90), each sampled twice (call k reads steps [k L, (k + 1) L), the second starting from the first's
+    last sample); NumPy's CoreDecoder given the same slices and start draws the same samples."""
+    import tensorflow.compat.v1 as tf
+
+    from muse_cli.configs import build_config
+    from muse_cli.decoders import SeededCategoricalLstmDecoder
+    from muse_cli.engines.sequence import Categorical, CoreDecoder
+
+    hparams = build_config("cat-mel_2bar_small", {"dec_rnn_size": [8, 8], "z_size": 4}).hparams
+    rows, steps, depths = 3, 5, (90, 90)
+    rng = np.random.default_rng(10)
+    g = gumbel_of(rng.random((rows, 2 * steps, sum(depths))))
+    z = rng.standard_normal((rows, 4)).astype(np.float32)
+    with tf.Graph().as_default():
+        tf.train.get_or_create_global_step()  # magenta's decoders read it at build (MusicVAE.build makes it)
+        noise, z_in, outs, cores = tf.placeholder(tf.float32, g.shape), tf.placeholder(tf.float32, z.shape), [], []
+        for i, depth in enumerate(depths):
+            core = SeededCategoricalLstmDecoder()
+            with tf.variable_scope(f"core_{i}", reuse=tf.AUTO_REUSE):
+                core.build(hparams, depth, is_training=False)
+                core.noise, core.depth_offset = noise, sum(depths[:i])
+                first, _ = core.sample(rows, steps, z=z_in, temperature=1.0)
+                second, _ = core.sample(rows, steps, z=z_in, temperature=1.0, start_inputs=first[:, -1])
+            outs.append(tf.concat([first, second], axis=1))
+            cores.append(core)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            weights = {v.op.name: sess.run(v) for v in tf.global_variables()}
+            got = sess.run(outs, {noise: g, z_in: z})
+    assert [core.calls for core in cores] == [2, 2]
+    for i, depth in enumerate(depths):
+        decoder = CoreDecoder(weights, f"core_{i}/decoder/", Categorical(depth))
+        part = g[:, :, sum(depths[:i]) : sum(depths[: i + 1])]
+        first, state = decoder.decode(z, 1.0, part[:, :steps])
+        second, _ = decoder.decode(z, 1.0, part[:, steps:], start=first[:, -1])
+        assert np.array_equal(np.concatenate([first, second], axis=1), got[i])
+        assert state.shape == (rows, 2 * 2 * 8)  # (c0, h0, c1, h1)
+
+
 def test_the_spec_table_is_magentas():
     """engines.spec knows each config's tensors without TensorFlow: the same as magenta's own configs say."""
     from magenta.models.music_vae import configs as magenta_configs

@@ -238,6 +238,20 @@ def test_composite_decoders_hook_reads_its_slice_of_one_shared_noise():
         assert state.shape == (rows, 2 * 2 * 8)  # (c0, h0, c1, h1)
 
 
+def test_the_melody_events_api_refuses_other_models_in_one_line(built):
+    from muse_cli.errors import CheckpointError
+
+    calls = {
+        "decode_events": (np.zeros((1, 4)),),
+        "encode_events": (np.zeros((1, 32), int),),
+        "reconstruction_loss_grad": (np.zeros((1, 4)), np.zeros((1, 32), int)),
+    }
+    for engine in (*built("cat-drums_2bar_small"), *built("cat-mel_2bar_med_chords")):
+        for method, args in calls.items():
+            with pytest.raises(CheckpointError, match=r"is a cat-\S+ model, not a 2-bar melody one; its tensors go"):
+                getattr(engine, method)(*args)
+
+
 def test_the_spec_table_is_magentas():
     """engines.spec knows each config's tensors without TensorFlow: the same as magenta's own configs say."""
     from magenta.models.music_vae import configs as magenta_configs

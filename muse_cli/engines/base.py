@@ -18,7 +18,7 @@ import numpy as np
 
 from muse_cli.encoding import HOLD, NUM_CLASSES, WINDOW_STEPS
 from muse_cli.engines.spec import Spec
-from muse_cli.errors import LatentError
+from muse_cli.errors import CheckpointError, LatentError
 
 
 def uniforms(seed: Sequence[int], steps: int = WINDOW_STEPS, depth: int = NUM_CLASSES) -> np.ndarray:
@@ -185,6 +185,7 @@ class Engine:
         ``noise_seeds`` gives each row its own sampling noise; ``None`` decodes by argmax. ``allowed``
         (bool [90], [n, 90] or [n, 32, 90]) limits the classes sampled (:func:`noise_for`); None allows all.
         """
+        self.require_melody()
         z = self.check_latents(z)
         if allowed is not None:
             allowed = _per_step(allowed, len(z))
@@ -195,6 +196,15 @@ class Engine:
             mask = None if allowed is None else allowed[b : b + self.chunk]
             out[b : b + len(rows)] = self._decode_batch(rows, float(temperature), noise_for(seeds, len(rows), mask))
         return out
+
+    def require_melody(self) -> None:
+        """CheckpointError unless this is a 2-bar melody model, the only kind the melody events API drives."""
+        spec = self.spec
+        if spec.family != "melody" or spec.control_depth or spec.output_depth != NUM_CLASSES:
+            raise CheckpointError(
+                f"checkpoint {self.name} is a {spec.config} model, not a 2-bar melody one; "
+                "its tensors go through encode_tensors and decode_tensors"
+            )
 
     def check_latents(self, z: np.ndarray) -> np.ndarray:
         z = np.asarray(z)

@@ -1,11 +1,11 @@
 """MusicVAE configurations that muse can load, built from magenta's own CONFIG_MAP.
 
-Every config muse builds swaps magenta's ``CategoricalLstmDecoder`` for
-:class:`SeededCategoricalLstmDecoder`, which has the same variables (so every
-Magenta checkpoint loads unchanged) but draws its samples with Gumbel noise that
-the caller may feed. Feeding per-row noise from a seeded NumPy generator makes a
-melody depend on its own seed only, not on which batch it was decoded in; feeding
-zeros gives argmax decoding.
+Every config muse builds swaps magenta's decoder for its seeded version
+(:mod:`muse_cli.decoders`), which has the same variables (so every Magenta checkpoint
+loads unchanged) but samples with noise that the caller may feed. Feeding per-row
+noise from a seeded NumPy generator makes a sample depend on its own seed only, not
+on which batch it was decoded in; constant noise (u = 0.5
+everywhere, or zero Gumbel noise) decodes by argmax.
 
 Imports TensorFlow and magenta: only call from code that needs a model.
 """
@@ -15,82 +15,44 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-# magenta's config names that muse supports: 2-bar melody models, the decoder this module seeds.
+# magenta's config names that muse samples melodies from (the melody recipes and the CLI).
 MELODY_CONFIGS = ("cat-mel_2bar_small", "cat-mel_2bar_big")
+# the other one-level configs whose decoders muse seeds (the tensor-level engine API, issue 21)
+FAMILY_CONFIGS = (
+    "cat-drums_2bar_small",
+    "nade-drums_2bar_full",
+    "groovae_2bar_humanize",
+    "groovae_4bar",
+    "groovae_2bar_tap_fixed_velocity",
+    "cat-mel_2bar_med_chords",
+)
+HIERARCHICAL_CONFIGS = ("hierdec-mel_16bar", "hierdec-trio_16bar")  # built by the hierarchical decoders
+SEEDED_CONFIGS = MELODY_CONFIGS + FAMILY_CONFIGS
 
 
-def _decoder_class():
-    import tensorflow.compat.v1 as tf
-    from magenta.contrib import seq2seq as contrib_seq2seq
+def _seeded_model(base: str, model):
+    """magenta's model for ``base`` with its decoder swapped for the seeded one (same variables)."""
     from magenta.models.music_vae import lstm_models
+    from magenta.models.music_vae.base_model import MusicVAE
 
-    class SeededCategoricalLstmDecoder(lstm_models.CategoricalLstmDecoder):
-        """CategoricalLstmDecoder whose sampling noise can be fed from outside.
+    from muse_cli import decoders
 
-        ``gumbel_noise`` is a ``[n, max_length, depth]`` tensor that defaults to
-        fresh Gumbel noise; sample t of row i is argmax(logits / T + noise[i, t]),
-        which is exactly a draw from softmax(logits / T).
-        """
-
-        gumbel_noise = None
-
-        def sample(self, n, max_length=None, z=None, c_input=None, temperature=1.0, start_inputs=None, end_fn=None):
-            # Adapted from magenta's BaseLstmDecoder.sample (Apache-2.0) so that the
-            # sampling function sees the time step; melody models have no controls.
-            if c_input is not None:
-                raise ValueError("control inputs are not supported by muse's melody decoder")
-            depth = self._output_depth
-            uniform = tf.random.uniform([n, max_length, depth], minval=1e-20, maxval=1.0)
-            self.gumbel_noise = tf.placeholder_with_default(
-                -tf.math.log(-tf.math.log(uniform)), shape=[n, None, depth], name="gumbel_noise"
-            )
-            z = tf.zeros((n, 0), tf.float32) if z is None else z
-            if start_inputs is None:
-                start_inputs = tf.zeros([n, depth], dtype=tf.float32)
-            start_inputs = tf.concat([start_inputs, z], axis=-1)
-            end_token = end_fn
-            end_fn = (
-                (lambda x: tf.equal(tf.argmax(x, axis=-1), end_token)) if end_token is not None else (lambda x: False)
-            )
-            noise = self.gumbel_noise
-
-            def sample_fn(time, outputs, state):
-                del state
-                logits = outputs / temperature + noise[:, time, :]
-                return tf.one_hot(tf.argmax(logits, axis=-1), depth, dtype=tf.float32)
-
-            def initialize_fn():
-                return tf.zeros([n], tf.bool), start_inputs
-
-            def next_inputs_fn(time, outputs, state, sample_ids):
-                del time, outputs
-                return end_fn(sample_ids), tf.concat([sample_ids, z], axis=-1), state
-
-            helper = contrib_seq2seq.CustomHelper(
-                initialize_fn=initialize_fn,
-                sample_fn=sample_fn,
-                next_inputs_fn=next_inputs_fn,
-                sample_ids_shape=[depth],
-                sample_ids_dtype=tf.float32,
-            )
-            results = self._decode(z, helper=helper, input_shape=start_inputs.shape[1:], max_length=max_length)
-            return results.samples, results
-
-    return SeededCategoricalLstmDecoder
+    if base in HIERARCHICAL_CONFIGS:  # the hierarchical decoders' seeded versions plug in here
+        raise KeyError(f"{base}: muse has no seeded hierarchical decoder yet")
+    return MusicVAE(lstm_models.BidirectionalLstmEncoder(), decoders.seeded(model.decoder))
 
 
 def build_config(base: str, hparams: dict[str, Any] | None = None):
-    """A magenta Config for ``base`` (a key of magenta's CONFIG_MAP) with hparam overrides."""
-    from magenta.models.music_vae import configs, lstm_models
-    from magenta.models.music_vae.base_model import MusicVAE
+    """A magenta Config for ``base`` (one of :data:`SEEDED_CONFIGS`) with hparam overrides, its decoder
+    seeded (:mod:`muse_cli.decoders`)."""
+    from magenta.models.music_vae import configs
 
     if base not in configs.CONFIG_MAP:
         raise KeyError(base)
-    if base not in MELODY_CONFIGS:
-        raise KeyError(f"{base} is not a 2-bar melody config")
+    if base not in SEEDED_CONFIGS:
+        raise KeyError(f"{base} is not a config muse can decode ({', '.join(SEEDED_CONFIGS)})")
     config = copy.deepcopy(configs.CONFIG_MAP[base])
-    model = MusicVAE(lstm_models.BidirectionalLstmEncoder(), _decoder_class()())
-    config = configs.update_config(config, {"model": model})
+    config = configs.update_config(config, {"model": _seeded_model(base, config.model)})
     for key, value in (hparams or {}).items():
         if not hasattr(config.hparams, key):
             raise KeyError(f"unknown hparam {key!r} for {base}")
@@ -102,10 +64,10 @@ def build_config(base: str, hparams: dict[str, Any] | None = None):
 
 
 def any_config(base: str, hparams: dict[str, Any] | None = None):
-    """A magenta Config for any MusicVAE config key: muse's seeded melody configs, magenta's own otherwise."""
+    """A magenta Config for any MusicVAE config key: muse's seeded configs, magenta's own otherwise."""
     from magenta.models.music_vae import configs
 
-    if base in MELODY_CONFIGS:
+    if base in SEEDED_CONFIGS:
         return build_config(base, hparams)
     if base not in configs.CONFIG_MAP:
         raise KeyError(base)

@@ -1,11 +1,13 @@
 """The model's maths behind one interface, in two engines that give the same melodies.
 
-- ``numpy`` (default): :class:`~muse_cli.engines.numpy.NumpyEngine`, no TensorFlow; a command
-  answers in a fraction of a second.
+- ``numpy`` (default): :class:`~muse_cli.engines.numpy.NumpyEngine` (2-bar melody models) or
+  :class:`~muse_cli.engines.sequence.SequenceEngine` (the other one-level configs of
+  :mod:`muse_cli.engines.spec`), no TensorFlow; a command answers in a fraction of a second.
 - ``magenta``: :class:`~muse_cli.engines.magenta.MagentaEngine`, magenta's TrainedModel: the
   reference, and the way to run a checkpoint the NumPy engine cannot.
 
-Pick one with ``--engine`` or ``MUSE_ENGINE``.
+Pick one with ``--engine`` or ``MUSE_ENGINE``. Every engine has ``spec`` (the config's tensors) and the
+tensor-level API ``encode_tensors`` / ``decode_tensors`` (:class:`~muse_cli.engines.base.Engine`).
 """
 
 from __future__ import annotations
@@ -42,9 +44,15 @@ def load(ckpt, engine: str | None = None, batch_size: int = 64) -> Engine:
         )
     from muse_cli.engines import weights
     from muse_cli.engines.numpy import NumpyEngine
+    from muse_cli.engines.sequence import SequenceEngine
+    from muse_cli.engines.spec import spec_for
 
     arrays = weights.load(ckpt.path, ckpt.config, ckpt.hparams)  # checked against the config at export
-    model = NumpyEngine(arrays, ckpt.path, ckpt.name, ckpt.sha256, batch_size=batch_size)
+    spec = spec_for(ckpt.config, ckpt.hparams)
+    if spec is not None and (spec.family != "melody" or spec.control_depth):
+        model = SequenceEngine(arrays, spec, ckpt.path, ckpt.name, ckpt.sha256, batch_size=batch_size)
+    else:  # a 2-bar melody model (or one the NumPy engine will refuse with a clear error)
+        model = NumpyEngine(arrays, ckpt.path, ckpt.name, ckpt.sha256, batch_size=batch_size, config=ckpt.config)
     z_size = ckpt.hparams.get("z_size")
     if z_size is not None and int(z_size) != model.z_size:
         from muse_cli.errors import CheckpointError

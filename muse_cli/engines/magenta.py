@@ -14,6 +14,7 @@ import numpy as np
 from muse_cli.cache import checkpoint_prefix
 from muse_cli.encoding import NUM_CLASSES, WINDOW_STEPS
 from muse_cli.engines.base import Engine
+from muse_cli.engines.spec import Spec, spec_for
 from muse_cli.errors import CheckpointError
 from muse_cli.quiet import quiet_tensorflow
 
@@ -44,7 +45,9 @@ class MagentaEngine(Engine):
 
     kind = "magenta"
 
-    def __init__(self, config, checkpoint: Path, batch_size: int, name: str, sha256: str = ""):
+    def __init__(
+        self, config, checkpoint: Path, batch_size: int, name: str, sha256: str = "", spec: Spec | None = None
+    ):
         quiet_tensorflow()
         from magenta.models.music_vae import TrainedModel
 
@@ -55,7 +58,9 @@ class MagentaEngine(Engine):
             self._tm = TrainedModel(config, batch_size=batch_size, checkpoint_dir_or_path=prefix)
         except Exception as exc:  # TensorFlow's own errors are long: keep the line that says what is wrong
             raise checkpoint_failure(self.checkpoint, exc) from None
-        self._noise = self._tm._config.model.decoder.gumbel_noise
+        self.spec = spec or Spec("cat-mel_2bar_small", "melody", "categorical", WINDOW_STEPS, NUM_CLASSES, NUM_CLASSES)
+        self._decoder = self._tm._config.model.decoder
+        self._noise = self._decoder.noise  # muse_cli.decoders: the one noise tensor the seeded decoder reads
         self._loss = None  # (z, targets, loss, gradient), built on first use
 
     @classmethod
@@ -65,20 +70,40 @@ class MagentaEngine(Engine):
         quiet_tensorflow()
         from muse_cli.configs import build_config
 
-        return cls(build_config(base, hparams), checkpoint, batch_size, name, sha256)
+        spec = spec_for(base, hparams)
+        return cls(build_config(base, hparams), checkpoint, batch_size, name, sha256, spec)
 
     def close(self) -> None:
         self._tm._sess.close()
 
     def _decode_batch(self, z: np.ndarray, temperature: float, noise: np.ndarray) -> np.ndarray:
-        tm, bs, n = self._tm, self.batch_size, len(z)
-        zb = np.pad(z, [(0, bs - n), (0, 0)]).astype(np.float32)
-        nb = np.pad(noise, [(0, bs - n), (0, 0), (0, 0)])
-        feed = {tm._z_input: zb, tm._temperature: temperature, tm._max_length: WINDOW_STEPS, self._noise: nb}
-        samples = tm._sess.run(tm._outputs, feed)
-        return np.argmax(samples[:n], axis=-1)
+        samples = self._tm._sess.run(self._tm._outputs, self._feed(len(z), z, temperature, noise, None))
+        return np.argmax(samples[: len(z)], axis=-1)
+
+    def _feed(self, rows: int, z: np.ndarray, temperature: float, noise: np.ndarray, controls) -> dict:
+        """TrainedModel's sampling feed for up to batch_size rows, padded with zero rows."""
+        tm, pad = self._tm, self.batch_size - rows
+        feed = {
+            tm._z_input: np.pad(z, [(0, pad), (0, 0)]).astype(np.float32),
+            tm._temperature: temperature,
+            tm._max_length: self.spec.steps,
+            self._noise: np.pad(noise, [(0, pad), (0, 0), (0, 0)]),
+        }
+        if controls is not None:  # per row: the seeded decoder's `controls` (TrainedModel's c_input is one for all)
+            feed[self._decoder.controls] = np.pad(controls, [(0, pad), (0, 0), (0, 0)])
+        return feed
+
+    def _decode_tensors(self, z, temperature, noise, controls) -> np.ndarray:
+        samples = self._tm._sess.run(self._tm._outputs, self._feed(len(z), z, temperature, noise, controls))
+        return np.asarray(samples[: len(z)], np.float32)
+
+    def _encode_tensors(self, inputs: np.ndarray, controls: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        steps = [self.spec.steps] * len(inputs)
+        _, mu, sigma = self._tm.encode_tensors(list(inputs), steps, None if controls is None else list(controls))
+        return mu, sigma
 
     def encode_events(self, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.require_melody()
         events = np.asarray(events, dtype=np.int64)
         onehot = np.eye(NUM_CLASSES, dtype=np.float32)[events]
         _, mu, sigma = self._tm.encode_tensors(list(onehot), [WINDOW_STEPS] * len(events))
@@ -107,6 +132,7 @@ class MagentaEngine(Engine):
         return self._loss
 
     def reconstruction_loss_grad(self, z: np.ndarray, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.require_melody()
         z = self.check_latents(z)
         onehot = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(events, dtype=np.int64)]
         z_in, targets, loss, grad = self._loss_graph()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from muse_cli.encoding import STEPS_PER_BAR, steps_seconds
+from muse_cli.engines.base import uniforms as engine_uniforms
 from muse_cli.errors import UsageError
 from muse_cli.families import family_of
 from muse_cli.midi import Part
@@ -52,11 +53,11 @@ def windows_for(model, seconds: float | None, qpm: float) -> int:
 
 
 def uniforms(model, seeds: list[tuple] | None, rows: int) -> np.ndarray:
-    """[rows, T, D] uniform noise, row ``j`` from its own seed (the melodies' convention); 0.5 without seeds."""
+    """[rows, T, D] sampling uniforms, row ``j`` from its own seed (the melodies' convention); 0.5 without seeds."""
     shape = (window_steps(model), int(model.spec.output_depth))
     if seeds is None:
-        return np.full((rows, *shape), DETERMINISTIC, np.float32)
-    return np.stack([np.random.default_rng(list(s)).random(shape) for s in seeds]).astype(np.float32)
+        return np.full((rows, *shape), DETERMINISTIC)
+    return np.stack([engine_uniforms(s, *shape) for s in seeds])
 
 
 def check_chords(model, chords, song=None) -> tuple | None:

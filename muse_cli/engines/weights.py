@@ -104,7 +104,7 @@ def read_checkpoint(checkpoint: Path) -> dict[str, np.ndarray]:
         return {
             n: np.asarray(reader.get_tensor(n))
             for n in names
-            if n.startswith(("encoder/", "decoder/")) and not any(s in n for s in _SKIP)
+            if n.startswith(("encoder/", "decoder/", "core_decoder/")) and not any(s in n for s in _SKIP)
         }
     except Exception as exc:  # TensorFlow's errors are long: keep the line that says what is wrong
         raise checkpoint_failure(checkpoint, exc, otherwise="is unreadable") from None

@@ -96,6 +96,8 @@ bench: setup big
 	$(PY) bench/bench_prompt.py
 	$(PY) bench/bench_batch.py --big $(BIG)
 	$(PY) bench/bench_refine.py --steps 0 10 20 30 50 70 --tf-steps 50
+	$(PY) bench/bench_family_engines.py --rows 256
+	$(PY) bench/bench_family_engines.py --rows 64 --published
 
 clean:
 	rm -rf build out .pytest_cache

@@ -26,6 +26,7 @@ SMOKE = {
     "bench_batch.py": ["--samples", "4", "--renders", "2", "--skip", "2"],
     "bench_prompt.py": ["--runs", "1", "--warm", "1", "--captions", "4"],
     "bench_conductor.py": ["--cold", "1"],
+    "bench_family_engines.py": ["--rows", "4", "--config", "nade-drums_2bar_full", "groovae_2bar_humanize"],
     "bench_style.py": ["--tunes", "{corpus}", "--collection", "smoke", "--fit", "6", "--pieces", "6"],
     "bench_refine.py": [
         "--steps",

@@ -11,6 +11,8 @@ at the published sizes (default hparams).
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -182,6 +184,74 @@ def test_controls_are_required_exactly_where_the_config_has_them(built):
         drums.decode_tensors(z, 1.0, np.full((2, 32, 90), 0.5))
 
 
+def test_the_numpy_engine_decodes_a_family_checkpoint_without_tensorflow(built):
+    """Once its weights are exported (the first load did it), a family checkpoint costs NumPy only."""
+    np_engine, _ = built("nade-drums_2bar_full")
+    code = (
+        "import sys, numpy as np; from muse_cli import engines, registry; "
+        f"e = engines.load(registry.resolve({str(np_engine.checkpoint)!r}), 'numpy'); "
+        "s = e.decode_tensors(np.zeros((2, 4)), 1.0, np.full((2, 32, 61), 0.5)); "
+        "print(e.spec.sampler, s.shape, 'tensorflow' in sys.modules, 'magenta' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["nade", "(2,", "32,", "61)", "False", "False"], out.stderr[-2000:]
+
+
+def test_composite_decoders_hook_reads_its_slice_of_one_shared_noise():
+    """The hook for hierarchical and split decoders: two seeded cores share one noise tensor (depth offsets
+    0 and 90), each sampled twice (call k reads steps [k L, (k + 1) L), the second starting from the first's
+    last sample); NumPy's CoreDecoder given the same slices and start draws the same samples."""
+    import tensorflow.compat.v1 as tf
+
+    from muse_cli.configs import build_config
+    from muse_cli.decoders import SeededCategoricalLstmDecoder
+    from muse_cli.engines.sequence import Categorical, CoreDecoder
+
+    hparams = build_config("cat-mel_2bar_small", {"dec_rnn_size": [8, 8], "z_size": 4}).hparams
+    rows, steps, depths = 3, 5, (90, 90)
+    rng = np.random.default_rng(10)
+    g = gumbel_of(rng.random((rows, 2 * steps, sum(depths))))
+    z = rng.standard_normal((rows, 4)).astype(np.float32)
+    with tf.Graph().as_default():
+        tf.train.get_or_create_global_step()  # magenta's decoders read it at build (MusicVAE.build makes it)
+        noise, z_in, outs, cores = tf.placeholder(tf.float32, g.shape), tf.placeholder(tf.float32, z.shape), [], []
+        for i, depth in enumerate(depths):
+            core = SeededCategoricalLstmDecoder()
+            with tf.variable_scope(f"core_{i}", reuse=tf.AUTO_REUSE):
+                core.build(hparams, depth, is_training=False)
+                core.noise, core.depth_offset = noise, sum(depths[:i])
+                first, _ = core.sample(rows, steps, z=z_in, temperature=1.0)
+                second, _ = core.sample(rows, steps, z=z_in, temperature=1.0, start_inputs=first[:, -1])
+            outs.append(tf.concat([first, second], axis=1))
+            cores.append(core)
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            weights = {v.op.name: sess.run(v) for v in tf.global_variables()}
+            got = sess.run(outs, {noise: g, z_in: z})
+    assert [core.calls for core in cores] == [2, 2]
+    for i, depth in enumerate(depths):
+        decoder = CoreDecoder(weights, f"core_{i}/decoder/", Categorical(depth))
+        part = g[:, :, sum(depths[:i]) : sum(depths[: i + 1])]
+        first, state = decoder.decode(z, 1.0, part[:, :steps])
+        second, _ = decoder.decode(z, 1.0, part[:, steps:], start=first[:, -1])
+        assert np.array_equal(np.concatenate([first, second], axis=1), got[i])
+        assert state.shape == (rows, 2 * 2 * 8)  # (c0, h0, c1, h1)
+
+
+def test_the_melody_events_api_refuses_other_models_in_one_line(built):
+    from muse_cli.errors import CheckpointError
+
+    calls = {
+        "decode_events": (np.zeros((1, 4)),),
+        "encode_events": (np.zeros((1, 32), int),),
+        "reconstruction_loss_grad": (np.zeros((1, 4)), np.zeros((1, 32), int)),
+    }
+    for engine in (*built("cat-drums_2bar_small"), *built("cat-mel_2bar_med_chords")):
+        for method, args in calls.items():
+            with pytest.raises(CheckpointError, match=r"is a cat-\S+ model, not a 2-bar melody one; its tensors go"):
+                getattr(engine, method)(*args)
+
+
 def test_the_spec_table_is_magentas():
     """engines.spec knows each config's tensors without TensorFlow: the same as magenta's own configs say."""
     from magenta.models.music_vae import configs as magenta_configs
@@ -215,4 +285,27 @@ def test_melody_decode_tensors_draws_what_decode_events_draws(tiny_checkpoint):
     events = np_engine.decode_events(z, 1.0, seeds)
     for engine in (np_engine, tf_engine):
         assert np.array_equal(np.argmax(engine.decode_tensors(z, 1.0, u), axis=-1), events)
+    tf_engine.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", CONFIGS)
+def test_published_shapes_agree(config, tmp_path):
+    """At the published sizes (magenta's default hparams, random weights): the same posteriors and samples."""
+    from muse_cli.training.random_weights import make_random_checkpoint
+
+    np_engine, tf_engine = _engines(make_random_checkpoint(tmp_path / config, config, {}, seed=1), batch_size=8)
+    spec, rows = np_engine.spec, 12
+    assert np_engine.z_size == tf_engine.z_size == 256
+    inputs, controls = _inputs(spec, rows, seed=11)
+    (mu_n, sigma_n), (mu_t, sigma_t) = (
+        np_engine.encode_tensors(inputs, controls),
+        tf_engine.encode_tensors(inputs, controls),
+    )
+    assert np.abs(mu_n - mu_t).max() <= ATOL and np.abs(sigma_n - sigma_t).max() <= ATOL
+    z = np.random.default_rng(12).standard_normal((rows, np_engine.z_size)).astype(np.float32)
+    for temperature, u in ((1.0, _noise(spec, rows, seed=13)), (0.5, np.full_like(_noise(spec, rows, 0), 0.5))):
+        got_np = np_engine.decode_tensors(z, temperature, u, controls)
+        _assert_same_samples(spec, got_np, tf_engine.decode_tensors(z, temperature, u, controls))
+        _assert_valid(spec, got_np)
     tf_engine.close()

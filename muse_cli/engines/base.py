@@ -1,8 +1,12 @@
-"""What every engine shares: latent checks, seeded Gumbel noise, batching, reconstruction metrics.
+"""What every engine shares: latent checks, seeded noise, batching, reconstruction metrics.
 
-An engine turns latents into melody events and melody events into posteriors. Randomness is
-the caller's: row ``i`` of a decode draws its sampling noise from its own seed, so a melody
-depends on its seed only, never on the engine, the batch or the process that decoded it.
+An engine turns latents into melody events and melody events into posteriors; and, for every config
+with a spec (:mod:`muse_cli.engines.spec`), tensors into posteriors and latents into tensors
+(``encode_tensors``, ``decode_tensors``). Randomness is the caller's: row ``i`` of a decode draws
+its sampling uniforms from its own seed (:func:`uniforms`), so a sample depends on its seed only,
+never on the engine, the batch or the process that decoded it. A decoder reads them as
+:func:`sampling_noise` makes them: Gumbel noise for categorical decoders, the uniforms themselves
+for NADE and groove ones (:mod:`muse_cli.decoders` says how each decoder uses them).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import numpy as np
 
 from muse_cli.encoding import HOLD, NUM_CLASSES, WINDOW_STEPS
 from muse_cli.engines.spec import Spec
-from muse_cli.errors import LatentError
+from muse_cli.errors import CheckpointError, LatentError
 
 
 def uniforms(seed: Sequence[int], steps: int = WINDOW_STEPS, depth: int = NUM_CLASSES) -> np.ndarray:
@@ -181,6 +185,7 @@ class Engine:
         ``noise_seeds`` gives each row its own sampling noise; ``None`` decodes by argmax. ``allowed``
         (bool [90], [n, 90] or [n, 32, 90]) limits the classes sampled (:func:`noise_for`); None allows all.
         """
+        self.require_melody()
         z = self.check_latents(z)
         if allowed is not None:
             allowed = _per_step(allowed, len(z))
@@ -191,6 +196,15 @@ class Engine:
             mask = None if allowed is None else allowed[b : b + self.chunk]
             out[b : b + len(rows)] = self._decode_batch(rows, float(temperature), noise_for(seeds, len(rows), mask))
         return out
+
+    def require_melody(self) -> None:
+        """CheckpointError unless this is a 2-bar melody model, the only kind the melody events API drives."""
+        spec = self.spec
+        if spec.family != "melody" or spec.control_depth or spec.output_depth != NUM_CLASSES:
+            raise CheckpointError(
+                f"checkpoint {self.name} is a {spec.config} model, not a 2-bar melody one; "
+                "its tensors go through encode_tensors and decode_tensors"
+            )
 
     def check_latents(self, z: np.ndarray) -> np.ndarray:
         z = np.asarray(z)

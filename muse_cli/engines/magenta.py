@@ -103,6 +103,7 @@ class MagentaEngine(Engine):
         return mu, sigma
 
     def encode_events(self, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.require_melody()
         events = np.asarray(events, dtype=np.int64)
         onehot = np.eye(NUM_CLASSES, dtype=np.float32)[events]
         _, mu, sigma = self._tm.encode_tensors(list(onehot), [WINDOW_STEPS] * len(events))
@@ -131,6 +132,7 @@ class MagentaEngine(Engine):
         return self._loss
 
     def reconstruction_loss_grad(self, z: np.ndarray, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.require_melody()
         z = self.check_latents(z)
         onehot = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(events, dtype=np.int64)]
         z_in, targets, loss, grad = self._loss_graph()

@@ -1,11 +1,12 @@
-"""MusicVAE inference in NumPy: the same maths as magenta's graph, from the same weights.
+"""MusicVAE melody inference in NumPy: the same maths as magenta's graph, from the same weights.
 
-Decoder (magenta's ``CategoricalLstmDecoder``): ``z_to_initial_state`` = tanh(z W + b) split into
-each layer's (c, h); at every step the input is [previous sample one-hot, z]; LSTM layers as
-TensorFlow's ``LSTMBlockCell`` (gates i, j, f, o; forget bias 1.0); ``output_projection`` gives
-logits; the sample is argmax(logits / T + gumbel noise), the noise fed by the caller.
-Encoder (magenta's ``BidirectionalLstmEncoder``): stacked bidirectional LSTM layers, the last
-layer's final forward and backward h concatenated; mu = dense, sigma = softplus(dense).
+Decoder (magenta's ``CategoricalLstmDecoder``, :class:`muse_cli.engines.sequence.CoreDecoder`'s weights):
+``z_to_initial_state`` = tanh(z W + b) split into each layer's (c, h); at every step the input is
+[previous sample one-hot, z]; LSTM layers as TensorFlow's ``LSTMBlockCell`` (:mod:`muse_cli.engines.lstm`);
+``output_projection`` gives logits; the sample is argmax(logits / T + gumbel noise), the noise fed by the
+caller. The melody events API here keeps its own fast paths (one-hot inputs as row lookups, the taped
+teacher-forced pass and its backpropagation); the tensor-level API is :class:`SequenceEngine`'s.
+Encoder: :class:`muse_cli.engines.lstm.Encoder`.
 
 No TensorFlow here: importing NumPy and reading the exported weights is all a melody costs.
 Float rounding differs from TensorFlow's in the last bits, so now and then (measured in

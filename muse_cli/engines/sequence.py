@@ -170,3 +170,11 @@ class SequenceEngine(Engine):
 
     def _decode_tensors(self, z, temperature, noise, controls):
         return self.decoder.decode(z, temperature, noise, controls)[0]
+
+    def encode_events(self, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.require_melody()  # a melody model's engine is NumpyEngine: this raises
+        raise NotImplementedError
+
+    def reconstruction_loss_grad(self, z: np.ndarray, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.require_melody()
+        raise NotImplementedError

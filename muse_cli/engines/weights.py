@@ -29,6 +29,7 @@ from muse_cli.cache import checkpoint_identity, checkpoint_prefix, data_files, f
 FILENAME = "weights.npz"
 FORMAT = 2  # 2: the .index's sha256 and the config checked at export
 META = "__muse__"
+_MODEL_SCOPES = ("encoder/", "decoder/", "core_decoder/")  # core_decoder/: a hierarchical model's bar decoders
 _SKIP = ("/Adam", "ExponentialMovingAverage", "/Momentum", "/RMSProp")
 
 
@@ -104,7 +105,7 @@ def read_checkpoint(checkpoint: Path) -> dict[str, np.ndarray]:
         return {
             n: np.asarray(reader.get_tensor(n))
             for n in names
-            if n.startswith(("encoder/", "decoder/", "core_decoder/")) and not any(s in n for s in _SKIP)
+            if n.startswith(_MODEL_SCOPES) and not any(s in n for s in _SKIP)
         }
     except Exception as exc:  # TensorFlow's errors are long: keep the line that says what is wrong
         raise checkpoint_failure(checkpoint, exc, otherwise="is unreadable") from None

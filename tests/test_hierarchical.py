@@ -222,6 +222,16 @@ def test_wrong_shapes_are_refused(pair):
             engine.decode_tensors(z, 1.0, np.full((2, 256, engine.spec.output_depth), 0.5), np.zeros((2, 256, 1)))
 
 
+def test_the_melody_events_api_refuses_a_16_bar_melody_model(built):
+    """hierdec-mel_16bar has 90 melody classes but 256 steps: the 2-bar events API says to use the tensors."""
+    from muse_cli.errors import CheckpointError
+
+    _, np_engine, tf_engine = built("hierdec-mel_16bar")
+    for engine in (np_engine, tf_engine):
+        with pytest.raises(CheckpointError, match="hierdec-mel_16bar model, not a 2-bar melody one"):
+            engine.decode_events(np.zeros((1, 4), np.float32))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("config", CONFIGS)
 def test_published_sizes_both_engines_agree(tmp_path, config):

@@ -15,6 +15,8 @@ The slow tests repeat the comparison at the published sizes (default hparams) an
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -220,6 +222,19 @@ def test_wrong_shapes_are_refused(pair):
             engine.decode_tensors(z, 1.0, np.full((2, 32, engine.spec.output_depth), 0.5))
         with pytest.raises(ValueError, match="takes no controls"):
             engine.decode_tensors(z, 1.0, np.full((2, 256, engine.spec.output_depth), 0.5), np.zeros((2, 256, 1)))
+
+
+def test_the_numpy_engine_decodes_a_trio_without_tensorflow(built):
+    """Once its weights are exported (the first load did it), a hierdec checkpoint costs NumPy only."""
+    folder, _, _ = built("hierdec-trio_16bar")
+    code = (
+        "import sys, numpy as np; from muse_cli import engines, registry; "
+        f"e = engines.load(registry.resolve({str(folder)!r}), 'numpy'); "
+        "s = e.decode_tensors(np.zeros((2, 4)), 1.0, np.full((2, 256, 692), 0.5)); "
+        "print(type(e).__name__, s.shape, 'tensorflow' in sys.modules, 'magenta' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.split() == ["HierarchicalEngine", "(2,", "256,", "692)", "False", "False"], out.stderr[-2000:]
 
 
 def test_the_melody_events_api_refuses_a_16_bar_melody_model(built):

@@ -27,7 +27,7 @@ FAMILY_CONFIGS = (
     "cat-mel_2bar_med_chords",
 )
 HIERARCHICAL_CONFIGS = ("hierdec-mel_16bar", "hierdec-trio_16bar")  # built by the hierarchical decoders
-SEEDED_CONFIGS = MELODY_CONFIGS + FAMILY_CONFIGS
+SEEDED_CONFIGS = MELODY_CONFIGS + FAMILY_CONFIGS + HIERARCHICAL_CONFIGS
 
 
 def _seeded_model(base: str, model):
@@ -37,8 +37,10 @@ def _seeded_model(base: str, model):
 
     from muse_cli import decoders
 
-    if base in HIERARCHICAL_CONFIGS:  # the hierarchical decoders' seeded versions plug in here
-        raise KeyError(f"{base}: muse has no seeded hierarchical decoder yet")
+    if base in HIERARCHICAL_CONFIGS:
+        from muse_cli.hierdec import seeded_hierarchical
+
+        return MusicVAE(lstm_models.BidirectionalLstmEncoder(), seeded_hierarchical(model.decoder))
     return MusicVAE(lstm_models.BidirectionalLstmEncoder(), decoders.seeded(model.decoder))
 
 

@@ -263,6 +263,7 @@ def test_the_spec_table_is_magentas():
 
     samplers = {"CategoricalLstmDecoder": "categorical", "MultiLabelRnnNadeDecoder": "nade"}
     samplers["GrooveLstmDecoder"] = "groove"
+    samplers["HierarchicalLstmDecoder"] = "categorical"  # hierdec-*: categorical cores (tests/test_hierarchical.py)
     for name in configs():
         config = copy.deepcopy(magenta_configs.CONFIG_MAP[name])
         converter, spec = config.data_converter, spec_for(name)

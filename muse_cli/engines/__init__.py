@@ -2,7 +2,8 @@
 
 - ``numpy`` (default): :class:`~muse_cli.engines.numpy.NumpyEngine` (2-bar melody models) or
   :class:`~muse_cli.engines.sequence.SequenceEngine` (the other one-level configs of
-  :mod:`muse_cli.engines.spec`), no TensorFlow; a command answers in a fraction of a second.
+  :mod:`muse_cli.engines.spec`) or :class:`~muse_cli.engines.hierarchical.HierarchicalEngine` (the
+  hierdec 16-bar models), no TensorFlow; a command answers in a fraction of a second.
 - ``magenta``: :class:`~muse_cli.engines.magenta.MagentaEngine`, magenta's TrainedModel: the
   reference, and the way to run a checkpoint the NumPy engine cannot.
 
@@ -43,13 +44,16 @@ def load(ckpt, engine: str | None = None, batch_size: int = 64) -> Engine:
             ckpt.config, ckpt.hparams, ckpt.path, batch_size=batch_size, name=ckpt.name, sha256=ckpt.sha256
         )
     from muse_cli.engines import weights
+    from muse_cli.engines.hierarchical import LEVELS, HierarchicalEngine
     from muse_cli.engines.numpy import NumpyEngine
     from muse_cli.engines.sequence import SequenceEngine
     from muse_cli.engines.spec import spec_for
 
     arrays = weights.load(ckpt.path, ckpt.config, ckpt.hparams)  # checked against the config at export
     spec = spec_for(ckpt.config, ckpt.hparams)
-    if spec is not None and (spec.family != "melody" or spec.control_depth):
+    if ckpt.config in LEVELS:
+        model = HierarchicalEngine(arrays, spec, ckpt.path, ckpt.name, ckpt.sha256, batch_size=batch_size)
+    elif spec is not None and (spec.family != "melody" or spec.control_depth):
         model = SequenceEngine(arrays, spec, ckpt.path, ckpt.name, ckpt.sha256, batch_size=batch_size)
     else:  # a 2-bar melody model (or one the NumPy engine will refuse with a clear error)
         model = NumpyEngine(arrays, ckpt.path, ckpt.name, ckpt.sha256, batch_size=batch_size, config=ckpt.config)

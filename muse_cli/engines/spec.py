@@ -18,7 +18,10 @@ _TABLE = {
     "groovae_2bar_humanize": ("groove", "groove", 32, 27, 27, 0),
     "groovae_2bar_tap_fixed_velocity": ("groove", "groove", 32, 27, 27, 0),
     "groovae_4bar": ("groove", "groove", 64, 27, 27, 0),
-    # hierdec-mel_16bar and hierdec-trio_16bar: added with the hierarchical decoders
+    # the hierarchical 16-bar models (muse_cli.engines.hierarchical): 16 bars of 16 steps; the trio's
+    # output is melody 90 + bass 90 + drums 512 one-hots, its input the same three concatenated
+    "hierdec-mel_16bar": ("melody", "categorical", 256, 90, 90, 0),
+    "hierdec-trio_16bar": ("trio", "categorical", 256, 692, 692, 0),
 }
 SAMPLERS = ("categorical", "nade", "groove")
 

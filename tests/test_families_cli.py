@@ -27,8 +27,9 @@ def installed(muse_home, family_checkpoints):
 
 
 def invoke(*args, engine: str = "numpy"):
-    result = CliRunner().invoke(cli, [*map(str, args), "--engine", engine], catch_exceptions=False)
-    return result
+    """``muse ARGS`` in this process (a model command on ``engine``)."""
+    light = args[0] in ("render", "show")
+    return CliRunner().invoke(cli, [*map(str, args), *([] if light else ["--engine", engine])], catch_exceptions=False)
 
 
 def extra(name: str) -> list[str]:

@@ -170,7 +170,7 @@ def _normalise(obj: dict, op: str, root: Path) -> dict:
         if key in obj:
             p[key] = str(_input_path(obj[key], root))
             p[key + "_shown"] = obj[key]
-    for key in ("prompt", "source"):
+    for key in ("prompt", "source", "chords"):
         if key in obj:
             p[key] = obj[key]
     tempo = read_tempo(obj["prompt"]) if "prompt" in obj and "qpm" not in obj else None

@@ -118,6 +118,14 @@ def _check_fields(obj: dict, op: str) -> list[str]:
             read_tempo(obj["prompt"])  # a tempo out of range in the words, as `muse sample --prompt` refuses it
         except PromptError as exc:
             problems.append(f"'prompt': {exc}")
+    if _nonempty(obj.get("chords")):
+        from muse_cli.errors import UsageError
+        from muse_cli.families.chords import parse_chords
+
+        try:
+            parse_chords(obj["chords"], option="'chords'")
+        except UsageError as exc:
+            problems.append(str(exc))
     if "form" in obj and not problems:
         problems += _form_problems(obj)
     return problems

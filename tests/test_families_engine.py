@@ -81,13 +81,17 @@ def _noise(spec, rows: int, seed: int) -> np.ndarray:
 
 
 def _assert_same_samples(spec, got_np, got_tf):
+    """The discrete parts (one-hots, NADE units, groove hits) equal, and the continuous ones (groove velocities
+    and offsets) within ATOL, on every row but at most one of 40: NumPy and TensorFlow round the last bits
+    differently, so a unit whose logit ties zero to ~1e-6 (one was seen in the tiny NADE model: 1.5e-6) can
+    go the other way, and its row's later steps follow it. bench/bench_family_engines.py counts 0 differing
+    steps of 8,192 or more per config and temperature."""
     assert got_np.shape == got_tf.shape == (len(got_np), spec.steps, spec.output_depth)
-    if spec.sampler == "groove":
-        hits = spec.output_depth // 3
-        assert np.array_equal(got_np[..., :hits], got_tf[..., :hits])
-        assert np.abs(got_np[..., hits:] - got_tf[..., hits:]).max() <= ATOL
-    else:
-        assert np.array_equal(got_np, got_tf)
+    split = spec.output_depth // 3 if spec.sampler == "groove" else spec.output_depth
+    differ = np.any(got_np[..., :split] != got_tf[..., :split], axis=(1, 2))
+    assert differ.sum() <= max(1, len(differ) // 40), f"{differ.sum()} of {len(differ)} rows differ"
+    if split < spec.output_depth:
+        assert np.abs(got_np[~differ][..., split:] - got_tf[~differ][..., split:]).max() <= ATOL
 
 
 def _assert_valid(spec, samples):
@@ -145,11 +149,9 @@ def test_uniforms_of_one_half_decode_deterministically(pair):
     cold, warm = (np_engine.decode_tensors(z, t, half, controls) for t in (0.5, 1.0))
     _assert_same_samples(spec, cold, tf_engine.decode_tensors(z, 0.5, half, controls))
     _assert_same_samples(spec, warm, tf_engine.decode_tensors(z, 1.0, half, controls))
-    if spec.sampler == "groove":  # hits are on where the logit is positive at any temperature
-        hits = spec.output_depth // 3
-        assert np.array_equal(cold[..., :hits], warm[..., :hits])
-    else:
-        assert np.array_equal(cold, warm)  # argmax / p > 0.5 at any temperature
+    # argmax, p > 0.5, logit > 0: the same at any temperature (groove velocities and offsets never depend on it)
+    split = spec.output_depth // 3 if spec.sampler == "groove" else spec.output_depth
+    assert np.array_equal(cold[..., :split], warm[..., :split])
 
 
 def test_per_row_controls_match_trainedmodels_one_sequence(built):
@@ -166,9 +168,10 @@ def test_per_row_controls_match_trainedmodels_one_sequence(built):
     feed[tf_engine._noise] = gumbel_of(u)  # the categorical decoder reads Gumbel noise
     reference = tm._sess.run(tm._outputs, feed)
     assert np.array_equal(tf_engine.decode_tensors(z, 1.0, u, same), reference)
-    assert np.array_equal(np_engine.decode_tensors(z, 1.0, u, same), reference)
+    shared = np_engine.decode_tensors(z, 1.0, u, same)
+    _assert_same_samples(spec, shared, reference)
     own = np_engine.decode_tensors(z, 1.0, u, controls)
-    assert np.array_equal(own[0], reference[0]) and not np.array_equal(own[1:], reference[1:])
+    assert np.array_equal(own[0], shared[0]) and not np.array_equal(own[1:], shared[1:])
 
 
 def test_controls_are_required_exactly_where_the_config_has_them(built):
@@ -282,9 +285,10 @@ def test_melody_decode_tensors_draws_what_decode_events_draws(tiny_checkpoint):
     z = np.random.default_rng(9).standard_normal((50, np_engine.z_size)).astype(np.float32)
     seeds = [(9, i, 1, 0) for i in range(50)]
     u = np.stack([uniforms(s) for s in seeds])
-    events = np_engine.decode_events(z, 1.0, seeds)
     for engine in (np_engine, tf_engine):
+        events = engine.decode_events(z, 1.0, seeds)
         assert np.array_equal(np.argmax(engine.decode_tensors(z, 1.0, u), axis=-1), events)
+        assert len(np.unique(events)) > 10
     tf_engine.close()
 
 

@@ -14,9 +14,9 @@ tensor-level API ``encode_tensors`` / ``decode_tensors`` (:class:`~muse_cli.engi
 from __future__ import annotations
 
 from muse_cli import settings
-from muse_cli.engines.base import Engine, gumbel
+from muse_cli.engines.base import Engine, gumbel, uniforms
 
-__all__ = ["Engine", "gumbel", "load", "for_batch"]
+__all__ = ["Engine", "gumbel", "uniforms", "load", "for_batch"]
 
 # From this size of checkpoint data on, `muse batch` runs TrainedModel unless told otherwise: on warm workers
 # TensorFlow's matrix products (oneDNN) beat NumPy's OpenBLAS 0.3.20 on cat-mel_2bar_big's 2048-unit layers,
@@ -51,9 +51,9 @@ def load(ckpt, engine: str | None = None, batch_size: int = 64) -> Engine:
 
     arrays = weights.load(ckpt.path, ckpt.config, ckpt.hparams)  # checked against the config at export
     spec = spec_for(ckpt.config, ckpt.hparams)
-    if ckpt.config in LEVELS:
+    if ckpt.config in LEVELS:  # the hierarchical 16-bar models
         model = HierarchicalEngine(arrays, spec, ckpt.path, ckpt.name, ckpt.sha256, batch_size=batch_size)
-    elif spec is not None and (spec.family != "melody" or spec.control_depth):
+    elif spec is not None and not spec.melody_events:
         model = SequenceEngine(arrays, spec, ckpt.path, ckpt.name, ckpt.sha256, batch_size=batch_size)
     else:  # a 2-bar melody model (or one the NumPy engine will refuse with a clear error)
         model = NumpyEngine(arrays, ckpt.path, ckpt.name, ckpt.sha256, batch_size=batch_size, config=ckpt.config)

@@ -200,12 +200,7 @@ class Engine:
     def require_melody(self) -> None:
         """CheckpointError unless this is a 2-bar melody model, the only kind the melody events API drives."""
         spec = self.spec
-        if (
-            spec.family != "melody"
-            or spec.control_depth
-            or spec.output_depth != NUM_CLASSES
-            or spec.steps != WINDOW_STEPS
-        ):
+        if not spec.melody_events:
             raise CheckpointError(
                 f"checkpoint {self.name} is a {spec.config} model, not a 2-bar melody one; "
                 "its tensors go through encode_tensors and decode_tensors"

@@ -41,7 +41,12 @@ def checkpoint_failure(checkpoint, exc: BaseException, otherwise: str = "does no
 
 
 class MagentaEngine(Engine):
-    """A checkpoint loaded through TrainedModel; the graph runs ``batch_size`` rows at a time."""
+    """A checkpoint loaded through TrainedModel; the graph runs ``batch_size`` rows at a time.
+
+    Its decoder is seeded (:mod:`muse_cli.decoders`): every decode feeds the decoder's one noise tensor
+    (:func:`muse_cli.engines.base.sampling_noise` of the caller's uniforms), and for configs with controls
+    the decoder's per-row ``controls`` (TrainedModel itself takes one control sequence for the whole
+    batch), so rows with different chords share one run."""
 
     kind = "magenta"
 

@@ -92,7 +92,7 @@ class NumpyEngine(SequenceEngine):
                 f"{exc}; muse's NumPy engine drives 2-bar melody models (cat-mel_2bar_*) and the configs "
                 "of muse_cli.engines.spec (try --engine magenta)"
             ) from None
-        if spec.family != "melody" or spec.control_depth or self.decoder.depth != NUM_CLASSES:
+        if not spec.melody_events:
             raise CheckpointError(f"checkpoint {checkpoint}: config {config} is not a 2-bar melody model")
         decoder = self.decoder
         self._dec = decoder.layers

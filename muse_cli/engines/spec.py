@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from muse_cli.encoding import NUM_CLASSES, WINDOW_STEPS
+
 # config: (family, sampler, steps, input depth, output depth, control depth)
 _TABLE = {
     "cat-mel_2bar_small": ("melody", "categorical", 32, 90, 90, 0),
@@ -43,6 +45,17 @@ class Spec:
     input_depth: int
     output_depth: int
     control_depth: int = 0
+
+    @property
+    def melody_events(self) -> bool:
+        """Whether the melody events API (``decode_events``, ``encode_events``) drives this config: a 2-bar
+        melody model of 90 classes without controls."""
+        return (self.family, self.control_depth, self.steps, self.output_depth) == (
+            "melody",
+            0,
+            WINDOW_STEPS,
+            NUM_CLASSES,
+        )
 
 
 def spec_for(config: str, hparams: dict | None = None) -> Spec | None:

@@ -237,14 +237,20 @@ def test_the_numpy_engine_decodes_a_trio_without_tensorflow(built):
     assert out.stdout.split() == ["HierarchicalEngine", "(2,", "256,", "692)", "False", "False"], out.stderr[-2000:]
 
 
-def test_the_melody_events_api_refuses_a_16_bar_melody_model(built):
+def test_the_melody_events_api_refuses_the_16_bar_models(built):
     """hierdec-mel_16bar has 90 melody classes but 256 steps: the 2-bar events API says to use the tensors."""
     from muse_cli.errors import CheckpointError
 
-    _, np_engine, tf_engine = built("hierdec-mel_16bar")
-    for engine in (np_engine, tf_engine):
-        with pytest.raises(CheckpointError, match="hierdec-mel_16bar model, not a 2-bar melody one"):
-            engine.decode_events(np.zeros((1, 4), np.float32))
+    calls = {
+        "decode_events": (np.zeros((1, 4)),),
+        "encode_events": (np.zeros((1, 32), int),),
+        "reconstruction_loss_grad": (np.zeros((1, 4)), np.zeros((1, 32), int)),
+    }
+    for config in CONFIGS:
+        for engine in built(config)[1:]:
+            for method, args in calls.items():
+                with pytest.raises(CheckpointError, match=f"is a {config} model, not a 2-bar melody one"):
+                    getattr(engine, method)(*args)
 
 
 @pytest.mark.slow

@@ -51,7 +51,7 @@ def load(ckpt, engine: str | None = None, batch_size: int = 64) -> Engine:
 
     arrays = weights.load(ckpt.path, ckpt.config, ckpt.hparams)  # checked against the config at export
     spec = spec_for(ckpt.config, ckpt.hparams)
-    if ckpt.config in LEVELS:
+    if ckpt.config in LEVELS:  # the hierarchical 16-bar models
         model = HierarchicalEngine(arrays, spec, ckpt.path, ckpt.name, ckpt.sha256, batch_size=batch_size)
     elif spec is not None and not spec.melody_events:
         model = SequenceEngine(arrays, spec, ckpt.path, ckpt.name, ckpt.sha256, batch_size=batch_size)

@@ -135,3 +135,11 @@ class HierarchicalEngine(Engine):
 
     def _decode_tensors(self, z, temperature, noise, controls):
         return self.decoder.decode(z, temperature, noise)
+
+    def encode_events(self, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.require_melody()  # 256 steps, not a 2-bar window: this raises
+        raise NotImplementedError
+
+    def reconstruction_loss_grad(self, z: np.ndarray, events: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.require_melody()
+        raise NotImplementedError

@@ -34,7 +34,7 @@ class Spec:
     control_depth] when control_depth > 0); ``decode_tensors`` takes uniforms u and returns samples, both
     [n, steps, output_depth].
 
-    family: the codec family ("melody", "drums", "groove"); sampler: how a step is drawn from u
+    family: the codec family ("melody", "drums", "groove", "trio"); sampler: how a step is drawn from u
     ("categorical": one-hot by Gumbel argmax; "nade": multi-hot, unit by unit; "groove": 9 hits, 9
     velocities, 9 offsets)."""
 

@@ -105,8 +105,8 @@ def _encode_family(files, sample_z, refine, seed, chords, checkpoint) -> tuple[l
     from muse_cli import family_model as fm
 
     refuse_unused(("refine",), "is for 2-bar melody checkpoints")
+    songs = read_songs(checkpoint, files)
     model = _load(checkpoint, len(files))
-    songs = read_songs(model, files)
     latents = fm.encode(model, songs, sample_z=sample_z, seed=seed, chords=chords)
     return latents, f"{len(latents)} windows from {len(songs)} file(s)"
 

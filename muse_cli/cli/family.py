@@ -49,14 +49,14 @@ def refuse_chords(chords) -> None:
         )
 
 
-def read_songs(model, files: tuple[str, ...]) -> list:
-    """MIDI files read as the model's family reads them."""
-    from muse_cli import family_model as fm
+def read_songs(checkpoint: str | None, files: tuple[str, ...]) -> list:
+    """MIDI files read as ``checkpoint``'s family reads them (before the model loads: a bad file fails fast)."""
     from muse_cli.files import read_bytes
 
     if not files:
         raise UsageError("give one or more MIDI files, or - for stdin")
-    return [fm.read(model, read_bytes(f), "stdin" if f == STDIO else f) for f in files]
+    codec = family_for(checkpoint).load_codec()
+    return [codec.read(read_bytes(f), "stdin" if f == STDIO else f) for f in files]
 
 
 def sample_family(num, seconds, temperature, seed, qpm, chords, checkpoint, out) -> None:
@@ -81,8 +81,8 @@ def decode_family(latents, midi_file, temperature, seed, qpm, chords, checkpoint
     if latents is not None and midi_file is not None:
         raise UsageError("give latents or --midi FILE, not both")
     if midi_file is not None:
+        song = read_songs(checkpoint, (midi_file,))[0]
         model = _load(checkpoint, 1)
-        song = read_songs(model, (midi_file,))[0]
         paths = _plan([fm.decoded_name(song.source)], out)
         items = fm.regroove(model, song, temperature, seed, qpm if given("qpm") else None, chords)
     else:
@@ -100,8 +100,8 @@ def vary_family(source, num, amount, temperature, seed, qpm, chords, checkpoint,
     from muse_cli import family_model as fm
 
     seed = _prepare(checkpoint, "vary", seed)
+    song = read_songs(checkpoint, (source,))[0]
     model = _load(checkpoint, num)
-    song = read_songs(model, (source,))[0]
     paths = _plan([fm.vary_name(song.source, seed, v) for v in range(num)], out)
     qpm = qpm if given("qpm") else None
     items = fm.vary(model, song, n=num, amount=amount, temperature=temperature, seed=seed, qpm=qpm, chords=chords)
@@ -113,8 +113,8 @@ def interpolate_family(a, b, steps, concat, temperature, seed, qpm, checkpoint, 
     from muse_cli import family_model as fm
 
     seed = _prepare(checkpoint, "interpolate", seed)
+    songs = read_songs(checkpoint, (a, b))
     model = _load(checkpoint, steps)
-    songs = read_songs(model, (a, b))
     paths = _plan(["interp"] if concat else [f"interp_{k + 1:03d}" for k in range(steps)], out)
     qpm = qpm if given("qpm") else None
     items = fm.interpolate(model, songs[0], songs[1], steps, temperature, seed, qpm, concat)
@@ -134,8 +134,8 @@ def _regroove_cmd(verb: str, default: str, source, temperature, seed, qpm, check
             f"{checkpoint} is a {fam.name} model"
         )
     seed = fm.new_seed() if seed is None else seed
+    song = read_songs(checkpoint, (source,))[0]
     model = _load(checkpoint, 1)
-    song = read_songs(model, (source,))[0]
     paths = _plan([f"{fm.stem(song.source)}.{verb}"], out)
     items = fm.regroove(model, song, temperature, seed, qpm if given("qpm") else None)
     _info(f"seed {seed}")
@@ -152,7 +152,7 @@ def groove_cmd(source, temperature, seed, qpm, checkpoint, out):
     \b
     The beat goes through groovae_2bar_humanize (or -c another groove checkpoint), 2 bars at a time.
     Examples:
-      muse groove beat.mid -o beat.groove.mid
+      muse groove beat.mid -o beat.humanized.mid
       muse groove beat.mid -c groovae_4bar --temperature 0.5 --wav -o grooves/
     """
     _regroove_cmd("groove", "groovae_2bar_humanize", source, temperature, seed, qpm, checkpoint, out)
@@ -168,8 +168,8 @@ def drumify_cmd(source, temperature, seed, qpm, checkpoint, out):
     \b
     The rhythm goes through groovae_2bar_tap_fixed_velocity (or -c another tap checkpoint), 2 bars at a time.
     Examples:
-      muse drumify taps.mid -o taps.drumify.mid
-      muse drumify taps.mid --temperature 0.8 --seed 3 --wav -o beats/
+      muse drumify tune.mid -o tune.beat.mid          a melody's rhythm, tapped, becomes a beat
+      muse drumify tune.mid --temperature 0.8 --seed 3 --wav -o beats/
     """
     _regroove_cmd("drumify", "groovae_2bar_tap_fixed_velocity", source, temperature, seed, qpm, checkpoint, out)
 
@@ -178,8 +178,8 @@ def continue_family(source, seconds, keep, num, temperature, seed, qpm, chords, 
     from muse_cli import family_model as fm
 
     seed = _prepare(checkpoint, "continue", seed)
+    song = read_songs(checkpoint, (source,))[0]
     model = _load(checkpoint, num)
-    song = read_songs(model, (source,))[0]
     paths = _plan([fm.continue_name(song.source, seed, v) for v in range(num)], out)
     qpm = qpm if given("qpm") else None
     items = fm.continue_piece(model, song, seconds, num, temperature, seed, qpm, keep, chords)

@@ -83,7 +83,7 @@ def sample_cmd(
       muse sample --seconds 32 --form AABA --seed 4 -o aaba/   four 8-second sections: A, A, B, A
       muse sample --seconds 32 --walk --seed 4 -o walk/        the old walk between independent windows
       muse sample --attr density=+1 register=-0.5 --seed 42 -o busy/   attribute sliders: see muse attrs
-      muse sample -c cat-drums_2bar_small.lokl -n 4 -o beats/   any family: muse checkpoints says what each can do
+      muse sample -c cat-drums_2bar_small.lokl --seed 2 -o beat.mid   a drum beat: see muse checkpoints for more
       muse sample -c cat-mel_2bar_med_chords --chords "C G Am F" --seconds 8 -o over/
     """
     from muse_cli import model as m

@@ -76,6 +76,7 @@ def chords_for(config: str) -> list[str]:
 
 def bench(config: str, ckpt: Path, runs: int, n: int, generate: bool) -> dict:
     sample = [MUSE, "sample", "-c", str(ckpt), "--seed", "1", *chords_for(config), "-o", "{out}/"]
+    median_walls({"warm-up": (sample, {"MUSE_ENGINE": "numpy"})}, 1)  # untimed: the first use exports the weights
     cold = median_walls({e: (sample, {"MUSE_ENGINE": e}) for e in ("numpy", "magenta")}, runs)
     many = {"muse numpy": ([*sample[:2], "-n", str(n), *sample[2:]], {"MUSE_ENGINE": "numpy"})}
     if generate and config != "cat-mel_2bar_med_chords":  # music_vae_generate has no chords flag

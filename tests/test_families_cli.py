@@ -143,3 +143,17 @@ def test_batch_runs_family_jobs(installed, tmp_path):
     one = tmp_path / "one.mid"
     assert invoke("sample", "-c", "cat-drums_2bar_small.lokl", "--seed", 5, "-o", one).exit_code == 0
     assert (tmp_path / "b" / "d.mid").read_bytes() == one.read_bytes()  # batch gives the CLI's bytes
+
+
+def test_library_gives_the_cli_bytes(installed, tmp_path):
+    import muse_cli
+
+    for name in ("nade-drums_2bar_full", "groovae_2bar_humanize", "cat-mel_2bar_med_chords", "hierdec-trio_16bar"):
+        model = muse_cli.load_model(name)
+        chords = "C G Am F" if extra(name) else None
+        item = muse_cli.sample(model, n=1, seed=9, chords=chords)[0]
+        assert invoke("sample", "-c", name, "--seed", 9, *extra(name), "-o", tmp_path / f"{name}.mid").exit_code == 0
+        assert (tmp_path / f"{name}.mid").read_bytes() == item.midi(), name
+        song = muse_cli.read(model, item.midi(), f"{name}.mid")
+        back = muse_cli.decode(model, muse_cli.encode(model, [song]), seed=1)[0]
+        assert back.seconds == pytest.approx(item.seconds) and back.notes, name

@@ -155,5 +155,5 @@ def test_library_gives_the_cli_bytes(installed, tmp_path):
         assert invoke("sample", "-c", name, "--seed", 9, *extra(name), "-o", tmp_path / f"{name}.mid").exit_code == 0
         assert (tmp_path / f"{name}.mid").read_bytes() == item.midi(), name
         song = muse_cli.read(model, item.midi(), f"{name}.mid")
-        back = muse_cli.decode(model, muse_cli.encode(model, [song]), seed=1)[0]
+        back = muse_cli.decode(model, muse_cli.encode(model, [song]), seed=1, chords=chords)[0]
         assert back.seconds == pytest.approx(item.seconds) and back.notes, name

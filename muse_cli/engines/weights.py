@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import struct
 import zipfile
 from pathlib import Path
 
@@ -41,14 +42,46 @@ def locations(checkpoint: Path) -> list[Path]:
 
 
 def _read(path: Path) -> tuple[dict, dict] | None:
-    """(meta, arrays) of an export, or None when it is missing or unreadable."""
+    """(meta, arrays) of an export, or None when it is missing or unreadable. The arrays are mapped from the file,
+    not read: a command pages in only the weights it uses (sampling never touches the encoder), so a 700 MB
+    16-bar model starts in a fraction of a second instead of 6 s of np.load."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {k: npz[k] for k in npz.files}
+        arrays = _mapped(path)
         meta = json.loads(str(arrays.pop(META)))
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # JSONDecodeError is a ValueError
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, struct.error):  # JSONDecodeError: ValueError
         return None
     return meta, arrays
+
+
+MAP_FROM = 1 << 20  # arrays of this many bytes or more are memory-mapped; smaller ones are read
+
+
+def _mapped(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of an uncompressed .npz (np.savez's), each big one a read-only np.memmap of its bytes in the file."""
+    out = {}
+    with zipfile.ZipFile(path) as zf, open(path, "rb") as f:
+        for info in zf.infolist():
+            if info.compress_type != zipfile.ZIP_STORED or not info.filename.endswith(".npy"):
+                raise ValueError(f"{path}: {info.filename} is not a stored .npy")
+            f.seek(info.header_offset)
+            local = f.read(30)
+            if local[:4] != b"PK\x03\x04":
+                raise zipfile.BadZipFile(f"{path}: bad local header")
+            name_len, extra_len = struct.unpack("<HH", local[26:30])
+            f.seek(info.header_offset + 30 + name_len + extra_len)
+            version = np.lib.format.read_magic(f)
+            shape, fortran, dtype = np.lib.format._read_array_header(f, version)
+            if dtype.hasobject:
+                raise ValueError(f"{path}: {info.filename} holds Python objects")
+            count = int(np.prod(shape, dtype=np.int64))
+            order = "F" if fortran else "C"
+            if count * dtype.itemsize >= MAP_FROM:
+                array = np.memmap(path, dtype=dtype, mode="r", offset=f.tell(), shape=shape, order=order)
+            else:
+                data = f.read(count * dtype.itemsize)
+                array = np.frombuffer(data, dtype=dtype, count=count).reshape(shape, order=order)
+            out[info.filename[: -len(".npy")]] = array
+    return out
 
 
 def _config(config: str | None, hparams: dict | None, checkpoint: Path) -> dict:

@@ -92,6 +92,15 @@ def _decode(model, z: np.ndarray, temperature: float, seeds, controls) -> np.nda
     return model.decode_tensors(model.check_latents(z), float(temperature), uniforms(model, seeds, len(z)), controls)
 
 
+def _starts(model, wins: list) -> list[int]:
+    """Where each latent window of a source starts, in steps: at its bar, or end to end when the bars overlap (an
+    .npy of latents numbers its rows as 2-bar windows, whatever the model's window)."""
+    starts = [(w.start_bar - wins[0].start_bar) * STEPS_PER_BAR for w in wins]
+    if any(b - a < window_steps(model) for a, b in zip(starts, starts[1:])):
+        return [k * window_steps(model) for k in range(len(wins))]
+    return starts
+
+
 def _piece(model, outputs: np.ndarray, starts: list[int], chords, name, qpm, seconds, prov) -> Generated:
     """Decoded windows laid end to end (window ``k`` at step ``starts[k]``) as one Generated of parts."""
     codec = codec_of(model)
@@ -205,7 +214,7 @@ def decode(
         decoded = _decode(
             model, z, temperature, [(seed, gi, 1, k) for k in range(len(wins))], _controls(model, chords, len(wins))
         )
-        starts = [(w.start_bar - wins[0].start_bar) * STEPS_PER_BAR for w in wins]
+        starts = _starts(model, wins)
         prov = _prov(model, seed, temperature, qpm, chords, source=source, windows=len(wins), mode="decode")
         out.append(_piece(model, decoded, starts, chords, decoded_name(source), qpm, None, prov))
     return out
@@ -263,7 +272,7 @@ def vary(model, song, n=8, amount=0.3, temperature=1.0, seed=None, qpm=None, cho
         z = np.stack([slerp(w.z, rng.standard_normal(model.z_size).astype(np.float32), amount) for w in wins])
         seeds = [(seed, v, 1, k) for k in range(len(wins))]
         decoded = _decode(model, z, temperature, seeds, _controls(model, chords, len(wins)))
-        starts = [(w.start_bar - wins[0].start_bar) * STEPS_PER_BAR for w in wins]
+        starts = _starts(model, wins)
         prov = _prov(model, seed, temperature, qpm, chords, source=song.source, variation=v, amount=amount, mode="vary")
         out.append(_piece(model, decoded, starts, chords, vary_name(song.source, seed, v), qpm, None, prov))
     return out

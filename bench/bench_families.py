@@ -21,20 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from muse_cli.configs import FAMILY_CONFIGS, HIERARCHICAL_CONFIGS
+
 BIN = Path(sys.executable).parent
 MUSE = str(BIN / "muse")
 GENERATE = str(BIN / "music_vae_generate")
 REPO = Path(__file__).resolve().parent.parent
-CONFIGS = (
-    "cat-drums_2bar_small",
-    "nade-drums_2bar_full",
-    "groovae_2bar_humanize",
-    "groovae_4bar",
-    "groovae_2bar_tap_fixed_velocity",
-    "cat-mel_2bar_med_chords",
-    "hierdec-mel_16bar",
-    "hierdec-trio_16bar",
-)
+CONFIGS = FAMILY_CONFIGS + HIERARCHICAL_CONFIGS
 TINY = {"enc_rnn_size": [16], "dec_rnn_size": [8, 8], "z_size": 4}
 
 

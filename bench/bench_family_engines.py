@@ -20,18 +20,12 @@ from pathlib import Path
 import numpy as np
 
 from muse_cli import engines, registry
+from muse_cli.configs import FAMILY_CONFIGS
 from muse_cli.engines.base import uniforms
 from muse_cli.engines.spec import spec_for
 from muse_cli.training.random_weights import make_random_checkpoint
 
-CONFIGS = (
-    "cat-drums_2bar_small",
-    "nade-drums_2bar_full",
-    "groovae_2bar_humanize",
-    "groovae_4bar",
-    "groovae_2bar_tap_fixed_velocity",
-    "cat-mel_2bar_med_chords",
-)
+CONFIGS = FAMILY_CONFIGS
 TINY = {"enc_rnn_size": [16], "dec_rnn_size": [8, 8], "z_size": 4}
 
 

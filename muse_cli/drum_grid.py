@@ -111,12 +111,12 @@ def _draw_row(ax, g: DrumGrid, first: int, n: int) -> None:
     rows = len(g.hits)
     ax.set_xlim(x0, x1)
     ax.set_ylim(rows - 0.5, -0.5)  # kick at the top, in class order as the text grid
-    stripes = [_box(x0, x1, r - 0.5, r + 0.5) for r in range(1, rows, 2)]
+    stripes = [box(x0, x1, r - 0.5, r + 0.5) for r in range(1, rows, 2)]
     ax.add_collection(PolyCollection(stripes, facecolors=STRIPE_COLOR, linewidths=0, antialiaseds=False, zorder=0))
     line = {"ymin": -0.5, "ymax": rows - 0.5, "antialiased": False}
     ax.vlines([s for s in range(x0, x1, STEPS_PER_QUARTER) if s % STEPS_PER_BAR], colors=BEAT_COLOR, lw=0.6, **line)
     ax.vlines(range(x0, x1 + 1, STEPS_PER_BAR), colors=BAR_COLOR, lw=1, zorder=2, clip_on=False, **line)
-    squares = [_box(s + 0.1, s + 0.9, r - 0.35, r + 0.35) for r, hit in enumerate(g.hits) for s in hit if x0 <= s < x1]
+    squares = [box(s + 0.1, s + 0.9, r - 0.35, r + 0.35) for r, hit in enumerate(g.hits) for s in hit if x0 <= s < x1]
     ax.add_collection(PolyCollection(squares, facecolors=HIT_COLOR, linewidths=0, antialiaseds=False, zorder=4))
     ax.set_yticks(range(rows), list(DRUM_CLASS_NAMES), fontsize=7)
     numbered = range(x0, x1, STEPS_PER_BAR)
@@ -126,5 +126,6 @@ def _draw_row(ax, g: DrumGrid, first: int, n: int) -> None:
         spine.set_visible(False)
 
 
-def _box(x0: float, x1: float, y0: float, y1: float) -> list[tuple[float, float]]:
+def box(x0: float, x1: float, y0: float, y1: float) -> list[tuple[float, float]]:
+    """A rectangle's corners, for a PolyCollection (piano rolls and drum grids alike)."""
     return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from muse_cli.drum_grid import box
 from muse_cli.encoding import STEPS_PER_BAR, STEPS_PER_QUARTER, WINDOW_STEPS
 from muse_cli.errors import InputError
 
@@ -323,7 +324,7 @@ def _draw_row(fig, r: Roll, row: tuple, height: int) -> None:
     x0, x1 = first * STEPS_PER_BAR, (first + n) * STEPS_PER_BAR
     ax.set_xlim(x0, x1)
     ax.set_ylim(lo - 0.5, hi + 0.5)
-    black = [_box(x0, x1, p - 0.5, p + 0.5) for p in range(lo, hi + 1) if p % 12 in (1, 3, 6, 8, 10)]
+    black = [box(x0, x1, p - 0.5, p + 0.5) for p in range(lo, hi + 1) if p % 12 in (1, 3, 6, 8, 10)]
     ax.add_collection(PolyCollection(black, facecolors=BLACK_KEY_COLOR, linewidths=0, antialiaseds=False, zorder=0))
     beats = [s for s in range(x0, x1, STEPS_PER_QUARTER) if s % STEPS_PER_BAR]
     line = {"ymin": lo - 0.5, "ymax": hi + 0.5, "antialiased": False}
@@ -337,7 +338,7 @@ def _draw_row(fig, r: Roll, row: tuple, height: int) -> None:
     onsets = {(p, s) for p, s, _ in r.notes}  # a note that ends where the next at its pitch starts ends early:
     gap = NOTE_GAP_PX * n * STEPS_PER_BAR / width  # two repeated Cs are two boxes, as the text roll's "#===#==="
     notes = [
-        _box(max(s, x0), min(e - (gap if (p, e) in onsets else 0), x1), p - 0.4, p + 0.4)
+        box(max(s, x0), min(e - (gap if (p, e) in onsets else 0), x1), p - 0.4, p + 0.4)
         for p, s, e in r.notes
         if s < x1 and e > x0
     ]
@@ -352,7 +353,3 @@ def _draw_row(fig, r: Roll, row: tuple, height: int) -> None:
     ax.tick_params(length=2, pad=2)
     for spine in ax.spines.values():
         spine.set_visible(False)
-
-
-def _box(x0: float, x1: float, y0: float, y1: float) -> list[tuple[float, float]]:
-    return [(x0, y0), (x1, y0), (x1, y1), (x0, y1)]

@@ -157,3 +157,10 @@ def test_library_gives_the_cli_bytes(installed, tmp_path):
         song = muse_cli.read(model, item.midi(), f"{name}.mid")
         back = muse_cli.decode(model, muse_cli.encode(model, [song]), seed=1, chords=chords)[0]
         assert back.seconds == pytest.approx(item.seconds) and back.notes, name
+
+
+def test_every_config_muse_builds_is_one_it_plays():
+    from muse_cli.configs import SEEDED_CONFIGS
+    from muse_cli.families import FAMILIES
+
+    assert set(FAMILIES) == set(SEEDED_CONFIGS)

@@ -18,17 +18,11 @@ import numpy as np
 import pytest
 
 from muse_cli import engines, registry
+from muse_cli.configs import FAMILY_CONFIGS
 from muse_cli.engines.base import gumbel_of, uniforms
 from muse_cli.engines.spec import spec_for
 
-CONFIGS = [
-    "cat-drums_2bar_small",
-    "nade-drums_2bar_full",
-    "groovae_2bar_humanize",
-    "groovae_4bar",
-    "groovae_2bar_tap_fixed_velocity",
-    "cat-mel_2bar_med_chords",
-]
+CONFIGS = list(FAMILY_CONFIGS)
 TINY = {"enc_rnn_size": [16], "dec_rnn_size": [8, 8], "z_size": 4}
 ROWS = 40  # the magenta engine runs 16 at a time: three batches, the last one padded
 ATOL = 1e-5

@@ -164,3 +164,22 @@ def test_every_config_muse_builds_is_one_it_plays():
     from muse_cli.families import FAMILIES
 
     assert set(FAMILIES) == set(SEEDED_CONFIGS)
+
+
+BAD_MIDI = {
+    "empty": b"",
+    "not-midi": b"hello, this is text\n",
+    "truncated": b"MThd\x00\x00\x00\x06\x00\x01\x00\x02\x01\xe0MTrk\x00\x00\x00\x40\x00\xff",
+    "mthd-junk": b"MThd" + bytes(range(200)),
+}
+
+
+@pytest.mark.parametrize("bad", BAD_MIDI)
+@pytest.mark.parametrize("name", ["cat-drums_2bar_small.lokl", "groovae_2bar_tap_fixed_velocity", "hierdec-trio_16bar"])
+def test_a_malformed_midi_file_is_one_line_for_every_family_reader(installed, tmp_path, name, bad):
+    (tmp_path / "bad.mid").write_bytes(BAD_MIDI[bad])
+    for args in (["decode", "--midi"], ["encode"], ["vary"]):
+        out = tmp_path / "out.mid" if args[0] != "encode" else tmp_path / "z.npz"
+        r = invoke(*args, tmp_path / "bad.mid", "-c", name, "-o", out)
+        assert r.exit_code == 3, (args, r.output)
+        assert "Traceback" not in r.output and "bad.mid" in r.output and not out.exists()

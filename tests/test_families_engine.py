@@ -165,7 +165,11 @@ def test_per_row_controls_match_trainedmodels_one_sequence(built):
     shared = np_engine.decode_tensors(z, 1.0, u, same)
     _assert_same_samples(spec, shared, reference)
     own = np_engine.decode_tensors(z, 1.0, u, controls)
-    assert np.array_equal(own[0], shared[0]) and not np.array_equal(own[1:], shared[1:])
+    assert np.array_equal(own[0], shared[0])
+    for i in (1, rows - 1):  # each row under its own chords: what that row decodes alone with them
+        alone = np_engine.decode_tensors(z[i : i + 1], 1.0, u[i : i + 1], controls[i : i + 1])
+        assert np.array_equal(own[i], alone[0])
+        # (a tiny random model may draw the same notes under other chords, so no difference is asserted)
 
 
 def test_controls_are_required_exactly_where_the_config_has_them(built):

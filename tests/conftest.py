@@ -89,6 +89,14 @@ def install_families(home: Path, checkpoints: dict[str, Path]) -> None:
         (target / "muse.json").write_text(json.dumps(manifest))
 
 
+def both_engines(path, batch_size: int = 16) -> tuple:
+    """(numpy engine, magenta engine) of the checkpoint at ``path``, for tests that hold one to the other."""
+    from muse_cli import engines, registry
+
+    ckpt = registry.resolve(str(path))
+    return engines.load(ckpt, "numpy", batch_size=batch_size), engines.load(ckpt, "magenta", batch_size=batch_size)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA

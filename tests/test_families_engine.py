@@ -16,8 +16,8 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import both_engines
 
-from muse_cli import engines, registry
 from muse_cli.configs import FAMILY_CONFIGS
 from muse_cli.engines.base import gumbel_of, uniforms
 from muse_cli.engines.spec import spec_for
@@ -33,8 +33,7 @@ def _tiny_hparams(config: str) -> dict:
 
 
 def _engines(path, batch_size=16):
-    ckpt = registry.resolve(str(path))
-    return engines.load(ckpt, "numpy", batch_size=batch_size), engines.load(ckpt, "magenta", batch_size=batch_size)
+    return both_engines(path, batch_size)
 
 
 @pytest.fixture(scope="session")

@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 import pytest
+from conftest import both_engines
 
 from muse_cli import engines, registry
 from muse_cli.engines.base import uniforms
@@ -54,8 +55,7 @@ def _sharpen(folder) -> None:
 
 
 def _engines(path, batch_size=8):
-    ckpt = registry.resolve(str(path))
-    return engines.load(ckpt, "numpy", batch_size=batch_size), engines.load(ckpt, "magenta", batch_size=batch_size)
+    return both_engines(path, batch_size)
 
 
 @pytest.fixture(scope="session")
